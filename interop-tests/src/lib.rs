@@ -1,0 +1,1 @@
+//! Interop lab: network namespaces, real peers, QEMU guest runner.

@@ -1,0 +1,1 @@
+//! Typed Linux XFRM netlink API (see issue: xfrm).
