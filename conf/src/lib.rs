@@ -1,0 +1,163 @@
+#![forbid(unsafe_code)]
+//! strongSwan `ipsec.conf` / `ipsec.secrets`, parsed and validated into a typed
+//! [`Config`]. Pure: text in, `Config` out (file access goes through [`Source`]).
+//!
+//! ```
+//! let text = "conn a\n  left=192.0.2.1\n  right=192.0.2.2\n  authby=psk\n  auto=add\n";
+//! let src = conf::MemSource::default().with("/etc/ipsec.conf", text).with("/etc/ipsec.secrets", ": PSK \"x\"\n");
+//! let cfg = conf::load_from(&src, "/etc/ipsec.conf".as_ref(), Some("/etc/ipsec.secrets".as_ref())).unwrap();
+//! assert_eq!(cfg.conns[0].name, "a");
+//! ```
+
+pub mod conn;
+pub mod diag;
+pub mod proposal;
+pub mod resolve;
+pub mod secrets;
+pub mod setup;
+pub mod syntax;
+mod util;
+pub mod values;
+
+pub use conn::{Conn, End, Side};
+pub use diag::{ConfigErrors, Diagnostic, Location, Severity};
+pub use proposal::{Proposal, ProposalList, Transform, TransformType};
+pub use secrets::{SecretBytes, Secrets};
+pub use setup::{CaSection, Setup};
+pub use syntax::{FileSystem, Source};
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_CONF: &str = "/etc/ipsec.conf";
+pub const DEFAULT_SECRETS: &str = "/etc/ipsec.secrets";
+
+/// The whole validated configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub setup: Setup,
+    /// Every conn except `%default`, in file order, resolved (also=, %default, defaults).
+    pub conns: Vec<Conn>,
+    pub cas: Vec<CaSection>,
+    pub secrets: Secrets,
+    /// Non-fatal findings (each names file:line and keyword).
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl Config {
+    pub fn conn(&self, name: &str) -> Option<&Conn> {
+        self.conns.iter().find(|c| c.name == name)
+    }
+}
+
+/// Loads from the file system.
+pub fn load(conf: &Path, secrets: Option<&Path>) -> Result<Config, ConfigErrors> {
+    load_from(&FileSystem, conf, secrets)
+}
+
+/// Loads from any [`Source`]. Collects all errors; returns them with the warnings.
+pub fn load_from(
+    src: &dyn Source,
+    conf: &Path,
+    secrets: Option<&Path>,
+) -> Result<Config, ConfigErrors> {
+    let mut parser = syntax::Parser::new(src);
+    parser.parse_file(conf, None);
+    let mut diags = std::mem::take(&mut parser.diags);
+    let sections = resolve::merge_sections(std::mem::take(&mut parser.sections), &mut diags);
+
+    let setup_entries: Vec<syntax::Entry> = sections
+        .iter()
+        .filter(|s| s.kind == syntax::SectionKind::Setup)
+        .flat_map(|s| s.entries.iter().cloned())
+        .collect();
+    let setup = setup::build_setup(&setup_entries, &mut diags);
+
+    let mut conns = Vec::new();
+    for (i, settings) in resolve::resolve_all(&sections, syntax::SectionKind::Conn, &mut diags) {
+        if let Some(sec) = sections.get(i) {
+            conns.push(conn::build_conn(
+                &sec.name,
+                sec.loc.clone(),
+                &settings,
+                &mut diags,
+            ));
+        }
+    }
+    let mut cas = Vec::new();
+    for (i, settings) in resolve::resolve_all(&sections, syntax::SectionKind::Ca, &mut diags) {
+        if let Some(sec) = sections.get(i) {
+            cas.push(setup::build_ca(
+                &sec.name,
+                sec.loc.clone(),
+                &settings,
+                &mut diags,
+            ));
+        }
+    }
+
+    let mut secrets_out = Secrets::default();
+    if let Some(sp) = secrets {
+        let mut p = secrets::SecretsParser::new(src);
+        p.parse_file(sp, None);
+        diags.list.append(&mut p.diags.list);
+        secrets_out = p.secrets;
+    }
+
+    // Settings inherited by several conns are reported once.
+    let mut seen = HashSet::new();
+    let mut list = Vec::new();
+    for d in diags.list {
+        let key = (
+            d.location.to_string(),
+            d.keyword.clone(),
+            d.message.clone(),
+            d.severity,
+        );
+        if seen.insert(key) {
+            list.push(d);
+        }
+    }
+    if list.iter().any(Diagnostic::is_error) {
+        return Err(ConfigErrors { diagnostics: list });
+    }
+    Ok(Config {
+        setup,
+        conns,
+        cas,
+        secrets: secrets_out,
+        warnings: list,
+    })
+}
+
+/// An in-memory file system for tests, fuzzing and reloading from buffers.
+#[derive(Clone, Debug, Default)]
+pub struct MemSource {
+    pub files: BTreeMap<PathBuf, String>,
+}
+
+impl MemSource {
+    pub fn with(mut self, path: &str, text: &str) -> Self {
+        self.files.insert(PathBuf::from(path), text.to_owned());
+        self
+    }
+}
+
+impl Source for MemSource {
+    fn read(&self, path: &Path) -> Result<String, String> {
+        self.files
+            .get(path)
+            .cloned()
+            .ok_or_else(|| "No such file or directory".to_owned())
+    }
+
+    fn glob(&self, pattern: &Path) -> Result<Vec<PathBuf>, String> {
+        let pat = glob::Pattern::new(&pattern.to_string_lossy()).map_err(|e| e.to_string())?;
+        Ok(self
+            .files
+            .keys()
+            .filter(|p| pat.matches_path(p))
+            .cloned()
+            .collect())
+    }
+}
