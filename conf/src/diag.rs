@@ -59,6 +59,8 @@ pub struct Diagnostic {
     pub via: Vec<String>,
     /// The conn the finding applies to, where it is about a resolved conn.
     pub conn: Option<String>,
+    /// Further conns that inherit the same faulty setting (name, also= chain).
+    pub also_affects: Vec<(String, Vec<String>)>,
 }
 
 impl Diagnostic {
@@ -70,6 +72,7 @@ impl Diagnostic {
             message: message.into(),
             via: Vec::new(),
             conn: None,
+            also_affects: Vec::new(),
         }
     }
 
@@ -101,6 +104,17 @@ impl fmt::Display for Diagnostic {
                 write!(f, ", inherited via also={}", self.via.join(" -> also="))?;
             }
             write!(f, ")")?;
+        }
+        const SHOWN: usize = 3;
+        for (name, via) in self.also_affects.iter().take(SHOWN) {
+            write!(
+                f,
+                "; also affects conn '{name}' (via also={})",
+                via.join(" -> also=")
+            )?;
+        }
+        if self.also_affects.len() > SHOWN {
+            write!(f, "; and {} more conns", self.also_affects.len() - SHOWN)?;
         }
         Ok(())
     }

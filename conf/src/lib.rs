@@ -26,7 +26,7 @@ pub use secrets::{SecretBytes, Secrets};
 pub use setup::{CaSection, Setup};
 pub use syntax::{FileSystem, Source};
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 pub const DEFAULT_CONF: &str = "/etc/ipsec.conf";
@@ -104,9 +104,10 @@ pub fn load_from(
         secrets_out = p.secrets;
     }
 
-    // Settings inherited by several conns are reported once.
-    let mut seen = HashSet::new();
-    let mut list = Vec::new();
+    // Settings inherited by several conns are reported once, naming the others.
+    type Key = (String, Option<String>, String, Severity);
+    let mut seen: HashMap<Key, usize> = HashMap::new();
+    let mut list: Vec<Diagnostic> = Vec::new();
     for d in diags.list {
         let key = (
             d.location.to_string(),
@@ -114,8 +115,16 @@ pub fn load_from(
             d.message.clone(),
             d.severity,
         );
-        if seen.insert(key) {
-            list.push(d);
+        match seen.get(&key) {
+            Some(&i) => {
+                if let (Some(first), Some(c)) = (list.get_mut(i), d.conn) {
+                    first.also_affects.push((c, d.via));
+                }
+            }
+            None => {
+                seen.insert(key, list.len());
+                list.push(d);
+            }
         }
     }
     if list.iter().any(Diagnostic::is_error) {
