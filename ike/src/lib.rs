@@ -1,2 +1,11 @@
 #![forbid(unsafe_code)]
 //! IKEv2 protocol core (sans-IO) and the iked daemon.
+//!
+//! - [`wire`]: message and payload codec.
+//! - [`crypto`]: PRF, prf+, key derivation, integrity, encryption, key
+//!   exchange and SK payload protection.
+//! - [`crypto::registry`]: the transform registry ("provider") that maps IANA
+//!   transform IDs to implementations.
+
+pub mod crypto;
+pub mod wire;
