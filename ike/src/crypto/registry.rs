@@ -314,6 +314,30 @@ impl Provider {
             Err(errors)
         }
     }
+
+    /// The SA payload offering configured proposals (numbered from 1), after
+    /// checking that every transform is served. `spi` is empty for the
+    /// IKE_SA_INIT, the new SPI for rekeying and CHILD SAs.
+    pub fn offer(
+        &self,
+        proposals: &[conf::Proposal],
+        spi: &[u8],
+    ) -> Result<wire::SaPayload, Vec<Unsupported>> {
+        let mut errors = Vec::new();
+        let mut out = Vec::new();
+        for (i, p) in proposals.iter().enumerate() {
+            if let Err(e) = self.check_conf(p) {
+                errors.extend(e);
+            }
+            let number = u8::try_from(i + 1).unwrap_or(u8::MAX);
+            out.push(wire_proposal(p, number, spi.to_vec()));
+        }
+        if errors.is_empty() {
+            Ok(wire::SaPayload { proposals: out })
+        } else {
+            Err(errors)
+        }
+    }
 }
 
 fn missing_id(tt: TransformType, id: u16, reason: &'static str) -> Unsupported {
