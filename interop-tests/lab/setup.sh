@@ -16,6 +16,7 @@ have_kernel || need+=(linux-image-amd64)
 command -v ping >/dev/null || need+=(iputils-ping)
 command -v tcpdump >/dev/null || need+=(tcpdump)
 command -v bc >/dev/null || need+=(bc)
+dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)   # virtme-ng builds its initramfs with it
 command -v ip >/dev/null || need+=(iproute2)
 command -v python3 >/dev/null || need+=(python3)
 python3 -c 'import ensurepip' 2>/dev/null || need+=(python3-venv)

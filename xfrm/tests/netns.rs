@@ -370,17 +370,22 @@ fn sa_add_without_esp_gives_a_clear_error() {
 fn alloc_spi_hands_out_distinct_spis_in_range() {
     in_netns("alloc_spi_hands_out_distinct_spis_in_range", || {
         let mut x = Xfrm::open().unwrap();
+        // (the kernel picks at random within the range, trying about as many times
+        // as the range is wide: keep the range wide compared to what is taken)
         let mut req = SpiRequest::new(ip("192.0.2.1"), ip("192.0.2.2"), 1);
         req.min = 0x1000;
-        req.max = 0x1003;
+        req.max = 0x10ff;
         let mut seen = Vec::new();
-        for _ in 0..4 {
+        for _ in 0..16 {
             let spi = x.alloc_spi(&req).unwrap();
-            assert!((0x1000..=0x1003).contains(&spi), "spi 0x{spi:x}");
+            assert!((0x1000..=0x10ff).contains(&spi), "spi 0x{spi:x}");
             assert!(!seen.contains(&spi), "spi 0x{spi:x} handed out twice");
             seen.push(spi);
         }
-        // the range is exhausted now
+        // a one-SPI range: the second request finds it taken
+        req.min = 0x2000;
+        req.max = 0x2000;
+        assert_eq!(x.alloc_spi(&req).unwrap(), 0x2000);
         let e = x.alloc_spi(&req).unwrap_err();
         println!("exhausted range: {e}");
         let mut v6 = SpiRequest::new(ip("2001:db8::1"), ip("2001:db8::2"), 2);
