@@ -1,7 +1,7 @@
 //! ipsec.secrets(5): `[SELECTORS] : TYPE VALUE`, secrets held in zeroizing memory.
 
 use crate::diag::{Diags, Location};
-use crate::syntax::{MAX_INCLUDE_DEPTH, Source, has_wildcard, include_path};
+use crate::syntax::{MAX_FILES, MAX_INCLUDE_DEPTH, Source, has_wildcard, include_path};
 use crate::values::{Identity, parse_identity};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -280,7 +280,8 @@ pub struct SecretsParser<'a> {
     src: &'a dyn Source,
     pub diags: Diags,
     pub secrets: Secrets,
-    depth: usize,
+    stack: Vec<PathBuf>,
+    files_read: usize,
 }
 
 impl std::fmt::Debug for SecretsParser<'_> {
@@ -297,13 +298,33 @@ impl<'a> SecretsParser<'a> {
             src,
             diags: Diags::default(),
             secrets: Secrets::default(),
-            depth: 0,
+            stack: Vec::new(),
+            files_read: 0,
         }
     }
 
     pub fn parse_file(&mut self, path: &Path, from: Option<Location>) {
         let loc = from.clone().unwrap_or_else(|| Location::file_only(path));
-        if self.depth >= MAX_INCLUDE_DEPTH {
+        if self.stack.iter().any(|p| p == path) {
+            self.diags.err(
+                loc,
+                Some("include"),
+                format!("include loop: {} includes itself", path.display()),
+            );
+            return;
+        }
+        self.files_read += 1;
+        if self.files_read > MAX_FILES {
+            if self.files_read == MAX_FILES + 1 {
+                self.diags.err(
+                    loc,
+                    Some("include"),
+                    format!("more than {MAX_FILES} files included; stopping"),
+                );
+            }
+            return;
+        }
+        if self.stack.len() >= MAX_INCLUDE_DEPTH {
             self.diags.err(
                 loc,
                 Some("include"),
@@ -325,9 +346,9 @@ impl<'a> SecretsParser<'a> {
         }
         match self.src.read(path) {
             Ok(text) => {
-                self.depth += 1;
+                self.stack.push(path.to_path_buf());
                 self.parse_text(path, &text);
-                self.depth -= 1;
+                self.stack.pop();
             }
             Err(e) => {
                 let kw = from.is_some().then_some("include");
@@ -340,7 +361,7 @@ impl<'a> SecretsParser<'a> {
     pub fn parse_text(&mut self, path: &Path, text: &str) {
         let file = Arc::new(path.to_path_buf());
         // Join continuation lines (starting with white space) to their entry.
-        let mut logical: Vec<(u32, String, Vec<(usize, u32)>)> = Vec::new();
+        let mut logical: Vec<(u32, String)> = Vec::new();
         for (idx, line) in text.lines().enumerate() {
             let lineno = u32::try_from(idx + 1).unwrap_or(u32::MAX);
             let line = line.strip_suffix('\r').unwrap_or(line);
@@ -350,15 +371,14 @@ impl<'a> SecretsParser<'a> {
             }
             let cont = line.starts_with([' ', '\t']);
             match logical.last_mut() {
-                Some((_, buf, map)) if cont => {
-                    map.push((buf.len() + 1, lineno));
+                Some((_, buf)) if cont => {
                     buf.push(' ');
                     buf.push_str(line);
                 }
-                _ => logical.push((lineno, line.to_owned(), Vec::new())),
+                _ => logical.push((lineno, line.to_owned())),
             }
         }
-        for (lineno, line, _) in logical {
+        for (lineno, line) in logical {
             self.entry(&file, lineno, &line);
         }
     }

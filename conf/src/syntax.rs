@@ -9,6 +9,8 @@ use std::sync::Arc;
 
 /// Maximum nesting of `include` (deeper means a loop, or a mistake).
 pub const MAX_INCLUDE_DEPTH: usize = 10;
+/// Maximum number of files read for one configuration (glob explosions).
+pub const MAX_FILES: usize = 1000;
 /// Files larger than this are refused (an ipsec.conf of 10,000 conns is ~3 MB).
 pub const MAX_FILE_SIZE: u64 = 64 * 1024 * 1024;
 
@@ -119,6 +121,7 @@ pub struct Parser<'a> {
     pub diags: Diags,
     pub sections: Vec<Section>,
     stack: Vec<PathBuf>,
+    files_read: usize,
 }
 
 impl std::fmt::Debug for Parser<'_> {
@@ -136,11 +139,37 @@ impl<'a> Parser<'a> {
             diags: Diags::default(),
             sections: Vec::new(),
             stack: Vec::new(),
+            files_read: 0,
         }
     }
 
     pub fn parse_file(&mut self, path: &Path, included_from: Option<Location>) {
         let loc = included_from.unwrap_or_else(|| Location::file_only(path));
+        if self.stack.iter().any(|p| p == path) {
+            let chain: Vec<String> = self
+                .stack
+                .iter()
+                .chain(std::iter::once(&path.to_path_buf()))
+                .map(|p| p.display().to_string())
+                .collect();
+            self.diags.err(
+                loc,
+                Some("include"),
+                format!("include loop: {}", chain.join(" -> ")),
+            );
+            return;
+        }
+        self.files_read += 1;
+        if self.files_read > MAX_FILES {
+            if self.files_read == MAX_FILES + 1 {
+                self.diags.err(
+                    loc,
+                    Some("include"),
+                    format!("more than {MAX_FILES} files included; stopping"),
+                );
+            }
+            return;
+        }
         if self.stack.len() >= MAX_INCLUDE_DEPTH {
             self.diags.err(
                 loc,

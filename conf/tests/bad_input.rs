@@ -41,7 +41,7 @@ const CASES: &[(&str, &str)] = &[
     ),
     (
         "include ipsec.d/loop.conf\n",
-        "/etc/ipsec.d/loop.conf:1:1: include: includes nested more than 10 deep",
+        "/etc/ipsec.d/loop.conf:1:1: include: include loop: /etc/ipsec.conf -> /etc/ipsec.d/loop.conf -> /etc/ipsec.d/loop.conf",
     ),
     (
         "conn a\n  ike=aes256-sha256-modp2049\n",
