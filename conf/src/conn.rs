@@ -395,7 +395,7 @@ impl Conn {
             }
         };
         let mut s = format!(
-            "{}: {}[{}] {} ... {}[{}] {}, {:?}/{:?}, ike={} esp={}",
+            "{}: {}[{}] {} ... {}[{}] {}, type={}, auto={}, ike={} esp={}",
             self.name,
             hosts(&self.left),
             self.left.effective_id(),
@@ -403,8 +403,8 @@ impl Conn {
             hosts(&self.right),
             self.right.effective_id(),
             nets(&self.right),
-            self.conn_type,
-            self.auto,
+            format!("{:?}", self.conn_type).to_lowercase(),
+            format!("{:?}", self.auto).to_lowercase(),
             self.ike,
             self.esp,
         );

@@ -127,6 +127,10 @@ pub fn load_from(
             }
         }
     }
+    list.sort_by(|a, b| {
+        let k = |d: &Diagnostic| (d.location.file.clone(), d.location.line, d.location.col);
+        k(a).cmp(&k(b))
+    });
     if list.iter().any(Diagnostic::is_error) {
         return Err(ConfigErrors { diagnostics: list });
     }
