@@ -308,10 +308,7 @@ fn acquire() -> Result<bool, Error> {
     rt().block_on(async {
         let mut ev = EventStream::open()?;
         let mut x = Xfrm::open()?;
-        let sel = Selector::new(
-            "198.51.100.1/32".parse()?,
-            "203.0.113.0/24".parse()?,
-        );
+        let sel = Selector::new("198.51.100.1/32".parse()?, "203.0.113.0/24".parse()?);
         let mut trap = Policy::new(
             sel,
             Direction::Out,
@@ -323,24 +320,15 @@ fn acquire() -> Result<bool, Error> {
         let s = UdpSocket::bind("198.51.100.1:0")?;
         let sent = s.send_to(b"trigger", "203.0.113.1:9");
         println!("trap policy index {index} installed; one UDP packet sent ({sent:?})");
-        let got = wait_for(&mut ev, 10, |e| matches!(e, Event::Acquire(_))).await;
+        let got = wait_for(&mut ev, 30, |e| matches!(e, Event::Acquire(_))).await;
         x.delete_policy(&trap.id())?;
         let Some(Event::Acquire(a)) = got else {
-            println!("no ACQUIRE within 10 s");
+            println!("no ACQUIRE within 30 s");
             return Ok(false);
         };
         println!(
-            "ACQUIRE: packet {} proto {} sport {:?} dport {:?}; policy index {} dir {:?}; wanted SA {} -> {} {:?}; templates {:?}",
-            a.selector,
-            a.selector.proto,
-            a.selector.sport,
-            a.selector.dport,
-            a.policy_index,
-            a.policy_dir,
-            a.src,
-            a.dst,
-            a.protocol,
-            a.templates
+            "ACQUIRE: packet {}; policy index {} dir {:?}; wanted SA {} -> {} {:?}; templates {:?}",
+            a.selector, a.policy_index, a.policy_dir, a.src, a.dst, a.protocol, a.templates
         );
         Ok(a.policy_index == index
             && a.selector.src == Prefix::host(ip("198.51.100.1"))
@@ -370,9 +358,9 @@ fn expire() -> Result<bool, Error> {
         let t0 = Instant::now();
         println!("SA spi 0x7777 installed with soft 2 s / hard 4 s lifetime");
         let mine = |e: &Event| matches!(e, Event::Expire(x) if x.id.spi == 0x7777);
-        let soft = wait_for(&mut ev, 15, mine).await;
+        let soft = wait_for(&mut ev, 60, mine).await;
         println!("after {:.1} s: {soft:?}", t0.elapsed().as_secs_f64());
-        let hard = wait_for(&mut ev, 15, mine).await;
+        let hard = wait_for(&mut ev, 60, mine).await;
         println!("after {:.1} s: {hard:?}", t0.elapsed().as_secs_f64());
         let gone = x.get_sa(&s.id()).err().is_some_and(|e| e.is_not_found());
         println!("SA gone after hard expiry: {gone}");

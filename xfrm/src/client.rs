@@ -166,7 +166,7 @@ impl Xfrm {
         self.one(wire::flush_sa_request(protocol)).map(drop)
     }
 
-    /// Deletes every SA whose selector (or outer addresses, if `outer`) matches.
+    /// Deletes every SA for which `keep` returns false; returns how many were deleted.
     /// The kernel can only flush by protocol; this lists and deletes.
     pub fn flush_sas_matching(&mut self, mut keep: impl FnMut(&SaInfo) -> bool) -> Result<usize> {
         let sas = self.list_sas()?;

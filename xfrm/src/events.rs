@@ -118,12 +118,8 @@ pub(crate) fn parse_datagram(mut data: &[u8], out: &mut VecDeque<Result<Event>>)
         let len = nl.length() as usize;
         let ty = nl.message_type();
         let body = &data[16..len];
-        match wire::decode(ty, body) {
-            Ok(Some(m)) => {
-                if let Some(ev) = wire::event(m) {
-                    out.push_back(Ok(ev));
-                }
-            }
+        match wire::decode_event(ty, body) {
+            Ok(Some(ev)) => out.push_back(Ok(ev)),
             Ok(None) => {}
             Err(e) => out.push_back(Err(e)),
         }

@@ -349,3 +349,39 @@ fn an_acquire_datagram_decodes_to_an_event() {
     assert_eq!(a.templates[0].0.reqid, 3);
     assert_eq!(a.templates[0].0.dst, Some(ip("192.0.2.2")));
 }
+
+#[test]
+fn an_expire_datagram_keeps_its_mark_and_if_id() {
+    let mut exp = nx::UserExpire::default();
+    exp.state.id.daddr = nx::Address::from_ip(&ip("192.0.2.2"));
+    exp.state.id.spi = 0x7777;
+    exp.state.id.proto = 50;
+    exp.state.family = wire::AF_INET;
+    exp.state.saddr = nx::Address::from_ip(&ip("192.0.2.1"));
+    exp.state.reqid = 77;
+    exp.state.lifetime_cur.packets = 12;
+    exp.hard = 1;
+    let mut body = vec![0u8; netlink_packet_core::Emitable::buffer_len(&exp)];
+    netlink_packet_core::Emitable::emit(&exp, &mut body);
+    let attrs = vec![
+        nx::XfrmAttrs::Mark(nx::Mark {
+            value: 6,
+            mask: u32::MAX,
+        }),
+        nx::XfrmAttrs::IfId(42),
+    ];
+    let mut tail = vec![0u8; netlink_packet_core::Emitable::buffer_len(&attrs.as_slice())];
+    netlink_packet_core::Emitable::emit(&attrs.as_slice(), &mut tail);
+    body.extend_from_slice(&tail);
+    let Some(Event::Expire(e)) = wire::decode_event(nx::XFRM_MSG_EXPIRE, &body).unwrap() else {
+        panic!("no expire")
+    };
+    assert!(e.hard);
+    assert_eq!(e.id.spi, 0x7777);
+    assert_eq!(e.id.dst, ip("192.0.2.2"));
+    assert_eq!(e.src, ip("192.0.2.1"));
+    assert_eq!(e.reqid, 77);
+    assert_eq!(e.current.packets, 12);
+    assert_eq!(e.id.mark, Some(Mark::exact(6)));
+    assert_eq!(e.if_id, Some(42));
+}

@@ -9,7 +9,7 @@
 use std::mem::size_of;
 use std::net::IpAddr;
 
-use netlink_packet_core::{Emitable, ParseableParametrized};
+use netlink_packet_core::{Emitable, NlasIterator, Parseable, ParseableParametrized};
 use netlink_packet_xfrm as nx;
 use nx::{XfrmAttrs, XfrmMessage};
 use zeroize::{Zeroize, Zeroizing};
@@ -604,6 +604,40 @@ pub(crate) fn decode(ty: u16, body: &[u8]) -> Result<Option<XfrmMessage>, Error>
             "XFRM message type {ty}: decoder panicked"
         ))),
     }
+}
+
+/// The attributes after a message's fixed part, for message types whose
+/// netlink-packet-xfrm struct drops them (EXPIRE). Undecodable attributes are skipped.
+fn trailing_attrs(body: &[u8], fixed: usize) -> Vec<XfrmAttrs> {
+    let Some(rest) = body.get(fixed..) else {
+        return Vec::new();
+    };
+    std::panic::catch_unwind(|| {
+        let mut v = Vec::new();
+        for nla in NlasIterator::new(rest) {
+            let Ok(nla) = nla else { break };
+            if let Ok(a) = XfrmAttrs::parse(&nla) {
+                v.push(a);
+            }
+        }
+        wipe_keys(&mut v);
+        v
+    })
+    .unwrap_or_default()
+}
+
+/// Decodes a multicast message into an event (`Ok(None)` for non-event types).
+pub(crate) fn decode_event(ty: u16, body: &[u8]) -> Result<Option<Event>, Error> {
+    let Some(m) = decode(ty, body)? else {
+        return Ok(None);
+    };
+    let mut ev = event(m);
+    if let Some(Event::Expire(e)) = &mut ev {
+        let a = scan_attrs(&trailing_attrs(body, size_of::<nx::UserExpireBuffer>()));
+        e.id.mark = a.mark;
+        e.if_id = a.if_id;
+    }
+    Ok(ev)
 }
 
 struct Attrs {

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs the interop peers, idempotently (root, Debian 12):
+#   - strongSwan: charon-systemd + swanctl (vici), strongswan-starter (`ipsec`, stroke),
+#     the extra plugins (kernel-libipsec for the host-only data path)
+#   - libreswan 4.10, EXTRACTED into $LAB_CACHE/libreswan (its Debian package conflicts
+#     with strongSwan's, so it is never apt-installed), plus the libraries pluto needs
+#   - iproute2, ping, tcpdump, NSS tools
+# Prints one summary line when everything is already there.
+# env: LAB_CACHE (default /var/cache/iked-lab)
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+LAB_CACHE=${LAB_CACHE:-/var/cache/iked-lab}
+LSW=$LAB_CACHE/libreswan
+
+pkgs=(strongswan-starter strongswan-swanctl charon-systemd libcharon-extra-plugins
+      libstrongswan-extra-plugins iproute2 iputils-ping tcpdump procps util-linux
+      libnss3-tools libcurl3-nss libevent-core-2.1-7 libevent-pthreads-2.1-7 libldns3
+      libunbound8 libcap-ng0)
+need=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || need+=("$p")
+done
+updated=
+if [ ${#need[@]} -gt 0 ]; then
+  echo "peers setup: apt-get install ${need[*]}"
+  apt-get update -q >/dev/null
+  updated=1
+  apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
+fi
+if [ ! -x "$LSW/usr/libexec/ipsec/pluto" ]; then
+  echo "peers setup: extracting libreswan into $LSW (not installed: it conflicts with strongSwan)"
+  [ -n "$updated" ] || apt-get update -q >/dev/null
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download -q libreswan >/dev/null)
+  mkdir -p "$LSW"
+  dpkg -x "$tmp"/libreswan_*.deb "$LSW"
+  rm -rf "$tmp"
+fi
+echo "peers setup: ok ($(dpkg-query -W -f='strongSwan ${Version}' charon-systemd), libreswan $(ls "$LSW"/usr/share/doc 2>/dev/null | grep -q libreswan && dpkg-deb -f /dev/null 2>/dev/null; "$LSW/usr/libexec/ipsec/pluto" --version 2>/dev/null | head -1 || echo extracted))"
