@@ -10,7 +10,7 @@ set -u
 OUT=$1 LAB=$2 TESTS=${3:-}
 [ -f "$OUT/env.sh" ] && . "$OUT/env.sh"
 BENCH_PAIRS=${BENCH_PAIRS:-10000} BENCH_POLICIES=${BENCH_POLICIES:-30000}
-SCENARIOS=${SCENARIOS:-"gcm cbc v6 encap vti xfrmi acquire expire crate-tests bench"}
+SCENARIOS=${SCENARIOS:-"gcm cbc v6 encap vti xfrmi mapping acquire expire crate-tests bench"}
 exec >"$OUT/guest.log" 2>&1
 RES=$OUT/results.txt; : >"$RES"
 T0=$(date +%s.%N)
@@ -107,6 +107,17 @@ echo "setup done at $(el $T0)s"
 for s in $SCENARIOS; do
   case $s in
     gcm|cbc|v6|encap|vti|xfrmi) tunnel_case "$s" ;;
+    mapping)
+      L flush; R flush; plumb encap
+      L tunnel encap left >/dev/null && R tunnel encap right >/dev/null
+      R mapping-watch 60 >"$OUT/mapping.txt" 2>&1 & wp=$!
+      for i in $(seq 150); do grep -q listening "$OUT/mapping.txt" && break; sleep 0.2; done
+      L resport encap left 4501
+      ip netns exec left ping -c 2 -i 0.2 -W 2 -I 198.51.100.1 203.0.113.1 | grep received
+      wait $wp; rcm=$?
+      cat "$OUT/mapping.txt"
+      if [ $rcm = 0 ]; then result "mapping PASS: $(grep MAPPING "$OUT/mapping.txt")"; else result "mapping FAIL: $(tail -1 "$OUT/mapping.txt")"; fi
+      unplumb encap; L flush; R flush ;;
     acquire)
       L flush
       if out=$(L acquire 2>&1); then result "acquire PASS: $(echo "$out" | grep ACQUIRE)"; else result "acquire FAIL: $out"; fi

@@ -36,11 +36,11 @@ TESTS_BIN=$(cargo test -q -p xfrm --test netns --no-run --message-format=json 2>
 OUT=${LAB_OUT:-$(mktemp -d /tmp/iked-lab.XXXXXX)}
 mkdir -p "$OUT"; rm -f "$OUT/results.txt" "$OUT/guest.log"
 phase "booting $KVER under QEMU (TCG), results in $OUT"
-cat >"$OUT/env.sh" <<ENV
-BENCH_PAIRS=${BENCH_PAIRS:-10000}
-BENCH_POLICIES=${BENCH_POLICIES:-30000}
-${SCENARIOS:+SCENARIOS="$SCENARIOS"}
-ENV
+{
+  printf 'BENCH_PAIRS=%q\n' "${BENCH_PAIRS:-10000}"
+  printf 'BENCH_POLICIES=%q\n' "${BENCH_POLICIES:-30000}"
+  [ -z "${SCENARIOS:-}" ] || printf 'SCENARIOS=%q\n' "$SCENARIOS"
+} >"$OUT/env.sh"
 set +e
 timeout "${LAB_TIMEOUT:-900}" vng --run "/boot/vmlinuz-$KVER" --disable-kvm -m 2G -p 2 \
   --rwdir "$OUT" --exec "bash $HERE/guest-xfrm.sh $OUT $LAB_BIN $TESTS_BIN" \

@@ -36,4 +36,5 @@ if [ ! -x "$LSW/usr/libexec/ipsec/pluto" ]; then
   dpkg -x "$tmp"/libreswan_*.deb "$LSW"
   rm -rf "$tmp"
 fi
-echo "peers setup: ok ($(dpkg-query -W -f='strongSwan ${Version}' charon-systemd), libreswan $(ls "$LSW"/usr/share/doc 2>/dev/null | grep -q libreswan && dpkg-deb -f /dev/null 2>/dev/null; "$LSW/usr/libexec/ipsec/pluto" --version 2>/dev/null | head -1 || echo extracted))"
+lsw_version=$("$LSW/usr/libexec/ipsec/pluto" --version 2>/dev/null | head -1 | cut -d' ' -f1-2 || true)
+echo "peers setup: ok (strongSwan $(dpkg-query -W -f='${Version}' charon-systemd), ${lsw_version:-libreswan ?} in $LSW)"

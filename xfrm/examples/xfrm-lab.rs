@@ -8,6 +8,8 @@
 //! xfrm-lab show     CASE SIDE        both SAs and the policies, as the crate reads them
 //! xfrm-lab flush                     delete all SAs and policies
 //! xfrm-lab encap-socket PORT SECS    hold a UDP socket with UDP_ENCAP_ESPINUDP
+//! xfrm-lab resport  CASE SIDE SPORT  update_sa: the outbound SA's UDP source port
+//! xfrm-lab mapping-watch SECS        wait for a MAPPING event (4500 -> 4501)
 //! xfrm-lab acquire                   trap policy + one packet -> ACQUIRE event
 //! xfrm-lab expire                    short-lifetime SA -> EXPIRE soft, then hard
 //! xfrm-lab bench PAIRS POLICIES MODE install PAIRS SA pairs + POLICIES policies;
@@ -281,6 +283,50 @@ fn encap_socket(port: u16, secs: u64) -> Result<(), String> {
     Ok(())
 }
 
+/// Changes the UDP source port of this side's outbound SA in place (XFRM_MSG_UPDSA),
+/// as a NAT rebinding would from the peer's point of view.
+fn resport(c: &Case, left: bool, sport: u16) -> Result<(), Error> {
+    let (l, r) = sides(c);
+    let mut out = if left {
+        sa(c, &l, &r, true)
+    } else {
+        sa(c, &r, &l, false)
+    };
+    let Some(e) = out.encap.as_mut() else {
+        return Err(Error::Invalid(format!(
+            "case {} has no UDP encapsulation",
+            c.name
+        )));
+    };
+    e.sport = sport;
+    let mut x = Xfrm::open()?;
+    x.update_sa(&out)?;
+    let got = x.get_sa(&out.id())?;
+    println!(
+        "outbound SA spi 0x{:08x} updated: encap {:?}",
+        got.spi, got.encap
+    );
+    Ok(())
+}
+
+fn mapping_watch(secs: u64) -> Result<bool, Error> {
+    rt().block_on(async {
+        let mut ev = EventStream::open()?;
+        println!("listening");
+        let _ = std::io::stdout().flush();
+        let got = wait_for(&mut ev, secs, |e| matches!(e, Event::Mapping(_))).await;
+        let Some(Event::Mapping(m)) = got else {
+            println!("no MAPPING within {secs} s");
+            return Ok(false);
+        };
+        println!(
+            "MAPPING: SA spi 0x{:08x} dst {} reqid {}: peer {}:{} -> {}:{}",
+            m.spi, m.dst, m.reqid, m.old_src, m.old_sport, m.new_src, m.new_sport
+        );
+        Ok(m.old_sport == 4500 && m.new_sport == 4501)
+    })
+}
+
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -520,6 +566,10 @@ fn run(args: &[String]) -> Result<bool, String> {
             Ok(true)
         }
         ["encap-socket", port, secs] => encap_socket(num(port)? as u16, num(secs)?).map(|_| true),
+        ["resport", c, side, port] => resport(&get_case(c)?, is_left(side)?, num(port)? as u16)
+            .map(|_| true)
+            .map_err(e),
+        ["mapping-watch", secs] => mapping_watch(num(secs)?).map_err(e),
         ["acquire"] => acquire().map_err(e),
         ["expire"] => expire().map_err(e),
         ["bench", pairs, pols, mode] => {

@@ -179,17 +179,22 @@ impl Xfrm {
                 mark: s.mark,
             });
         }
-        let n = batch.len();
+        let mut n = 0;
         for r in self.execute(&batch) {
             match r {
-                Ok(()) | Err(Error::NotFound { .. }) => {}
+                Ok(()) => n += 1,
+                // gone meanwhile (expired), or a larval SA without SPI
+                Err(Error::NotFound { .. }) => {}
                 Err(e) => return Err(e),
             }
         }
         Ok(n)
     }
 
-    /// Asks the kernel for an unused SPI in `[min, max]`; creates a larval SA.
+    /// Asks the kernel for an unused SPI in `[min, max]`; creates a larval SA that the
+    /// kernel deletes after 30 s unless [`Xfrm::update_sa`] completes it. The kernel
+    /// picks at random, about as many tries as the range is wide: a range that is
+    /// mostly taken can fail ([`Error::NotFound`]) while SPIs are still free.
     pub fn alloc_spi(&mut self, req: &SpiRequest) -> Result<u32> {
         let r = wire::alloc_spi_request(req)?;
         let what = r.what.clone();

@@ -382,12 +382,26 @@ fn alloc_spi_hands_out_distinct_spis_in_range() {
             assert!(!seen.contains(&spi), "spi 0x{spi:x} handed out twice");
             seen.push(spi);
         }
+        // larval SAs (the kernel drops them after 30 s unless updated) are listed, and can be deleted selectively
+        let listed = x.list_sas().unwrap();
+        assert_eq!(listed.len(), 16, "{listed:?}");
+        assert!(
+            listed
+                .iter()
+                .all(|s| s.src == ip("192.0.2.1") && s.reqid == 1)
+        );
+        let keep = seen[0];
+        let n = x.flush_sas_matching(|s| s.spi == keep).unwrap();
+        assert_eq!(n, 15);
+        let left: Vec<u32> = x.list_sas().unwrap().iter().map(|s| s.spi).collect();
+        assert_eq!(left, vec![keep]);
         // a one-SPI range: the second request finds it taken
         req.min = 0x2000;
         req.max = 0x2000;
         assert_eq!(x.alloc_spi(&req).unwrap(), 0x2000);
         let e = x.alloc_spi(&req).unwrap_err();
         println!("exhausted range: {e}");
+        assert!(e.is_not_found(), "{e}");
         let mut v6 = SpiRequest::new(ip("2001:db8::1"), ip("2001:db8::2"), 2);
         v6.mark = Some(Mark::exact(6));
         let spi = x.alloc_spi(&v6).unwrap();

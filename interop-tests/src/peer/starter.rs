@@ -1,0 +1,244 @@
+//! strongSwan run from a literal `ipsec.conf` / `ipsec.secrets` by
+//! strongswan-starter (`ipsec start`), so a configuration written for
+//! strongSwan (or for iked) runs unchanged on the strongSwan side.
+//!
+//! The starter and stroke use fixed paths (`/etc/ipsec.conf`,
+//! `/var/run/charon.ctl`, ...). Each instance therefore gets a private mount
+//! namespace inside its network namespace (`ip netns exec` first, then
+//! `unshare -m`): a tmpfs on `/run` and the instance's files bind-mounted over
+//! `/etc/ipsec.conf`, `/etc/ipsec.secrets` and `/etc/strongswan.conf`.
+//! `ipsec status` is run in that same mount namespace with `nsenter -t PID`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::{CONN, Peer, Tunnel};
+use crate::cmd::{Daemon, have, poll, run, run_ok};
+use crate::topology::{Side, Topology};
+use crate::{Result, lab_err, write_file};
+
+/// strongSwan under strongswan-starter, in a private mount namespace.
+#[derive(Debug)]
+pub struct Starter {
+    side: Side,
+    dir: PathBuf,
+    daemon: Daemon,
+}
+
+impl Starter {
+    /// Starts `ipsec start --nofork` with `ipsec_conf` and `ipsec_secrets`
+    /// (used literally) in the side's namespace; waits (bounded) until charon
+    /// answers on stroke and the conns are loaded.
+    pub fn start(
+        topo: &Topology,
+        side: Side,
+        t: &Tunnel,
+        ipsec_conf: &str,
+        ipsec_secrets: &str,
+        dir: &Path,
+    ) -> Result<Starter> {
+        for p in ["ipsec", "/usr/lib/ipsec/starter", "unshare", "nsenter"] {
+            if !have(p) {
+                return Err(lab_err!(
+                    "{p} not found: run interop-tests/lab/setup-peers.sh (installs strongswan-starter)"
+                ));
+            }
+        }
+        let conf = dir.join("ipsec.conf");
+        let secrets = dir.join("ipsec.secrets");
+        let ss = dir.join("strongswan.conf");
+        write_file(&conf, ipsec_conf)?;
+        write_file(&secrets, ipsec_secrets)?;
+        write_file(
+            &ss,
+            &super::strongswan::strongswan_conf(t.libipsec, "stroke", &dir.join("charon.log"), None),
+        )?;
+        let script = format!(
+            "set -e; mount -t tmpfs lab-run /run; mkdir -p /run/lock; \
+             mount --bind {} /etc/ipsec.conf; mount --bind {} /etc/ipsec.secrets; \
+             mount --bind {} /etc/strongswan.conf; exec ipsec start --nofork",
+            conf.display(),
+            secrets.display(),
+            ss.display()
+        );
+        let h = topo.host(side);
+        let daemon = Daemon::spawn(
+            &format!("ipsec starter ({})", side.as_str()),
+            &[
+                "ip",
+                "netns",
+                "exec",
+                &h.ns,
+                "unshare",
+                "-m",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                &script,
+            ],
+            &[],
+            &dir.join("starter.stdout"),
+        )?;
+        let mut s = Starter {
+            side,
+            dir: dir.to_owned(),
+            daemon,
+        };
+        // charon's PID, so that it is ended by PID even if the starter is killed.
+        let charon = poll(Duration::from_secs(15), || {
+            if s.daemon.exited().is_some() {
+                return Some(None);
+            }
+            s.nsenter(&["cat", "/run/charon.pid"])
+                .ok()
+                .and_then(|p| p.trim().parse::<u32>().ok())
+                .map(Some)
+        });
+        match charon {
+            Some(Some(pid)) => s.daemon.extra_pids.push(pid),
+            _ => {
+                s.daemon.ensure_running()?;
+                return Err(lab_err!(
+                    "starter ({}) did not start charon within 15 s",
+                    side.as_str()
+                ));
+            }
+        }
+        let loaded = poll(Duration::from_secs(15), || {
+            s.ipsec(&["statusall"])
+                .ok()
+                .filter(|o| o.contains(&format!("{CONN}:")))
+        });
+        if loaded.is_none() {
+            s.daemon.ensure_running()?;
+            return Err(lab_err!(
+                "starter ({}): conn '{CONN}' not loaded within 15 s; log {}:\n{}",
+                side.as_str(),
+                s.log().display(),
+                crate::cmd::tail(&s.log(), 15)
+            ));
+        }
+        Ok(s)
+    }
+
+    /// Runs a command in the starter's mount and network namespaces.
+    fn nsenter(&self, argv: &[&str]) -> Result<String> {
+        let pid = self.daemon.pid().to_string();
+        let mut v = vec!["nsenter", "-t", pid.as_str(), "-m", "-n"];
+        v.extend_from_slice(argv);
+        run_ok(&v, Duration::from_secs(30))
+    }
+
+    /// `ipsec ARGS...` (stroke) against this instance.
+    pub fn ipsec(&self, args: &[&str]) -> Result<String> {
+        let mut v = vec!["ipsec"];
+        v.extend_from_slice(args);
+        self.nsenter(&v)
+    }
+}
+
+/// Inbound packets from `ipsec statusall`:
+/// `gw{1}:  AES_GCM_16_128, 252 bytes_i (3 pkts, 1s ago), ...`
+/// (no parenthesis while the count is 0).
+pub(crate) fn stroke_in_packets(statusall: &str) -> Option<u64> {
+    statusall.lines().find_map(|l| {
+        let i = l.find(" bytes_i")?;
+        let rest = &l[i + " bytes_i".len()..];
+        match rest.strip_prefix(" (") {
+            Some(r) => r.split_whitespace().next()?.parse().ok(),
+            None => Some(0),
+        }
+    })
+}
+
+impl Peer for Starter {
+    fn label(&self) -> String {
+        format!(
+            "strongSwan starter from ipsec.conf (starter pid {}, charon pid {})",
+            self.daemon.pid(),
+            self.daemon
+                .extra_pids
+                .first()
+                .map(|p| p.to_string())
+                .unwrap_or_default()
+        )
+    }
+    fn side(&self) -> Side {
+        self.side
+    }
+    fn pid(&self) -> u32 {
+        self.daemon.pid()
+    }
+    fn dir(&self) -> &Path {
+        &self.dir
+    }
+    fn initiate(&mut self, timeout: Duration) -> Result<String> {
+        self.daemon.ensure_running()?;
+        let pid = self.daemon.pid().to_string();
+        let out = run(
+            &["nsenter", "-t", &pid, "-m", "-n", "ipsec", "up", CONN],
+            timeout,
+        )?;
+        let text = format!("{}{}", out.stdout, out.stderr);
+        write_file(&self.dir.join("initiate.txt"), &text)?;
+        if out.status.success() && text.contains("established successfully") {
+            Ok(text
+                .lines()
+                .filter(|l| l.contains("established successfully"))
+                .last()
+                .unwrap_or("")
+                .to_owned())
+        } else {
+            let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+            Err(lab_err!(
+                "ipsec up {CONN} failed ({}); last lines: {}",
+                out.status,
+                lines[lines.len().saturating_sub(6)..].join(" / ")
+            ))
+        }
+    }
+    fn status(&mut self) -> Result<String> {
+        self.daemon.ensure_running()?;
+        self.ipsec(&["status"])
+    }
+    fn check_established(&mut self) -> Result<()> {
+        let s = self.status()?;
+        if !s.contains("ESTABLISHED") || !s.contains("INSTALLED") {
+            return Err(lab_err!(
+                "ipsec status ({}) shows no ESTABLISHED IKE_SA with an INSTALLED CHILD_SA:\n{s}",
+                self.side.as_str()
+            ));
+        }
+        Ok(())
+    }
+    fn reported_in_packets(&mut self) -> Result<Option<u64>> {
+        Ok(stroke_in_packets(&self.ipsec(&["statusall"])?))
+    }
+    fn stop(&mut self) {
+        self.daemon.stop(Duration::from_secs(8));
+    }
+    fn log(&self) -> PathBuf {
+        self.dir.join("charon.log")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stroke_in_packets;
+
+    #[test]
+    fn stroke_counters_parse() {
+        assert_eq!(
+            stroke_in_packets(
+                "          gw{1}:  AES_GCM_16_128, 252 bytes_i (3 pkts, 1s ago), 252 bytes_o (3 pkts, 1s ago), rekeying disabled\n"
+            ),
+            Some(3)
+        );
+        assert_eq!(
+            stroke_in_packets("   gw{1}:  AES_GCM_16_128, 0 bytes_i, 0 bytes_o, rekeying disabled\n"),
+            Some(0)
+        );
+        assert_eq!(stroke_in_packets("Security Associations (0 up, 0 connecting):\n  none\n"), None);
+    }
+}
