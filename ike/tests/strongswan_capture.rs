@@ -8,8 +8,12 @@
 
 use std::path::PathBuf;
 
+const PSK: &[u8] = b"iked capture fixture psk";
+
 use ike::crypto::registry::{Protocol, Provider};
-use ike::crypto::{IkeSaKeys, SkCrypto, kdf};
+use std::net::IpAddr;
+
+use ike::crypto::{IkeSaKeys, SkCrypto, auth, kdf};
 use ike::wire::*;
 
 fn dir(name: &str) -> PathBuf {
@@ -245,18 +249,69 @@ fn check_capture(name: &str) {
         })
         .expect("AUTH");
     assert_eq!(auth.method, AuthMethod::SHARED_KEY_MIC);
-    let mut id_body = vec![idi.id_type.0, 0, 0, 0];
-    id_body.extend_from_slice(&idi.data);
-    let maced_id = prf.compute(keys.sk_pi.as_slice(), &[&id_body]);
-    let key = prf.compute(b"iked capture fixture psk", &[b"Key Pad for IKEv2"]);
-    let expect = prf.compute(key.as_slice(), &[&grams[0].1, &nr, maced_id.as_slice()]);
+    let octets = auth::signed_octets(prf, &grams[0].1, &nr, keys.sk_pi.as_slice(), &idi.body());
+    let expect = auth::shared_key_auth(prf, PSK, &octets);
+    assert!(auth::verify_shared_key_auth(prf, PSK, &octets, &auth.data));
+    assert!(!auth::verify_shared_key_auth(
+        prf, b"wrong", &octets, &auth.data
+    ));
     assert_eq!(auth.data, expect.as_slice(), "{name} initiator AUTH");
 
-    // IKE_AUTH response: IDr.
+    // IKE_AUTH response: IDr and the responder's AUTH over its own first
+    // message and Ni.
+    let idr = inner[1]
+        .iter()
+        .find_map(|p| match p {
+            Payload::IdR(i) => Some(i.clone()),
+            _ => None,
+        })
+        .expect("IDr");
+    assert_eq!(idr.data, b"right.example.org");
+    let rauth = inner[1]
+        .iter()
+        .find_map(|p| match p {
+            Payload::Auth(a) => Some(a.clone()),
+            _ => None,
+        })
+        .expect("AUTH");
+    let octets = auth::signed_octets(prf, &grams[1].1, &ni, keys.sk_pr.as_slice(), &idr.body());
     assert!(
-        inner[1]
+        auth::verify_shared_key_auth(prf, PSK, &octets, &rauth.data),
+        "{name} responder AUTH"
+    );
+
+    // NAT detection: nothing in between, so the hashes match the addresses
+    // (initiator 192.0.2.1:500, responder 192.0.2.2:500; the request hashes
+    // with a zero SPIr).
+    let natd = |m: &Message, t: NotifyType| -> Vec<u8> {
+        m.payloads
             .iter()
-            .any(|p| matches!(p, Payload::IdR(i) if i.data == b"right.example.org"))
+            .find_map(|p| match p {
+                Payload::Notify(n) if n.notify_type == t => Some(n.data.clone()),
+                _ => None,
+            })
+            .expect("NAT-D")
+    };
+    let l: IpAddr = [192, 0, 2, 1].into();
+    let r: IpAddr = [192, 0, 2, 2].into();
+    let req_spi_r = init_req.header.spi_r;
+    assert_eq!(req_spi_r, [0; 8]);
+    let hash = |a, b, ip, port| auth::nat_detection_hash(a, b, ip, port).to_vec();
+    assert_eq!(
+        natd(init_req, NotifyType::NAT_DETECTION_SOURCE_IP),
+        hash(&spi_i, &req_spi_r, l, 500)
+    );
+    assert_eq!(
+        natd(init_req, NotifyType::NAT_DETECTION_DESTINATION_IP),
+        hash(&spi_i, &req_spi_r, r, 500)
+    );
+    assert_eq!(
+        natd(init_resp, NotifyType::NAT_DETECTION_SOURCE_IP),
+        hash(&spi_i, &spi_r, r, 500)
+    );
+    assert_eq!(
+        natd(init_resp, NotifyType::NAT_DETECTION_DESTINATION_IP),
+        hash(&spi_i, &spi_r, l, 500)
     );
 }
 

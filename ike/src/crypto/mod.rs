@@ -4,6 +4,7 @@
 //! RustCrypto and dalek crates; nothing here does I/O or reads a clock, and
 //! randomness is passed in.
 
+pub mod auth;
 pub mod cipher;
 pub mod dh;
 pub mod integ;

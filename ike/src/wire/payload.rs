@@ -173,6 +173,17 @@ pub struct Identification {
     pub data: Vec<u8>,
 }
 
+impl Identification {
+    /// The payload body (ID type, three reserved octets, data): the
+    /// RestOfIDPayload that AUTH computations MAC (RFC 7296 section 2.15).
+    pub fn body(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(4 + self.data.len());
+        v.extend_from_slice(&[self.id_type.0, 0, 0, 0]);
+        v.extend_from_slice(&self.data);
+        v
+    }
+}
+
 /// Certificate or Certificate Request payload body (RFC 7296 sections 3.6, 3.7).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertPayload {
