@@ -12,7 +12,7 @@ export DEBIAN_FRONTEND=noninteractive
 LAB_CACHE=${LAB_CACHE:-/var/cache/iked-lab}
 LSW=$LAB_CACHE/libreswan
 
-pkgs=(strongswan-starter strongswan-swanctl charon-systemd libcharon-extra-plugins
+pkgs=(strongswan-starter strongswan-charon strongswan-swanctl charon-systemd libstrongswan-standard-plugins libcharon-extra-plugins
       libstrongswan-extra-plugins iproute2 iputils-ping tcpdump procps util-linux
       libnss3-tools libcurl3-nss libevent-core-2.1-7 libevent-pthreads-2.1-7 libldns3
       libunbound8 libcap-ng0)

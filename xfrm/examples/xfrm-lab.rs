@@ -16,7 +16,9 @@
 //!                                    MODE = batch (pipelined) | serial
 //! xfrm-lab bench-file PAIRS POLICIES FILE   the same objects as an `ip -batch` file
 //! ```
-//! CASE: gcm cbc v6 encap vti xfrmi.  SIDE: left right.
+//! CASE: gcm (AES-128-GCM), cbc (AES-256-CBC + HMAC-SHA2-256, ESN, window 128),
+//! chacha (ChaCha20-Poly1305), v6, encap (UDP 4500), vti (mark 6), xfrmi (if_id 42).
+//! SIDE: left right.
 
 use std::io::Write;
 use std::net::{IpAddr, UdpSocket};
@@ -29,10 +31,19 @@ fn ip(s: &str) -> IpAddr {
     s.parse().expect("literal address")
 }
 
+#[derive(Clone, Copy, PartialEq)]
+enum Alg {
+    Gcm,
+    Cbc,
+    ChaCha,
+}
+
 struct Case {
     name: &'static str,
     v6: bool,
-    gcm: bool,
+    alg: Alg,
+    /// ESN with this replay window (otherwise a 32-packet window, no ESN).
+    esn_window: Option<u32>,
     encap: bool,
     mark: Option<Mark>,
     if_id: Option<u32>,
@@ -45,7 +56,8 @@ fn case(name: &str) -> Option<Case> {
     let base = Case {
         name: "gcm",
         v6: false,
-        gcm: true,
+        alg: Alg::Gcm,
+        esn_window: None,
         encap: false,
         mark: None,
         if_id: None,
@@ -56,9 +68,17 @@ fn case(name: &str) -> Option<Case> {
         "gcm" => base,
         "cbc" => Case {
             name: "cbc",
-            gcm: false,
+            alg: Alg::Cbc,
+            esn_window: Some(128),
             reqid: 2,
             spi: 0x2000,
+            ..base
+        },
+        "chacha" => Case {
+            name: "chacha",
+            alg: Alg::ChaCha,
+            reqid: 7,
+            spi: 0x7000,
             ..base
         },
         "v6" => Case {
@@ -133,21 +153,28 @@ fn test_key(len: usize, seed: u8) -> Key {
     )
 }
 
-fn crypto(gcm: bool, seed: u8) -> Crypto {
-    if gcm {
-        Crypto::Aead {
+fn crypto(alg: Alg, seed: u8) -> Crypto {
+    match alg {
+        // AES-128-GCM: 16-byte key + 4-byte salt
+        Alg::Gcm => Crypto::Aead {
             alg: AeadAlg::AesGcm,
             key: test_key(20, seed),
             icv_bits: 128,
-        }
-    } else {
-        Crypto::EncrInteg {
+        },
+        // AES-256-CBC + HMAC-SHA2-256-128
+        Alg::Cbc => Crypto::EncrInteg {
             encr: EncrAlg::AesCbc,
             encr_key: test_key(32, seed),
             integ: IntegAlg::HmacSha256,
             integ_key: test_key(32, seed.wrapping_add(100)),
             trunc_bits: 128,
-        }
+        },
+        // ChaCha20-Poly1305 (RFC 7634): 32-byte key + 4-byte salt
+        Alg::ChaCha => Crypto::Aead {
+            alg: AeadAlg::ChaCha20Poly1305,
+            key: test_key(36, seed),
+            icv_bits: 128,
+        },
     }
 }
 
@@ -160,9 +187,13 @@ fn sa(c: &Case, from: &Side, to: &Side, left_to_right: bool) -> Sa {
         spi,
         Mode::Tunnel,
         c.reqid,
-        crypto(c.gcm, if left_to_right { 1 } else { 2 }),
+        crypto(c.alg, if left_to_right { 1 } else { 2 }),
     );
     s.replay_window = 32;
+    if let Some(w) = c.esn_window {
+        s.esn = true;
+        s.replay_window = w;
+    }
     s.mark = c.mark;
     s.if_id = c.if_id;
     if c.encap {
@@ -239,8 +270,9 @@ fn inbound_id(c: &Case, left: bool) -> SaId {
 fn counters(c: &Case, left: bool, min: u64) -> Result<bool, Error> {
     let mut x = Xfrm::open()?;
     let info = x.get_sa(&inbound_id(c, left))?;
+    let esn = info.flags.0 & 128 != 0;
     println!(
-        "{}: inbound SA spi 0x{:08x} {} -> {}: {} packets, {} bytes, replay/integrity drops {}/{}",
+        "{}: inbound SA spi 0x{:08x} {} -> {}: {} packets, {} bytes, replay/integrity drops {}/{}, window {}{}",
         c.name,
         info.spi,
         info.src,
@@ -248,9 +280,14 @@ fn counters(c: &Case, left: bool, min: u64) -> Result<bool, Error> {
         info.current.packets,
         info.current.bytes,
         info.stats.replay,
-        info.stats.integrity_failed
+        info.stats.integrity_failed,
+        info.replay_window,
+        if esn { " esn" } else { "" }
     );
-    Ok(info.current.packets >= min)
+    let want_window = c.esn_window.unwrap_or(32);
+    Ok(info.current.packets >= min
+        && info.replay_window == want_window
+        && esn == c.esn_window.is_some())
 }
 
 fn show(c: &Case, left: bool) -> Result<(), Error> {
@@ -396,7 +433,7 @@ fn expire() -> Result<bool, Error> {
             0x7777,
             Mode::Tunnel,
             77,
-            crypto(true, 7),
+            crypto(Alg::Gcm, 7),
         );
         s.lifetime.soft.add_seconds = Some(2);
         s.lifetime.hard.add_seconds = Some(4);
@@ -423,9 +460,23 @@ fn bench_objects(pairs: u32, policies: u32) -> (Vec<Sa>, Vec<Policy>) {
     let mut sas = Vec::with_capacity(2 * pairs as usize);
     for i in 0..pairs {
         let reqid = 1000 + i;
-        let mut a = Sa::new(l, r, 0x10_0000 + i, Mode::Tunnel, reqid, crypto(true, 1));
+        let mut a = Sa::new(
+            l,
+            r,
+            0x10_0000 + i,
+            Mode::Tunnel,
+            reqid,
+            crypto(Alg::Gcm, 1),
+        );
         a.replay_window = 32;
-        let mut b = Sa::new(r, l, 0x20_0000 + i, Mode::Tunnel, reqid, crypto(true, 2));
+        let mut b = Sa::new(
+            r,
+            l,
+            0x20_0000 + i,
+            Mode::Tunnel,
+            reqid,
+            crypto(Alg::Gcm, 2),
+        );
         b.replay_window = 32;
         sas.push(a);
         sas.push(b);
@@ -465,7 +516,7 @@ fn bench_file(pairs: u32, policies: u32, path: &str) -> Result<(), String> {
     let (sas, pols) = bench_objects(pairs, policies);
     let mut f = std::io::BufWriter::new(std::fs::File::create(path).map_err(|e| e.to_string())?);
     for s in &sas {
-        // the same deterministic keys as crypto(true, seed)
+        // the same deterministic keys as crypto(Alg::Gcm, seed)
         let seed = if s.spi >= 0x20_0000 { 2 } else { 1 };
         let key: Vec<u8> = (0..20u8)
             .map(|i| (seed as u8).wrapping_mul(31).wrapping_add(i))

@@ -46,7 +46,7 @@ pub enum Error {
     #[error("invalid request: {0}")]
     Invalid(String),
     /// Any other kernel error, with the kernel's extended-ack message if it sent one.
-    #[error("kernel rejected {what}: {} (errno {errno}){}", io::Error::from_raw_os_error(*errno), .message.as_deref().map(|m| format!(": {m}")).unwrap_or_default())]
+    #[error("kernel rejected {what}: {}{}", io::Error::from_raw_os_error(*errno), .message.as_deref().map(|m| format!(": {m}")).unwrap_or_default())]
     Kernel {
         /// The object.
         what: String,

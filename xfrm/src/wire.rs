@@ -243,7 +243,12 @@ pub(crate) fn sa_request(sa: &Sa, update: bool) -> Result<Req, Error> {
         reqid: sa.reqid,
         family: fam,
         mode: sa.mode.number(),
-        replay_window: sa.replay_window.min(32) as u8,
+        // with the ESN replay attribute the kernel wants the legacy field zero for ESN
+        replay_window: if sa.esn {
+            0
+        } else {
+            sa.replay_window.min(32) as u8
+        },
         flags: sa.flags.0,
         ..Default::default()
     };

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::Result;
-use crate::topology::{Family, Host, Plumbing, Side, Topology};
+use crate::topology::{Family, Plumbing, Side, Topology};
 
 /// The tunnel a scenario wants, independent of who implements it.
 #[derive(Debug, Clone)]
@@ -195,10 +195,6 @@ pub(crate) fn swanctl_in_packets(list_sas: &str) -> Option<u64> {
         let pk = parts.next()?.trim();
         pk.strip_suffix(" packets")?.trim().parse().ok()
     })
-}
-
-pub(crate) fn host(topo: &Topology, side: Side) -> &Host {
-    topo.host(side)
 }
 
 #[cfg(test)]

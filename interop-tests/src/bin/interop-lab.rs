@@ -1,0 +1,230 @@
+//! `interop-lab`: run lab scenarios here or in the QEMU guest, and the demo.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use interop_tests::guest::{self, GuestRun};
+use interop_tests::peer::Iked;
+use interop_tests::scenario::{self, Outcome, Place};
+use interop_tests::topology::kernel_has_esp;
+
+#[derive(Parser, Debug)]
+#[command(about = "iked interop lab: namespaces, real peers, a QEMU guest")]
+struct Args {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// List the scenarios.
+    List,
+    /// Run scenarios on this machine (guest ones need a kernel with ESP).
+    Run {
+        /// Scenario names; `host` = every host scenario.
+        names: Vec<String>,
+        /// Results folder (default: a fresh /tmp/iked-lab.<pid>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Boot the guest once and run guest scenarios in it (default: all).
+    Guest {
+        /// Scenario names (default: every guest scenario).
+        names: Vec<String>,
+        /// Results folder shared with the guest.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Bound on the whole guest run, seconds.
+        #[arg(long, default_value_t = 900)]
+        timeout: u64,
+    },
+    /// (inside the guest) run scenarios and write results into OUT.
+    #[command(hide = true)]
+    GuestInside {
+        #[arg(long)]
+        out: PathBuf,
+        names: Vec<String>,
+    },
+    /// The demo: two namespaces, strongSwan on both sides from one ipsec.conf.
+    Demo {
+        /// Results folder.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+fn print_outcome(o: &Outcome) {
+    println!("{}", o.line());
+    if !o.pass {
+        println!("    logs: {}", o.dir.display());
+    }
+}
+
+fn default_out(what: &str) -> PathBuf {
+    PathBuf::from(format!("/tmp/iked-lab-{what}.{}", std::process::id()))
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match args.cmd {
+        Cmd::List => {
+            for s in scenario::all() {
+                println!("{:24} {:6} {}", s.name, format!("{:?}", s.place), s.about);
+            }
+            ExitCode::SUCCESS
+        }
+        Cmd::Run { names, out } => {
+            let out = out.unwrap_or_else(|| default_out("run"));
+            let names: Vec<String> = if names.is_empty() || names == ["host"] {
+                scenario::names(Place::Host).into_iter().map(String::from).collect()
+            } else {
+                names
+            };
+            let mut ok = true;
+            for n in &names {
+                let Some(s) = scenario::find(n) else {
+                    println!("RESULT {n} FAIL 0s unknown scenario (see `interop-lab list`)");
+                    ok = false;
+                    continue;
+                };
+                if s.place == Place::Guest {
+                    if let Err(why) = kernel_has_esp() {
+                        println!(
+                            "RESULT {n} FAIL 0s needs a kernel with ESP (this one: {why}); use `interop-lab guest {n}`"
+                        );
+                        ok = false;
+                        continue;
+                    }
+                }
+                let o = s.run(&out);
+                ok &= o.pass;
+                print_outcome(&o);
+            }
+            println!("logs: {}", out.display());
+            if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+        }
+        Cmd::Guest {
+            names,
+            out,
+            timeout,
+        } => {
+            let names: Vec<String> = if names.is_empty() {
+                scenario::names(Place::Guest).into_iter().map(String::from).collect()
+            } else {
+                names
+            };
+            let mut g = GuestRun::new(names, self_exe());
+            g.timeout = Duration::from_secs(timeout);
+            if let Some(o) = out {
+                g.out = o;
+            }
+            match g.run() {
+                Ok(r) => {
+                    println!(
+                        "guest: kernel {}, boot to first command {}, whole run {:.1}s",
+                        r.kernel,
+                        r.boot_secs
+                            .map(|b| format!("{b:.1}s"))
+                            .unwrap_or_else(|| "?".into()),
+                        r.total_secs
+                    );
+                    let mut ok = true;
+                    for o in &r.outcomes {
+                        ok &= o.pass;
+                        print_outcome(o);
+                    }
+                    println!("logs: {}", r.out.display());
+                    if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+                }
+                Err(e) => {
+                    println!("guest run FAILED: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Cmd::GuestInside { out, names } => match guest::inside(&out, &names) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
+            Err(e) => {
+                eprintln!("guest-inside: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Cmd::Demo { out } => demo(out.unwrap_or_else(|| default_out("demo"))),
+    }
+}
+
+fn self_exe() -> PathBuf {
+    std::env::current_exe().unwrap_or_else(|_| PathBuf::from("interop-lab"))
+}
+
+fn section(title: &str, body: &str) {
+    println!("\n===== {title}");
+    println!("{}", body.trim_end());
+}
+
+fn demo(out: PathBuf) -> ExitCode {
+    println!(
+        "demo: iked's daemon does not exist yet (today `iked --check-config` does), so BOTH sides\n\
+         demo: run strongSwan 5.9 (charon via `ipsec start`, each in its own network and mount\n\
+         demo: namespace) from the SAME literal ipsec.conf. When iked runs tunnels, it takes one side."
+    );
+    let o = match kernel_has_esp() {
+        Ok(()) => {
+            println!("demo: this kernel has ESP: running directly in two network namespaces");
+            scenario::find("starter").map(|s| s.run(&out))
+        }
+        Err(why) => {
+            println!(
+                "demo: this kernel has no ESP (`ip xfrm state add ... rfc4106(gcm(aes))` says: {why});\n\
+                 demo: running it in a QEMU guest with Debian's kernel instead (software emulation, about 1-2 minutes)"
+            );
+            let mut g = GuestRun::new(vec!["starter".into()], self_exe());
+            g.out = out.clone();
+            g.timeout = Duration::from_secs(600);
+            match g.run() {
+                Ok(r) => {
+                    println!(
+                        "demo: guest kernel {}, booted in {}",
+                        r.kernel,
+                        r.boot_secs
+                            .map(|b| format!("{b:.1}s"))
+                            .unwrap_or_else(|| "?".into())
+                    );
+                    r.outcomes.into_iter().next()
+                }
+                Err(e) => {
+                    println!("demo FAILED: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    };
+    let Some(o) = o else {
+        println!("demo FAILED: no 'starter' scenario");
+        return ExitCode::FAILURE;
+    };
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_else(|e| format!("({}: {e})", p.display()));
+    let conf = o.dir.join("left/ipsec.conf");
+    section("ipsec.conf (the same file on both sides)", &read(&conf));
+    match Iked::check_config(&conf, &o.dir.join("left/ipsec.secrets")) {
+        Ok(lines) => section("iked --check-config on that ipsec.conf", &lines),
+        Err(e) => section("iked --check-config on that ipsec.conf", &e.to_string()),
+    }
+    let report = read(&o.dir.join("report.txt"));
+    section("tunnel report (ipsec status of each side, then the kernel's SAs and policies)", &report);
+    println!();
+    println!("{}", o.line());
+    if o.pass {
+        println!(
+            "demo: PASS: the tunnel is up on both sides and the pings crossed the SAs (inbound ESP counters above). Logs: {}",
+            o.dir.display()
+        );
+        ExitCode::SUCCESS
+    } else {
+        println!("demo: FAIL. Logs: {}", o.dir.display());
+        ExitCode::FAILURE
+    }
+}

@@ -1,0 +1,402 @@
+//! Proof that a tunnel carries traffic. A ping between the namespaces passes
+//! in clear text when there is no tunnel at all, so a ping alone proves
+//! nothing: [`prove_tunnel`] requires both peers' own status to show the SAs,
+//! the kernel to hold the ESP SAs and policies (with the scenario's mark or
+//! if_id), and the inbound ESP packet counters on BOTH sides to rise by at
+//! least the number of pings answered.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::peer::{Peer, Tunnel};
+use crate::topology::{Family, Host, Plumbing, Topology};
+use crate::{Result, lab_err};
+
+/// One SA from `ip -s xfrm state`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct XfrmSa {
+    /// Outer source address.
+    pub src: String,
+    /// Outer destination address.
+    pub dst: String,
+    /// `esp`, `ah`, ...
+    pub proto: String,
+    /// SPI as printed (`0x...`).
+    pub spi: String,
+    /// `mark 0x6/0xffffffff` value, if any.
+    pub mark: Option<u32>,
+    /// `if_id 0x2a`, if any.
+    pub if_id: Option<u32>,
+    /// Bytes counted (`lifetime current`).
+    pub bytes: u64,
+    /// Packets counted.
+    pub packets: u64,
+}
+
+/// One policy from `ip xfrm policy`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct XfrmPolicy {
+    /// Selector source.
+    pub src: String,
+    /// Selector destination.
+    pub dst: String,
+    /// `in`, `out` or `fwd`.
+    pub dir: String,
+    /// Mark value, if any.
+    pub mark: Option<u32>,
+    /// if_id, if any.
+    pub if_id: Option<u32>,
+    /// Has an ESP template.
+    pub esp_tmpl: bool,
+}
+
+fn hex(s: &str) -> Option<u32> {
+    let v = s.split('/').next()?;
+    u32::from_str_radix(v.trim_start_matches("0x"), 16).ok()
+}
+
+fn blocks(text: &str) -> Vec<Vec<&str>> {
+    let mut out: Vec<Vec<&str>> = Vec::new();
+    for line in text.lines() {
+        if line.starts_with("src ") {
+            out.push(vec![line]);
+        } else if let Some(b) = out.last_mut() {
+            b.push(line);
+        }
+    }
+    out
+}
+
+fn after<'a>(words: &[&'a str], key: &str) -> Option<&'a str> {
+    words
+        .iter()
+        .position(|w| *w == key)
+        .and_then(|i| words.get(i + 1).copied())
+}
+
+/// Parses `ip -s xfrm state`.
+pub fn parse_states(text: &str) -> Vec<XfrmSa> {
+    blocks(text)
+        .into_iter()
+        .map(|b| {
+            let head: Vec<&str> = b[0].split_whitespace().collect();
+            let mut sa = XfrmSa {
+                src: after(&head, "src").unwrap_or("").to_owned(),
+                dst: after(&head, "dst").unwrap_or("").to_owned(),
+                ..XfrmSa::default()
+            };
+            let mut current = false;
+            for line in &b[1..] {
+                let w: Vec<&str> = line.split_whitespace().collect();
+                match w.first().copied() {
+                    Some("proto") => {
+                        sa.proto = after(&w, "proto").unwrap_or("").to_owned();
+                        sa.spi = after(&w, "spi")
+                            .unwrap_or("")
+                            .split('(')
+                            .next()
+                            .unwrap_or("")
+                            .to_owned();
+                    }
+                    Some("mark") => sa.mark = after(&w, "mark").and_then(hex),
+                    Some("if_id") => sa.if_id = after(&w, "if_id").and_then(hex),
+                    Some("lifetime") => current = line.contains("current"),
+                    Some(first) if current && first.ends_with("(bytes),") => {
+                        sa.bytes = first.trim_end_matches("(bytes),").parse().unwrap_or(0);
+                        sa.packets = w
+                            .get(1)
+                            .map(|p| p.trim_end_matches("(packets)"))
+                            .and_then(|p| p.parse().ok())
+                            .unwrap_or(0);
+                        current = false;
+                    }
+                    _ => {}
+                }
+            }
+            sa
+        })
+        .collect()
+}
+
+/// Parses `ip xfrm policy`.
+pub fn parse_policies(text: &str) -> Vec<XfrmPolicy> {
+    blocks(text)
+        .into_iter()
+        .map(|b| {
+            let head: Vec<&str> = b[0].split_whitespace().collect();
+            let mut p = XfrmPolicy {
+                src: after(&head, "src").unwrap_or("").to_owned(),
+                dst: after(&head, "dst").unwrap_or("").to_owned(),
+                ..XfrmPolicy::default()
+            };
+            for line in &b[1..] {
+                let w: Vec<&str> = line.split_whitespace().collect();
+                match w.first().copied() {
+                    Some("dir") => p.dir = after(&w, "dir").unwrap_or("").to_owned(),
+                    Some("mark") => p.mark = after(&w, "mark").and_then(hex),
+                    Some("if_id") => p.if_id = after(&w, "if_id").and_then(hex),
+                    Some("proto") if after(&w, "proto") == Some("esp") => p.esp_tmpl = true,
+                    _ => {}
+                }
+            }
+            p
+        })
+        .collect()
+}
+
+/// The ESP SAs and policies of one namespace.
+pub fn kernel_state(topo: &Topology, h: &Host) -> Result<(Vec<XfrmSa>, Vec<XfrmPolicy>, String)> {
+    let s = topo.ip(h, &["-s", "xfrm", "state"])?;
+    let p = topo.ip(h, &["xfrm", "policy"])?;
+    let raw = format!("--- ip -s xfrm state ({})\n{s}--- ip xfrm policy ({})\n{p}", h.ns, h.ns);
+    Ok((parse_states(&s), parse_policies(&p), raw))
+}
+
+/// Sum of the packets of the ESP SAs that arrive at `h` from `from`.
+fn inbound_packets(topo: &Topology, h: &Host, from: &Host, f: Family) -> Result<u64> {
+    let (sas, _, _) = kernel_state(topo, h)?;
+    Ok(sas
+        .iter()
+        .filter(|s| s.proto == "esp" && s.dst == h.outer(f) && s.src == from.outer(f))
+        .map(|s| s.packets)
+        .sum())
+}
+
+/// What [`prove_tunnel`] saw.
+#[derive(Debug, Clone)]
+pub struct Evidence {
+    /// Ping summary line.
+    pub ping: String,
+    /// Inbound packets counted on the right side during the pings.
+    pub right_in: u64,
+    /// Inbound packets counted on the left side during the pings.
+    pub left_in: u64,
+    /// Where the counters came from ("kernel SA" or "peer-reported").
+    pub counter_source: &'static str,
+    /// Inbound SPIs seen (left, right).
+    pub spis: (String, String),
+    /// Both peers' status and the kernel state, for the logs.
+    pub detail: String,
+}
+
+impl fmt::Display for Evidence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "ping {}; inbound ESP packets during it ({}): left +{} (SPI {}), right +{} (SPI {})",
+            self.ping.trim(),
+            self.counter_source,
+            self.left_in,
+            self.spis.0,
+            self.right_in,
+            self.spis.1
+        )
+    }
+}
+
+/// The kernel must hold, in `h`'s namespace, ESP SAs both ways between the
+/// outer addresses and in/out policies for the inner prefixes, carrying the
+/// scenario's mark or if_id. Returns the inbound SPI.
+pub fn check_kernel(topo: &Topology, h: &Host, peer: &Host, t: &Tunnel) -> Result<String> {
+    let f = t.family;
+    let (sas, pols, raw) = kernel_state(topo, h)?;
+    let (mark, if_id) = match t.plumbing {
+        Plumbing::None => (None, None),
+        Plumbing::Vti(m) => (Some(m), None),
+        Plumbing::Xfrmi(i) => (None, Some(i)),
+    };
+    let sa_ok = |s: &&XfrmSa, src: &str, dst: &str| {
+        s.proto == "esp" && s.src == src && s.dst == dst && s.mark == mark && s.if_id == if_id
+    };
+    let inbound = sas
+        .iter()
+        .find(|s| sa_ok(s, peer.outer(f), h.outer(f)))
+        .ok_or_else(|| {
+            lab_err!(
+                "{}: no inbound ESP SA {} -> {} (mark {mark:?}, if_id {if_id:?}) in the kernel:\n{raw}",
+                h.ns,
+                peer.outer(f),
+                h.outer(f)
+            )
+        })?;
+    if !sas.iter().any(|s| sa_ok(&s, h.outer(f), peer.outer(f))) {
+        return Err(lab_err!(
+            "{}: no outbound ESP SA {} -> {} (mark {mark:?}, if_id {if_id:?}):\n{raw}",
+            h.ns,
+            h.outer(f),
+            peer.outer(f)
+        ));
+    }
+    for (dir, src, dst) in [("out", h.net(f), peer.net(f)), ("in", peer.net(f), h.net(f))] {
+        if !pols.iter().any(|p| {
+            p.dir == dir
+                && p.src == src
+                && p.dst == dst
+                && p.esp_tmpl
+                && p.mark == mark
+                && p.if_id == if_id
+        }) {
+            return Err(lab_err!(
+                "{}: no '{dir}' policy {src} -> {dst} with an ESP template (mark {mark:?}, if_id {if_id:?}):\n{raw}",
+                h.ns
+            ));
+        }
+    }
+    Ok(inbound.spi.clone())
+}
+
+/// Pings left -> right `count` times and requires every reply, both peers'
+/// status to show the tunnel, the kernel to hold its SAs and policies (unless
+/// ESP runs in userspace), and the inbound packet counters on both sides to
+/// rise by at least `count`.
+pub fn prove_tunnel(
+    topo: &Topology,
+    t: &Tunnel,
+    left: &mut dyn Peer,
+    right: &mut dyn Peer,
+    count: u32,
+) -> Result<Evidence> {
+    let f = t.family;
+    let (l, r) = (&topo.left, &topo.right);
+    left.check_established()?;
+    right.check_established()?;
+    let (spis, counter_source) = if t.libipsec {
+        (("(userspace)".into(), "(userspace)".into()), "peer-reported, kernel-libipsec")
+    } else {
+        (
+            (check_kernel(topo, l, r, t)?, check_kernel(topo, r, l, t)?),
+            "kernel SA counters",
+        )
+    };
+    let counters = |left: &mut dyn Peer, right: &mut dyn Peer| -> Result<(u64, u64)> {
+        if t.libipsec {
+            let get = |p: &mut dyn Peer| -> Result<u64> {
+                p.reported_in_packets()?.ok_or_else(|| {
+                    lab_err!("{} reports no inbound packet counter", p.label())
+                })
+            };
+            Ok((get(left)?, get(right)?))
+        } else {
+            Ok((inbound_packets(topo, l, r, f)?, inbound_packets(topo, r, l, f)?))
+        }
+    };
+    let (l0, r0) = counters(left, right)?;
+    let (received, ping) = topo.ping(f, count)?;
+    // userspace counters are updated asynchronously: allow them a moment
+    let mut after = counters(left, right)?;
+    for _ in 0..10 {
+        if after.0 >= l0 + u64::from(count) && after.1 >= r0 + u64::from(count) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        after = counters(left, right)?;
+    }
+    let (l1, r1) = after;
+    let mut detail = format!(
+        "--- {} status ({})\n{}\n--- {} status ({})\n{}\n",
+        left.label(),
+        l.ns,
+        left.status()?,
+        right.label(),
+        r.ns,
+        right.status()?
+    );
+    if !t.libipsec {
+        detail.push_str(&kernel_state(topo, l)?.2);
+        detail.push_str(&kernel_state(topo, r)?.2);
+    }
+    let ev = Evidence {
+        ping,
+        right_in: r1.saturating_sub(r0),
+        left_in: l1.saturating_sub(l0),
+        counter_source,
+        spis,
+        detail,
+    };
+    if received < count {
+        return Err(lab_err!(
+            "only {received} of {count} pings answered through the tunnel ({ev})"
+        ));
+    }
+    if ev.right_in < u64::from(count) || ev.left_in < u64::from(count) {
+        return Err(lab_err!(
+            "the pings were answered but did not all cross the SAs ({ev}): traffic went around the tunnel"
+        ));
+    }
+    Ok(ev)
+}
+
+/// The inbound counters of the kernel's ESP SAs, for a topology with no
+/// tunnel: used to show that a clear-text ping cannot pass the check.
+pub fn kernel_inbound(topo: &Topology, f: Family) -> Result<(u64, u64)> {
+    Ok((
+        inbound_packets(topo, &topo.left, &topo.right, f)?,
+        inbound_packets(topo, &topo.right, &topo.left, f)?,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STATE: &str = "src 192.0.2.2 dst 192.0.2.1
+\tproto esp spi 0xc4a1b2c3(3298931395) reqid 1(0x00000001) mode tunnel
+\treplay-window 0 seq 0x00000000 flag af-unspec (0x00100000)
+\tmark 0x6/0xffffffff
+\taead rfc4106(gcm(aes)) 0x00 (160 bits) 128
+\tlifetime config:
+\t  limit: soft (INF)(bytes), hard (INF)(bytes)
+\t  limit: soft (INF)(packets), hard (INF)(packets)
+\tlifetime current:
+\t  252(bytes), 3(packets)
+\t  add 2026-11-23 13:00:00 use 2026-11-23 13:00:01
+\tstats:
+\t  replay-window 0 replay 0 failed 0
+src 192.0.2.1 dst 192.0.2.2
+\tproto esp spi 0xc9000001(3372220417) reqid 1(0x00000001) mode tunnel
+\tif_id 0x2a
+\tlifetime current:
+\t  0(bytes), 0(packets)
+";
+
+    const POLICY: &str = "src 203.0.113.0/24 dst 198.51.100.0/24
+\tdir in priority 375423 ptype main
+\tmark 0x6/0xffffffff
+\ttmpl src 192.0.2.2 dst 192.0.2.1
+\t\tproto esp reqid 1 mode tunnel
+src 198.51.100.0/24 dst 203.0.113.0/24
+\tdir out priority 375423 ptype main
+\tif_id 0x2a
+\ttmpl src 192.0.2.1 dst 192.0.2.2
+\t\tproto esp spi 0xc9000001 reqid 1 mode tunnel
+src 0.0.0.0/0 dst 0.0.0.0/0
+\tsocket in priority 0 ptype main
+";
+
+    #[test]
+    fn parses_states_with_counters_mark_and_if_id() {
+        let s = parse_states(STATE);
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].src, "192.0.2.2");
+        assert_eq!(s[0].dst, "192.0.2.1");
+        assert_eq!(s[0].proto, "esp");
+        assert_eq!(s[0].spi, "0xc4a1b2c3");
+        assert_eq!(s[0].mark, Some(6));
+        assert_eq!(s[0].if_id, None);
+        assert_eq!((s[0].bytes, s[0].packets), (252, 3));
+        assert_eq!(s[1].if_id, Some(42));
+        assert_eq!(s[1].packets, 0);
+    }
+
+    #[test]
+    fn parses_policies() {
+        let p = parse_policies(POLICY);
+        assert_eq!(p.len(), 3);
+        assert_eq!(p[0].dir, "in");
+        assert_eq!(p[0].mark, Some(6));
+        assert!(p[0].esp_tmpl);
+        assert_eq!(p[1].dir, "out");
+        assert_eq!(p[1].if_id, Some(42));
+        assert!(!p[2].esp_tmpl);
+    }
+}

@@ -1,0 +1,323 @@
+//! The guest runner: boots Debian's kernel ONCE under QEMU with virtme-ng
+//! (software emulation, `--disable-kvm`: the host's /dev/kvm hangs a stock
+//! kernel), with the host's root shared read-only and one read-write results
+//! folder (`--rwdir`), and runs every requested scenario inside that boot with
+//! `interop-lab guest-inside`. Each scenario's result line, report and peer
+//! logs land in the results folder; the host reads them back. A boot failure
+//! or a timeout is an error that carries the console's tail.
+//!
+//! Only one guest runs at a time on the machine: the boot is wrapped in
+//! `flock /tmp/iked-guest.lock`, and the runner first waits (bounded) for any
+//! other `qemu-system` process to end (QEMU's TCG eats both cores).
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::cmd::{Daemon, have, poll, run};
+use crate::scenario::{self, Outcome};
+use crate::{Result, lab_err, write_file};
+
+/// The lock every guest boot of this project takes.
+pub const LOCK: &str = "/tmp/iked-guest.lock";
+
+/// A guest run to make.
+#[derive(Debug, Clone)]
+pub struct GuestRun {
+    /// Scenario names to run inside the guest, in order.
+    pub scenarios: Vec<String>,
+    /// Results folder (shared read-write with the guest).
+    pub out: PathBuf,
+    /// Bound on the whole guest (boot + scenarios).
+    pub timeout: Duration,
+    /// Bound on waiting for another QEMU / the lock.
+    pub wait_other: Duration,
+    /// The `interop-lab` binary (run inside the guest at its host path).
+    pub lab_bin: PathBuf,
+    /// Guest memory, e.g. "1G".
+    pub memory: String,
+}
+
+/// What a guest run produced.
+#[derive(Debug, Clone)]
+pub struct GuestReport {
+    /// Per-scenario outcomes, read from the results folder.
+    pub outcomes: Vec<Outcome>,
+    /// Seconds from launch to the guest's first command.
+    pub boot_secs: Option<f64>,
+    /// Whole run, seconds.
+    pub total_secs: f64,
+    /// The kernel booted.
+    pub kernel: String,
+    /// Results folder.
+    pub out: PathBuf,
+}
+
+impl GuestRun {
+    /// A run of `scenarios` with defaults: results in a fresh
+    /// `/tmp/iked-lab-guest.<pid>`, 15 min bound, 1 GiB.
+    pub fn new(scenarios: Vec<String>, lab_bin: PathBuf) -> GuestRun {
+        GuestRun {
+            scenarios,
+            out: PathBuf::from(format!("/tmp/iked-lab-guest.{}", std::process::id())),
+            timeout: Duration::from_secs(900),
+            wait_other: Duration::from_secs(1200),
+            lab_bin,
+            memory: "1G".into(),
+        }
+    }
+
+    /// Boots, runs, collects. `Err` for anything that kept the scenarios
+    /// from reporting (no vng, boot failure, timeout), with the console tail.
+    pub fn run(&self) -> Result<GuestReport> {
+        let t0 = Instant::now();
+        let vng = venv_bin().join("vng");
+        if !vng.exists() {
+            return Err(lab_err!(
+                "{} not found: run interop-tests/lab/setup.sh (QEMU, kernel, virtme-ng)",
+                vng.display()
+            ));
+        }
+        for p in ["flock", "timeout", "qemu-system-x86_64"] {
+            if !have(p) {
+                return Err(lab_err!(
+                    "{p} not found: run interop-tests/lab/setup.sh"
+                ));
+            }
+        }
+        let kernel = newest_kernel()?;
+        let _ = std::fs::remove_dir_all(&self.out);
+        crate::make_dir(&self.out)?;
+        let other = poll(self.wait_other, || {
+            let busy = run(&["pgrep", "-f", "qemu-system"], Duration::from_secs(5))
+                .map(|o| o.status.success())
+                .unwrap_or(false);
+            if busy {
+                std::thread::sleep(Duration::from_secs(4));
+            }
+            (!busy).then_some(())
+        });
+        if other.is_none() {
+            return Err(lab_err!(
+                "another qemu-system kept running for {:?}; not booting a second guest",
+                self.wait_other
+            ));
+        }
+        let inside = format!(
+            "env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LAB_CACHE={} {} guest-inside --out {} {}",
+            crate::lab_cache().display(),
+            self.lab_bin.display(),
+            self.out.display(),
+            self.scenarios.join(" ")
+        );
+        let path = format!(
+            "{}:{}",
+            venv_bin().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let secs = self.timeout.as_secs().to_string();
+        let wait = self.wait_other.as_secs().to_string();
+        let kernel_s = kernel.display().to_string();
+        let out_s = self.out.display().to_string();
+        let console = self.out.join("console.log");
+        let mut d = Daemon::spawn(
+            "vng",
+            &[
+                "flock",
+                "-w",
+                &wait,
+                LOCK,
+                "timeout",
+                "-k",
+                "10",
+                &secs,
+                &vng.display().to_string(),
+                "--run",
+                &kernel_s,
+                "--disable-kvm",
+                "-m",
+                &self.memory,
+                "-p",
+                "2",
+                "--rwdir",
+                &out_s,
+                "--exec",
+                &inside,
+            ],
+            &[("PATH", &path)],
+            &console,
+        )?;
+        let status = wait_with(&mut d, self.timeout + self.wait_other + Duration::from_secs(30));
+        let results = std::fs::read_to_string(self.out.join("results.txt")).unwrap_or_default();
+        // the guest kernel's uptime at its first command: the boot time
+        let boot_secs = results
+            .lines()
+            .find_map(|l| l.strip_prefix("BOOTED "))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<f64>().ok());
+        let console_tail = crate::cmd::tail(&console, 40);
+        if !results.lines().any(|l| l.starts_with("BOOTED")) {
+            return Err(lab_err!(
+                "the guest never ran its first command (boot failure or timeout; vng {status}). Console tail ({}):\n{console_tail}",
+                console.display()
+            ));
+        }
+        let mut outcomes = Vec::new();
+        for name in &self.scenarios {
+            let dir = self.out.join(name);
+            let line = results
+                .lines()
+                .find(|l| l.starts_with(&format!("RESULT {name} ")));
+            outcomes.push(match line.and_then(parse_result) {
+                Some(o) => Outcome { dir, ..o },
+                None => Outcome {
+                    name: name.clone(),
+                    pass: false,
+                    detail: format!(
+                        "no result from the guest (it stopped or timed out; vng {status}); guest log tail:\n{}\nconsole tail:\n{console_tail}",
+                        crate::cmd::tail(&self.out.join("guest.log"), 20)
+                    ),
+                    secs: 0.0,
+                    dir,
+                },
+            });
+        }
+        if !results.lines().any(|l| l == "DONE") && outcomes.iter().all(|o| o.pass) {
+            return Err(lab_err!(
+                "the guest did not finish (vng {status}); console tail:\n{console_tail}"
+            ));
+        }
+        Ok(GuestReport {
+            outcomes,
+            boot_secs,
+            total_secs: t0.elapsed().as_secs_f64(),
+            kernel: kernel_s,
+            out: self.out.clone(),
+        })
+    }
+}
+
+/// Waits for `d` at most `bound`, then ends it by PID.
+fn wait_with(d: &mut Daemon, bound: Duration) -> String {
+    let t = Instant::now();
+    loop {
+        if let Some(st) = d.exited() {
+            return st.to_string();
+        }
+        if t.elapsed() > bound {
+            d.stop(Duration::from_secs(10));
+            return "killed after the time bound".into();
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Parses `RESULT name PASS|FAIL 1.23s detail`.
+pub fn parse_result(line: &str) -> Option<Outcome> {
+    let mut it = line.splitn(5, ' ');
+    if it.next()? != "RESULT" {
+        return None;
+    }
+    let name = it.next()?.to_owned();
+    let pass = match it.next()? {
+        "PASS" => true,
+        "FAIL" => false,
+        _ => return None,
+    };
+    let secs = it.next()?.trim_end_matches('s').parse().ok()?;
+    let detail = it.next().unwrap_or("").to_owned();
+    Some(Outcome {
+        name,
+        pass,
+        detail,
+        secs,
+        dir: PathBuf::new(),
+    })
+}
+
+/// The virtme-ng venv's bin folder: `$LAB_VENV/bin`, default
+/// `$LAB_CACHE/venv/bin` (where `interop-tests/lab/setup.sh` puts it).
+pub fn venv_bin() -> PathBuf {
+    std::env::var_os("LAB_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::lab_cache().join("venv"))
+        .join("bin")
+}
+
+/// The newest `/boot/vmlinuz-*`.
+pub fn newest_kernel() -> Result<PathBuf> {
+    let mut ks: Vec<(Vec<u64>, PathBuf)> = std::fs::read_dir("/boot")
+        .map_err(|e| lab_err!("/boot: {e} (run interop-tests/lab/setup.sh)"))?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let ver = name.strip_prefix("vmlinuz-")?.to_owned();
+            let key = ver
+                .split(|c: char| !c.is_ascii_digit())
+                .filter_map(|n| n.parse().ok())
+                .collect();
+            Some((key, e.path()))
+        })
+        .collect();
+    ks.sort();
+    ks.pop()
+        .map(|(_, p)| p)
+        .ok_or_else(|| lab_err!("no /boot/vmlinuz-*: run interop-tests/lab/setup.sh (linux-image-amd64)"))
+}
+
+/// Inside the guest: load the kernel modules, run `names` one after the
+/// other, append each `RESULT` line to `out/results.txt` as it comes, and end
+/// with `DONE`. Everything printed also goes to `out/guest.log`.
+pub fn inside(out: &Path, names: &[String]) -> Result<bool> {
+    let mut log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(out.join("guest.log"))
+        .map_err(|source| crate::Error::Io {
+            path: out.join("guest.log"),
+            source,
+        })?;
+    let uptime = std::fs::read_to_string("/proc/uptime").unwrap_or_default();
+    let uptime = uptime.split_whitespace().next().unwrap_or("?").to_owned();
+    let results_path = out.join("results.txt");
+    write_file(&results_path, &format!("BOOTED {uptime}\n"))?;
+    let mut results = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&results_path)
+        .map_err(|source| crate::Error::Io {
+            path: results_path.clone(),
+            source,
+        })?;
+    let kernel = run(&["uname", "-r"], Duration::from_secs(5))
+        .map(|o| o.stdout.trim().to_owned())
+        .unwrap_or_default();
+    let _ = writeln!(log, "guest: kernel {kernel}, uptime {uptime}s at first command");
+    let m = run(
+        &[
+            "modprobe", "-a", "esp4", "esp6", "xfrm_user", "xfrm_interface", "ip_vti", "ip6_vti",
+            "veth",
+        ],
+        Duration::from_secs(60),
+    );
+    let _ = writeln!(log, "modprobe: {m:?}");
+    let mut all_pass = true;
+    for name in names {
+        let o = match scenario::find(name) {
+            Some(s) => s.run(out),
+            None => Outcome {
+                name: name.clone(),
+                pass: false,
+                detail: "unknown scenario".into(),
+                secs: 0.0,
+                dir: out.join(name),
+            },
+        };
+        all_pass &= o.pass;
+        let _ = writeln!(log, "{}", o.line());
+        let _ = writeln!(results, "{}", o.line());
+        let _ = results.flush();
+    }
+    let _ = writeln!(results, "DONE");
+    let _ = results.sync_all();
+    Ok(all_pass)
+}
