@@ -8,4 +8,6 @@
 //!   transform IDs to implementations.
 
 pub mod crypto;
+pub mod sa;
+pub mod ts;
 pub mod wire;

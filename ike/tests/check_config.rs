@@ -3,7 +3,11 @@
 use std::process::Command;
 
 fn run(conf_text: &str, secrets: &str) -> (i32, String, String) {
-    let dir = std::env::temp_dir().join(format!("iked-check-{}-{}", std::process::id(), conf_text.len()));
+    let dir = std::env::temp_dir().join(format!(
+        "iked-check-{}-{}",
+        std::process::id(),
+        conf_text.len()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     let c = dir.join("ipsec.conf");
     let s = dir.join("ipsec.secrets");
@@ -33,7 +37,9 @@ fn valid_config_exits_0_with_summary() {
     assert_eq!(code, 0, "{out}");
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 3, "{out}");
-    assert!(lines[0].starts_with("one: 192.0.2.1[192.0.2.1] (host) ... 192.0.2.2[192.0.2.2] (host), type=tunnel, auto=add"));
+    assert!(lines[0].starts_with(
+        "one: 192.0.2.1[192.0.2.1] (host) ... 192.0.2.2[192.0.2.2] (host), type=tunnel, auto=add"
+    ));
     assert!(lines[1].contains("10.2.0.0/16"));
     assert!(lines[2].starts_with("configuration OK: 2 conns, 0 ca sections, 1 secret"));
     assert!(!out.contains("never-printed"));
@@ -41,7 +47,10 @@ fn valid_config_exits_0_with_summary() {
 
 #[test]
 fn errors_exit_1_and_are_all_listed() {
-    let (code, out, err) = run("conn a\n  auto=sometimes\n  esp=aes256\n", ": PSK \"never-printed\"\n");
+    let (code, out, err) = run(
+        "conn a\n  auto=sometimes\n  esp=aes256\n",
+        ": PSK \"never-printed\"\n",
+    );
     assert_eq!(code, 1);
     assert!(out.is_empty());
     assert!(err.starts_with("2 errors in the configuration:\n"), "{err}");

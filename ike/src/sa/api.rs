@@ -1,0 +1,204 @@
+//! The protocol core's border with the daemon: what goes in (datagrams,
+//! timers, commands) and what comes out (datagrams, kernel actions, state).
+//! No I/O here: time, randomness and SPI allocation are injected.
+
+use crate::crypto::{Encr, Integ, SecretBytes};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+/// A datagram to send. `data` excludes the 4-octet non-ESP marker: the daemon
+/// adds it when `local.port()` / `remote.port()` is the NAT-T port (4500).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub data: Vec<u8>,
+}
+
+/// Kernel SPI allocation (XFRM_MSG_ALLOCSPI in the daemon, a counter in tests).
+pub trait SpiAllocator {
+    /// A fresh inbound ESP SPI for SAs from `remote` to `local`.
+    fn alloc_spi(&mut self, local: IpAddr, remote: IpAddr) -> Result<u32, String>;
+}
+
+/// Tunnel or transport mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Tunnel,
+    Transport,
+}
+
+/// A traffic selector as installed in the kernel: address range, protocol, port range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Selector {
+    pub start: IpAddr,
+    pub end: IpAddr,
+    /// 0 = any.
+    pub protocol: u8,
+    pub start_port: u16,
+    pub end_port: u16,
+}
+
+impl Selector {
+    /// The range as a prefix, when it is one (kernel selectors are prefixes).
+    pub fn as_prefix(&self) -> Option<(IpAddr, u8)> {
+        crate::ts::range_to_prefix(self.start, self.end)
+    }
+}
+
+impl std::fmt::Display for Selector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.as_prefix() {
+            Some((a, p)) => write!(f, "{a}/{p}")?,
+            None => write!(f, "{}..{}", self.start, self.end)?,
+        }
+        if self.protocol != 0 || self.start_port != 0 || self.end_port != 65535 {
+            write!(f, "[{}", self.protocol)?;
+            if self.start_port == self.end_port {
+                write!(f, "/{}", self.start_port)?;
+            } else if !(self.start_port == 0 && self.end_port == 65535) {
+                write!(f, "/{}-{}", self.start_port, self.end_port)?;
+            }
+            write!(f, "]")?;
+        }
+        Ok(())
+    }
+}
+
+/// ESP keys of one direction.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EspKeys {
+    /// Encryption key; for AEAD it ends with the 4-octet salt (as the kernel wants it).
+    pub encr: SecretBytes,
+    /// Integrity key (empty for AEAD).
+    pub integ: SecretBytes,
+}
+
+impl std::fmt::Debug for EspKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "EspKeys(<redacted {}+{} octets>)",
+            self.encr.len(),
+            self.integ.len()
+        )
+    }
+}
+
+/// Everything the kernel needs for one CHILD_SA (both directions + policies).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChildSaInstall {
+    /// The conn's name from ipsec.conf.
+    pub conn: String,
+    /// IKE_SA unique id (`name[N]` in status) and CHILD_SA unique id (`name{N}`).
+    pub ike_id: u32,
+    pub child_id: u32,
+    pub reqid: u32,
+    pub mode: Mode,
+    /// Outer addresses (IKE endpoints).
+    pub local: IpAddr,
+    pub remote: IpAddr,
+    /// UDP encapsulation ports (local, remote) when NAT-T is in use.
+    pub encap: Option<(u16, u16)>,
+    /// SPIs: inbound (allocated by us), outbound (the peer's).
+    pub spi_in: u32,
+    pub spi_out: u32,
+    pub encr: Encr,
+    pub integ: Option<Integ>,
+    pub esn: bool,
+    pub keys_in: EspKeys,
+    pub keys_out: EspKeys,
+    pub ts_local: Vec<Selector>,
+    pub ts_remote: Vec<Selector>,
+    /// (value, mask).
+    pub mark_in: Option<(u32, u32)>,
+    pub mark_out: Option<(u32, u32)>,
+    pub if_id_in: Option<u32>,
+    pub if_id_out: Option<u32>,
+    /// Kernel lifetimes: soft = rekey time, hard = expiry.
+    pub soft_lifetime: Duration,
+    pub hard_lifetime: Duration,
+    pub replay_window: u32,
+    pub install_policy: bool,
+    /// The conn's updown script, if any (run by the daemon).
+    pub updown: Option<String>,
+}
+
+/// What the daemon must do, or may show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Install SAs and policies for a new CHILD_SA.
+    InstallChild(Box<ChildSaInstall>),
+    /// Remove a CHILD_SA's SAs and policies (peer DELETE, local down, IKE_SA gone).
+    DeleteChild {
+        conn: String,
+        child_id: u32,
+        reqid: u32,
+        local: IpAddr,
+        remote: IpAddr,
+        spi_in: u32,
+        spi_out: u32,
+    },
+    /// An IKE_SA was established.
+    IkeUp { conn: String, ike_id: u32 },
+    /// An IKE_SA is gone (deleted, failed, or timed out); `reason` says why.
+    IkeDown {
+        conn: String,
+        ike_id: u32,
+        reason: String,
+    },
+}
+
+/// IKE_SA states as `ipsec status` names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IkeState {
+    Connecting,
+    Established,
+    Deleting,
+}
+
+impl IkeState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IkeState::Connecting => "CONNECTING",
+            IkeState::Established => "ESTABLISHED",
+            IkeState::Deleting => "DELETING",
+        }
+    }
+}
+
+/// One CHILD_SA for status output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChildStatus {
+    pub conn: String,
+    pub child_id: u32,
+    pub reqid: u32,
+    pub mode: Mode,
+    pub spi_in: u32,
+    pub spi_out: u32,
+    pub encap: bool,
+    /// e.g. "AES_GCM_16_256" / "AES_CBC_256/HMAC_SHA2_256_128".
+    pub proposal: String,
+    pub ts_local: Vec<Selector>,
+    pub ts_remote: Vec<Selector>,
+    pub established_secs_ago: u64,
+}
+
+/// One IKE_SA for status output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IkeStatus {
+    pub conn: String,
+    pub ike_id: u32,
+    pub state: IkeState,
+    pub initiator: bool,
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub local_id: String,
+    pub remote_id: String,
+    pub spi_i: [u8; 8],
+    pub spi_r: [u8; 8],
+    /// e.g. "AES_GCM_16_256/PRF_HMAC_SHA2_384/ECP_384".
+    pub proposal: String,
+    pub established_secs_ago: Option<u64>,
+    pub children: Vec<ChildStatus>,
+}

@@ -1,0 +1,2052 @@
+//! The endpoint: routes datagrams to IKE_SAs by SPI, runs the exchanges
+//! (IKE_SA_INIT, IKE_AUTH with PSK and the first CHILD_SA, INFORMATIONAL),
+//! retransmits, and reports kernel actions as [`Event`]s.
+//!
+//! Exchanges, in one place (DESIGN: "what happens when IKE_AUTH arrives"):
+//! - initiator: [`Endpoint::initiate`] -> `on_init_response` -> `on_auth_response`
+//! - responder: `on_init_request` -> `on_auth_request`
+//! - both: `on_informational_request` / `on_informational_response`
+
+use super::api::*;
+use super::ident;
+use super::proposal::{for_ike_auth, select, suite_name};
+use crate::crypto::registry::Protocol as RegProto;
+use crate::crypto::{
+    ChildKeys, DhGroup, DhSecret, IkeSaKeys, Prf, Provider, SecretBytes, SkCrypto, Suite, kdf,
+};
+use crate::wire::{
+    AuthMethod, AuthPayload, Delete, ExchangeType, Flags, Header, Identification, KePayload,
+    Message, Notify, NotifyType, Payload, ProtocolId, RawHeader, SaPayload,
+};
+use conf::conn::{AuthMethod as ConfAuth, Conn, ConnType, Fragmentation, Side};
+use conf::values::{Host, Identity, IfId, MarkValue};
+use rand_core::CryptoRngCore;
+use sha1::{Digest, Sha1};
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tracing::{debug, info, warn};
+
+/// strongSwan's retransmission defaults: timeout 4 s, base 1.8, 5 retries.
+const RETRANSMIT_TIMEOUT: f64 = 4.0;
+const RETRANSMIT_BASE: f64 = 1.8;
+const RETRANSMIT_TRIES: u32 = 5;
+/// A half-open responder IKE_SA is dropped after this long without IKE_AUTH.
+const HALF_OPEN_TIMEOUT: Duration = Duration::from_secs(30);
+const NONCE_LEN: usize = 32;
+const IKE_PORT: u16 = 500;
+const NATT_PORT: u16 = 4500;
+/// The PSK pad string of RFC 7296 §2.15.
+const KEY_PAD: &[u8] = b"Key Pad for IKEv2";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Initiator: IKE_SA_INIT sent.
+    InitSent,
+    /// Initiator: IKE_AUTH sent.
+    AuthSent,
+    /// Responder: IKE_SA_INIT answered, waiting for IKE_AUTH.
+    InitDone,
+    Established,
+    /// Our DELETE of the IKE_SA is out.
+    Deleting,
+    Dead,
+}
+
+/// A request of ours that waits for its response.
+#[derive(Debug)]
+struct Pending {
+    msg_id: u32,
+    packet: Vec<u8>,
+    tries: u32,
+    next: Instant,
+    kind: PendingKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PendingKind {
+    Init,
+    Auth,
+    DeleteIke,
+}
+
+#[derive(Debug, Clone)]
+struct ChildSa {
+    id: u32,
+    conn: String,
+    reqid: u32,
+    mode: Mode,
+    spi_in: u32,
+    spi_out: u32,
+    suite: Suite,
+    ts_local: Vec<Selector>,
+    ts_remote: Vec<Selector>,
+    established: Instant,
+}
+
+/// The first CHILD_SA negotiated inside IKE_AUTH (initiator side, before the answer).
+#[derive(Debug, Clone)]
+struct ChildRequest {
+    spi_in: u32,
+    ts_local: Vec<Selector>,
+    ts_remote: Vec<Selector>,
+    transport: bool,
+}
+
+struct IkeSa {
+    id: u32,
+    conn: Arc<Conn>,
+    initiator: bool,
+    spi_i: [u8; 8],
+    spi_r: [u8; 8],
+    local: SocketAddr,
+    remote: SocketAddr,
+    phase: Phase,
+    suite: Option<Suite>,
+    dh: Option<DhSecret>,
+    ni: Vec<u8>,
+    nr: Vec<u8>,
+    /// Raw IKE_SA_INIT request and response (the signed octets' first part).
+    init_req: Vec<u8>,
+    init_resp: Vec<u8>,
+    cookie: Option<Vec<u8>>,
+    keys: Option<IkeSaKeys>,
+    sk_out: Option<SkCrypto>,
+    sk_in: Option<SkCrypto>,
+    /// Message ID of our next request / of the peer's next request.
+    next_out: u32,
+    next_in: u32,
+    pending: Option<Pending>,
+    queue: VecDeque<PendingKind>,
+    /// Our last response (msg id, packet), for retransmitted requests.
+    last_response: Option<(u32, Vec<u8>)>,
+    children: Vec<ChildSa>,
+    child_req: Option<ChildRequest>,
+    local_id: Identification,
+    remote_id: Option<Identification>,
+    nat_local: bool,
+    nat_remote: bool,
+    frag_supported: bool,
+    created: Instant,
+    established: Option<Instant>,
+}
+
+impl IkeSa {
+    fn spi_pair(&self) -> ([u8; 8], [u8; 8]) {
+        (self.spi_i, self.spi_r)
+    }
+
+    fn our_spi(&self) -> [u8; 8] {
+        if self.initiator {
+            self.spi_i
+        } else {
+            self.spi_r
+        }
+    }
+
+    fn header(&self, exchange: ExchangeType, response: bool, msg_id: u32) -> Header {
+        Header {
+            spi_i: self.spi_i,
+            spi_r: self.spi_r,
+            minor_version: 0,
+            exchange,
+            flags: Flags::new(self.initiator, response),
+            message_id: msg_id,
+        }
+    }
+
+    fn encap(&self) -> bool {
+        self.nat_local || self.nat_remote || self.conn.forceencaps
+    }
+
+    fn prf(&self) -> Option<Prf> {
+        self.suite.and_then(|s| s.prf)
+    }
+}
+
+impl std::fmt::Debug for IkeSa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IkeSa")
+            .field("id", &self.id)
+            .field("conn", &self.conn.name)
+            .field("phase", &self.phase)
+            .field("local", &self.local)
+            .field("remote", &self.remote)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The sans-IO IKEv2 endpoint.
+pub struct Endpoint {
+    config: Arc<conf::Config>,
+    conns: Vec<Arc<Conn>>,
+    local_addrs: Vec<IpAddr>,
+    provider: Provider,
+    rng: Box<dyn CryptoRngCore + Send>,
+    spis: Box<dyn SpiAllocator + Send>,
+    sas: HashMap<[u8; 8], IkeSa>,
+    /// Responder half-open lookup: (remote, initiator SPI) -> our SPI.
+    half_open: HashMap<(SocketAddr, [u8; 8]), [u8; 8]>,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+    next_ike_id: u32,
+    next_child_id: u32,
+    reqids: HashMap<String, u32>,
+    next_reqid: u32,
+    next_unique: u32,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("conns", &self.conns.len())
+            .field("sas", &self.sas.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn addr_in_hosts(a: IpAddr, hosts: &[Host]) -> bool {
+    hosts.iter().any(|h| match h {
+        Host::Any(None) => true,
+        Host::Any(Some(conf::values::AddrFamily::V4)) => a.is_ipv4(),
+        Host::Any(Some(conf::values::AddrFamily::V6)) => a.is_ipv6(),
+        Host::Addr(x) => *x == a,
+        Host::Net(n) => n.contains(a),
+        Host::Range(x, y) => *x <= a && a <= *y,
+        Host::Name(_) => false,
+    })
+}
+
+fn nat_hash(spi_i: &[u8; 8], spi_r: &[u8; 8], addr: &SocketAddr) -> Vec<u8> {
+    let mut h = Sha1::new();
+    h.update(spi_i);
+    h.update(spi_r);
+    match addr.ip() {
+        IpAddr::V4(a) => h.update(a.octets()),
+        IpAddr::V6(a) => h.update(a.octets()),
+    }
+    h.update(addr.port().to_be_bytes());
+    h.finalize().to_vec()
+}
+
+fn notify(t: NotifyType, data: Vec<u8>) -> Payload {
+    Payload::Notify(Notify::new(t, data))
+}
+
+fn find_notify(payloads: &[Payload], t: NotifyType) -> Option<&Notify> {
+    payloads.iter().find_map(|p| match p {
+        Payload::Notify(n) if n.notify_type == t => Some(n),
+        _ => None,
+    })
+}
+
+fn first_error(payloads: &[Payload]) -> Option<NotifyType> {
+    payloads.iter().find_map(|p| match p {
+        Payload::Notify(n) if n.notify_type.is_error() => Some(n.notify_type),
+        _ => None,
+    })
+}
+
+fn conn_auth_is_psk(a: &ConfAuth) -> bool {
+    matches!(a, ConfAuth::Psk)
+}
+
+fn psk_auth(prf: Prf, psk: &[u8], signed: &[&[u8]]) -> SecretBytes {
+    let k = prf.compute(psk, &[KEY_PAD]);
+    prf.compute(k.as_slice(), signed)
+}
+
+fn mark_of(m: Option<conf::values::Mark>, unique: &mut u32) -> Option<(u32, u32)> {
+    m.map(|m| match m.value {
+        MarkValue::Fixed(v) => (v, m.mask),
+        MarkValue::Unique | MarkValue::UniqueDir => {
+            *unique += 1;
+            (*unique & m.mask, m.mask)
+        }
+    })
+}
+
+fn if_id_of(i: Option<IfId>, unique: &mut u32) -> Option<u32> {
+    i.map(|i| match i {
+        IfId::Fixed(v) => v,
+        IfId::Unique | IfId::UniqueDir => {
+            *unique += 1;
+            *unique
+        }
+    })
+}
+
+impl Endpoint {
+    pub fn new(
+        config: Arc<conf::Config>,
+        local_addrs: Vec<IpAddr>,
+        provider: Provider,
+        rng: Box<dyn CryptoRngCore + Send>,
+        spis: Box<dyn SpiAllocator + Send>,
+    ) -> Endpoint {
+        let conns = config.conns.iter().cloned().map(Arc::new).collect();
+        Endpoint {
+            config,
+            conns,
+            local_addrs,
+            provider,
+            rng,
+            spis,
+            sas: HashMap::new(),
+            half_open: HashMap::new(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            next_ike_id: 1,
+            next_child_id: 1,
+            reqids: HashMap::new(),
+            next_reqid: 1,
+            next_unique: 0,
+        }
+    }
+
+    /// New configuration (reload): existing SAs keep the conn they were made with.
+    pub fn set_config(&mut self, config: Arc<conf::Config>) {
+        self.conns = config.conns.iter().cloned().map(Arc::new).collect();
+        self.config = config;
+    }
+
+    pub fn set_local_addrs(&mut self, addrs: Vec<IpAddr>) {
+        self.local_addrs = addrs;
+    }
+
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.sas
+            .values()
+            .filter_map(|sa| {
+                let retrans = sa.pending.as_ref().map(|p| p.next);
+                let half = (sa.phase == Phase::InitDone).then(|| sa.created + HALF_OPEN_TIMEOUT);
+                match (retrans, half) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }
+            })
+            .min()
+    }
+
+    fn random_bytes(&mut self, n: usize) -> Vec<u8> {
+        let mut v = vec![0u8; n];
+        self.rng.fill_bytes(&mut v);
+        v
+    }
+
+    fn new_spi(&mut self) -> [u8; 8] {
+        loop {
+            let mut s = [0u8; 8];
+            self.rng.fill_bytes(&mut s);
+            if s != [0; 8] && !self.sas.contains_key(&s) {
+                return s;
+            }
+        }
+    }
+
+    fn reqid_for(&mut self, conn: &Conn) -> u32 {
+        if let Some(r) = conn.reqid {
+            return r;
+        }
+        if let Some(r) = self.reqids.get(&conn.name) {
+            return *r;
+        }
+        let r = self.next_reqid;
+        self.next_reqid += 1;
+        self.reqids.insert(conn.name.clone(), r);
+        r
+    }
+
+    fn local_addr_for(&self, conn: &Conn, side: Side, remote: IpAddr) -> Option<IpAddr> {
+        let (local, _) = conn.ends(side);
+        local
+            .addrs()
+            .find(|a| a.is_ipv4() == remote.is_ipv4() && self.local_addrs.contains(a))
+            .or_else(|| local.addrs().find(|a| a.is_ipv4() == remote.is_ipv4()))
+            .or_else(|| {
+                self.local_addrs
+                    .iter()
+                    .copied()
+                    .find(|a| a.is_ipv4() == remote.is_ipv4() && addr_in_hosts(*a, &local.hosts))
+            })
+    }
+
+    // ------------------------------------------------------------------
+    // Commands
+
+    /// Starts an IKE_SA (with its first CHILD_SA) for a configured conn.
+    pub fn initiate(&mut self, now: Instant, conn_name: &str) -> Result<u32, String> {
+        let conn = self
+            .conns
+            .iter()
+            .find(|c| c.name == conn_name)
+            .cloned()
+            .ok_or_else(|| format!("no conn named '{conn_name}'"))?;
+        if conn.is_shunt() {
+            return Err(format!(
+                "conn '{conn_name}' is a {:?} shunt, nothing to negotiate",
+                conn.conn_type
+            ));
+        }
+        let side = conn.local_side(&self.local_addrs);
+        let (_, remote_end) = conn.ends(side);
+        let remote_ip = remote_end.addrs().next().ok_or_else(|| {
+            format!("conn '{conn_name}' has no concrete peer address to initiate to")
+        })?;
+        let local_ip = self
+            .local_addr_for(&conn, side, remote_ip)
+            .ok_or_else(|| format!("conn '{conn_name}': no local address of the peer's family"))?;
+        let group = conn
+            .ike
+            .effective()
+            .iter()
+            .find_map(|p| p.dh.first().and_then(|t| self.provider.group(t.id)))
+            .ok_or_else(|| {
+                format!("conn '{conn_name}': no supported key exchange group in ike=")
+            })?;
+        let spi_i = self.new_spi();
+        let id = self.next_ike_id;
+        self.next_ike_id += 1;
+        let (local_end, _) = conn.ends(side);
+        let local_id = ident::to_wire(&local_end.effective_id(), local_ip);
+        let mut sa = IkeSa {
+            id,
+            conn: conn.clone(),
+            initiator: true,
+            spi_i,
+            spi_r: [0; 8],
+            local: SocketAddr::new(local_ip, IKE_PORT),
+            remote: SocketAddr::new(remote_ip, IKE_PORT),
+            phase: Phase::InitSent,
+            suite: None,
+            dh: None,
+            ni: self.random_bytes(NONCE_LEN),
+            nr: Vec::new(),
+            init_req: Vec::new(),
+            init_resp: Vec::new(),
+            cookie: None,
+            keys: None,
+            sk_out: None,
+            sk_in: None,
+            next_out: 0,
+            next_in: 0,
+            pending: None,
+            queue: VecDeque::new(),
+            last_response: None,
+            children: Vec::new(),
+            child_req: None,
+            local_id,
+            remote_id: None,
+            nat_local: false,
+            nat_remote: false,
+            frag_supported: false,
+            created: now,
+            established: None,
+        };
+        info!(target: "ike", "initiating IKE_SA {}[{}] to {}", conn.name, id, sa.remote.ip());
+        self.send_init(now, &mut sa, group)?;
+        self.sas.insert(spi_i, sa);
+        Ok(id)
+    }
+
+    fn send_init(&mut self, now: Instant, sa: &mut IkeSa, group: DhGroup) -> Result<(), String> {
+        let dh = group.generate(&mut *self.rng).map_err(|e| e.to_string())?;
+        let offer = self
+            .provider
+            .offer(&sa.conn.ike.effective(), &[])
+            .map_err(|e| {
+                format!(
+                    "ike= proposal not supported: {}",
+                    e.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                )
+            })?;
+        let mut payloads = Vec::new();
+        if let Some(c) = &sa.cookie {
+            payloads.push(notify(NotifyType::COOKIE, c.clone()));
+        }
+        payloads.push(Payload::Sa(offer));
+        payloads.push(Payload::Ke(KePayload {
+            group: group.iana_id(),
+            data: dh.public_value().to_vec(),
+        }));
+        payloads.push(Payload::Nonce(sa.ni.clone()));
+        payloads.extend(self.nat_notifies(sa));
+        if sa.conn.fragmentation != Fragmentation::No {
+            payloads.push(notify(
+                NotifyType::IKEV2_FRAGMENTATION_SUPPORTED,
+                Vec::new(),
+            ));
+        }
+        // RFC 7427 hash algorithms, as strongSwan advertises: SHA2-256/384/512.
+        payloads.push(notify(
+            NotifyType::SIGNATURE_HASH_ALGORITHMS,
+            vec![0, 2, 0, 3, 0, 4],
+        ));
+        let mut msg = Message::new(sa.header(ExchangeType::IKE_SA_INIT, false, 0));
+        msg.payloads = payloads;
+        let packet = msg.encode().map_err(|e| e.to_string())?;
+        sa.dh = Some(dh);
+        sa.init_req = packet.clone();
+        sa.next_out = 1;
+        self.send_request(now, sa, 0, packet, PendingKind::Init);
+        Ok(())
+    }
+
+    fn nat_notifies(&mut self, sa: &IkeSa) -> Vec<Payload> {
+        let src = if sa.conn.forceencaps {
+            // A made-up source hash makes the peer believe we are behind a NAT,
+            // so both sides use UDP encapsulation (strongSwan's forceencaps).
+            self.random_bytes(20)
+        } else {
+            nat_hash(&sa.spi_i, &sa.spi_r, &sa.local)
+        };
+        vec![
+            notify(NotifyType::NAT_DETECTION_SOURCE_IP, src),
+            notify(
+                NotifyType::NAT_DETECTION_DESTINATION_IP,
+                nat_hash(&sa.spi_i, &sa.spi_r, &sa.remote),
+            ),
+        ]
+    }
+
+    /// Deletes every IKE_SA of a conn (INFORMATIONAL with DELETE). Returns how many.
+    pub fn terminate(&mut self, now: Instant, conn_name: &str) -> usize {
+        let keys: Vec<[u8; 8]> = self
+            .sas
+            .iter()
+            .filter(|(_, sa)| sa.conn.name == conn_name && sa.phase != Phase::Dead)
+            .map(|(k, _)| *k)
+            .collect();
+        for k in &keys {
+            self.delete_ike(now, k, "deleted by command");
+        }
+        keys.len()
+    }
+
+    /// Deletes every IKE_SA (DELETE sent once, no waiting) and reports every CHILD_SA gone.
+    pub fn shutdown(&mut self, now: Instant) {
+        let keys: Vec<[u8; 8]> = self.sas.keys().copied().collect();
+        for k in &keys {
+            self.delete_ike(now, k, "shutting down");
+        }
+        let keys: Vec<[u8; 8]> = self.sas.keys().copied().collect();
+        for k in keys {
+            if let Some(mut sa) = self.sas.remove(&k) {
+                self.kill(&mut sa, "shutting down");
+            }
+        }
+    }
+
+    fn delete_ike(&mut self, now: Instant, key: &[u8; 8], why: &str) {
+        let Some(mut sa) = self.sas.remove(key) else {
+            return;
+        };
+        if sa.phase == Phase::Established {
+            info!(target: "ike", "deleting IKE_SA {}[{}] between {}...{} ({why})", sa.conn.name, sa.id, sa.local.ip(), sa.remote.ip());
+            self.report_children_gone(&mut sa);
+            sa.phase = Phase::Deleting;
+            sa.pending = None;
+            sa.queue.clear();
+            self.queue_request(now, &mut sa, PendingKind::DeleteIke);
+            self.sas.insert(*key, sa);
+        } else {
+            self.kill(&mut sa, why);
+        }
+    }
+
+    /// Reports all CHILD_SAs of an IKE_SA as gone (kernel state removed).
+    fn report_children_gone(&mut self, sa: &mut IkeSa) {
+        for c in sa.children.drain(..) {
+            info!(target: "chd", "CHILD_SA {}{{{}}} closed, SPIs {:08x}_i {:08x}_o", c.conn, c.id, c.spi_in, c.spi_out);
+            self.events.push_back(Event::DeleteChild {
+                conn: c.conn,
+                child_id: c.id,
+                reqid: c.reqid,
+                local: sa.local.ip(),
+                remote: sa.remote.ip(),
+                spi_in: c.spi_in,
+                spi_out: c.spi_out,
+            });
+        }
+    }
+
+    /// Drops an IKE_SA locally, reporting its children and itself gone.
+    fn kill(&mut self, sa: &mut IkeSa, reason: &str) {
+        self.report_children_gone(sa);
+        if sa.phase != Phase::Dead {
+            sa.phase = Phase::Dead;
+            self.events.push_back(Event::IkeDown {
+                conn: sa.conn.name.clone(),
+                ike_id: sa.id,
+                reason: reason.to_owned(),
+            });
+        }
+        self.half_open.retain(|_, v| *v != sa.our_spi());
+    }
+
+    // ------------------------------------------------------------------
+    // Sending
+
+    fn send_request(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        msg_id: u32,
+        packet: Vec<u8>,
+        kind: PendingKind,
+    ) {
+        self.transmits.push_back(Transmit {
+            local: sa.local,
+            remote: sa.remote,
+            data: packet.clone(),
+        });
+        sa.pending = Some(Pending {
+            msg_id,
+            packet,
+            tries: 0,
+            next: now + Duration::from_secs_f64(RETRANSMIT_TIMEOUT),
+            kind,
+        });
+    }
+
+    fn send_response(&mut self, sa: &mut IkeSa, msg_id: u32, packet: Vec<u8>) {
+        self.transmits.push_back(Transmit {
+            local: sa.local,
+            remote: sa.remote,
+            data: packet.clone(),
+        });
+        sa.last_response = Some((msg_id, packet));
+    }
+
+    /// Builds an encrypted message of this SA.
+    fn protect(
+        &mut self,
+        sa: &IkeSa,
+        exchange: ExchangeType,
+        response: bool,
+        msg_id: u32,
+        inner: &[Payload],
+    ) -> Option<Vec<u8>> {
+        let sk = sa.sk_out.as_ref()?;
+        let header = sa.header(exchange, response, msg_id);
+        match sk.protect(&header, &[], inner, &mut *self.rng) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                warn!(target: "enc", "could not protect {exchange} message: {e}");
+                None
+            }
+        }
+    }
+
+    /// Queues a request; sends it now if nothing is outstanding (window size 1).
+    fn queue_request(&mut self, now: Instant, sa: &mut IkeSa, kind: PendingKind) {
+        sa.queue.push_back(kind);
+        self.send_queued(now, sa);
+    }
+
+    fn send_queued(&mut self, now: Instant, sa: &mut IkeSa) {
+        if sa.pending.is_some() {
+            return;
+        }
+        let Some(kind) = sa.queue.pop_front() else {
+            return;
+        };
+        let msg_id = sa.next_out;
+        let inner = match &kind {
+            PendingKind::DeleteIke => vec![Payload::Delete(Delete {
+                protocol_id: ProtocolId::IKE,
+                spi_size: 0,
+                spis: Vec::new(),
+            })],
+            PendingKind::Init | PendingKind::Auth => return,
+        };
+        let Some(packet) = self.protect(sa, ExchangeType::INFORMATIONAL, false, msg_id, &inner)
+        else {
+            return;
+        };
+        sa.next_out += 1;
+        self.send_request(now, sa, msg_id, packet, kind);
+    }
+
+    // ------------------------------------------------------------------
+    // Timers
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let keys: Vec<[u8; 8]> = self.sas.keys().copied().collect();
+        for k in keys {
+            let Some(mut sa) = self.sas.remove(&k) else {
+                continue;
+            };
+            if sa.phase == Phase::InitDone && now >= sa.created + HALF_OPEN_TIMEOUT {
+                info!(target: "ike", "half-open IKE_SA {}[{}] from {} timed out waiting for IKE_AUTH", sa.conn.name, sa.id, sa.remote.ip());
+                self.kill(&mut sa, "half-open timeout");
+                continue;
+            }
+            let mut give_up = false;
+            if let Some(p) = sa.pending.as_mut() {
+                if now >= p.next {
+                    if p.tries >= RETRANSMIT_TRIES {
+                        give_up = true;
+                    } else {
+                        p.tries += 1;
+                        let wait = RETRANSMIT_TIMEOUT
+                            * RETRANSMIT_BASE.powi(i32::try_from(p.tries).unwrap_or(i32::MAX));
+                        p.next = now + Duration::from_secs_f64(wait);
+                        info!(target: "ike", "retransmit {} of request with message ID {} ({}[{}])", p.tries, p.msg_id, sa.conn.name, sa.id);
+                        self.transmits.push_back(Transmit {
+                            local: sa.local,
+                            remote: sa.remote,
+                            data: p.packet.clone(),
+                        });
+                    }
+                }
+            }
+            if give_up {
+                warn!(target: "ike", "giving up after {} retransmits: peer {} does not answer ({}[{}])", RETRANSMIT_TRIES, sa.remote.ip(), sa.conn.name, sa.id);
+                self.kill(&mut sa, "peer not responding");
+                continue;
+            }
+            self.sas.insert(k, sa);
+        }
+        self.sas.retain(|_, sa| sa.phase != Phase::Dead);
+    }
+
+    // ------------------------------------------------------------------
+    // Receiving
+
+    /// A datagram from the network (without the non-ESP marker).
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        data: &[u8],
+    ) {
+        let raw = match RawHeader::peek(data) {
+            Ok(r) => r,
+            Err(e) => {
+                info!(target: "net", "dropped {}-octet datagram from {remote}: {e}", data.len());
+                return;
+            }
+        };
+        if raw.major_version != 2 {
+            info!(target: "net", "dropped IKEv{} message from {remote}: only IKEv2 is supported", raw.major_version);
+            return;
+        }
+        let msg = match Message::decode(data) {
+            Ok(m) => m,
+            Err(e) => {
+                info!(target: "net", "dropped malformed message from {remote}: {e}");
+                return;
+            }
+        };
+        let h = msg.header;
+        let response = h.flags.response();
+        if h.exchange == ExchangeType::IKE_SA_INIT
+            && !response
+            && h.message_id == 0
+            && h.spi_r == [0; 8]
+        {
+            self.on_init_request(now, local, remote, data, msg);
+            self.sas.retain(|_, sa| sa.phase != Phase::Dead);
+            return;
+        }
+        // Our SPI is the initiator's SPI if the peer says we are the initiator.
+        let ours = if h.flags.initiator() {
+            h.spi_r
+        } else {
+            h.spi_i
+        };
+        let Some(mut sa) = self.sas.remove(&ours) else {
+            info!(target: "net", "dropped {} {} from {remote}: no IKE_SA with SPI {}", h.exchange, if response { "response" } else { "request" }, hex::encode(ours));
+            return;
+        };
+        if sa.remote.ip() != remote.ip() {
+            info!(target: "net", "dropped message for {}[{}] from unexpected address {remote}", sa.conn.name, sa.id);
+            self.sas.insert(ours, sa);
+            return;
+        }
+        // Port floating (NAT-T): follow the peer to 4500.
+        if local.port() == NATT_PORT && sa.local.port() != NATT_PORT {
+            sa.local = local;
+            sa.remote = remote;
+        } else if sa.remote != remote && sa.local.port() == NATT_PORT {
+            debug!(target: "ike", "peer {} moved to {remote}", sa.remote);
+            sa.remote = remote;
+        }
+        if response {
+            self.on_response(now, &mut sa, data, msg);
+        } else {
+            self.on_request(now, &mut sa, data, msg);
+        }
+        let spi = sa.our_spi();
+        if sa.phase != Phase::Dead {
+            self.sas.insert(spi, sa);
+        } else {
+            self.half_open.retain(|_, v| *v != spi);
+        }
+    }
+
+    fn on_response(&mut self, now: Instant, sa: &mut IkeSa, data: &[u8], msg: Message) {
+        let Some(p) = sa.pending.as_ref() else {
+            debug!(target: "ike", "ignoring unexpected response (message ID {})", msg.header.message_id);
+            return;
+        };
+        if p.msg_id != msg.header.message_id {
+            debug!(target: "ike", "ignoring response with message ID {}, expected {}", msg.header.message_id, p.msg_id);
+            return;
+        }
+        let kind = p.kind.clone();
+        match kind {
+            PendingKind::Init => {
+                if msg.header.exchange != ExchangeType::IKE_SA_INIT {
+                    return;
+                }
+                self.on_init_response(now, sa, data, msg);
+            }
+            _ => {
+                let chain = match sa.sk_in.as_ref().map(|sk| sk.unprotect(data, &msg)) {
+                    Some(Ok(c)) => c,
+                    Some(Err(e)) => {
+                        info!(target: "enc", "dropped response of {}[{}]: {e}", sa.conn.name, sa.id);
+                        return;
+                    }
+                    None => return,
+                };
+                sa.pending = None;
+                match kind {
+                    PendingKind::Auth => self.on_auth_response(now, sa, chain.payloads),
+                    PendingKind::DeleteIke => {
+                        info!(target: "ike", "IKE_SA {}[{}] deleted", sa.conn.name, sa.id);
+                        self.kill(sa, "deleted");
+                    }
+                    PendingKind::Init => {}
+                }
+                self.send_queued(now, sa);
+            }
+        }
+    }
+
+    fn on_request(&mut self, now: Instant, sa: &mut IkeSa, data: &[u8], msg: Message) {
+        let id = msg.header.message_id;
+        if let Some((last_id, packet)) = &sa.last_response {
+            if *last_id == id {
+                debug!(target: "net", "retransmitted request {id} of {}[{}]: answering from cache", sa.conn.name, sa.id);
+                self.transmits.push_back(Transmit {
+                    local: sa.local,
+                    remote: sa.remote,
+                    data: packet.clone(),
+                });
+                return;
+            }
+        }
+        if id != sa.next_in {
+            info!(target: "ike", "dropped request with message ID {id} (expected {}) for {}[{}]", sa.next_in, sa.conn.name, sa.id);
+            return;
+        }
+        let chain = match sa.sk_in.as_ref().map(|sk| sk.unprotect(data, &msg)) {
+            Some(Ok(c)) => c,
+            Some(Err(e)) => {
+                info!(target: "enc", "dropped request of {}[{}]: {e}", sa.conn.name, sa.id);
+                return;
+            }
+            None => return,
+        };
+        sa.next_in += 1;
+        if let Some(t) = chain.unsupported_critical.or(msg.unsupported_critical) {
+            info!(target: "ike", "request carries unsupported critical payload {t}: answering UNSUPPORTED_CRITICAL_PAYLOAD");
+            let inner = [notify(NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD, vec![t.0])];
+            if let Some(p) = self.protect(sa, msg.header.exchange, true, id, &inner) {
+                self.send_response(sa, id, p);
+            }
+            return;
+        }
+        match msg.header.exchange {
+            ExchangeType::IKE_AUTH if sa.phase == Phase::InitDone => {
+                self.on_auth_request(now, sa, id, chain.payloads)
+            }
+            ExchangeType::INFORMATIONAL => self.on_informational_request(sa, id, chain.payloads),
+            ExchangeType::CREATE_CHILD_SA => {
+                info!(target: "ike", "CREATE_CHILD_SA is not supported yet: answering NO_ADDITIONAL_SAS");
+                let inner = [notify(NotifyType::NO_ADDITIONAL_SAS, Vec::new())];
+                if let Some(p) = self.protect(sa, ExchangeType::CREATE_CHILD_SA, true, id, &inner) {
+                    self.send_response(sa, id, p);
+                }
+            }
+            other => info!(target: "ike", "ignoring {other} request in state {:?}", sa.phase),
+        }
+    }
+
+    // ------------------------------------------------------------------
+    // IKE_SA_INIT
+
+    fn on_init_request(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        data: &[u8],
+        msg: Message,
+    ) {
+        let spi_i = msg.header.spi_i;
+        // A retransmitted IKE_SA_INIT: answer from the cache.
+        if let Some(ours) = self.half_open.get(&(remote, spi_i)).copied() {
+            if let Some(sa) = self.sas.get(&ours) {
+                if sa.init_req == data {
+                    debug!(target: "net", "retransmitted IKE_SA_INIT from {remote}: answering from cache");
+                    self.transmits.push_back(Transmit {
+                        local: sa.local,
+                        remote: sa.remote,
+                        data: sa.init_resp.clone(),
+                    });
+                }
+            }
+            return;
+        }
+        let reply_plain = |ep: &mut Endpoint, payloads: Vec<Payload>| {
+            let mut m = Message::new(Header {
+                spi_i,
+                spi_r: [0; 8],
+                minor_version: 0,
+                exchange: ExchangeType::IKE_SA_INIT,
+                flags: Flags::new(false, true),
+                message_id: 0,
+            });
+            m.payloads = payloads;
+            if let Ok(p) = m.encode() {
+                ep.transmits.push_back(Transmit {
+                    local,
+                    remote,
+                    data: p,
+                });
+            }
+        };
+        if let Some(t) = msg.unsupported_critical {
+            info!(target: "ike", "IKE_SA_INIT from {remote} carries unsupported critical payload {t}");
+            reply_plain(
+                self,
+                vec![notify(NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD, vec![t.0])],
+            );
+            return;
+        }
+        let sa_p = msg.payloads.iter().find_map(|p| {
+            if let Payload::Sa(s) = p {
+                Some(s)
+            } else {
+                None
+            }
+        });
+        let ke = msg.payloads.iter().find_map(|p| {
+            if let Payload::Ke(k) = p {
+                Some(k)
+            } else {
+                None
+            }
+        });
+        let nonce = msg.payloads.iter().find_map(|p| {
+            if let Payload::Nonce(n) = p {
+                Some(n)
+            } else {
+                None
+            }
+        });
+        let (Some(sa_p), Some(ke), Some(nonce)) = (sa_p, ke, nonce) else {
+            info!(target: "ike", "IKE_SA_INIT from {remote} lacks SA, KE or Nonce: answering INVALID_SYNTAX");
+            reply_plain(self, vec![notify(NotifyType::INVALID_SYNTAX, Vec::new())]);
+            return;
+        };
+        // The conns this request may be for: local and remote addresses match.
+        let candidates: Vec<Arc<Conn>> = self
+            .conns
+            .iter()
+            .filter(|c| !c.is_shunt() && c.auto != conf::conn::Auto::Ignore)
+            .filter(|c| {
+                [Side::Left, Side::Right].into_iter().any(|side| {
+                    let (l, r) = c.ends(side);
+                    addr_in_hosts(local.ip(), &l.hosts) && addr_in_hosts(remote.ip(), &r.hosts)
+                })
+            })
+            .cloned()
+            .collect();
+        if candidates.is_empty() {
+            info!(target: "cfg", "no conn matches {}...{}: answering NO_PROPOSAL_CHOSEN", local.ip(), remote.ip());
+            reply_plain(
+                self,
+                vec![notify(NotifyType::NO_PROPOSAL_CHOSEN, Vec::new())],
+            );
+            return;
+        }
+        let mut chosen = None;
+        for c in &candidates {
+            if let Some(p) = select(
+                &self.provider,
+                &c.ike.effective(),
+                &sa_p.proposals,
+                RegProto::Ike,
+            ) {
+                chosen = Some((c.clone(), p));
+                break;
+            }
+        }
+        let Some((conn, (proposal, suite))) = chosen else {
+            info!(target: "ike", "no acceptable IKE proposal from {remote} (offered: {}): answering NO_PROPOSAL_CHOSEN", describe_offer(&sa_p.proposals));
+            reply_plain(
+                self,
+                vec![notify(NotifyType::NO_PROPOSAL_CHOSEN, Vec::new())],
+            );
+            return;
+        };
+        let Some(group) = suite.dh else { return };
+        if ke.group != group.iana_id() {
+            info!(target: "ike", "peer {remote} used key exchange group {}, we want {}: answering INVALID_KE_PAYLOAD", ke.group, group.iana_id());
+            reply_plain(
+                self,
+                vec![notify(
+                    NotifyType::INVALID_KE_PAYLOAD,
+                    group.iana_id().to_be_bytes().to_vec(),
+                )],
+            );
+            return;
+        }
+        let dh = match group.generate(&mut *self.rng) {
+            Ok(d) => d,
+            Err(e) => {
+                warn!(target: "enc", "key generation failed: {e}");
+                return;
+            }
+        };
+        let shared = match dh.compute_shared(&ke.data) {
+            Ok(s) => s,
+            Err(e) => {
+                info!(target: "ike", "invalid KE value from {remote}: {e}: answering INVALID_SYNTAX");
+                reply_plain(self, vec![notify(NotifyType::INVALID_SYNTAX, Vec::new())]);
+                return;
+            }
+        };
+        let side = conn.local_side(&self.local_addrs);
+        let (local_end, _) = conn.ends(side);
+        let spi_r = self.new_spi();
+        let id = self.next_ike_id;
+        self.next_ike_id += 1;
+        let mut sa = IkeSa {
+            id,
+            conn: conn.clone(),
+            initiator: false,
+            spi_i,
+            spi_r,
+            local,
+            remote,
+            phase: Phase::InitDone,
+            suite: Some(suite),
+            dh: None,
+            ni: nonce.clone(),
+            nr: self.random_bytes(NONCE_LEN),
+            init_req: data.to_vec(),
+            init_resp: Vec::new(),
+            cookie: None,
+            keys: None,
+            sk_out: None,
+            sk_in: None,
+            next_out: 0,
+            next_in: 1,
+            pending: None,
+            queue: VecDeque::new(),
+            last_response: None,
+            children: Vec::new(),
+            child_req: None,
+            local_id: ident::to_wire(&local_end.effective_id(), local.ip()),
+            remote_id: None,
+            nat_local: false,
+            nat_remote: false,
+            frag_supported: find_notify(&msg.payloads, NotifyType::IKEV2_FRAGMENTATION_SUPPORTED)
+                .is_some(),
+            created: now,
+            established: None,
+        };
+        self.detect_nat(&mut sa, &msg.payloads);
+        let mut payloads = vec![
+            Payload::Sa(SaPayload {
+                proposals: vec![proposal],
+            }),
+            Payload::Ke(KePayload {
+                group: group.iana_id(),
+                data: dh.public_value().to_vec(),
+            }),
+            Payload::Nonce(sa.nr.clone()),
+        ];
+        payloads.extend(self.nat_notifies(&sa));
+        if conn.fragmentation != Fragmentation::No {
+            payloads.push(notify(
+                NotifyType::IKEV2_FRAGMENTATION_SUPPORTED,
+                Vec::new(),
+            ));
+        }
+        payloads.push(notify(
+            NotifyType::SIGNATURE_HASH_ALGORITHMS,
+            vec![0, 2, 0, 3, 0, 4],
+        ));
+        let mut m = Message::new(sa.header(ExchangeType::IKE_SA_INIT, true, 0));
+        m.payloads = payloads;
+        let Ok(packet) = m.encode() else { return };
+        if let Err(e) = self.derive_ike_keys(&mut sa, &shared) {
+            warn!(target: "enc", "key derivation failed: {e}");
+            return;
+        }
+        sa.init_resp = packet.clone();
+        info!(target: "ike", "{} is initiating an IKE_SA for {}[{}] ({})", remote.ip(), conn.name, id, suite_name(&suite));
+        self.transmits.push_back(Transmit {
+            local,
+            remote,
+            data: packet,
+        });
+        self.half_open.insert((remote, spi_i), spi_r);
+        self.sas.insert(spi_r, sa);
+    }
+
+    fn detect_nat(&mut self, sa: &mut IkeSa, payloads: &[Payload]) {
+        let src = find_notify(payloads, NotifyType::NAT_DETECTION_SOURCE_IP);
+        let dst = find_notify(payloads, NotifyType::NAT_DETECTION_DESTINATION_IP);
+        if let (Some(src), Some(dst)) = (src, dst) {
+            // For IKE_SA_INIT requests the responder SPI in the hash is zero.
+            let spi_r = if sa.initiator { sa.spi_r } else { [0; 8] };
+            sa.nat_local = dst.data != nat_hash(&sa.spi_i, &spi_r, &sa.local);
+            sa.nat_remote = src.data != nat_hash(&sa.spi_i, &spi_r, &sa.remote);
+            if sa.nat_local || sa.nat_remote {
+                info!(target: "ike", "NAT detected: local {}, remote {}{}", if sa.nat_local { "behind NAT" } else { "not behind NAT" }, if sa.nat_remote { "behind NAT" } else { "not behind NAT" }, if sa.conn.forceencaps { " (forceencaps)" } else { "" });
+            }
+        }
+    }
+
+    fn derive_ike_keys(&mut self, sa: &mut IkeSa, shared: &SecretBytes) -> Result<(), String> {
+        let suite = sa.suite.ok_or("no suite")?;
+        let prf = suite.prf.ok_or("no PRF")?;
+        let lens = suite.ike_key_lengths().ok_or("no key lengths")?;
+        let seed = kdf::skeyseed(prf, &sa.ni, &sa.nr, shared.as_slice());
+        let keys = IkeSaKeys::derive(
+            prf,
+            seed.as_slice(),
+            &sa.ni,
+            &sa.nr,
+            &sa.spi_i,
+            &sa.spi_r,
+            lens,
+        )
+        .map_err(|e| e.to_string())?;
+        let (out, inn) = SkCrypto::pair(suite.encr, suite.integ, &keys, sa.initiator)
+            .map_err(|e| e.to_string())?;
+        sa.sk_out = Some(out);
+        sa.sk_in = Some(inn);
+        sa.keys = Some(keys);
+        Ok(())
+    }
+
+    fn on_init_response(&mut self, now: Instant, sa: &mut IkeSa, data: &[u8], msg: Message) {
+        let payloads = &msg.payloads;
+        if let Some(c) = find_notify(payloads, NotifyType::COOKIE) {
+            info!(target: "ike", "received COOKIE from {}, retrying", sa.remote.ip());
+            sa.cookie = Some(c.data.clone());
+            let group = sa.dh.as_ref().map(DhSecret::group);
+            sa.pending = None;
+            if let Some(g) = group {
+                if let Err(e) = self.send_init(now, sa, g) {
+                    warn!(target: "ike", "{e}");
+                    self.kill(sa, "IKE_SA_INIT failed");
+                }
+            }
+            return;
+        }
+        if let Some(n) = find_notify(payloads, NotifyType::INVALID_KE_PAYLOAD) {
+            let wanted = n.data.get(..2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+            let ok = wanted.and_then(|w| self.provider.group(w)).filter(|g| {
+                sa.conn
+                    .ike
+                    .effective()
+                    .iter()
+                    .any(|p| p.dh.iter().any(|t| t.id == g.iana_id()))
+            });
+            let tried = sa.dh.as_ref().map(DhSecret::group);
+            match ok {
+                Some(g) if Some(g) != tried => {
+                    info!(target: "ike", "peer {} wants key exchange group {} (INVALID_KE_PAYLOAD), retrying", sa.remote.ip(), g.iana_id());
+                    sa.pending = None;
+                    if let Err(e) = self.send_init(now, sa, g) {
+                        warn!(target: "ike", "{e}");
+                        self.kill(sa, "IKE_SA_INIT failed");
+                    }
+                }
+                _ => {
+                    warn!(target: "ike", "peer {} wants key exchange group {:?}, which conn '{}' does not allow", sa.remote.ip(), wanted, sa.conn.name);
+                    self.kill(sa, "INVALID_KE_PAYLOAD with an unacceptable group");
+                }
+            }
+            return;
+        }
+        if let Some(e) = first_error(payloads) {
+            warn!(target: "ike", "IKE_SA_INIT for {}[{}] failed: peer {} answered {e}", sa.conn.name, sa.id, sa.remote.ip());
+            sa.pending = None;
+            self.kill(sa, &format!("peer answered {e}"));
+            return;
+        }
+        let sa_p = payloads.iter().find_map(|p| {
+            if let Payload::Sa(s) = p {
+                Some(s)
+            } else {
+                None
+            }
+        });
+        let ke = payloads.iter().find_map(|p| {
+            if let Payload::Ke(k) = p {
+                Some(k)
+            } else {
+                None
+            }
+        });
+        let nonce = payloads.iter().find_map(|p| {
+            if let Payload::Nonce(n) = p {
+                Some(n)
+            } else {
+                None
+            }
+        });
+        let (Some(sa_p), Some(ke), Some(nonce)) = (sa_p, ke, nonce) else {
+            info!(target: "ike", "IKE_SA_INIT response from {} lacks SA, KE or Nonce: ignored", sa.remote.ip());
+            return;
+        };
+        // The responder must pick exactly one of our proposals.
+        let picked = match sa_p.proposals.as_slice() {
+            [one] => select(
+                &self.provider,
+                &sa.conn.ike.effective(),
+                std::slice::from_ref(one),
+                RegProto::Ike,
+            ),
+            _ => None,
+        };
+        let Some((_, suite)) = picked else {
+            warn!(target: "ike", "peer {} chose a proposal we did not offer", sa.remote.ip());
+            sa.pending = None;
+            self.kill(sa, "invalid proposal chosen by peer");
+            return;
+        };
+        let Some(dh) = sa.dh.as_ref() else { return };
+        if suite.dh != Some(dh.group()) || ke.group != dh.group().iana_id() {
+            warn!(target: "ike", "peer {} answered with key exchange group {}, not {}", sa.remote.ip(), ke.group, dh.group().iana_id());
+            sa.pending = None;
+            self.kill(sa, "key exchange group mismatch");
+            return;
+        }
+        let shared = match dh.compute_shared(&ke.data) {
+            Ok(s) => s,
+            Err(e) => {
+                warn!(target: "ike", "invalid KE value from {}: {e}", sa.remote.ip());
+                sa.pending = None;
+                self.kill(sa, "invalid key exchange value");
+                return;
+            }
+        };
+        sa.pending = None;
+        sa.spi_r = msg.header.spi_r;
+        sa.nr = nonce.clone();
+        sa.init_resp = data.to_vec();
+        sa.suite = Some(suite);
+        sa.frag_supported =
+            find_notify(payloads, NotifyType::IKEV2_FRAGMENTATION_SUPPORTED).is_some();
+        self.detect_nat(sa, payloads);
+        if let Err(e) = self.derive_ike_keys(sa, &shared) {
+            warn!(target: "enc", "key derivation failed: {e}");
+            self.kill(sa, "key derivation failed");
+            return;
+        }
+        sa.dh = None;
+        if sa.encap() {
+            sa.local.set_port(NATT_PORT);
+            sa.remote.set_port(NATT_PORT);
+        }
+        // The SA is now known by its initiator SPI in the table (already the key).
+        self.send_auth(now, sa);
+    }
+
+    // ------------------------------------------------------------------
+    // IKE_AUTH
+
+    fn psk_for(&self, sa: &IkeSa, remote_id: &Identity) -> Option<SecretBytes> {
+        let local = ident::from_wire(&sa.local_id)?;
+        self.config
+            .secrets
+            .find_psk(&local, remote_id)
+            .map(|s| SecretBytes::from_slice(s.expose()))
+    }
+
+    fn send_auth(&mut self, now: Instant, sa: &mut IkeSa) {
+        let conn = sa.conn.clone();
+        let side = conn.local_side(&self.local_addrs);
+        let (local_end, remote_end) = conn.ends(side);
+        if !conn_auth_is_psk(&local_end.auth) {
+            warn!(target: "cfg", "conn '{}': only PSK authentication is implemented yet (leftauth/authby)", conn.name);
+            self.kill(sa, "authentication method not implemented");
+            return;
+        }
+        let remote_conf_id = remote_end
+            .id
+            .clone()
+            .unwrap_or_else(|| remote_end.effective_id());
+        let Some(psk) = self.psk_for(sa, &remote_conf_id) else {
+            warn!(target: "cfg", "no PSK found in ipsec.secrets for {} - {}", ident::from_wire(&sa.local_id).map(|i| i.to_string()).unwrap_or_default(), remote_conf_id);
+            self.kill(sa, "no PSK");
+            return;
+        };
+        let (Some(prf), Some(keys)) = (sa.prf(), sa.keys.as_ref()) else {
+            return;
+        };
+        let maced = prf.compute(keys.sk_pi.as_slice(), &[&ident::auth_body(&sa.local_id)]);
+        let auth = psk_auth(
+            prf,
+            psk.as_slice(),
+            &[&sa.init_req, &sa.nr, maced.as_slice()],
+        );
+        // The first CHILD_SA.
+        let spi_in = match self.spis.alloc_spi(sa.local.ip(), sa.remote.ip()) {
+            Ok(s) => s,
+            Err(e) => {
+                warn!(target: "knl", "unable to allocate SPI: {e}");
+                self.kill(sa, "SPI allocation failed");
+                return;
+            }
+        };
+        let esp = for_ike_auth(&conn.esp.effective());
+        let offer = match self.provider.offer(&esp, &spi_in.to_be_bytes()) {
+            Ok(o) => o,
+            Err(e) => {
+                warn!(target: "cfg", "esp= proposal not supported: {}", e.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "));
+                self.kill(sa, "unsupported esp proposal");
+                return;
+            }
+        };
+        let ts_local =
+            crate::ts::configured(&local_end.subnets, &local_end.protoport, sa.local.ip());
+        let ts_remote =
+            crate::ts::configured(&remote_end.subnets, &remote_end.protoport, sa.remote.ip());
+        let transport = conn.conn_type == ConnType::Transport;
+        let mut inner = vec![Payload::IdI(sa.local_id.clone())];
+        if let Some(id) = &remote_end.id {
+            if !id.has_wildcard() {
+                inner.push(Payload::IdR(ident::to_wire(id, sa.remote.ip())));
+            }
+        }
+        inner.push(Payload::Auth(AuthPayload {
+            method: AuthMethod::SHARED_KEY_MIC,
+            data: auth.as_slice().to_vec(),
+        }));
+        if transport {
+            inner.push(notify(NotifyType::USE_TRANSPORT_MODE, Vec::new()));
+        }
+        inner.push(Payload::Sa(offer));
+        inner.push(Payload::TsI(
+            ts_local.iter().map(crate::ts::to_wire).collect(),
+        ));
+        inner.push(Payload::TsR(
+            ts_remote.iter().map(crate::ts::to_wire).collect(),
+        ));
+        let Some(packet) = self.protect(sa, ExchangeType::IKE_AUTH, false, 1, &inner) else {
+            self.kill(sa, "could not build IKE_AUTH");
+            return;
+        };
+        sa.child_req = Some(ChildRequest {
+            spi_in,
+            ts_local,
+            ts_remote,
+            transport,
+        });
+        sa.phase = Phase::AuthSent;
+        sa.next_out = 2;
+        info!(target: "ike", "authenticating {}[{}] with pre-shared key as {}", conn.name, sa.id, ident::from_wire(&sa.local_id).map(|i| i.to_string()).unwrap_or_default());
+        self.send_request(now, sa, 1, packet, PendingKind::Auth);
+    }
+
+    fn on_auth_response(&mut self, now: Instant, sa: &mut IkeSa, payloads: Vec<Payload>) {
+        let _ = now;
+        if let Some(e) = payloads.iter().find_map(|p| match p {
+            Payload::Notify(n) if n.notify_type == NotifyType::AUTHENTICATION_FAILED => {
+                Some(n.notify_type)
+            }
+            _ => None,
+        }) {
+            warn!(target: "ike", "received {e} from {}: authentication of {}[{}] failed (check the PSK and IDs on both sides)", sa.remote.ip(), sa.conn.name, sa.id);
+            self.release_child_req(sa);
+            self.kill(sa, "AUTHENTICATION_FAILED");
+            return;
+        }
+        let idr = payloads.iter().find_map(|p| {
+            if let Payload::IdR(i) = p {
+                Some(i.clone())
+            } else {
+                None
+            }
+        });
+        let auth = payloads.iter().find_map(|p| {
+            if let Payload::Auth(a) = p {
+                Some(a.clone())
+            } else {
+                None
+            }
+        });
+        let (Some(idr), Some(auth)) = (idr, auth) else {
+            let e = first_error(&payloads)
+                .map(|e| e.to_string())
+                .unwrap_or_else(|| "no IDr/AUTH".into());
+            warn!(target: "ike", "IKE_AUTH of {}[{}] failed: {e}", sa.conn.name, sa.id);
+            self.release_child_req(sa);
+            self.kill(sa, &e);
+            return;
+        };
+        let conn = sa.conn.clone();
+        let side = conn.local_side(&self.local_addrs);
+        let (_, remote_end) = conn.ends(side);
+        let Some(peer_id) = ident::from_wire(&idr) else {
+            warn!(target: "ike", "peer {} sent an ID of type {} we cannot read", sa.remote.ip(), idr.id_type);
+            self.kill(sa, "unreadable peer ID");
+            return;
+        };
+        let want = remote_end
+            .id
+            .clone()
+            .unwrap_or_else(|| remote_end.effective_id());
+        if !conf::secrets::id_matches(&want, &peer_id) {
+            warn!(target: "ike", "peer identity '{peer_id}' does not match rightid '{want}' of conn '{}'", conn.name);
+            self.kill(sa, "peer ID mismatch");
+            return;
+        }
+        if auth.method != AuthMethod::SHARED_KEY_MIC {
+            warn!(target: "ike", "peer {} authenticated with method {}, conn '{}' expects a pre-shared key", sa.remote.ip(), auth.method, conn.name);
+            self.kill(sa, "unexpected auth method");
+            return;
+        }
+        let Some(psk) = self.psk_for(sa, &peer_id) else {
+            warn!(target: "cfg", "no PSK for peer '{peer_id}'");
+            self.kill(sa, "no PSK");
+            return;
+        };
+        let (Some(prf), Some(keys)) = (sa.prf(), sa.keys.as_ref()) else {
+            return;
+        };
+        let maced = prf.compute(keys.sk_pr.as_slice(), &[&ident::auth_body(&idr)]);
+        let expect = psk_auth(
+            prf,
+            psk.as_slice(),
+            &[&sa.init_resp, &sa.ni, maced.as_slice()],
+        );
+        if !crate::crypto::ct_eq(expect.as_slice(), &auth.data) {
+            warn!(target: "ike", "authentication of '{peer_id}' with pre-shared key failed: the peer's AUTH does not verify (PSK mismatch?)");
+            self.release_child_req(sa);
+            self.kill(sa, "peer AUTH invalid");
+            return;
+        }
+        sa.remote_id = Some(idr);
+        sa.phase = Phase::Established;
+        sa.established = Some(now);
+        info!(target: "ike", "IKE_SA {}[{}] established between {}[{}]...{}[{}]", conn.name, sa.id, sa.local.ip(), ident::from_wire(&sa.local_id).map(|i| i.to_string()).unwrap_or_default(), sa.remote.ip(), peer_id);
+        self.events.push_back(Event::IkeUp {
+            conn: conn.name.clone(),
+            ike_id: sa.id,
+        });
+        // The CHILD_SA.
+        let Some(req) = sa.child_req.take() else {
+            return;
+        };
+        if let Some(e) = first_error(&payloads) {
+            warn!(target: "chd", "CHILD_SA of {} not established: peer answered {e}", conn.name);
+            return;
+        }
+        let sa_p = payloads.iter().find_map(|p| {
+            if let Payload::Sa(s) = p {
+                Some(s)
+            } else {
+                None
+            }
+        });
+        let tsi = payloads.iter().find_map(|p| {
+            if let Payload::TsI(t) = p {
+                Some(crate::ts::from_wire(t))
+            } else {
+                None
+            }
+        });
+        let tsr = payloads.iter().find_map(|p| {
+            if let Payload::TsR(t) = p {
+                Some(crate::ts::from_wire(t))
+            } else {
+                None
+            }
+        });
+        let (Some(sa_p), Some(tsi), Some(tsr)) = (sa_p, tsi, tsr) else {
+            warn!(target: "chd", "IKE_AUTH response lacks SA/TSi/TSr: no CHILD_SA");
+            return;
+        };
+        let esp = for_ike_auth(&conn.esp.effective());
+        let picked = match sa_p.proposals.as_slice() {
+            [one] => select(
+                &self.provider,
+                &esp,
+                std::slice::from_ref(one),
+                RegProto::Esp,
+            ),
+            _ => None,
+        };
+        let Some((chosen, suite)) = picked else {
+            warn!(target: "chd", "peer chose an ESP proposal we did not offer: no CHILD_SA");
+            return;
+        };
+        let Some(spi_out) = chosen
+            .spi
+            .get(..4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        else {
+            return;
+        };
+        if !tsi.iter().all(|t| crate::ts::is_subset(t, &req.ts_local))
+            || !tsr.iter().all(|t| crate::ts::is_subset(t, &req.ts_remote))
+            || tsi.is_empty()
+            || tsr.is_empty()
+        {
+            warn!(target: "chd", "peer's traffic selectors are not within ours: no CHILD_SA");
+            return;
+        }
+        let transport = find_notify(&payloads, NotifyType::USE_TRANSPORT_MODE).is_some();
+        if req.transport && !transport {
+            warn!(target: "chd", "peer refused transport mode: no CHILD_SA");
+            return;
+        }
+        let mode = if transport {
+            Mode::Transport
+        } else {
+            Mode::Tunnel
+        };
+        self.install_child(sa, &conn, suite, req.spi_in, spi_out, mode, tsi, tsr, now);
+    }
+
+    fn release_child_req(&mut self, sa: &mut IkeSa) {
+        sa.child_req = None;
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn install_child(
+        &mut self,
+        sa: &mut IkeSa,
+        conn: &Conn,
+        suite: Suite,
+        spi_in: u32,
+        spi_out: u32,
+        mode: Mode,
+        ts_local: Vec<Selector>,
+        ts_remote: Vec<Selector>,
+        now: Instant,
+    ) {
+        let (Some(prf), Some(keys)) = (sa.prf(), sa.keys.as_ref()) else {
+            return;
+        };
+        let integ_len = suite.integ.map_or(0, |i| i.key_len());
+        let ck = match ChildKeys::derive(
+            prf,
+            keys.sk_d.as_slice(),
+            None,
+            &sa.ni,
+            &sa.nr,
+            suite.encr.key_len(),
+            integ_len,
+        ) {
+            Ok(k) => k,
+            Err(e) => {
+                warn!(target: "enc", "CHILD_SA key derivation failed: {e}");
+                return;
+            }
+        };
+        let (enc_out, int_out, enc_in, int_in) = if sa.initiator {
+            (ck.encr_i, ck.integ_i, ck.encr_r, ck.integ_r)
+        } else {
+            (ck.encr_r, ck.integ_r, ck.encr_i, ck.integ_i)
+        };
+        let reqid = self.reqid_for(conn);
+        let child_id = self.next_child_id;
+        self.next_child_id += 1;
+        let encap = sa.encap().then(|| (sa.local.port(), sa.remote.port()));
+        let side = conn.local_side(&self.local_addrs);
+        let (local_end, _) = conn.ends(side);
+        let soft = conn.lifetime.saturating_sub(conn.margintime);
+        let install = ChildSaInstall {
+            conn: conn.name.clone(),
+            ike_id: sa.id,
+            child_id,
+            reqid,
+            mode,
+            local: sa.local.ip(),
+            remote: sa.remote.ip(),
+            encap,
+            spi_in,
+            spi_out,
+            encr: suite.encr,
+            integ: suite.integ,
+            esn: suite.esn,
+            keys_in: EspKeys {
+                encr: enc_in,
+                integ: int_in,
+            },
+            keys_out: EspKeys {
+                encr: enc_out,
+                integ: int_out,
+            },
+            ts_local: ts_local.clone(),
+            ts_remote: ts_remote.clone(),
+            mark_in: mark_of(conn.mark_in, &mut self.next_unique),
+            mark_out: mark_of(conn.mark_out, &mut self.next_unique),
+            if_id_in: if_id_of(conn.if_id_in, &mut self.next_unique),
+            if_id_out: if_id_of(conn.if_id_out, &mut self.next_unique),
+            soft_lifetime: if conn.rekey { soft } else { conn.lifetime },
+            hard_lifetime: conn.lifetime,
+            replay_window: conn.replay_window.unwrap_or(32),
+            install_policy: conn.installpolicy,
+            updown: local_end.updown.clone(),
+        };
+        let show = |v: &[Selector]| {
+            v.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        info!(target: "chd", "CHILD_SA {}{{{}}} established with SPIs {:08x}_i {:08x}_o and TS {} === {}", conn.name, child_id, spi_in, spi_out, show(&ts_local), show(&ts_remote));
+        sa.children.push(ChildSa {
+            id: child_id,
+            conn: conn.name.clone(),
+            reqid,
+            mode,
+            spi_in,
+            spi_out,
+            suite,
+            ts_local,
+            ts_remote,
+            established: now,
+        });
+        self.events
+            .push_back(Event::InstallChild(Box::new(install)));
+    }
+
+    fn on_auth_request(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        msg_id: u32,
+        payloads: Vec<Payload>,
+    ) {
+        let respond = |ep: &mut Endpoint, sa: &mut IkeSa, inner: Vec<Payload>| {
+            if let Some(p) = ep.protect(sa, ExchangeType::IKE_AUTH, true, msg_id, &inner) {
+                ep.send_response(sa, msg_id, p);
+            }
+        };
+        let idi = payloads.iter().find_map(|p| {
+            if let Payload::IdI(i) = p {
+                Some(i.clone())
+            } else {
+                None
+            }
+        });
+        let idr_req = payloads.iter().find_map(|p| {
+            if let Payload::IdR(i) = p {
+                Some(i.clone())
+            } else {
+                None
+            }
+        });
+        let auth = payloads.iter().find_map(|p| {
+            if let Payload::Auth(a) = p {
+                Some(a.clone())
+            } else {
+                None
+            }
+        });
+        let Some(idi) = idi else {
+            info!(target: "ike", "IKE_AUTH from {} has no IDi", sa.remote.ip());
+            respond(
+                self,
+                sa,
+                vec![notify(NotifyType::INVALID_SYNTAX, Vec::new())],
+            );
+            self.kill(sa, "invalid IKE_AUTH");
+            return;
+        };
+        let Some(auth) = auth else {
+            info!(target: "ike", "IKE_AUTH from {} without AUTH (EAP is not implemented yet): AUTHENTICATION_FAILED", sa.remote.ip());
+            respond(
+                self,
+                sa,
+                vec![notify(NotifyType::AUTHENTICATION_FAILED, Vec::new())],
+            );
+            self.kill(sa, "AUTHENTICATION_FAILED");
+            return;
+        };
+        let Some(peer_id) = ident::from_wire(&idi) else {
+            respond(
+                self,
+                sa,
+                vec![notify(NotifyType::AUTHENTICATION_FAILED, Vec::new())],
+            );
+            self.kill(sa, "unreadable peer ID");
+            return;
+        };
+        // Pick the conn: addresses matched at IKE_SA_INIT; now the identities decide.
+        let local_ip = sa.local.ip();
+        let remote_ip = sa.remote.ip();
+        let wanted_local = idr_req.as_ref().and_then(ident::from_wire);
+        let first = sa.conn.clone();
+        let conn = std::iter::once(&first)
+            .chain(self.conns.iter())
+            .filter(|c| !c.is_shunt() && c.auto != conf::conn::Auto::Ignore)
+            .find(|c| {
+                let side = c.local_side(&self.local_addrs);
+                let (l, r) = c.ends(side);
+                let addrs_ok =
+                    addr_in_hosts(local_ip, &l.hosts) && addr_in_hosts(remote_ip, &r.hosts);
+                let peer_ok = conf::secrets::id_matches(
+                    &r.id.clone().unwrap_or_else(|| r.effective_id()),
+                    &peer_id,
+                );
+                let local_ok = wanted_local.as_ref().is_none_or(|w| {
+                    let mine = ident::from_wire(&ident::to_wire(&l.effective_id(), local_ip));
+                    mine.as_ref() == Some(w)
+                });
+                addrs_ok && peer_ok && local_ok
+            })
+            .cloned();
+        let Some(conn) = conn else {
+            warn!(target: "cfg", "no conn for peer identity '{peer_id}' from {remote_ip}: AUTHENTICATION_FAILED");
+            respond(
+                self,
+                sa,
+                vec![notify(NotifyType::AUTHENTICATION_FAILED, Vec::new())],
+            );
+            self.kill(sa, "no matching conn");
+            return;
+        };
+        let side = conn.local_side(&self.local_addrs);
+        let (local_end, remote_end) = conn.ends(side);
+        sa.conn = conn.clone();
+        sa.local_id = ident::to_wire(&local_end.effective_id(), local_ip);
+        if auth.method != AuthMethod::SHARED_KEY_MIC || !conn_auth_is_psk(&remote_end.auth) {
+            warn!(target: "ike", "peer '{peer_id}' uses auth method {}, conn '{}' expects {:?}: AUTHENTICATION_FAILED", auth.method, conn.name, remote_end.auth);
+            respond(
+                self,
+                sa,
+                vec![notify(NotifyType::AUTHENTICATION_FAILED, Vec::new())],
+            );
+            self.kill(sa, "AUTHENTICATION_FAILED");
+            return;
+        }
+        let Some(psk) = self.psk_for(sa, &peer_id) else {
+            warn!(target: "cfg", "no PSK in ipsec.secrets for '{peer_id}': AUTHENTICATION_FAILED");
+            respond(
+                self,
+                sa,
+                vec![notify(NotifyType::AUTHENTICATION_FAILED, Vec::new())],
+            );
+            self.kill(sa, "no PSK");
+            return;
+        };
+        let (Some(prf), Some(keys)) = (sa.prf(), sa.keys.as_ref()) else {
+            return;
+        };
+        let maced_i = prf.compute(keys.sk_pi.as_slice(), &[&ident::auth_body(&idi)]);
+        let expect = psk_auth(
+            prf,
+            psk.as_slice(),
+            &[&sa.init_req, &sa.nr, maced_i.as_slice()],
+        );
+        if !crate::crypto::ct_eq(expect.as_slice(), &auth.data) {
+            warn!(target: "ike", "authentication of '{peer_id}' with pre-shared key failed (PSK mismatch?): answering AUTHENTICATION_FAILED");
+            respond(
+                self,
+                sa,
+                vec![notify(NotifyType::AUTHENTICATION_FAILED, Vec::new())],
+            );
+            self.kill(sa, "AUTHENTICATION_FAILED");
+            return;
+        }
+        let maced_r = prf.compute(keys.sk_pr.as_slice(), &[&ident::auth_body(&sa.local_id)]);
+        let our_auth = psk_auth(
+            prf,
+            psk.as_slice(),
+            &[&sa.init_resp, &sa.ni, maced_r.as_slice()],
+        );
+        sa.remote_id = Some(idi);
+        sa.phase = Phase::Established;
+        sa.established = Some(now);
+        self.half_open.retain(|_, v| *v != sa.spi_r);
+        info!(target: "ike", "IKE_SA {}[{}] established between {}[{}]...{}[{}]", conn.name, sa.id, local_ip, ident::from_wire(&sa.local_id).map(|i| i.to_string()).unwrap_or_default(), remote_ip, peer_id);
+        self.events.push_back(Event::IkeUp {
+            conn: conn.name.clone(),
+            ike_id: sa.id,
+        });
+        let mut inner = vec![
+            Payload::IdR(sa.local_id.clone()),
+            Payload::Auth(AuthPayload {
+                method: AuthMethod::SHARED_KEY_MIC,
+                data: our_auth.as_slice().to_vec(),
+            }),
+        ];
+        inner.extend(self.responder_child(now, sa, &conn, &payloads));
+        respond(self, sa, inner);
+    }
+
+    /// The first CHILD_SA as responder: the payloads to answer with.
+    fn responder_child(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        conn: &Conn,
+        payloads: &[Payload],
+    ) -> Vec<Payload> {
+        let sa_p = payloads.iter().find_map(|p| {
+            if let Payload::Sa(s) = p {
+                Some(s)
+            } else {
+                None
+            }
+        });
+        let tsi = payloads.iter().find_map(|p| {
+            if let Payload::TsI(t) = p {
+                Some(crate::ts::from_wire(t))
+            } else {
+                None
+            }
+        });
+        let tsr = payloads.iter().find_map(|p| {
+            if let Payload::TsR(t) = p {
+                Some(crate::ts::from_wire(t))
+            } else {
+                None
+            }
+        });
+        let (Some(sa_p), Some(tsi), Some(tsr)) = (sa_p, tsi, tsr) else {
+            info!(target: "chd", "IKE_AUTH without SA/TSi/TSr: IKE_SA only");
+            return Vec::new();
+        };
+        let side = conn.local_side(&self.local_addrs);
+        let (local_end, remote_end) = conn.ends(side);
+        let esp = for_ike_auth(&conn.esp.effective());
+        let theirs: Vec<crate::wire::Proposal> = sa_p
+            .proposals
+            .iter()
+            .map(super::proposal::strip_dh)
+            .collect();
+        let Some((mut chosen, suite)) = select(&self.provider, &esp, &theirs, RegProto::Esp) else {
+            warn!(target: "chd", "no acceptable ESP proposal for conn '{}' (offered: {}): NO_PROPOSAL_CHOSEN", conn.name, describe_offer(&sa_p.proposals));
+            return vec![notify(NotifyType::NO_PROPOSAL_CHOSEN, Vec::new())];
+        };
+        let Some(spi_out) = chosen
+            .spi
+            .get(..4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        else {
+            return vec![notify(NotifyType::INVALID_SYNTAX, Vec::new())];
+        };
+        let conf_remote =
+            crate::ts::configured(&remote_end.subnets, &remote_end.protoport, sa.remote.ip());
+        let conf_local =
+            crate::ts::configured(&local_end.subnets, &local_end.protoport, sa.local.ip());
+        let ts_remote = crate::ts::narrow(&tsi, &conf_remote);
+        let ts_local = crate::ts::narrow(&tsr, &conf_local);
+        if ts_remote.is_empty() || ts_local.is_empty() {
+            let show = |v: &[Selector]| {
+                v.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            warn!(target: "chd", "traffic selectors {} === {} unacceptable for conn '{}' ({} === {}): TS_UNACCEPTABLE", show(&tsr), show(&tsi), conn.name, show(&conf_local), show(&conf_remote));
+            return vec![notify(NotifyType::TS_UNACCEPTABLE, Vec::new())];
+        }
+        let wants_transport = find_notify(payloads, NotifyType::USE_TRANSPORT_MODE).is_some();
+        let transport = wants_transport && conn.conn_type == ConnType::Transport;
+        if conn.conn_type == ConnType::Transport && !wants_transport {
+            warn!(target: "chd", "conn '{}' is type=transport but the peer wants tunnel mode: NO_PROPOSAL_CHOSEN", conn.name);
+            return vec![notify(NotifyType::NO_PROPOSAL_CHOSEN, Vec::new())];
+        }
+        let spi_in = match self.spis.alloc_spi(sa.local.ip(), sa.remote.ip()) {
+            Ok(s) => s,
+            Err(e) => {
+                warn!(target: "knl", "unable to allocate SPI: {e}");
+                return vec![notify(NotifyType::TEMPORARY_FAILURE, Vec::new())];
+            }
+        };
+        chosen.spi = spi_in.to_be_bytes().to_vec();
+        let mode = if transport {
+            Mode::Transport
+        } else {
+            Mode::Tunnel
+        };
+        self.install_child(
+            sa,
+            conn,
+            suite,
+            spi_in,
+            spi_out,
+            mode,
+            ts_local.clone(),
+            ts_remote.clone(),
+            now,
+        );
+        let mut out = Vec::new();
+        if transport {
+            out.push(notify(NotifyType::USE_TRANSPORT_MODE, Vec::new()));
+        }
+        out.push(Payload::Sa(SaPayload {
+            proposals: vec![chosen],
+        }));
+        out.push(Payload::TsI(
+            ts_remote.iter().map(crate::ts::to_wire).collect(),
+        ));
+        out.push(Payload::TsR(
+            ts_local.iter().map(crate::ts::to_wire).collect(),
+        ));
+        out
+    }
+
+    // ------------------------------------------------------------------
+    // INFORMATIONAL
+
+    fn on_informational_request(&mut self, sa: &mut IkeSa, msg_id: u32, payloads: Vec<Payload>) {
+        let mut inner = Vec::new();
+        let mut delete_ike = false;
+        for p in &payloads {
+            if let Payload::Delete(d) = p {
+                if d.protocol_id == ProtocolId::IKE {
+                    delete_ike = true;
+                } else if d.protocol_id == ProtocolId::ESP {
+                    let mut ours = Vec::new();
+                    for spi in &d.spis {
+                        let Some(s) = spi
+                            .get(..4)
+                            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+                        else {
+                            continue;
+                        };
+                        if let Some(pos) = sa.children.iter().position(|c| c.spi_out == s) {
+                            let c = sa.children.remove(pos);
+                            info!(target: "chd", "received DELETE for CHILD_SA {}{{{}}} with SPI {:08x}", c.conn, c.id, s);
+                            ours.push(c.spi_in.to_be_bytes().to_vec());
+                            self.events.push_back(Event::DeleteChild {
+                                conn: c.conn,
+                                child_id: c.id,
+                                reqid: c.reqid,
+                                local: sa.local.ip(),
+                                remote: sa.remote.ip(),
+                                spi_in: c.spi_in,
+                                spi_out: c.spi_out,
+                            });
+                        }
+                    }
+                    if !ours.is_empty() {
+                        inner.push(Payload::Delete(Delete {
+                            protocol_id: ProtocolId::ESP,
+                            spi_size: 4,
+                            spis: ours,
+                        }));
+                    }
+                }
+            }
+        }
+        if delete_ike {
+            info!(target: "ike", "received DELETE for IKE_SA {}[{}]", sa.conn.name, sa.id);
+            inner.clear();
+        } else if payloads.is_empty() {
+            debug!(target: "ike", "liveness check from {} answered", sa.remote.ip());
+        }
+        if let Some(p) = self.protect(sa, ExchangeType::INFORMATIONAL, true, msg_id, &inner) {
+            self.send_response(sa, msg_id, p);
+        }
+        if delete_ike {
+            self.kill(sa, "deleted by peer");
+        }
+    }
+
+    // ------------------------------------------------------------------
+    // Status
+
+    pub fn status(&self, now: Instant) -> Vec<IkeStatus> {
+        let mut v: Vec<IkeStatus> = self
+            .sas
+            .values()
+            .filter(|sa| sa.phase != Phase::Dead)
+            .map(|sa| IkeStatus {
+                conn: sa.conn.name.clone(),
+                ike_id: sa.id,
+                state: match sa.phase {
+                    Phase::Established => IkeState::Established,
+                    Phase::Deleting | Phase::Dead => IkeState::Deleting,
+                    _ => IkeState::Connecting,
+                },
+                initiator: sa.initiator,
+                local: sa.local,
+                remote: sa.remote,
+                local_id: ident::from_wire(&sa.local_id)
+                    .map(|i| i.to_string())
+                    .unwrap_or_default(),
+                remote_id: sa
+                    .remote_id
+                    .as_ref()
+                    .and_then(ident::from_wire)
+                    .map(|i| i.to_string())
+                    .unwrap_or_else(|| "%any".into()),
+                spi_i: sa.spi_pair().0,
+                spi_r: sa.spi_pair().1,
+                proposal: sa.suite.map(|s| suite_name(&s)).unwrap_or_default(),
+                established_secs_ago: sa
+                    .established
+                    .map(|t| now.saturating_duration_since(t).as_secs()),
+                children: sa
+                    .children
+                    .iter()
+                    .map(|c| ChildStatus {
+                        conn: c.conn.clone(),
+                        child_id: c.id,
+                        reqid: c.reqid,
+                        mode: c.mode,
+                        spi_in: c.spi_in,
+                        spi_out: c.spi_out,
+                        encap: sa.encap(),
+                        proposal: suite_name(&c.suite),
+                        ts_local: c.ts_local.clone(),
+                        ts_remote: c.ts_remote.clone(),
+                        established_secs_ago: now
+                            .saturating_duration_since(c.established)
+                            .as_secs(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        v.sort_by_key(|s| s.ike_id);
+        v
+    }
+}
+
+fn describe_offer(p: &[crate::wire::Proposal]) -> String {
+    p.iter()
+        .map(|p| {
+            p.transforms
+                .iter()
+                .map(|t| format!("{}:{}", t.transform_type, t.id))
+                .collect::<Vec<_>>()
+                .join("/")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,468 @@
+//! Two protocol cores exchanging datagrams in memory with a simulated clock
+//! (the `Pair` of DESIGN.md): every exchange, with loss and duplication.
+
+use ike::crypto::Provider;
+use ike::sa::{ChildSaInstall, Endpoint, Event, IkeState, Mode, SpiAllocator, Transmit};
+use rand_core::{CryptoRng, RngCore};
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Deterministic test randomness (splitmix64). Not for production.
+struct TestRng(u64);
+impl RngCore for TestRng {
+    fn next_u32(&mut self) -> u32 {
+        self.next_u64() as u32
+    }
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        for c in dest.chunks_mut(8) {
+            let v = self.next_u64().to_le_bytes();
+            c.copy_from_slice(&v[..c.len()]);
+        }
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+impl CryptoRng for TestRng {}
+
+struct Spis(u32);
+impl SpiAllocator for Spis {
+    fn alloc_spi(&mut self, _l: IpAddr, _r: IpAddr) -> Result<u32, String> {
+        self.0 += 1;
+        Ok(self.0)
+    }
+}
+
+const A: &str = "192.0.2.1";
+const B: &str = "192.0.2.2";
+
+fn config(conf_text: &str, secrets: &str) -> Arc<conf::Config> {
+    let src = conf::MemSource::default()
+        .with("/etc/ipsec.conf", conf_text)
+        .with("/etc/ipsec.secrets", secrets);
+    Arc::new(
+        conf::load_from(
+            &src,
+            Path::new("/etc/ipsec.conf"),
+            Some(Path::new("/etc/ipsec.secrets")),
+        )
+        .unwrap_or_else(|e| panic!("{e}")),
+    )
+}
+
+struct Pair {
+    now: Instant,
+    a: Endpoint,
+    b: Endpoint,
+    a_events: Vec<Event>,
+    b_events: Vec<Event>,
+    /// Datagrams delivered, in order (for assertions).
+    log: Vec<(char, usize)>,
+}
+
+impl Pair {
+    fn new(conf_a: &str, sec_a: &str, conf_b: &str, sec_b: &str) -> Pair {
+        let ep = |c: &str, s: &str, addr: &str, seed: u64, spi: u32| {
+            Endpoint::new(
+                config(c, s),
+                vec![addr.parse().unwrap()],
+                Provider::default(),
+                Box::new(TestRng(seed)),
+                Box::new(Spis(spi)),
+            )
+        };
+        Pair {
+            now: Instant::now(),
+            a: ep(conf_a, sec_a, A, 1, 0xc000_0000),
+            b: ep(conf_b, sec_b, B, 2, 0xd000_0000),
+            a_events: Vec::new(),
+            b_events: Vec::new(),
+            log: Vec::new(),
+        }
+    }
+
+    fn same(conf: &str, secrets: &str) -> Pair {
+        Pair::new(conf, secrets, conf, secrets)
+    }
+
+    fn drain(&mut self) {
+        while let Some(e) = self.a.poll_event() {
+            self.a_events.push(e);
+        }
+        while let Some(e) = self.b.poll_event() {
+            self.b_events.push(e);
+        }
+    }
+
+    /// Delivers datagrams until quiet. `filter(from, index, &t)` returns how
+    /// many copies to deliver (0 = lose it, 2 = duplicate it).
+    fn run(&mut self, mut filter: impl FnMut(char, usize, &Transmit) -> usize) {
+        let mut n = 0;
+        for _ in 0..1000 {
+            let mut moved = false;
+            while let Some(t) = self.a.poll_transmit() {
+                moved = true;
+                let copies = filter('a', n, &t);
+                self.log.push(('a', t.data.len()));
+                n += 1;
+                for _ in 0..copies {
+                    assert_eq!(t.remote.ip().to_string(), B);
+                    self.b.handle_datagram(self.now, t.remote, t.local, &t.data);
+                }
+            }
+            while let Some(t) = self.b.poll_transmit() {
+                moved = true;
+                let copies = filter('b', n, &t);
+                self.log.push(('b', t.data.len()));
+                n += 1;
+                for _ in 0..copies {
+                    assert_eq!(t.remote.ip().to_string(), A);
+                    self.a.handle_datagram(self.now, t.remote, t.local, &t.data);
+                }
+            }
+            self.drain();
+            if !moved {
+                // Advance the clock to the next deadline, if any.
+                let next = [self.a.poll_timeout(), self.b.poll_timeout()]
+                    .into_iter()
+                    .flatten()
+                    .min();
+                match next {
+                    Some(t) if t <= self.now + Duration::from_secs(600) => {
+                        self.now = t.max(self.now);
+                        self.a.handle_timeout(self.now);
+                        self.b.handle_timeout(self.now);
+                        if self.a.poll_timeout().is_none() && self.b.poll_timeout().is_none() {
+                            // Flush what the timeout produced.
+                            continue;
+                        }
+                    }
+                    _ => return,
+                }
+            }
+        }
+        panic!("did not settle");
+    }
+
+    fn run_clean(&mut self) {
+        self.run(|_, _, _| 1);
+    }
+
+    fn installs(ev: &[Event]) -> Vec<&ChildSaInstall> {
+        ev.iter()
+            .filter_map(|e| {
+                if let Event::InstallChild(c) = e {
+                    Some(&**c)
+                } else {
+                    None
+                }
+            })
+            .collect()
+    }
+}
+
+fn net2net(ike: &str, esp: &str) -> String {
+    format!(
+        "conn net-net\n  left={A}\n  leftsubnet=10.1.0.0/16\n  leftid=@moon.strongswan.org\n  right={B}\n  rightsubnet=10.2.0.0/16\n  rightid=@sun.strongswan.org\n  authby=psk\n  ike={ike}\n  esp={esp}\n  auto=add\n"
+    )
+}
+
+const PSK: &str =
+    "@moon.strongswan.org @sun.strongswan.org : PSK \"0sv+NkxY9LLZvwj4qCC2o/gGrWDF2d21jL\"\n";
+
+fn assert_mirrored(a: &ChildSaInstall, b: &ChildSaInstall) {
+    assert_eq!(a.spi_in, b.spi_out);
+    assert_eq!(a.spi_out, b.spi_in);
+    assert_eq!(a.keys_in, b.keys_out);
+    assert_eq!(a.keys_out, b.keys_in);
+    assert_ne!(a.keys_in, a.keys_out);
+    assert_eq!(a.ts_local, b.ts_remote);
+    assert_eq!(a.ts_remote, b.ts_local);
+    assert_eq!((a.local, a.remote), (b.remote, b.local));
+    assert_eq!(a.encr, b.encr);
+    assert_eq!(a.integ, b.integ);
+}
+
+#[test]
+fn psk_gcm_x25519_net_to_net() {
+    let conf = net2net("aes128gcm16-prfsha256-x25519!", "aes128gcm16!");
+    let mut p = Pair::same(&conf, PSK);
+    p.a.initiate(p.now, "net-net").unwrap();
+    p.run_clean();
+    let (ia, ib) = (Pair::installs(&p.a_events), Pair::installs(&p.b_events));
+    assert_eq!(
+        (ia.len(), ib.len()),
+        (1, 1),
+        "a: {:?}\nb: {:?}",
+        p.a_events,
+        p.b_events
+    );
+    assert_mirrored(ia[0], ib[0]);
+    let c = ia[0];
+    assert_eq!(c.mode, Mode::Tunnel);
+    assert_eq!(c.ts_local[0].to_string(), "10.1.0.0/16");
+    assert_eq!(c.ts_remote[0].to_string(), "10.2.0.0/16");
+    assert_eq!(c.keys_in.encr.len(), 16 + 4, "AES-128 key + salt");
+    assert!(c.integ.is_none());
+    assert_eq!(c.encap, None);
+    let sa = p.a.status(p.now);
+    assert_eq!(sa.len(), 1);
+    assert_eq!(sa[0].state, IkeState::Established);
+    assert_eq!(sa[0].remote_id, "sun.strongswan.org");
+    assert_eq!(
+        sa[0].proposal,
+        "AES_GCM_16_128/PRF_HMAC_SHA2_256/CURVE_25519"
+    );
+    assert_eq!(p.b.status(p.now)[0].children[0].spi_in, ib[0].spi_in);
+    // 4 datagrams: IKE_SA_INIT and IKE_AUTH request + response.
+    assert_eq!(p.log.len(), 4);
+}
+
+#[test]
+fn psk_cbc_modp2048_with_swapped_config() {
+    // The responder's file has left/right swapped: local-side detection handles it.
+    let conf_a = net2net("aes256-sha256-modp2048!", "aes256-sha256-modp2048!");
+    let conf_b = format!(
+        "conn net-net\n  right={A}\n  rightsubnet=10.1.0.0/16\n  rightid=@moon.strongswan.org\n  left={B}\n  leftsubnet=10.2.0.0/16\n  leftid=@sun.strongswan.org\n  authby=secret\n  ike=aes256-sha256-modp2048!\n  esp=aes256-sha256-modp2048!\n  auto=add\n"
+    );
+    let mut p = Pair::new(&conf_a, PSK, &conf_b, PSK);
+    p.a.initiate(p.now, "net-net").unwrap();
+    p.run_clean();
+    let (ia, ib) = (Pair::installs(&p.a_events), Pair::installs(&p.b_events));
+    assert_eq!(
+        (ia.len(), ib.len()),
+        (1, 1),
+        "{:?} {:?}",
+        p.a_events,
+        p.b_events
+    );
+    assert_mirrored(ia[0], ib[0]);
+    assert_eq!(ia[0].keys_in.encr.len(), 32);
+    assert_eq!(ia[0].keys_in.integ.len(), 32);
+}
+
+#[test]
+fn wrong_psk_fails_on_both_sides_without_child() {
+    let conf = net2net("aes128-sha256-modp2048!", "aes128-sha256!");
+    let other = "@moon.strongswan.org @sun.strongswan.org : PSK \"a-different-secret\"\n";
+    let mut p = Pair::new(&conf, PSK, &conf, other);
+    p.a.initiate(p.now, "net-net").unwrap();
+    p.run_clean();
+    assert!(Pair::installs(&p.a_events).is_empty());
+    assert!(Pair::installs(&p.b_events).is_empty());
+    let down = |ev: &[Event]| ev.iter().any(|e| matches!(e, Event::IkeDown { .. }));
+    assert!(
+        down(&p.a_events) && down(&p.b_events),
+        "{:?} {:?}",
+        p.a_events,
+        p.b_events
+    );
+    assert!(p.a.status(p.now).is_empty() && p.b.status(p.now).is_empty());
+}
+
+#[test]
+fn lost_ike_auth_request_is_retransmitted() {
+    let conf = net2net("aes128-sha256-ecp256!", "aes128-sha256!");
+    let mut p = Pair::same(&conf, PSK);
+    let start = p.now;
+    p.a.initiate(p.now, "net-net").unwrap();
+    // Datagram 2 is the first IKE_AUTH request: lose it.
+    p.run(|_, n, _| usize::from(n != 2));
+    assert_eq!(Pair::installs(&p.a_events).len(), 1);
+    assert_eq!(Pair::installs(&p.b_events).len(), 1);
+    assert_eq!(
+        p.now.duration_since(start),
+        Duration::from_secs(4),
+        "retransmitted after strongSwan's 4 s"
+    );
+}
+
+#[test]
+fn duplicated_requests_are_answered_from_cache() {
+    let conf = net2net("aes128-sha256-ecp256!", "aes128-sha256!");
+    let mut p = Pair::same(&conf, PSK);
+    p.a.initiate(p.now, "net-net").unwrap();
+    // Every request from a is delivered twice.
+    p.run(|from, _, _| if from == 'a' { 2 } else { 1 });
+    assert_eq!(Pair::installs(&p.a_events).len(), 1);
+    assert_eq!(
+        Pair::installs(&p.b_events).len(),
+        1,
+        "the responder must not process a retransmit twice"
+    );
+    assert_eq!(p.b.status(p.now).len(), 1);
+}
+
+#[test]
+fn invalid_ke_payload_retry() {
+    let conf_a = net2net("aes128-sha256-ecp256-modp2048!", "aes128-sha256!");
+    let conf_b = net2net("aes128-sha256-modp2048!", "aes128-sha256!");
+    let mut p = Pair::new(&conf_a, PSK, &conf_b, PSK);
+    p.a.initiate(p.now, "net-net").unwrap();
+    p.run_clean();
+    assert_eq!(Pair::installs(&p.a_events).len(), 1);
+    assert!(
+        p.a.status(p.now)[0].proposal.ends_with("MODP_2048"),
+        "{}",
+        p.a.status(p.now)[0].proposal
+    );
+    assert_eq!(
+        p.log.len(),
+        6,
+        "INIT, INVALID_KE, INIT, INIT resp, AUTH, AUTH resp"
+    );
+}
+
+#[test]
+fn no_common_proposal() {
+    let conf_a = net2net("aes128-sha256-ecp256!", "aes128-sha256!");
+    let conf_b = net2net("aes256-sha512-modp4096!", "aes128-sha256!");
+    let mut p = Pair::new(&conf_a, PSK, &conf_b, PSK);
+    p.a.initiate(p.now, "net-net").unwrap();
+    p.run_clean();
+    assert!(
+        p.a_events.iter().any(
+            |e| matches!(e, Event::IkeDown { reason, .. } if reason.contains("NO_PROPOSAL_CHOSEN"))
+        ),
+        "{:?}",
+        p.a_events
+    );
+    assert!(p.b.status(p.now).is_empty());
+}
+
+#[test]
+fn unreachable_peer_gives_up_after_five_retransmits() {
+    let conf = net2net("aes128-sha256-ecp256!", "aes128-sha256!");
+    let mut p = Pair::same(&conf, PSK);
+    let start = p.now;
+    p.a.initiate(p.now, "net-net").unwrap();
+    p.run(|_, _, _| 0);
+    assert!(
+        p.a_events.iter().any(
+            |e| matches!(e, Event::IkeDown { reason, .. } if reason.contains("not responding"))
+        )
+    );
+    // 4 + 7.2 + 12.96 + 23.33 + 41.99 + 75.58 = 165 s (strongSwan's schedule).
+    let secs = p.now.duration_since(start).as_secs_f64();
+    assert!((164.0..166.0).contains(&secs), "{secs}");
+    assert_eq!(p.log.len(), 6);
+}
+
+#[test]
+fn delete_from_either_side_removes_children_on_both() {
+    for initiator_deletes in [true, false] {
+        let conf = net2net("aes128gcm16-prfsha256-x25519!", "aes128gcm16!");
+        let mut p = Pair::same(&conf, PSK);
+        p.a.initiate(p.now, "net-net").unwrap();
+        p.run_clean();
+        let n = if initiator_deletes {
+            p.a.terminate(p.now, "net-net")
+        } else {
+            p.b.terminate(p.now, "net-net")
+        };
+        assert_eq!(n, 1);
+        p.run_clean();
+        let deleted = |ev: &[Event]| {
+            ev.iter()
+                .filter(|e| matches!(e, Event::DeleteChild { .. }))
+                .count()
+        };
+        assert_eq!((deleted(&p.a_events), deleted(&p.b_events)), (1, 1));
+        assert!(p.a.status(p.now).is_empty(), "{:?}", p.a.status(p.now));
+        assert!(p.b.status(p.now).is_empty());
+    }
+}
+
+#[test]
+fn transport_mode_gre() {
+    let conf = format!(
+        "conn gre\n  type=transport\n  left={A}\n  right={B}\n  leftprotoport=gre\n  rightprotoport=gre\n  authby=psk\n  ike=aes256-sha256-modp2048!\n  esp=aes256-sha256!\n  auto=add\n"
+    );
+    let mut p = Pair::same(&conf, &format!("{A} {B} : PSK \"gre-secret\"\n"));
+    p.a.initiate(p.now, "gre").unwrap();
+    p.run_clean();
+    let (ia, ib) = (Pair::installs(&p.a_events), Pair::installs(&p.b_events));
+    assert_eq!(
+        (ia.len(), ib.len()),
+        (1, 1),
+        "{:?} {:?}",
+        p.a_events,
+        p.b_events
+    );
+    assert_eq!(ia[0].mode, Mode::Transport);
+    assert_eq!(ia[0].ts_local[0].to_string(), format!("{A}/32[47]"));
+    assert_mirrored(ia[0], ib[0]);
+}
+
+#[test]
+fn responder_narrows_traffic_selectors() {
+    let conf_a = format!(
+        "conn n\n  left={A}\n  leftsubnet=10.1.0.0/16\n  right={B}\n  rightsubnet=10.0.0.0/8\n  authby=psk\n  auto=add\n"
+    );
+    let conf_b = format!(
+        "conn n\n  left={A}\n  leftsubnet=10.1.0.0/24\n  right={B}\n  rightsubnet=10.2.0.0/16\n  authby=psk\n  auto=add\n"
+    );
+    let s = format!("{A} {B} : PSK \"narrow\"\n");
+    let mut p = Pair::new(&conf_a, &s, &conf_b, &s);
+    p.a.initiate(p.now, "n").unwrap();
+    p.run_clean();
+    let ia = Pair::installs(&p.a_events);
+    assert_eq!(ia.len(), 1, "{:?} {:?}", p.a_events, p.b_events);
+    assert_eq!(ia[0].ts_local[0].to_string(), "10.1.0.0/24");
+    assert_eq!(ia[0].ts_remote[0].to_string(), "10.2.0.0/16");
+}
+
+#[test]
+fn disjoint_selectors_give_ts_unacceptable_but_ike_sa_stands() {
+    let conf_a = format!(
+        "conn n\n  left={A}\n  leftsubnet=10.1.0.0/16\n  right={B}\n  rightsubnet=10.2.0.0/16\n  authby=psk\n  auto=add\n"
+    );
+    let conf_b = format!(
+        "conn n\n  left={A}\n  leftsubnet=10.7.0.0/16\n  right={B}\n  rightsubnet=10.2.0.0/16\n  authby=psk\n  auto=add\n"
+    );
+    let s = format!("{A} {B} : PSK \"ts\"\n");
+    let mut p = Pair::new(&conf_a, &s, &conf_b, &s);
+    p.a.initiate(p.now, "n").unwrap();
+    p.run_clean();
+    assert!(Pair::installs(&p.a_events).is_empty());
+    assert_eq!(p.a.status(p.now)[0].state, IkeState::Established);
+    assert!(p.a.status(p.now)[0].children.is_empty());
+}
+
+#[test]
+fn forceencaps_floats_to_4500_and_encapsulates() {
+    let conf = net2net("aes128gcm16-prfsha256-x25519!", "aes128gcm16!")
+        .replace("auto=add", "auto=add\n  forceencaps=yes");
+    let mut p = Pair::same(&conf, PSK);
+    p.a.initiate(p.now, "net-net").unwrap();
+    p.run_clean();
+    let ia = Pair::installs(&p.a_events);
+    assert_eq!(ia.len(), 1);
+    assert_eq!(ia[0].encap, Some((4500, 4500)));
+    assert_eq!(Pair::installs(&p.b_events)[0].encap, Some((4500, 4500)));
+    let s = &p.a.status(p.now)[0];
+    assert_eq!((s.local.port(), s.remote.port()), (4500, 4500));
+}
+
+#[test]
+fn garbage_is_dropped_without_panic() {
+    let conf = net2net("aes128gcm16-prfsha256-x25519!", "aes128gcm16!");
+    let mut p = Pair::same(&conf, PSK);
+    let l: SocketAddr = format!("{B}:500").parse().unwrap();
+    let r: SocketAddr = format!("{A}:500").parse().unwrap();
+    for junk in [&[][..], &[0u8; 27][..], &[0xff; 28][..], &[0u8; 200][..]] {
+        p.b.handle_datagram(p.now, l, r, junk);
+    }
+    assert!(p.b.poll_transmit().is_none());
+    assert!(p.b.status(p.now).is_empty());
+}
