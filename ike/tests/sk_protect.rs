@@ -1,6 +1,7 @@
 //! SK / SKF payload protection: round trips for every cipher suite,
 //! tamper detection over every octet, fragments, and robustness.
 
+use ike::crypto::sk::Reassembly;
 use ike::crypto::{Encr, IkeSaKeys, Integ, KeyLengths, Prf, SkCrypto, kdf};
 use ike::wire::*;
 use proptest::prelude::*;
@@ -205,6 +206,64 @@ fn fragments_round_trip_and_are_authenticated() {
         let chain = decode_payloads(first.expect("first"), &plain, 0).expect("reassembled");
         assert_eq!(chain.payloads, big);
     }
+}
+
+#[test]
+fn reassembly_in_any_order_with_duplicates_and_refragmentation() {
+    let (encr, integ) = (
+        Encr::AesGcm {
+            key_bits: 128,
+            icv_len: 16,
+        },
+        None,
+    );
+    let k = keys(encr, integ, 6);
+    let (out, _) = SkCrypto::pair(encr, integ, &k, true).expect("pair");
+    let (_, inb) = SkCrypto::pair(encr, integ, &k, false).expect("pair");
+    let big: Vec<Payload> = (0..4)
+        .map(|i| {
+            Payload::Cert(CertPayload {
+                encoding: CertEncoding::X509_SIGNATURE,
+                data: vec![i; 250],
+            })
+        })
+        .collect();
+    let coarse = out
+        .protect_fragments(&header(), &big, 600, &mut OsRng)
+        .expect("fragments");
+    let fine = out
+        .protect_fragments(&header(), &big, 300, &mut OsRng)
+        .expect("fragments");
+    assert!(fine.len() > coarse.len());
+    let dec = |b: &Vec<u8>| Message::decode(b).expect("decode");
+    let mut r = Reassembly::new();
+    // A coarse fragment, then the finer re-fragmentation restarts.
+    assert_eq!(
+        r.add(&inb, &coarse[0], &dec(&coarse[0])).expect("add"),
+        None
+    );
+    let mut order: Vec<usize> = (0..fine.len()).rev().collect();
+    order.insert(1, order[0]); // a duplicate
+    let mut done = None;
+    for (n, i) in order.iter().enumerate() {
+        let got = r.add(&inb, &fine[*i], &dec(&fine[*i])).expect("add");
+        if n + 1 < order.len() {
+            assert_eq!(got, None, "complete too early at step {n}");
+            // A coarse fragment now (fewer fragments) is ignored.
+            assert_eq!(
+                r.add(&inb, &coarse[1], &dec(&coarse[1])).expect("add"),
+                None
+            );
+        } else {
+            done = got;
+        }
+    }
+    assert_eq!(done.expect("complete").payloads, big);
+    // A forged fragment is refused and does not enter the buffer.
+    let mut forged = fine[0].clone();
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    assert!(r.add(&inb, &forged, &dec(&forged)).is_err());
 }
 
 #[test]

@@ -294,3 +294,83 @@ impl SkCrypto {
         Ok(decode_payloads(e.inner_first, &plain, base)?)
     }
 }
+
+/// Most fragments accepted for one message.
+pub const MAX_FRAGMENTS: u16 = 512;
+/// Most reassembled plaintext accepted for one message.
+pub const MAX_REASSEMBLED: usize = 256 * 1024;
+
+/// Reassembly of one message's RFC 7383 fragments (all with the same
+/// Message ID). Each fragment is authenticated and decrypted before it is
+/// kept, so a forged fragment cannot displace a genuine one.
+#[derive(Default)]
+pub struct Reassembly {
+    total: u16,
+    first: Option<PayloadType>,
+    parts: std::collections::BTreeMap<u16, Zeroizing<Vec<u8>>>,
+    bytes: usize,
+}
+
+impl fmt::Debug for Reassembly {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reassembly")
+            .field("total", &self.total)
+            .field("received", &self.parts.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Reassembly {
+    /// An empty buffer.
+    pub fn new() -> Self {
+        Reassembly::default()
+    }
+
+    /// Adds one fragment (`msg` decoded from `raw`, its last payload an
+    /// SKF). Returns the decoded inner payloads once every fragment is in.
+    /// Per RFC 7383 section 2.6.2, a fragment announcing more fragments
+    /// than before restarts the reassembly (the sender re-fragmented);
+    /// one announcing fewer is ignored; duplicates are ignored.
+    pub fn add(
+        &mut self,
+        sk: &SkCrypto,
+        raw: &[u8],
+        msg: &Message,
+    ) -> Result<Option<Chain>, CryptoError> {
+        let Some(Payload::Skf(f)) = msg.payloads.last() else {
+            return Err(CryptoError::NotEncrypted);
+        };
+        if f.total > MAX_FRAGMENTS {
+            return Err(CryptoError::Malformed("too many fragments"));
+        }
+        let plain = sk.decrypt(raw, msg)?;
+        if f.total < self.total || self.parts.contains_key(&f.number) && f.total == self.total {
+            return Ok(None);
+        }
+        if f.total > self.total {
+            *self = Reassembly {
+                total: f.total,
+                ..Reassembly::default()
+            };
+        }
+        self.bytes += plain.len();
+        if self.bytes > MAX_REASSEMBLED {
+            *self = Reassembly::default();
+            return Err(CryptoError::Malformed("reassembled message too large"));
+        }
+        if f.number == 1 {
+            self.first = Some(f.inner_first);
+        }
+        self.parts.insert(f.number, plain);
+        if self.parts.len() < usize::from(self.total) {
+            return Ok(None);
+        }
+        let mut all = Zeroizing::new(Vec::with_capacity(self.bytes));
+        for p in self.parts.values() {
+            all.extend_from_slice(p);
+        }
+        let first = self.first.unwrap_or(PayloadType::NONE);
+        *self = Reassembly::default();
+        Ok(Some(decode_payloads(first, &all, 0)?))
+    }
+}
