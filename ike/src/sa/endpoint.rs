@@ -10,6 +10,7 @@
 use super::api::*;
 use super::ident;
 use super::proposal::{for_ike_auth, select, suite_name};
+use crate::crypto::auth;
 use crate::crypto::registry::Protocol as RegProto;
 use crate::crypto::{
     ChildKeys, DhGroup, DhSecret, IkeSaKeys, Prf, Provider, SecretBytes, SkCrypto, Suite, kdf,
@@ -21,7 +22,6 @@ use crate::wire::{
 use conf::conn::{AuthMethod as ConfAuth, Conn, ConnType, Fragmentation, Side};
 use conf::values::{Host, Identity, IfId, MarkValue};
 use rand_core::CryptoRngCore;
-use sha1::{Digest, Sha1};
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -37,8 +37,6 @@ const HALF_OPEN_TIMEOUT: Duration = Duration::from_secs(30);
 const NONCE_LEN: usize = 32;
 const IKE_PORT: u16 = 500;
 const NATT_PORT: u16 = 4500;
-/// The PSK pad string of RFC 7296 §2.15.
-const KEY_PAD: &[u8] = b"Key Pad for IKEv2";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -219,15 +217,7 @@ fn addr_in_hosts(a: IpAddr, hosts: &[Host]) -> bool {
 }
 
 fn nat_hash(spi_i: &[u8; 8], spi_r: &[u8; 8], addr: &SocketAddr) -> Vec<u8> {
-    let mut h = Sha1::new();
-    h.update(spi_i);
-    h.update(spi_r);
-    match addr.ip() {
-        IpAddr::V4(a) => h.update(a.octets()),
-        IpAddr::V6(a) => h.update(a.octets()),
-    }
-    h.update(addr.port().to_be_bytes());
-    h.finalize().to_vec()
+    auth::nat_detection_hash(spi_i, spi_r, addr.ip(), addr.port()).to_vec()
 }
 
 fn notify(t: NotifyType, data: Vec<u8>) -> Payload {
@@ -250,11 +240,6 @@ fn first_error(payloads: &[Payload]) -> Option<NotifyType> {
 
 fn conn_auth_is_psk(a: &ConfAuth) -> bool {
     matches!(a, ConfAuth::Psk)
-}
-
-fn psk_auth(prf: Prf, psk: &[u8], signed: &[&[u8]]) -> SecretBytes {
-    let k = prf.compute(psk, &[KEY_PAD]);
-    prf.compute(k.as_slice(), signed)
 }
 
 fn mark_of(m: Option<conf::values::Mark>, unique: &mut u32) -> Option<(u32, u32)> {
@@ -1310,12 +1295,14 @@ impl Endpoint {
         let (Some(prf), Some(keys)) = (sa.prf(), sa.keys.as_ref()) else {
             return;
         };
-        let maced = prf.compute(keys.sk_pi.as_slice(), &[&ident::auth_body(&sa.local_id)]);
-        let auth = psk_auth(
+        let octets = auth::signed_octets(
             prf,
-            psk.as_slice(),
-            &[&sa.init_req, &sa.nr, maced.as_slice()],
+            &sa.init_req,
+            &sa.nr,
+            keys.sk_pi.as_slice(),
+            &sa.local_id.body(),
         );
+        let auth = auth::shared_key_auth(prf, psk.as_slice(), &octets);
         // The first CHILD_SA.
         let spi_in = match self.spis.alloc_spi(sa.local.ip(), sa.remote.ip()) {
             Ok(s) => s,
@@ -1441,13 +1428,14 @@ impl Endpoint {
         let (Some(prf), Some(keys)) = (sa.prf(), sa.keys.as_ref()) else {
             return;
         };
-        let maced = prf.compute(keys.sk_pr.as_slice(), &[&ident::auth_body(&idr)]);
-        let expect = psk_auth(
+        let octets = auth::signed_octets(
             prf,
-            psk.as_slice(),
-            &[&sa.init_resp, &sa.ni, maced.as_slice()],
+            &sa.init_resp,
+            &sa.ni,
+            keys.sk_pr.as_slice(),
+            &idr.body(),
         );
-        if !crate::crypto::ct_eq(expect.as_slice(), &auth.data) {
+        if !auth::verify_shared_key_auth(prf, psk.as_slice(), &octets, &auth.data) {
             warn!(target: "ike", "authentication of '{peer_id}' with pre-shared key failed: the peer's AUTH does not verify (PSK mismatch?)");
             self.release_child_req(sa);
             self.kill(sa, "peer AUTH invalid");
@@ -1764,13 +1752,14 @@ impl Endpoint {
         let (Some(prf), Some(keys)) = (sa.prf(), sa.keys.as_ref()) else {
             return;
         };
-        let maced_i = prf.compute(keys.sk_pi.as_slice(), &[&ident::auth_body(&idi)]);
-        let expect = psk_auth(
+        let octets_i = auth::signed_octets(
             prf,
-            psk.as_slice(),
-            &[&sa.init_req, &sa.nr, maced_i.as_slice()],
+            &sa.init_req,
+            &sa.nr,
+            keys.sk_pi.as_slice(),
+            &idi.body(),
         );
-        if !crate::crypto::ct_eq(expect.as_slice(), &auth.data) {
+        if !auth::verify_shared_key_auth(prf, psk.as_slice(), &octets_i, &auth.data) {
             warn!(target: "ike", "authentication of '{peer_id}' with pre-shared key failed (PSK mismatch?): answering AUTHENTICATION_FAILED");
             respond(
                 self,
@@ -1780,12 +1769,14 @@ impl Endpoint {
             self.kill(sa, "AUTHENTICATION_FAILED");
             return;
         }
-        let maced_r = prf.compute(keys.sk_pr.as_slice(), &[&ident::auth_body(&sa.local_id)]);
-        let our_auth = psk_auth(
+        let octets_r = auth::signed_octets(
             prf,
-            psk.as_slice(),
-            &[&sa.init_resp, &sa.ni, maced_r.as_slice()],
+            &sa.init_resp,
+            &sa.ni,
+            keys.sk_pr.as_slice(),
+            &sa.local_id.body(),
         );
+        let our_auth = auth::shared_key_auth(prf, psk.as_slice(), &octets_r);
         sa.remote_id = Some(idi);
         sa.phase = Phase::Established;
         sa.established = Some(now);

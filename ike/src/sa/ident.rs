@@ -150,14 +150,6 @@ pub fn from_wire(id: &Identification) -> Option<Identity> {
     })
 }
 
-/// The octets after the generic header that AUTH covers (RFC 7296 §2.15:
-/// "RestOfInitIDPayload": ID type, 3 reserved octets, data).
-pub fn auth_body(id: &Identification) -> Vec<u8> {
-    let mut v = vec![id.id_type.0, 0, 0, 0];
-    v.extend_from_slice(&id.data);
-    v
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,6 +177,6 @@ mod tests {
             Some(Identity::Ipv4("192.0.2.1".parse().unwrap()))
         );
         let f = to_wire(&Identity::Fqdn("moon".into()), a);
-        assert_eq!(auth_body(&f), vec![2, 0, 0, 0, b'm', b'o', b'o', b'n']);
+        assert_eq!(f.body(), vec![2, 0, 0, 0, b'm', b'o', b'o', b'n']);
     }
 }
