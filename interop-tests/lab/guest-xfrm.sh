@@ -10,7 +10,7 @@ set -u
 OUT=$1 LAB=$2 TESTS=${3:-}
 [ -f "$OUT/env.sh" ] && . "$OUT/env.sh"
 BENCH_PAIRS=${BENCH_PAIRS:-10000} BENCH_POLICIES=${BENCH_POLICIES:-30000}
-SCENARIOS=${SCENARIOS:-"gcm cbc chacha v6 encap vti xfrmi mapping acquire expire crate-tests bench"}
+SCENARIOS=${SCENARIOS:-"gcm cbc chacha ah v6 encap vti xfrmi mapping acquire expire crate-tests bench"}
 exec >"$OUT/guest.log" 2>&1
 RES=$OUT/results.txt; : >"$RES"
 T0=$(date +%s.%N)
@@ -106,7 +106,7 @@ netns_setup
 echo "setup done at $(el $T0)s"
 for s in $SCENARIOS; do
   case $s in
-    gcm|cbc|chacha|v6|encap|vti|xfrmi) tunnel_case "$s" ;;
+    gcm|cbc|chacha|ah|v6|encap|vti|xfrmi) tunnel_case "$s" ;;
     mapping)
       L flush; R flush; plumb encap
       L tunnel encap left >/dev/null && R tunnel encap right >/dev/null

@@ -148,7 +148,10 @@ pub fn parse_policies(text: &str) -> Vec<XfrmPolicy> {
 pub fn kernel_state(topo: &Topology, h: &Host) -> Result<(Vec<XfrmSa>, Vec<XfrmPolicy>, String)> {
     let s = topo.ip(h, &["-s", "xfrm", "state"])?;
     let p = topo.ip(h, &["xfrm", "policy"])?;
-    let raw = format!("--- ip -s xfrm state ({})\n{s}--- ip xfrm policy ({})\n{p}", h.ns, h.ns);
+    let raw = format!(
+        "--- ip -s xfrm state ({})\n{s}--- ip xfrm policy ({})\n{p}",
+        h.ns, h.ns
+    );
     Ok((parse_states(&s), parse_policies(&p), raw))
 }
 
@@ -227,7 +230,10 @@ pub fn check_kernel(topo: &Topology, h: &Host, peer: &Host, t: &Tunnel) -> Resul
             peer.outer(f)
         ));
     }
-    for (dir, src, dst) in [("out", h.net(f), peer.net(f)), ("in", peer.net(f), h.net(f))] {
+    for (dir, src, dst) in [
+        ("out", h.net(f), peer.net(f)),
+        ("in", peer.net(f), h.net(f)),
+    ] {
         if !pols.iter().any(|p| {
             p.dir == dir
                 && p.src == src
@@ -261,7 +267,10 @@ pub fn prove_tunnel(
     left.check_established()?;
     right.check_established()?;
     let (spis, counter_source) = if t.libipsec {
-        (("(userspace)".into(), "(userspace)".into()), "peer-reported, kernel-libipsec")
+        (
+            ("(userspace)".into(), "(userspace)".into()),
+            "peer-reported, kernel-libipsec",
+        )
     } else {
         (
             (check_kernel(topo, l, r, t)?, check_kernel(topo, r, l, t)?),
@@ -271,13 +280,15 @@ pub fn prove_tunnel(
     let counters = |left: &mut dyn Peer, right: &mut dyn Peer| -> Result<(u64, u64)> {
         if t.libipsec {
             let get = |p: &mut dyn Peer| -> Result<u64> {
-                p.reported_in_packets()?.ok_or_else(|| {
-                    lab_err!("{} reports no inbound packet counter", p.label())
-                })
+                p.reported_in_packets()?
+                    .ok_or_else(|| lab_err!("{} reports no inbound packet counter", p.label()))
             };
             Ok((get(left)?, get(right)?))
         } else {
-            Ok((inbound_packets(topo, l, r, f)?, inbound_packets(topo, r, l, f)?))
+            Ok((
+                inbound_packets(topo, l, r, f)?,
+                inbound_packets(topo, r, l, f)?,
+            ))
         }
     };
     let (l0, r0) = counters(left, right)?;

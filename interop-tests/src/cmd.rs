@@ -215,7 +215,9 @@ impl Daemon {
 
     /// `Some(status)` if the process has already exited.
     pub fn exited(&mut self) -> Option<ExitStatus> {
-        self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
     }
 
     /// Fails, with the tail of its log, if the daemon has died.

@@ -80,9 +80,7 @@ impl GuestRun {
         }
         for p in ["flock", "timeout", "qemu-system-x86_64"] {
             if !have(p) {
-                return Err(lab_err!(
-                    "{p} not found: run interop-tests/lab/setup.sh"
-                ));
+                return Err(lab_err!("{p} not found: run interop-tests/lab/setup.sh"));
             }
         }
         let kernel = newest_kernel()?;
@@ -147,7 +145,10 @@ impl GuestRun {
             &[("PATH", &path)],
             &console,
         )?;
-        let status = wait_with(&mut d, self.timeout + self.wait_other + Duration::from_secs(30));
+        let status = wait_with(
+            &mut d,
+            self.timeout + self.wait_other + Duration::from_secs(30),
+        );
         let results = std::fs::read_to_string(self.out.join("results.txt")).unwrap_or_default();
         // the guest kernel's uptime at its first command: the boot time
         let boot_secs = results
@@ -260,9 +261,9 @@ pub fn newest_kernel() -> Result<PathBuf> {
         })
         .collect();
     ks.sort();
-    ks.pop()
-        .map(|(_, p)| p)
-        .ok_or_else(|| lab_err!("no /boot/vmlinuz-*: run interop-tests/lab/setup.sh (linux-image-amd64)"))
+    ks.pop().map(|(_, p)| p).ok_or_else(|| {
+        lab_err!("no /boot/vmlinuz-*: run interop-tests/lab/setup.sh (linux-image-amd64)")
+    })
 }
 
 /// Inside the guest: load the kernel modules, run `names` one after the
@@ -291,10 +292,20 @@ pub fn inside(out: &Path, names: &[String]) -> Result<bool> {
     let kernel = run(&["uname", "-r"], Duration::from_secs(5))
         .map(|o| o.stdout.trim().to_owned())
         .unwrap_or_default();
-    let _ = writeln!(log, "guest: kernel {kernel}, uptime {uptime}s at first command");
+    let _ = writeln!(
+        log,
+        "guest: kernel {kernel}, uptime {uptime}s at first command"
+    );
     let m = run(
         &[
-            "modprobe", "-a", "esp4", "esp6", "xfrm_user", "xfrm_interface", "ip_vti", "ip6_vti",
+            "modprobe",
+            "-a",
+            "esp4",
+            "esp6",
+            "xfrm_user",
+            "xfrm_interface",
+            "ip_vti",
+            "ip6_vti",
             "veth",
         ],
         Duration::from_secs(60),

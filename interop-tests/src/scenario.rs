@@ -308,7 +308,13 @@ fn establish_and_prove(
     let mut l = peer::start(left, &topo, Side::Left, t, &ctx.peer_dir(Side::Left))?;
     let mut r = peer::start(right, &topo, Side::Right, t, &ctx.peer_dir(Side::Right))?;
     let labels = format!("left: {}, right: {}", l.label(), r.label());
-    let _ = writeln!(report, "topology {} ({:?}, {:?})\n{labels}", topo.id(), t.family, t.plumbing);
+    let _ = writeln!(
+        report,
+        "topology {} ({:?}, {:?})\n{labels}",
+        topo.id(),
+        t.family,
+        t.plumbing
+    );
     let t0 = Instant::now();
     let init = l.initiate(Duration::from_secs(20));
     let setup = t0.elapsed().as_secs_f64();
@@ -361,9 +367,7 @@ fn neg_wrong_psk(ctx: &Ctx) -> Result<String> {
                     first_line(&e.to_string())
                 ))
             } else {
-                Err(lab_err!(
-                    "failed, but not with AUTHENTICATION_FAILED: {e}"
-                ))
+                Err(lab_err!("failed, but not with AUTHENTICATION_FAILED: {e}"))
             }
         }
     }
@@ -377,12 +381,18 @@ fn neg_cleartext(ctx: &Ctx) -> Result<String> {
     // kernel-libipsec routes the tunnel through TUN in table 220: removing
     // those routes sends the pings in clear text through the veth, while both
     // peers still show the CHILD_SA INSTALLED.
-    let r = establish_and_prove(ctx, &t, PeerKind::Swanctl, PeerKind::Swanctl, |topo, _, _| {
-        for h in [&topo.left, &topo.right] {
-            topo.ip(h, &["route", "flush", "table", "220"])?;
-        }
-        Ok(())
-    });
+    let r = establish_and_prove(
+        ctx,
+        &t,
+        PeerKind::Swanctl,
+        PeerKind::Swanctl,
+        |topo, _, _| {
+            for h in [&topo.left, &topo.right] {
+                topo.ip(h, &["route", "flush", "table", "220"])?;
+            }
+            Ok(())
+        },
+    );
     match r {
         Ok((ev, _, _)) => Err(lab_err!("clear-text pings passed the check: {ev}")),
         Err(e) if e.to_string().contains("did not all cross the SAs") => {
@@ -414,9 +424,10 @@ fn neg_no_sa(ctx: &Ctx) -> Result<String> {
     );
     match r {
         Ok((ev, _, _)) => Err(lab_err!("pings without SAs passed the check: {ev}")),
-        Err(e) if e.to_string().contains("no inbound ESP SA") => {
-            Ok(format!("clear-text ping 3/3, and the check failed as it must: {}", first_line(&e.to_string())))
-        }
+        Err(e) if e.to_string().contains("no inbound ESP SA") => Ok(format!(
+            "clear-text ping 3/3, and the check failed as it must: {}",
+            first_line(&e.to_string())
+        )),
         Err(e) => Err(lab_err!("failed, but not at the SA check: {e}")),
     }
 }
@@ -437,5 +448,8 @@ fn iked_check_config(ctx: &Ctx) -> Result<String> {
         std::os::unix::fs::PermissionsExt::from_mode(0o600),
     );
     let out = peer::Iked::check_config(&conf, &secrets)?;
-    Ok(format!("iked --check-config: {}", out.trim().replace('\n', "; ")))
+    Ok(format!(
+        "iked --check-config: {}",
+        out.trim().replace('\n', "; ")
+    ))
 }

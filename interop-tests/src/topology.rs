@@ -185,7 +185,10 @@ impl Topology {
             T,
         )?;
         for (h, o) in [(&topo.left, &topo.right), (&topo.right, &topo.left)] {
-            topo.ip(h, &["addr", "add", &format!("{}/24", h.outer4), "dev", h.dev])?;
+            topo.ip(
+                h,
+                &["addr", "add", &format!("{}/24", h.outer4), "dev", h.dev],
+            )?;
             topo.ip(
                 h,
                 &[
@@ -198,7 +201,10 @@ impl Topology {
                 ],
             )?;
             topo.ip(h, &["link", "set", h.dev, "up"])?;
-            topo.ip(h, &["addr", "add", &format!("{}/32", h.inner4), "dev", "lo"])?;
+            topo.ip(
+                h,
+                &["addr", "add", &format!("{}/32", h.inner4), "dev", "lo"],
+            )?;
             topo.ip(
                 h,
                 &[
@@ -212,9 +218,7 @@ impl Topology {
             )?;
             topo.ip(
                 h,
-                &[
-                    "route", "add", o.net4, "via", o.outer4, "src", h.inner4,
-                ],
+                &["route", "add", o.net4, "via", o.outer4, "src", h.inner4],
             )?;
             topo.ip(
                 h,
@@ -224,6 +228,19 @@ impl Topology {
             )?;
         }
         Ok(topo)
+    }
+
+    /// A short folder for one side's sockets (unix socket paths are limited
+    /// to 108 bytes, and a guest's results folder is a 9p share); removed
+    /// with the topology.
+    pub fn run_dir(&self, side: Side) -> Result<std::path::PathBuf> {
+        let d = self.run_dir_path(side);
+        crate::make_dir(&d)?;
+        Ok(d)
+    }
+
+    fn run_dir_path(&self, side: Side) -> std::path::PathBuf {
+        std::path::PathBuf::from(format!("/tmp/{}-{}", self.id, side.as_str()))
     }
 
     /// The unique prefix of this topology's names.
@@ -291,7 +308,10 @@ impl Topology {
                 Plumbing::None => {}
             }
             self.ip(h, &["link", "set", dev, "up"])?;
-            self.ip(h, &["route", "replace", o.net4, "dev", dev, "src", h.inner4])?;
+            self.ip(
+                h,
+                &["route", "replace", o.net4, "dev", dev, "src", h.inner4],
+            )?;
         }
         Ok(())
     }
@@ -340,6 +360,9 @@ impl Drop for Topology {
     fn drop(&mut self) {
         for h in [&self.left, &self.right] {
             let _ = run(&["ip", "netns", "del", &h.ns], T);
+        }
+        for side in [Side::Left, Side::Right] {
+            let _ = std::fs::remove_dir_all(self.run_dir_path(side));
         }
     }
 }

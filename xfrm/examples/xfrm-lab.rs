@@ -17,7 +17,7 @@
 //! xfrm-lab bench-file PAIRS POLICIES FILE   the same objects as an `ip -batch` file
 //! ```
 //! CASE: gcm (AES-128-GCM), cbc (AES-256-CBC + HMAC-SHA2-256, ESN, window 128),
-//! chacha (ChaCha20-Poly1305), v6, encap (UDP 4500), vti (mark 6), xfrmi (if_id 42).
+//! chacha (ChaCha20-Poly1305), ah (AH HMAC-SHA2-256), v6, encap (UDP 4500), vti (mark 6), xfrmi (if_id 42).
 //! SIDE: left right.
 
 use std::io::Write;
@@ -36,6 +36,8 @@ enum Alg {
     Gcm,
     Cbc,
     ChaCha,
+    /// AH with HMAC-SHA2-256-128.
+    Ah,
 }
 
 struct Case {
@@ -79,6 +81,13 @@ fn case(name: &str) -> Option<Case> {
             alg: Alg::ChaCha,
             reqid: 7,
             spi: 0x7000,
+            ..base
+        },
+        "ah" => Case {
+            name: "ah",
+            alg: Alg::Ah,
+            reqid: 8,
+            spi: 0x8000,
             ..base
         },
         "v6" => Case {
@@ -169,6 +178,11 @@ fn crypto(alg: Alg, seed: u8) -> Crypto {
             integ_key: test_key(32, seed.wrapping_add(100)),
             trunc_bits: 128,
         },
+        Alg::Ah => Crypto::Integ {
+            integ: IntegAlg::HmacSha256,
+            integ_key: test_key(32, seed),
+            trunc_bits: 128,
+        },
         // ChaCha20-Poly1305 (RFC 7634): 32-byte key + 4-byte salt
         Alg::ChaCha => Crypto::Aead {
             alg: AeadAlg::ChaCha20Poly1305,
@@ -190,6 +204,9 @@ fn sa(c: &Case, from: &Side, to: &Side, left_to_right: bool) -> Sa {
         crypto(c.alg, if left_to_right { 1 } else { 2 }),
     );
     s.replay_window = 32;
+    if c.alg == Alg::Ah {
+        s.protocol = Protocol::Ah;
+    }
     if let Some(w) = c.esn_window {
         s.esn = true;
         s.replay_window = w;
@@ -226,6 +243,9 @@ fn policies(c: &Case, me: &Side, peer: &Side) -> Vec<Policy> {
         ),
     ];
     for p in &mut v {
+        if c.alg == Alg::Ah {
+            p.templates[0].protocol = Protocol::Ah;
+        }
         p.mark = c.mark;
         p.if_id = c.if_id;
         p.priority = 1000;

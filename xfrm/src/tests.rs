@@ -349,7 +349,7 @@ fn an_acquire_datagram_decodes_to_an_event() {
     assert_eq!(a.policy_index, 99);
     assert_eq!(a.policy_dir, Some(Direction::Out));
     assert_eq!(a.dst, ip("192.0.2.2"));
-    assert_eq!(a.protocol, Some(Protocol::Esp));
+    assert_eq!(a.protocol, Protocol::Esp);
     assert_eq!(a.templates.len(), 1);
     assert_eq!(a.templates[0].0.reqid, 3);
     assert_eq!(a.templates[0].0.dst, Some(ip("192.0.2.2")));
@@ -389,4 +389,42 @@ fn an_expire_datagram_keeps_its_mark_and_if_id() {
     assert_eq!(e.current.packets, 12);
     assert_eq!(e.id.mark, Some(Mark::exact(6)));
     assert_eq!(e.if_id, Some(42));
+}
+
+#[test]
+fn ah_takes_integrity_only() {
+    let integ = Crypto::Integ {
+        integ: IntegAlg::HmacSha512,
+        integ_key: Key::new(vec![5; 64]),
+        trunc_bits: 256,
+    };
+    let mut sa = Sa::new(
+        ip("192.0.2.1"),
+        ip("192.0.2.2"),
+        0x51,
+        Mode::Transport,
+        1,
+        integ.clone(),
+    );
+    sa.protocol = Protocol::Ah;
+    let req = wire::sa_request(&sa, false).unwrap();
+    let info = wire::sa_info(wire::decode(req.ty, &req.body).unwrap().unwrap()).unwrap();
+    assert_eq!(info.protocol, Protocol::Ah);
+    assert_eq!(info.integrity, Some(("hmac(sha512)".to_string(), 256)));
+    assert_eq!(info.encryption, None);
+    // mismatches are refused before sending
+    sa.protocol = Protocol::Esp;
+    assert!(matches!(
+        wire::sa_request(&sa, false),
+        Err(Error::Invalid(_))
+    ));
+    let mut ah = gcm_sa();
+    ah.protocol = Protocol::Ah;
+    ah.encap = None;
+    assert!(matches!(
+        wire::sa_request(&ah, false),
+        Err(Error::Invalid(_))
+    ));
+    assert_eq!(Protocol::from_number(108), Protocol::Comp);
+    assert_eq!(Protocol::from_number(99), Protocol::Other(99));
 }

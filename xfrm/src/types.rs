@@ -147,6 +147,16 @@ pub enum Crypto {
         /// Truncated ICV length in bits.
         trunc_bits: u32,
     },
+    /// Integrity only, for AH. (ESP without encryption is `EncrInteg` with
+    /// [`EncrAlg::Null`] and an empty key.)
+    Integ {
+        /// Integrity algorithm.
+        integ: IntegAlg,
+        /// Integrity key.
+        integ_key: Key,
+        /// Truncated ICV length in bits.
+        trunc_bits: u32,
+    },
 }
 
 /// IPsec protocol.
@@ -155,8 +165,12 @@ pub enum Protocol {
     /// ESP (50).
     #[default]
     Esp,
-    /// AH (51).
+    /// AH (51): use [`Crypto::Integ`].
     Ah,
+    /// IPComp (108), as reported by the kernel (installing IPComp SAs is not supported).
+    Comp,
+    /// Any other protocol number the kernel reports.
+    Other(u8),
 }
 
 impl Protocol {
@@ -164,23 +178,28 @@ impl Protocol {
         match self {
             Protocol::Esp => 50,
             Protocol::Ah => 51,
+            Protocol::Comp => 108,
+            Protocol::Other(n) => n,
         }
     }
-    pub(crate) fn from_number(n: u8) -> Option<Self> {
+    pub(crate) fn from_number(n: u8) -> Self {
         match n {
-            50 => Some(Protocol::Esp),
-            51 => Some(Protocol::Ah),
-            _ => None,
+            50 => Protocol::Esp,
+            51 => Protocol::Ah,
+            108 => Protocol::Comp,
+            n => Protocol::Other(n),
         }
     }
 }
 
 impl fmt::Display for Protocol {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Protocol::Esp => "esp",
-            Protocol::Ah => "ah",
-        })
+        match self {
+            Protocol::Esp => f.write_str("esp"),
+            Protocol::Ah => f.write_str("ah"),
+            Protocol::Comp => f.write_str("comp"),
+            Protocol::Other(n) => write!(f, "proto {n}"),
+        }
     }
 }
 
@@ -846,7 +865,7 @@ pub struct Acquire {
     /// Source of the wanted SA.
     pub src: IpAddr,
     /// Protocol of the wanted SA.
-    pub protocol: Option<Protocol>,
+    pub protocol: Protocol,
     /// The packet's selector (addresses of the triggering packet).
     pub selector: Selector,
     /// The triggering policy's index.
@@ -907,7 +926,7 @@ pub struct Mapping {
     /// SPI.
     pub spi: u32,
     /// Protocol.
-    pub protocol: Option<Protocol>,
+    pub protocol: Protocol,
     /// Request ID.
     pub reqid: u32,
     /// Old peer address.

@@ -221,6 +221,25 @@ fn check_sa(sa: &Sa) -> Result<(), Error> {
     if let Some(s) = &sa.selector {
         s.check()?;
     }
+    match (sa.protocol, &sa.crypto) {
+        (Protocol::Esp, Crypto::Aead { .. } | Crypto::EncrInteg { .. }) => {}
+        (Protocol::Ah, Crypto::Integ { .. }) => {}
+        (Protocol::Esp, Crypto::Integ { .. }) => {
+            return Err(Error::Invalid(
+                "ESP needs encryption (EncrAlg::Null for none); integrity-only is AH".into(),
+            ));
+        }
+        (Protocol::Ah, _) => {
+            return Err(Error::Invalid(
+                "AH takes integrity only (Crypto::Integ)".into(),
+            ));
+        }
+        (p, _) => {
+            return Err(Error::Invalid(format!(
+                "installing {p} SAs is not supported"
+            )));
+        }
+    }
     if sa.encap.is_some() && sa.protocol != Protocol::Esp {
         return Err(Error::Invalid("UDP encapsulation is for ESP only".into()));
     }
@@ -266,6 +285,19 @@ pub(crate) fn sa_request(sa: &Sa, update: bool) -> Result<Req, Error> {
                 alg_key_len: key_bits(key)?,
                 alg_icv_len: *icv_bits,
                 alg_key: key.expose().to_vec(),
+            }));
+        }
+        Crypto::Integ {
+            integ,
+            integ_key,
+            trunc_bits,
+        } => {
+            algs.push((integ.kernel_name().to_string(), "integrity"));
+            nlas.push(XfrmAttrs::AuthenticationAlgTrunc(nx::AlgAuth {
+                alg_name: alg_name(integ.kernel_name())?,
+                alg_key_len: key_bits(integ_key)?,
+                alg_trunc_len: *trunc_bits,
+                alg_key: integ_key.expose().to_vec(),
             }));
         }
         Crypto::EncrInteg {
@@ -468,7 +500,7 @@ fn template_from_nx(t: &nx::UserTemplate) -> (Template, u32) {
     let tpl = Template {
         src: (!zero).then(|| ip_of(&t.saddr, t.family)),
         dst: (!zero).then(|| ip_of(&t.id.daddr, t.family)),
-        protocol: Protocol::from_number(t.id.proto).unwrap_or_default(),
+        protocol: Protocol::from_number(t.id.proto),
         spi: t.id.spi,
         mode: Mode::from_number(t.mode).unwrap_or_default(),
         reqid: t.reqid,
@@ -711,7 +743,7 @@ pub(crate) fn sa_info(mut m: XfrmMessage) -> Result<SaInfo, Error> {
         src: ip_of(&i.saddr, i.family),
         dst: ip_of(&i.id.daddr, i.family),
         spi: i.id.spi,
-        protocol: Protocol::from_number(i.id.proto).unwrap_or_default(),
+        protocol: Protocol::from_number(i.id.proto),
         mode: Mode::from_number(i.mode),
         reqid: i.reqid,
         replay_window: a.replay_esn_window.unwrap_or(u32::from(i.replay_window)),
@@ -794,7 +826,7 @@ pub(crate) fn event(mut m: XfrmMessage) -> Option<Event> {
                 id: SaId {
                     dst: ip_of(&s.id.daddr, s.family),
                     spi: s.id.spi,
-                    protocol: Protocol::from_number(s.id.proto).unwrap_or_default(),
+                    protocol: Protocol::from_number(s.id.proto),
                     mark: None,
                 },
                 src: ip_of(&s.saddr, s.family),

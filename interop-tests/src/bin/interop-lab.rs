@@ -78,7 +78,10 @@ fn main() -> ExitCode {
         Cmd::Run { names, out } => {
             let out = out.unwrap_or_else(|| default_out("run"));
             let names: Vec<String> = if names.is_empty() || names == ["host"] {
-                scenario::names(Place::Host).into_iter().map(String::from).collect()
+                scenario::names(Place::Host)
+                    .into_iter()
+                    .map(String::from)
+                    .collect()
             } else {
                 names
             };
@@ -103,7 +106,11 @@ fn main() -> ExitCode {
                 print_outcome(&o);
             }
             println!("logs: {}", out.display());
-            if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
         }
         Cmd::Guest {
             names,
@@ -111,7 +118,10 @@ fn main() -> ExitCode {
             timeout,
         } => {
             let names: Vec<String> = if names.is_empty() {
-                scenario::names(Place::Guest).into_iter().map(String::from).collect()
+                scenario::names(Place::Guest)
+                    .into_iter()
+                    .map(String::from)
+                    .collect()
             } else {
                 names
             };
@@ -136,7 +146,11 @@ fn main() -> ExitCode {
                         print_outcome(o);
                     }
                     println!("logs: {}", r.out.display());
-                    if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+                    if ok {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::FAILURE
+                    }
                 }
                 Err(e) => {
                     println!("guest run FAILED: {e}");
@@ -206,7 +220,8 @@ fn demo(out: PathBuf) -> ExitCode {
         println!("demo FAILED: no 'starter' scenario");
         return ExitCode::FAILURE;
     };
-    let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_else(|e| format!("({}: {e})", p.display()));
+    let read =
+        |p: &Path| std::fs::read_to_string(p).unwrap_or_else(|e| format!("({}: {e})", p.display()));
     let conf = o.dir.join("left/ipsec.conf");
     section("ipsec.conf (the same file on both sides)", &read(&conf));
     match Iked::check_config(&conf, &o.dir.join("left/ipsec.secrets")) {
@@ -214,7 +229,10 @@ fn demo(out: PathBuf) -> ExitCode {
         Err(e) => section("iked --check-config on that ipsec.conf", &e.to_string()),
     }
     let report = read(&o.dir.join("report.txt"));
-    section("tunnel report (ipsec status of each side, then the kernel's SAs and policies)", &report);
+    section(
+        "tunnel report (ipsec status of each side, then the kernel's SAs and policies)",
+        &report,
+    );
     println!();
     println!("{}", o.line());
     if o.pass {

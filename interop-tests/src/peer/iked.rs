@@ -88,7 +88,10 @@ impl Iked {
             &secrets,
             std::os::unix::fs::PermissionsExt::from_mode(0o600),
         );
-        write_file(&dir.join("check-config.txt"), &Self::check_config(&conf, &secrets)?)?;
+        write_file(
+            &dir.join("check-config.txt"),
+            &Self::check_config(&conf, &secrets)?,
+        )?;
         let bin = Self::binary()?.display().to_string();
         let h = topo.host(side);
         let mut daemon = Daemon::spawn(

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{CONN, Peer, Tunnel, run_dir};
+use super::{CONN, Peer, Tunnel};
 use crate::cmd::{Daemon, have, poll, run, run_ok};
 use crate::topology::{Plumbing, Side, Topology};
 use crate::{Result, lab_err, write_file};
@@ -65,7 +65,7 @@ impl Libreswan {
             ));
         }
         let (ike, esp) = proposals(t)?;
-        let run_d = run_dir(topo, side)?.join("pluto");
+        let run_d = topo.run_dir(side)?.join("pluto");
         crate::make_dir(&run_d)?;
         let nss = dir.join("nss");
         crate::make_dir(&nss)?;
@@ -85,12 +85,7 @@ impl Libreswan {
         let secrets = dir.join("ipsec.secrets");
         write_file(
             &secrets,
-            &format!(
-                "@{} @{} : PSK \"{}\"\n",
-                me.id,
-                peer.id,
-                t.psk(side)
-            ),
+            &format!("@{} @{} : PSK \"{}\"\n", me.id, peer.id, t.psk(side)),
         )?;
         let conf = dir.join("ipsec.conf");
         write_file(
@@ -151,7 +146,10 @@ impl Libreswan {
         });
         if up != Some(true) {
             s.daemon.ensure_running()?;
-            return Err(lab_err!("pluto ({}) made no control socket in 15 s", side.as_str()));
+            return Err(lab_err!(
+                "pluto ({}) made no control socket in 15 s",
+                side.as_str()
+            ));
         }
         s.whack(&["--listen"])?;
         let ctl_s = s.ctl.display().to_string();
@@ -202,7 +200,11 @@ impl Peer for Libreswan {
         if out.status.success() && text.contains("established Child SA") {
             Ok(text.lines().last().unwrap_or("").to_owned())
         } else {
-            Err(lab_err!("whack --initiate failed ({}): {}", out.status, text.trim()))
+            Err(lab_err!(
+                "whack --initiate failed ({}): {}",
+                out.status,
+                text.trim()
+            ))
         }
     }
     fn status(&mut self) -> Result<String> {

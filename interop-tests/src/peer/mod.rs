@@ -80,9 +80,7 @@ impl Tunnel {
         match self.plumbing {
             Plumbing::None => {}
             Plumbing::Vti(mark) => extra.push_str(&format!("  mark={mark}\n")),
-            Plumbing::Xfrmi(id) => {
-                extra.push_str(&format!("  if_id_in={id}\n  if_id_out={id}\n"))
-            }
+            Plumbing::Xfrmi(id) => extra.push_str(&format!("  if_id_in={id}\n  if_id_out={id}\n")),
         }
         format!(
             "# ipsec.conf written by the iked interop lab (strongSwan syntax)\n\
@@ -175,14 +173,6 @@ pub fn start(
     })
 }
 
-/// A short folder for sockets: unix socket paths are limited to 108 bytes,
-/// and the results folder of a guest run is a 9p share.
-pub(crate) fn run_dir(topo: &Topology, side: Side) -> Result<PathBuf> {
-    let d = PathBuf::from(format!("/tmp/{}-{}", topo.id(), side.as_str()));
-    crate::make_dir(&d)?;
-    Ok(d)
-}
-
 /// The inbound packet counter of a `swanctl --list-sas` CHILD_SA line
 /// `in  c1f2...,    252 bytes,     3 packets, ...`.
 pub(crate) fn swanctl_in_packets(list_sas: &str) -> Option<u64> {
@@ -205,7 +195,10 @@ mod tests {
     fn swanctl_counters_parse() {
         let s = "gw: #1, ESTABLISHED, IKEv2, 1a2b_i* 3c4d_r\n  net: #1, reqid 1, INSTALLED, TUNNEL, ESP:AES_GCM_16-128\n    installed 1s ago\n    in  c1f2a3b4,    252 bytes,     3 packets,     0s ago\n    out c5d6e7f8,    252 bytes,     3 packets,     0s ago\n";
         assert_eq!(swanctl_in_packets(s), Some(3));
-        assert_eq!(swanctl_in_packets("in  c1f2a3b4,      0 bytes,     0 packets\n"), Some(0));
+        assert_eq!(
+            swanctl_in_packets("in  c1f2a3b4,      0 bytes,     0 packets\n"),
+            Some(0)
+        );
         assert_eq!(swanctl_in_packets("no sas"), None);
     }
 }

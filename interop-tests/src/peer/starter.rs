@@ -51,7 +51,12 @@ impl Starter {
         write_file(&secrets, ipsec_secrets)?;
         write_file(
             &ss,
-            &super::strongswan::strongswan_conf(t.libipsec, "stroke", &dir.join("charon.log"), None),
+            &super::strongswan::strongswan_conf(
+                t.libipsec,
+                "stroke",
+                &dir.join("charon.log"),
+                None,
+            ),
         )?;
         let script = format!(
             "set -e; mount -t tmpfs lab-run /run; mkdir -p /run/lock; \
@@ -185,8 +190,7 @@ impl Peer for Starter {
         if out.status.success() && text.contains("established successfully") {
             Ok(text
                 .lines()
-                .filter(|l| l.contains("established successfully"))
-                .last()
+                .rfind(|l| l.contains("established successfully"))
                 .unwrap_or("")
                 .to_owned())
         } else {
@@ -236,9 +240,14 @@ mod tests {
             Some(3)
         );
         assert_eq!(
-            stroke_in_packets("   gw{1}:  AES_GCM_16_128, 0 bytes_i, 0 bytes_o, rekeying disabled\n"),
+            stroke_in_packets(
+                "   gw{1}:  AES_GCM_16_128, 0 bytes_i, 0 bytes_o, rekeying disabled\n"
+            ),
             Some(0)
         );
-        assert_eq!(stroke_in_packets("Security Associations (0 up, 0 connecting):\n  none\n"), None);
+        assert_eq!(
+            stroke_in_packets("Security Associations (0 up, 0 connecting):\n  none\n"),
+            None
+        );
     }
 }

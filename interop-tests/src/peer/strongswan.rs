@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{CHILD, CONN, Peer, Tunnel, run_dir, swanctl_in_packets};
+use super::{CHILD, CONN, Peer, Tunnel, swanctl_in_packets};
 use crate::cmd::{Daemon, have, poll, run, run_ok};
 use crate::topology::{Plumbing, Side, Topology};
 use crate::{Result, lab_err, write_file};
@@ -32,7 +32,12 @@ pub(crate) fn strongswan_conf(
     vici: Option<&Path>,
 ) -> String {
     let vici = vici
-        .map(|s| format!("    vici {{\n      socket = unix://{}\n    }}\n", s.display()))
+        .map(|s| {
+            format!(
+                "    vici {{\n      socket = unix://{}\n    }}\n",
+                s.display()
+            )
+        })
         .unwrap_or_default();
     format!(
         "# written by the iked interop lab; used via STRONGSWAN_CONF or a private bind mount\n\
@@ -130,7 +135,7 @@ impl StrongSwan {
                 ));
             }
         }
-        let run = run_dir(topo, side)?;
+        let run = topo.run_dir(side)?;
         let vici = run.join("charon.vici");
         let _ = std::fs::remove_file(&vici);
         let conf = dir.join("strongswan.conf");
@@ -192,7 +197,10 @@ impl StrongSwan {
 
 impl Peer for StrongSwan {
     fn label(&self) -> String {
-        format!("strongSwan charon-systemd/swanctl (pid {})", self.daemon.pid())
+        format!(
+            "strongSwan charon-systemd/swanctl (pid {})",
+            self.daemon.pid()
+        )
     }
     fn side(&self) -> Side {
         self.side
