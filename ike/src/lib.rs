@@ -8,6 +8,7 @@
 //!   transform IDs to implementations.
 
 pub mod crypto;
+pub mod daemon;
 pub mod sa;
 pub mod ts;
 pub mod wire;

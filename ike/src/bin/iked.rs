@@ -1,11 +1,16 @@
 //! iked: the IKEv2 keying daemon. Argument parsing only; the work is in the `ike` crate.
 
 use clap::Parser;
+use ike::daemon::{Options, control};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
-#[command(name = "iked", version, about = "IKEv2 keying daemon reading strongSwan's ipsec.conf / ipsec.secrets")]
+#[command(
+    name = "iked",
+    version,
+    about = "IKEv2 keying daemon reading strongSwan's ipsec.conf / ipsec.secrets"
+)]
 struct Args {
     /// Parse and validate the configuration, print one line per conn, and exit
     /// (0: valid, 1: errors, all of them printed).
@@ -17,6 +22,15 @@ struct Args {
     /// ipsec.secrets to read.
     #[arg(long = "secrets", value_name = "PATH", default_value = conf::DEFAULT_SECRETS)]
     secrets: PathBuf,
+    /// Control socket (root-only) for ikectl and ipsec.
+    #[arg(long = "ctl", value_name = "PATH", default_value = control::DEFAULT_CTL)]
+    ctl: PathBuf,
+    /// UDP port for IKE.
+    #[arg(long, value_name = "PORT", default_value_t = 500)]
+    port: u16,
+    /// UDP port for NAT traversal (non-ESP marker, ESP-in-UDP).
+    #[arg(long = "natt-port", value_name = "PORT", default_value_t = 4500)]
+    natt_port: u16,
 }
 
 fn main() -> ExitCode {
@@ -24,10 +38,23 @@ fn main() -> ExitCode {
     if args.check_config {
         return check_config(&args);
     }
-    eprintln!(
-        "iked: the daemon is not implemented yet; only --check-config works in this version"
-    );
-    ExitCode::from(2)
+    let opts = Options {
+        config: args.config,
+        secrets: args.secrets,
+        ctl: args.ctl,
+        port: args.port,
+        natt_port: args.natt_port,
+    };
+    match ike::daemon::run_with(opts, ike::daemon::core::endpoint) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprint!("iked: {e}");
+            if !e.ends_with('\n') {
+                eprintln!();
+            }
+            ExitCode::from(1)
+        }
+    }
 }
 
 fn check_config(args: &Args) -> ExitCode {

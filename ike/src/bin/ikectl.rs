@@ -1,0 +1,93 @@
+//! ikectl: control iked over its Unix socket. Argument parsing only.
+
+use clap::{Parser, Subcommand};
+use ike::daemon::control::{self, Request};
+use ike::daemon::status;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(name = "ikectl", version, about = "Control the iked IKEv2 daemon")]
+struct Args {
+    /// iked's control socket (default: $IKED_CTL, else /run/iked.ctl).
+    #[arg(long = "ctl", value_name = "PATH")]
+    ctl: Option<PathBuf>,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// IKE_SAs and CHILD_SAs (strongSwan's `ipsec status` format, or JSON).
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Status with the daemon, the conns and kernel counters.
+    Statusall {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Initiate a conn and wait for the outcome.
+    Up { name: String },
+    /// Close a conn's IKE_SAs (and their CHILD_SAs).
+    Down { name: String },
+    /// Re-read ipsec.conf / ipsec.secrets (a broken file keeps the old configuration).
+    Reload,
+    /// Stop iked (it deletes its SAs first).
+    Stop,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let (req, json, all) = match args.cmd {
+        Cmd::Status { json } => (Request::Status, json, false),
+        Cmd::Statusall { json } => (Request::Statusall, json, true),
+        Cmd::Up { name } => (Request::Up { conn: name }, false, false),
+        Cmd::Down { name } => (Request::Down { conn: name }, false, false),
+        Cmd::Reload => (Request::Reload, false, false),
+        Cmd::Stop => (Request::Stop, false, false),
+    };
+    let ctl = args
+        .ctl
+        .or_else(|| std::env::var_os("IKED_CTL").map(PathBuf::from))
+        .unwrap_or_else(|| control::DEFAULT_CTL.into());
+    let resp = match control::request(&ctl, &req, Duration::from_secs(90)) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ikectl: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(st) = &resp.status {
+        if json {
+            match serde_json::to_string_pretty(st) {
+                Ok(s) => println!("{s}"),
+                Err(e) => {
+                    eprintln!("ikectl: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+        } else if all {
+            print!("{}", status::format_statusall(st));
+        } else {
+            print!("{}", status::format_status(st));
+        }
+    }
+    if !resp.message.is_empty() {
+        if resp.ok {
+            println!("{}", resp.message);
+        } else {
+            eprintln!("{}", resp.message);
+        }
+    }
+    for e in &resp.errors {
+        eprintln!("{e}");
+    }
+    if resp.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}

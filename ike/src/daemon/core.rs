@@ -1,0 +1,80 @@
+//! The daemon's view of the protocol core: the sans-IO endpoint's methods as a
+//! trait, so the I/O loop can also be driven by a scripted core in tests.
+
+use crate::sa::{Event, IkeStatus, Transmit};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What the daemon needs from the protocol core.
+pub trait Core {
+    fn set_config(&mut self, config: Arc<conf::Config>);
+    fn set_local_addrs(&mut self, addrs: Vec<IpAddr>);
+    fn handle_datagram(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, data: &[u8]);
+    fn initiate(&mut self, now: Instant, conn: &str) -> Result<u32, String>;
+    fn terminate(&mut self, now: Instant, conn: &str) -> usize;
+    fn shutdown(&mut self, now: Instant);
+    fn handle_timeout(&mut self, now: Instant);
+    fn poll_transmit(&mut self) -> Option<Transmit>;
+    fn poll_timeout(&self) -> Option<Instant>;
+    fn poll_event(&mut self) -> Option<Event>;
+    fn status(&self, now: Instant) -> Vec<IkeStatus>;
+}
+
+impl Core for crate::sa::Endpoint {
+    fn set_config(&mut self, config: Arc<conf::Config>) {
+        crate::sa::Endpoint::set_config(self, config)
+    }
+    fn set_local_addrs(&mut self, addrs: Vec<IpAddr>) {
+        crate::sa::Endpoint::set_local_addrs(self, addrs)
+    }
+    fn handle_datagram(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        data: &[u8],
+    ) {
+        crate::sa::Endpoint::handle_datagram(self, now, local, remote, data)
+    }
+    fn initiate(&mut self, now: Instant, conn: &str) -> Result<u32, String> {
+        crate::sa::Endpoint::initiate(self, now, conn)
+    }
+    fn terminate(&mut self, now: Instant, conn: &str) -> usize {
+        crate::sa::Endpoint::terminate(self, now, conn)
+    }
+    fn shutdown(&mut self, now: Instant) {
+        crate::sa::Endpoint::shutdown(self, now)
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        crate::sa::Endpoint::handle_timeout(self, now)
+    }
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        crate::sa::Endpoint::poll_transmit(self)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        crate::sa::Endpoint::poll_timeout(self)
+    }
+    fn poll_event(&mut self) -> Option<Event> {
+        crate::sa::Endpoint::poll_event(self)
+    }
+    fn status(&self, now: Instant) -> Vec<IkeStatus> {
+        crate::sa::Endpoint::status(self, now)
+    }
+}
+
+/// The real core: the protocol endpoint with the default crypto provider, the
+/// OS random generator and kernel SPIs.
+pub fn endpoint(
+    config: Arc<conf::Config>,
+    addrs: Vec<IpAddr>,
+    spis: super::kernel::KernelSpis,
+) -> crate::sa::Endpoint {
+    crate::sa::Endpoint::new(
+        config,
+        addrs,
+        crate::crypto::Provider::default(),
+        Box::new(rand_core::OsRng),
+        Box::new(spis),
+    )
+}

@@ -1,0 +1,686 @@
+//! CHILD_SA installation through the `xfrm` crate: the translation of the
+//! protocol core's [`ChildSaInstall`] / [`Event::DeleteChild`] into SAs and
+//! policies, a record of exactly what iked installed (so that `down`,
+//! DELETE and shutdown remove that and nothing else), kernel SPI allocation
+//! and SA counters.
+//!
+//! [`Event::DeleteChild`]: crate::sa::Event::DeleteChild
+
+use crate::crypto::{Encr, Integ};
+use crate::sa::{ChildSaInstall, EspKeys, Mode, Selector, SpiAllocator};
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
+use tracing::{debug, error, info, warn};
+use xfrm::{
+    AeadAlg, Crypto, Direction, EncrAlg, IntegAlg, Key, Lifetime, Limits, Mark, Policy, PolicyId,
+    Prefix, Sa, SaId, SpiRequest, Template, UdpEncap, Xfrm,
+};
+
+/// strongSwan-like policy priorities: a base for IPsec policies, minus the
+/// selector's specificity (longer prefixes, a protocol, ports win).
+const PRIO_BASE: u32 = 400_000;
+
+/// The priority of a policy with this kernel selector: lower is preferred.
+pub fn priority(sel: &xfrm::Selector) -> u32 {
+    let mut p = PRIO_BASE;
+    p -= 256 * (u32::from(sel.src.len) + u32::from(sel.dst.len));
+    if sel.proto != 0 {
+        p -= 128;
+    }
+    if sel.sport.is_some() {
+        p -= 32;
+    }
+    if sel.dport.is_some() {
+        p -= 32;
+    }
+    p
+}
+
+/// The kernel transform for a negotiated ESP transform and one direction's keys.
+pub fn crypto(encr: Encr, integ: Option<Integ>, keys: &EspKeys) -> Result<Crypto, String> {
+    let key = |b: &crate::crypto::SecretBytes| Key::from_slice(b.as_slice());
+    Ok(match encr {
+        Encr::AesGcm { icv_len, .. } => Crypto::Aead {
+            alg: AeadAlg::AesGcm,
+            key: key(&keys.encr),
+            icv_bits: u32::from(icv_len) * 8,
+        },
+        Encr::ChaCha20Poly1305 => Crypto::Aead {
+            alg: AeadAlg::ChaCha20Poly1305,
+            key: key(&keys.encr),
+            icv_bits: 128,
+        },
+        Encr::AesCbc { .. } => {
+            let Some(i) = integ else {
+                return Err("AES-CBC without an integrity algorithm".into());
+            };
+            let (alg, trunc_bits) = match i {
+                Integ::HmacSha1_96 => (IntegAlg::HmacSha1, 96),
+                Integ::AesXcbc96 => (IntegAlg::Named("xcbc(aes)".into()), 96),
+                Integ::HmacSha256_128 => (IntegAlg::HmacSha256, 128),
+                Integ::HmacSha384_192 => (IntegAlg::HmacSha384, 192),
+                Integ::HmacSha512_256 => (IntegAlg::HmacSha512, 256),
+            };
+            Crypto::EncrInteg {
+                encr: EncrAlg::AesCbc,
+                encr_key: key(&keys.encr),
+                integ: alg,
+                integ_key: key(&keys.integ),
+                trunc_bits,
+            }
+        }
+    })
+}
+
+/// Splits an address range into the prefixes that cover exactly it.
+pub fn range_prefixes(start: IpAddr, end: IpAddr) -> Vec<Prefix> {
+    let (s, e, bits, v6) = match (start, end) {
+        (IpAddr::V4(s), IpAddr::V4(e)) => (
+            u128::from(u32::from(s)),
+            u128::from(u32::from(e)),
+            32u32,
+            false,
+        ),
+        (IpAddr::V6(s), IpAddr::V6(e)) => (u128::from(s), u128::from(e), 128u32, true),
+        _ => return Vec::new(),
+    };
+    let mk = |a: u128, len: u32| {
+        let addr = if v6 {
+            IpAddr::V6(Ipv6Addr::from(a))
+        } else {
+            IpAddr::V4(Ipv4Addr::from(a as u32))
+        };
+        Prefix::new(addr, len as u8)
+    };
+    let mut out = Vec::new();
+    let mut cur = s;
+    // At most 2 * bits prefixes; bounded loop.
+    for _ in 0..(2 * bits + 2) {
+        if cur > e {
+            break;
+        }
+        // Largest block aligned at `cur` that fits in [cur, e].
+        let mut size_bits = if cur == 0 {
+            bits
+        } else {
+            cur.trailing_zeros().min(bits)
+        };
+        loop {
+            let last = if size_bits >= 128 {
+                u128::MAX
+            } else {
+                cur + ((1u128 << size_bits) - 1)
+            };
+            if last <= e {
+                out.push(mk(cur, bits - size_bits));
+                if last == u128::MAX || (!v6 && last >= u128::from(u32::MAX)) {
+                    return out;
+                }
+                cur = last + 1;
+                break;
+            }
+            if size_bits == 0 {
+                return out;
+            }
+            size_bits -= 1;
+        }
+    }
+    out
+}
+
+/// Kernel selectors for one (local, remote) traffic-selector pair, in the
+/// outbound direction (src = local). Port ranges the kernel cannot express
+/// (neither one port nor all) are refused.
+fn kernel_selectors(l: &Selector, r: &Selector) -> Result<Vec<xfrm::Selector>, String> {
+    if l.start.is_ipv4() != r.start.is_ipv4() {
+        return Ok(Vec::new());
+    }
+    if l.protocol != r.protocol && l.protocol != 0 && r.protocol != 0 {
+        return Ok(Vec::new());
+    }
+    let port = |s: &Selector| -> Result<Option<u16>, String> {
+        if s.start_port == 0 && s.end_port == 65535 {
+            Ok(None)
+        } else if s.start_port == s.end_port {
+            Ok(Some(s.start_port))
+        } else {
+            Err(format!(
+                "port range {}-{} cannot be expressed as a kernel selector",
+                s.start_port, s.end_port
+            ))
+        }
+    };
+    let (sport, dport) = (port(l)?, port(r)?);
+    let proto = l.protocol.max(r.protocol);
+    let mut out = Vec::new();
+    for src in range_prefixes(l.start, l.end) {
+        for dst in range_prefixes(r.start, r.end) {
+            let mut sel = xfrm::Selector::new(src, dst);
+            sel.proto = proto;
+            sel.sport = sport;
+            sel.dport = dport;
+            out.push(sel);
+        }
+    }
+    Ok(out)
+}
+
+fn reverse(sel: &xfrm::Selector) -> xfrm::Selector {
+    let mut r = xfrm::Selector::new(sel.dst, sel.src);
+    r.proto = sel.proto;
+    r.sport = sel.dport;
+    r.dport = sel.sport;
+    r
+}
+
+fn mark(m: Option<(u32, u32)>) -> Option<Mark> {
+    m.map(|(value, mask)| Mark { value, mask })
+}
+
+fn xmode(m: Mode) -> xfrm::Mode {
+    match m {
+        Mode::Tunnel => xfrm::Mode::Tunnel,
+        Mode::Transport => xfrm::Mode::Transport,
+    }
+}
+
+fn lifetime(c: &ChildSaInstall) -> Lifetime {
+    let secs = |d: Duration| (!d.is_zero()).then(|| d.as_secs().max(1));
+    Lifetime {
+        soft: Limits {
+            add_seconds: secs(c.soft_lifetime),
+            ..Limits::default()
+        },
+        hard: Limits {
+            add_seconds: secs(c.hard_lifetime),
+            ..Limits::default()
+        },
+    }
+}
+
+/// The two SAs of a CHILD_SA (inbound, outbound).
+pub fn sas(c: &ChildSaInstall) -> Result<(Sa, Sa), String> {
+    let mode = xmode(c.mode);
+    let mut sa_in = Sa::new(
+        c.remote,
+        c.local,
+        c.spi_in,
+        mode,
+        c.reqid,
+        crypto(c.encr, c.integ, &c.keys_in)?,
+    );
+    let mut sa_out = Sa::new(
+        c.local,
+        c.remote,
+        c.spi_out,
+        mode,
+        c.reqid,
+        crypto(c.encr, c.integ, &c.keys_out)?,
+    );
+    sa_in.replay_window = c.replay_window;
+    sa_out.replay_window = if c.esn { c.replay_window.max(1) } else { 0 };
+    for (sa, m, i) in [
+        (&mut sa_in, c.mark_in, c.if_id_in),
+        (&mut sa_out, c.mark_out, c.if_id_out),
+    ] {
+        sa.esn = c.esn;
+        sa.mark = mark(m);
+        sa.if_id = i;
+        sa.lifetime = lifetime(c);
+    }
+    if let Some((lport, rport)) = c.encap {
+        sa_in.encap = Some(UdpEncap {
+            sport: rport,
+            dport: lport,
+        });
+        sa_out.encap = Some(UdpEncap {
+            sport: lport,
+            dport: rport,
+        });
+    }
+    Ok((sa_in, sa_out))
+}
+
+/// The policies of a CHILD_SA: out, in, and (tunnel mode) fwd per selector pair.
+pub fn policies(c: &ChildSaInstall) -> Result<Vec<Policy>, String> {
+    let mut out = Vec::new();
+    for l in &c.ts_local {
+        for r in &c.ts_remote {
+            for sel in kernel_selectors(l, r)? {
+                let (t_out, t_in) = match c.mode {
+                    Mode::Tunnel => (
+                        Template::tunnel(c.local, c.remote, c.reqid),
+                        Template::tunnel(c.remote, c.local, c.reqid),
+                    ),
+                    Mode::Transport => (Template::transport(c.reqid), Template::transport(c.reqid)),
+                };
+                let rsel = reverse(&sel);
+                let mut dirs = vec![
+                    (sel, Direction::Out, t_out, c.mark_out, c.if_id_out),
+                    (rsel, Direction::In, t_in, c.mark_in, c.if_id_in),
+                ];
+                if c.mode == Mode::Tunnel {
+                    dirs.push((rsel, Direction::Fwd, t_in, c.mark_in, c.if_id_in));
+                }
+                for (s, d, t, m, i) in dirs {
+                    let mut p = Policy::new(s, d, vec![t]);
+                    p.priority = priority(&s);
+                    p.mark = mark(m);
+                    p.if_id = i;
+                    out.push(p);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// What iked installed for one CHILD_SA.
+#[derive(Debug, Clone)]
+pub struct Installed {
+    pub conn: String,
+    pub sa_in: Option<SaId>,
+    pub sa_out: Option<SaId>,
+    pub policies: Vec<PolicyId>,
+}
+
+/// Kernel counters of a CHILD_SA: (inbound, outbound).
+pub type ChildCounters = (xfrm::Current, xfrm::Current);
+
+/// Owns the XFRM socket and the record of what iked installed.
+#[derive(Debug)]
+pub struct Kernel {
+    xfrm: Option<Xfrm>,
+    /// child_id -> what was installed for it.
+    children: BTreeMap<u32, Installed>,
+    /// Policies are shared between CHILD_SAs with the same selectors (rekeying):
+    /// the number of CHILD_SAs using each.
+    policy_refs: HashMap<PolicyId, u32>,
+}
+
+impl Kernel {
+    /// Opens the XFRM socket; without one (no permission, no netlink) every
+    /// install fails with a logged error and the daemon goes on.
+    pub fn open() -> Self {
+        let xfrm = match Xfrm::open() {
+            Ok(x) => Some(x),
+            Err(e) => {
+                error!(target: "knl", "unable to open the XFRM netlink socket: {e}");
+                None
+            }
+        };
+        Kernel {
+            xfrm,
+            children: BTreeMap::new(),
+            policy_refs: HashMap::new(),
+        }
+    }
+
+    /// Whether iked installed SAs for this CHILD_SA.
+    pub fn installed(&self, child_id: u32) -> Option<&Installed> {
+        self.children.get(&child_id)
+    }
+
+    /// Number of CHILD_SAs with kernel state.
+    pub fn len(&self) -> usize {
+        self.children.len()
+    }
+
+    /// True when nothing is installed.
+    pub fn is_empty(&self) -> bool {
+        self.children.is_empty()
+    }
+
+    /// Installs both SAs and (unless `installpolicy=no`) the policies. On a
+    /// failure, what this call installed is removed again.
+    pub fn install(&mut self, c: &ChildSaInstall) -> Result<(), String> {
+        let Some(x) = self.xfrm.as_mut() else {
+            return Err("no XFRM socket".into());
+        };
+        let (sa_in, sa_out) = sas(c)?;
+        let pols = if c.install_policy {
+            policies(c)?
+        } else {
+            Vec::new()
+        };
+        let mut rec = Installed {
+            conn: c.conn.clone(),
+            sa_in: None,
+            sa_out: None,
+            policies: Vec::new(),
+        };
+        // The inbound SPI came from ALLOCSPI: complete its larval SA.
+        let r = match x.update_sa(&sa_in) {
+            Err(e) if e.is_not_found() => x.add_sa(&sa_in),
+            r => r,
+        };
+        if let Err(e) = r {
+            return Err(format!(
+                "unable to add SAD entry with SPI {:08x}: {e}",
+                c.spi_in
+            ));
+        }
+        rec.sa_in = Some(sa_in.id());
+        if let Err(e) = x.add_sa(&sa_out) {
+            self.undo(&rec);
+            return Err(format!(
+                "unable to add SAD entry with SPI {:08x}: {e}",
+                c.spi_out
+            ));
+        }
+        rec.sa_out = Some(sa_out.id());
+        for p in &pols {
+            let id = p.id();
+            if let Err(e) = x.update_policy(p) {
+                self.undo(&rec);
+                return Err(format!(
+                    "unable to install policy {} === {} {}: {e}",
+                    p.selector.src, p.selector.dst, p.dir
+                ));
+            }
+            *self.policy_refs.entry(id).or_insert(0) += 1;
+            rec.policies.push(id);
+        }
+        debug!(target: "knl", "installed SAs {:08x}/{:08x} and {} policies for {}{{{}}}",
+            c.spi_in, c.spi_out, rec.policies.len(), c.conn, c.child_id);
+        // A CHILD_SA id installed twice (should not happen): remove the old state.
+        if let Some(old) = self.children.insert(c.child_id, rec) {
+            warn!(target: "knl", "CHILD_SA {{{}}} installed twice; replacing", c.child_id);
+            self.remove_record(&old);
+        }
+        Ok(())
+    }
+
+    fn undo(&mut self, rec: &Installed) {
+        self.remove_record(rec);
+    }
+
+    /// Removes a record's SAs and its share of the policies.
+    fn remove_record(&mut self, rec: &Installed) {
+        let Some(x) = self.xfrm.as_mut() else {
+            return;
+        };
+        for id in &rec.policies {
+            let n = self.policy_refs.entry(*id).or_insert(1);
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.policy_refs.remove(id);
+                if let Err(e) = x.delete_policy(id) {
+                    if !e.is_not_found() {
+                        warn!(target: "knl", "unable to delete {id}: {e}");
+                    }
+                }
+            }
+        }
+        for id in [rec.sa_in, rec.sa_out].into_iter().flatten() {
+            if let Err(e) = x.delete_sa(&id) {
+                if !e.is_not_found() {
+                    warn!(target: "knl", "unable to delete {id}: {e}");
+                }
+            }
+        }
+    }
+
+    /// Removes what iked installed for a CHILD_SA; false if it had nothing.
+    pub fn remove(&mut self, child_id: u32) -> bool {
+        match self.children.remove(&child_id) {
+            Some(rec) => {
+                self.remove_record(&rec);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Removes everything iked installed (shutdown); returns how many CHILD_SAs.
+    pub fn remove_all(&mut self) -> usize {
+        let ids: Vec<u32> = self.children.keys().copied().collect();
+        for id in &ids {
+            self.remove(*id);
+        }
+        ids.len()
+    }
+
+    /// The kernel's counters for a CHILD_SA.
+    pub fn counters(&mut self, child_id: u32) -> Option<ChildCounters> {
+        let rec = self.children.get(&child_id)?;
+        let (i, o) = (rec.sa_in?, rec.sa_out?);
+        let x = self.xfrm.as_mut()?;
+        let ci = x.get_sa(&i).ok()?.current;
+        let co = x.get_sa(&o).ok()?.current;
+        Some((ci, co))
+    }
+}
+
+/// [`SpiAllocator`] backed by XFRM_MSG_ALLOCSPI (SPIs in `c0000000..cfffffff`).
+#[derive(Debug)]
+pub struct KernelSpis {
+    xfrm: Option<Xfrm>,
+}
+
+impl KernelSpis {
+    pub fn open() -> Self {
+        KernelSpis {
+            xfrm: Xfrm::open().ok(),
+        }
+    }
+}
+
+impl SpiAllocator for KernelSpis {
+    fn alloc_spi(&mut self, local: IpAddr, remote: IpAddr) -> Result<u32, String> {
+        let x = self.xfrm.as_mut().ok_or("no XFRM socket")?;
+        let spi = x
+            .alloc_spi(&SpiRequest::new(remote, local, 0))
+            .map_err(|e| format!("unable to allocate SPI from kernel: {e}"))?;
+        info!(target: "knl", "allocated SPI {spi:08x}");
+        Ok(spi)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::SecretBytes;
+
+    fn sel(net: &str, len: u8) -> Selector {
+        let a: IpAddr = net.parse().unwrap();
+        let (start, end) = crate::ts::prefix_range(a, len);
+        Selector {
+            start,
+            end,
+            protocol: 0,
+            start_port: 0,
+            end_port: 65535,
+        }
+    }
+
+    pub(crate) fn install(mode: Mode, encr: Encr, integ: Option<Integ>) -> ChildSaInstall {
+        let keys = |n: u8, el: usize, il: usize| EspKeys {
+            encr: SecretBytes::new(vec![n; el]),
+            integ: SecretBytes::new(vec![n + 1; il]),
+        };
+        let (el, il) = match (encr, integ) {
+            (Encr::AesGcm { key_bits, .. }, _) => (usize::from(key_bits) / 8 + 4, 0),
+            (Encr::ChaCha20Poly1305, _) => (36, 0),
+            (Encr::AesCbc { key_bits }, _) => (usize::from(key_bits) / 8, 32),
+        };
+        ChildSaInstall {
+            conn: "net-net".into(),
+            ike_id: 1,
+            child_id: 1,
+            reqid: 7,
+            mode,
+            local: "192.0.2.1".parse().unwrap(),
+            remote: "192.0.2.2".parse().unwrap(),
+            encap: None,
+            spi_in: 0xc000_0001,
+            spi_out: 0xc000_0002,
+            encr,
+            integ,
+            esn: false,
+            keys_in: keys(1, el, il),
+            keys_out: keys(3, el, il),
+            ts_local: vec![sel("198.51.100.0", 24)],
+            ts_remote: vec![sel("203.0.113.0", 24)],
+            mark_in: None,
+            mark_out: None,
+            if_id_in: None,
+            if_id_out: None,
+            soft_lifetime: Duration::from_secs(3000),
+            hard_lifetime: Duration::from_secs(3600),
+            replay_window: 32,
+            install_policy: true,
+            updown: None,
+        }
+    }
+
+    #[test]
+    fn gcm_tunnel_sas_and_policies() {
+        let mut c = install(
+            Mode::Tunnel,
+            Encr::AesGcm {
+                key_bits: 128,
+                icv_len: 16,
+            },
+            None,
+        );
+        c.mark_in = Some((6, 0xffff_ffff));
+        c.if_id_out = Some(42);
+        c.encap = Some((4500, 4501));
+        let (i, o) = sas(&c).unwrap();
+        assert_eq!(
+            (i.src, i.dst, i.spi, i.reqid),
+            (c.remote, c.local, 0xc000_0001, 7)
+        );
+        assert_eq!((o.src, o.dst, o.spi), (c.local, c.remote, 0xc000_0002));
+        assert!(
+            matches!(&i.crypto, Crypto::Aead { alg: AeadAlg::AesGcm, key, icv_bits: 128 } if key.len() == 20)
+        );
+        assert_eq!(i.replay_window, 32);
+        assert_eq!(o.replay_window, 0);
+        assert_eq!(i.mark, Some(Mark::exact(6)));
+        assert_eq!(o.mark, None);
+        assert_eq!((i.if_id, o.if_id), (None, Some(42)));
+        assert_eq!(
+            i.encap,
+            Some(UdpEncap {
+                sport: 4501,
+                dport: 4500
+            })
+        );
+        assert_eq!(
+            o.encap,
+            Some(UdpEncap {
+                sport: 4500,
+                dport: 4501
+            })
+        );
+        assert_eq!(i.lifetime.hard.add_seconds, Some(3600));
+        assert_eq!(i.lifetime.soft.add_seconds, Some(3000));
+
+        let p = policies(&c).unwrap();
+        assert_eq!(p.len(), 3);
+        assert_eq!(p[0].dir, Direction::Out);
+        assert_eq!(p[0].selector.src.to_string(), "198.51.100.0/24");
+        assert_eq!(p[0].selector.dst.to_string(), "203.0.113.0/24");
+        assert_eq!(p[0].templates[0], Template::tunnel(c.local, c.remote, 7));
+        assert_eq!(p[0].if_id, Some(42));
+        assert_eq!(p[1].dir, Direction::In);
+        assert_eq!(p[1].selector.src.to_string(), "203.0.113.0/24");
+        assert_eq!(p[1].templates[0], Template::tunnel(c.remote, c.local, 7));
+        assert_eq!(p[1].mark, Some(Mark::exact(6)));
+        assert_eq!(p[2].dir, Direction::Fwd);
+        assert_eq!(p[0].priority, 400_000 - 256 * 48);
+    }
+
+    #[test]
+    fn cbc_transport_no_fwd_and_installpolicy_no() {
+        let mut c = install(
+            Mode::Transport,
+            Encr::AesCbc { key_bits: 256 },
+            Some(Integ::HmacSha256_128),
+        );
+        let (i, _) = sas(&c).unwrap();
+        assert!(matches!(
+            &i.crypto,
+            Crypto::EncrInteg { encr: EncrAlg::AesCbc, integ: IntegAlg::HmacSha256, trunc_bits: 128, encr_key, integ_key }
+                if encr_key.len() == 32 && integ_key.len() == 32
+        ));
+        assert_eq!(i.mode, xfrm::Mode::Transport);
+        let p = policies(&c).unwrap();
+        assert_eq!(p.len(), 2);
+        assert_eq!(p[0].templates[0], Template::transport(7));
+        c.integ = None;
+        assert!(sas(&c).is_err());
+        c.integ = Some(Integ::HmacSha1_96);
+        assert!(matches!(
+            sas(&c).unwrap().0.crypto,
+            Crypto::EncrInteg { trunc_bits: 96, .. }
+        ));
+        let cc = install(Mode::Tunnel, Encr::ChaCha20Poly1305, None);
+        assert!(matches!(
+            sas(&cc).unwrap().0.crypto,
+            Crypto::Aead {
+                alg: AeadAlg::ChaCha20Poly1305,
+                icv_bits: 128,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn several_subnets_and_families() {
+        let mut c = install(Mode::Tunnel, Encr::ChaCha20Poly1305, None);
+        c.ts_local.push(sel("2001:db8:a::", 64));
+        c.ts_remote.push(sel("10.0.0.0", 8));
+        c.ts_remote.push(sel("2001:db8:b::", 64));
+        // v4 local x 2 v4 remote, v6 local x 1 v6 remote: 3 pairs x 3 directions
+        assert_eq!(policies(&c).unwrap().len(), 9);
+    }
+
+    #[test]
+    fn ports_and_protocols() {
+        let mut c = install(Mode::Tunnel, Encr::ChaCha20Poly1305, None);
+        c.ts_local[0].protocol = 6;
+        c.ts_local[0].start_port = 22;
+        c.ts_local[0].end_port = 22;
+        let p = policies(&c).unwrap();
+        assert_eq!(
+            (
+                p[0].selector.proto,
+                p[0].selector.sport,
+                p[0].selector.dport
+            ),
+            (6, Some(22), None)
+        );
+        assert_eq!((p[1].selector.sport, p[1].selector.dport), (None, Some(22)));
+        assert!(p[0].priority < 400_000 - 256 * 48);
+        c.ts_local[0].end_port = 80;
+        assert!(policies(&c).is_err());
+    }
+
+    #[test]
+    fn ranges_become_prefixes() {
+        let p = |a: &str, b: &str| {
+            range_prefixes(a.parse().unwrap(), b.parse().unwrap())
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(p("10.0.0.0", "10.0.255.255"), ["10.0.0.0/16"]);
+        assert_eq!(
+            p("10.0.0.1", "10.0.0.6"),
+            ["10.0.0.1/32", "10.0.0.2/31", "10.0.0.4/31", "10.0.0.6/32"]
+        );
+        assert_eq!(p("0.0.0.0", "255.255.255.255"), ["0.0.0.0/0"]);
+        assert_eq!(p("::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"), ["::/0"]);
+        assert_eq!(
+            p("255.255.255.255", "255.255.255.255"),
+            ["255.255.255.255/32"]
+        );
+        assert_eq!(p("2001:db8::", "2001:db8::1"), ["2001:db8::/127"]);
+        assert!(p("10.0.0.2", "10.0.0.1").is_empty());
+        assert!(p("10.0.0.2", "::1").is_empty());
+    }
+}

@@ -1,0 +1,761 @@
+//! The I/O loop: sockets in, the core's datagrams out, its timer, its kernel
+//! actions into `xfrm`, the control socket, signals, `auto=start` and
+//! `keyingtries`.
+
+use super::control::{self, Request, Response};
+use super::core::Core;
+use super::kernel::{Kernel, KernelSpis};
+use super::net::{self, Datagram, NattInput, Sockets};
+use super::status::{ChildSaView, ConnView, Counters, IkeSaView, StatusReport};
+use super::{LogHandle, Options};
+use crate::sa::{ChildSaInstall, Event, IkeStatus, Mode};
+use std::collections::HashMap;
+use std::io::ErrorKind;
+use std::net::IpAddr;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, error, info, warn};
+
+/// How long `up` / `down` wait for the outcome.
+const UP_WAIT: Duration = Duration::from_secs(60);
+const DOWN_WAIT: Duration = Duration::from_secs(15);
+/// How often local addresses are re-read.
+const ADDR_REFRESH: Duration = Duration::from_secs(5);
+
+type Reply = oneshot::Sender<Response>;
+
+enum Waiter {
+    Up {
+        ike_id: u32,
+        conn: String,
+        tx: Reply,
+        deadline: Instant,
+    },
+    Down {
+        conn: String,
+        remaining: usize,
+        tx: Reply,
+        deadline: Instant,
+    },
+}
+
+/// The daemon's state around the core.
+pub struct Daemon<C: Core> {
+    core: C,
+    kernel: Kernel,
+    sockets: Sockets,
+    config: Arc<conf::Config>,
+    opts: Options,
+    log: LogHandle,
+    started: Instant,
+    addrs: Vec<IpAddr>,
+    waiters: Vec<Waiter>,
+    /// IKE_SAs we initiated that are not up yet: ike_id -> conn.
+    pending: HashMap<u32, String>,
+    /// Failed attempts of auto=start conns since their last success.
+    attempts: HashMap<String, u32>,
+    /// Scheduled re-initiations: (when, conn).
+    retries: Vec<(Instant, String)>,
+    stopping: bool,
+}
+
+impl<C: Core> std::fmt::Debug for Daemon<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Daemon")
+            .field("addrs", &self.addrs)
+            .field("kernel", &self.kernel)
+            .finish()
+    }
+}
+
+/// Binds the control socket: refuses if a daemon answers there, removes a
+/// stale socket, and makes it root-only.
+pub fn bind_control(path: &Path) -> Result<UnixListener, String> {
+    if path.exists() {
+        if control::is_running(path) {
+            return Err(format!(
+                "another iked is running (control socket {} answers)",
+                path.display()
+            ));
+        }
+        let _ = std::fs::remove_file(path);
+    }
+    let l = UnixListener::bind(path)
+        .map_err(|e| format!("unable to bind control socket {}: {e}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| format!("unable to restrict {}: {e}", path.display()))?;
+    Ok(l)
+}
+
+/// Only root (or iked's own user) may talk to iked.
+fn peer_allowed(s: &UnixStream) -> bool {
+    let me = std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(0);
+    match s.peer_cred() {
+        Ok(c) => c.uid() == 0 || c.uid() == me,
+        Err(_) => false,
+    }
+}
+
+async fn serve_client(s: UnixStream, tx: mpsc::Sender<(Request, Reply)>) {
+    if !peer_allowed(&s) {
+        warn!(target: "cfg", "control connection from an unprivileged user refused");
+        return;
+    }
+    let (r, mut w) = s.into_split();
+    let mut line = Vec::new();
+    let mut reader = BufReader::new(r).take(control::MAX_REQUEST as u64 + 1);
+    let read = reader.read_until(b'\n', &mut line);
+    let resp = match tokio::time::timeout(Duration::from_secs(10), read).await {
+        Ok(Ok(_)) => match control::parse_request(&line) {
+            Ok(req) => {
+                let (otx, orx) = oneshot::channel();
+                if tx.send((req, otx)).await.is_err() {
+                    Response::err("iked is shutting down")
+                } else {
+                    orx.await
+                        .unwrap_or_else(|_| Response::err("iked is shutting down"))
+                }
+            }
+            Err(e) => e,
+        },
+        _ => return,
+    };
+    let _ = w.write_all(&control::encode(&resp)).await;
+}
+
+fn kernel_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default()
+}
+
+fn auth_name(a: &conf::conn::AuthMethod) -> &'static str {
+    use conf::conn::AuthMethod::*;
+    match a {
+        Psk => "pre-shared key",
+        Pubkey { .. } => "public key",
+        Eap(_) => "EAP",
+        Xauth(_) => "XAuth",
+        Any => "any",
+        Never => "no",
+    }
+}
+
+/// The statusall view of a conn.
+pub fn conn_view(c: &conf::Conn, addrs: &[IpAddr]) -> ConnView {
+    let (l, r) = c.ends(c.local_side(addrs));
+    let hosts = |e: &conf::End| {
+        e.hosts
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let ts = |e: &conf::End| {
+        if e.subnets.is_empty() {
+            "dynamic".to_owned()
+        } else {
+            e.subnets
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        }
+    };
+    ConnView {
+        name: c.name.clone(),
+        local_addrs: hosts(l),
+        remote_addrs: hosts(r),
+        local_id: l.effective_id().to_string(),
+        remote_id: r.effective_id().to_string(),
+        local_auth: auth_name(&l.auth).into(),
+        remote_auth: auth_name(&r.auth).into(),
+        local_ts: ts(l),
+        remote_ts: ts(r),
+        mode: match c.conn_type {
+            conf::conn::ConnType::Transport | conf::conn::ConnType::TransportProxy => "TRANSPORT",
+            conf::conn::ConnType::Passthrough => "PASS",
+            conf::conn::ConnType::Drop => "DROP",
+            conf::conn::ConnType::Tunnel => "TUNNEL",
+        }
+        .into(),
+        auto: format!("{:?}", c.auto).to_lowercase(),
+    }
+}
+
+fn mode_name(m: Mode) -> &'static str {
+    match m {
+        Mode::Tunnel => "TUNNEL",
+        Mode::Transport => "TRANSPORT",
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Seconds since `t` (epoch seconds), None for 0 (never).
+fn idle(t: u64) -> Option<u64> {
+    if t == 0 {
+        return None;
+    }
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    Some(now.saturating_sub(t))
+}
+
+fn ts_line(c: &ChildSaInstall) -> String {
+    let j = |v: &[crate::sa::Selector]| {
+        v.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    format!("{} === {}", j(&c.ts_local), j(&c.ts_remote))
+}
+
+impl<C: Core> Daemon<C> {
+    pub fn new(
+        core: C,
+        kernel: Kernel,
+        sockets: Sockets,
+        config: Arc<conf::Config>,
+        opts: Options,
+        log: LogHandle,
+        addrs: Vec<IpAddr>,
+    ) -> Self {
+        Daemon {
+            core,
+            kernel,
+            sockets,
+            config,
+            opts,
+            log,
+            started: Instant::now(),
+            addrs,
+            waiters: Vec::new(),
+            pending: HashMap::new(),
+            attempts: HashMap::new(),
+            retries: Vec::new(),
+            stopping: false,
+        }
+    }
+
+    /// Initiates every `auto=start` conn.
+    pub fn start_conns(&mut self, now: Instant, only_new_since: Option<&conf::Config>) {
+        let names: Vec<String> = self
+            .config
+            .conns
+            .iter()
+            .filter(|c| c.auto == conf::conn::Auto::Start)
+            .filter(|c| only_new_since.is_none_or(|old| old.conn(&c.name).is_none()))
+            .map(|c| c.name.clone())
+            .collect();
+        for n in names {
+            let _ = self.initiate(now, &n);
+        }
+    }
+
+    fn initiate(&mut self, now: Instant, conn: &str) -> Result<u32, String> {
+        match self.core.initiate(now, conn) {
+            Ok(id) => {
+                info!(target: "cfg", "initiating '{conn}' (IKE_SA {conn}[{id}])");
+                self.pending.insert(id, conn.to_owned());
+                Ok(id)
+            }
+            Err(e) => {
+                error!(target: "cfg", "unable to initiate '{conn}': {e}");
+                Err(e)
+            }
+        }
+    }
+
+    fn keyingtries(&self, conn: &str) -> Option<conf::conn::KeyingTries> {
+        let c = self.config.conn(conn)?;
+        (c.auto == conf::conn::Auto::Start).then_some(c.keyingtries)
+    }
+
+    /// Drains the core: kernel actions first (so SAs exist before the message
+    /// that completes them leaves), then datagrams.
+    pub fn drain(&mut self, now: Instant) {
+        while let Some(ev) = self.core.poll_event() {
+            self.on_event(now, ev);
+        }
+        while let Some(t) = self.core.poll_transmit() {
+            self.sockets.send(t.local, t.remote, &t.data);
+        }
+    }
+
+    fn on_event(&mut self, now: Instant, ev: Event) {
+        match ev {
+            Event::InstallChild(c) => {
+                match self.kernel.install(&c) {
+                    Ok(()) => info!(target: "chd",
+                        "CHILD_SA {}{{{}}} established with SPIs {:08x}_i {:08x}_o and TS {}",
+                        c.conn, c.child_id, c.spi_in, c.spi_out, ts_line(&c)),
+                    Err(e) => {
+                        error!(target: "knl", "{e}; CHILD_SA {}{{{}}} not installed", c.conn, c.child_id)
+                    }
+                }
+                if c.updown.is_some() {
+                    debug!(target: "chd", "updown scripts are not run by this version");
+                }
+                self.finish_up(c.ike_id, &c.conn, true, "");
+            }
+            Event::DeleteChild {
+                conn,
+                child_id,
+                spi_in,
+                spi_out,
+                ..
+            } => {
+                if self.kernel.remove(child_id) {
+                    info!(target: "chd", "CHILD_SA {conn}{{{child_id}}} closed, SPIs {spi_in:08x}_i {spi_out:08x}_o removed from the kernel");
+                } else {
+                    debug!(target: "chd", "CHILD_SA {conn}{{{child_id}}} closed (nothing installed)");
+                }
+            }
+            Event::IkeUp { conn, ike_id } => {
+                info!(target: "ike", "IKE_SA {conn}[{ike_id}] established");
+                self.pending.remove(&ike_id);
+                self.attempts.remove(&conn);
+                self.finish_up(ike_id, &conn, true, "");
+            }
+            Event::IkeDown {
+                conn,
+                ike_id,
+                reason,
+            } => {
+                info!(target: "ike", "IKE_SA {conn}[{ike_id}] down: {reason}");
+                self.finish_up(ike_id, &conn, false, &reason);
+                self.finish_down(&conn);
+                if self.pending.remove(&ike_id).is_some() && !self.stopping {
+                    self.schedule_retry(now, &conn, &reason);
+                }
+            }
+        }
+    }
+
+    fn schedule_retry(&mut self, now: Instant, conn: &str, reason: &str) {
+        let Some(tries) = self.keyingtries(conn) else {
+            return;
+        };
+        let n = self.attempts.entry(conn.to_owned()).or_insert(0);
+        *n += 1;
+        let more = match tries {
+            conf::conn::KeyingTries::Forever => true,
+            conf::conn::KeyingTries::Count(k) => *n < k,
+        };
+        if more {
+            let delay = Duration::from_secs((1u64 << (*n).min(6)).min(60));
+            info!(target: "mgr", "'{conn}' failed ({reason}); retrying in {}s (attempt {} of {})",
+                delay.as_secs(), *n + 1,
+                match tries { conf::conn::KeyingTries::Forever => "%forever".to_owned(), conf::conn::KeyingTries::Count(k) => k.to_string() });
+            self.retries.push((now + delay, conn.to_owned()));
+        } else {
+            warn!(target: "mgr", "'{conn}' failed ({reason}); giving up after {} attempt{}", *n, if *n == 1 { "" } else { "s" });
+            self.attempts.remove(conn);
+        }
+    }
+
+    fn finish_up(&mut self, ike_id: u32, conn: &str, ok: bool, reason: &str) {
+        let mut i = 0;
+        while i < self.waiters.len() {
+            let hit = matches!(&self.waiters[i], Waiter::Up { ike_id: id, conn: c, .. } if *id == ike_id && c == conn);
+            if hit {
+                if let Waiter::Up { tx, conn, .. } = self.waiters.swap_remove(i) {
+                    let _ = tx.send(if ok {
+                        Response::ok(format!("connection '{conn}' established successfully"))
+                    } else {
+                        Response::err(format!("establishing connection '{conn}' failed: {reason}"))
+                    });
+                }
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    fn finish_down(&mut self, conn: &str) {
+        let mut i = 0;
+        while i < self.waiters.len() {
+            let mut done = false;
+            if let Waiter::Down {
+                conn: c, remaining, ..
+            } = &mut self.waiters[i]
+            {
+                if c == conn {
+                    *remaining = remaining.saturating_sub(1);
+                    done = *remaining == 0;
+                }
+            }
+            if done {
+                if let Waiter::Down { tx, conn, .. } = self.waiters.swap_remove(i) {
+                    let _ = tx.send(Response::ok(format!(
+                        "connection '{conn}' closed successfully"
+                    )));
+                }
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// Times out waiters and runs due retries.
+    fn tick(&mut self, now: Instant) {
+        let mut i = 0;
+        while i < self.waiters.len() {
+            let dl = match &self.waiters[i] {
+                Waiter::Up { deadline, .. } | Waiter::Down { deadline, .. } => *deadline,
+            };
+            if dl <= now {
+                match self.waiters.swap_remove(i) {
+                    Waiter::Up { tx, conn, .. } => {
+                        let _ = tx.send(Response::err(format!(
+                            "connection '{conn}' not established after {}s (still trying)",
+                            UP_WAIT.as_secs()
+                        )));
+                    }
+                    Waiter::Down { tx, conn, .. } => {
+                        let _ = tx.send(Response::err(format!(
+                            "connection '{conn}' not closed after {}s",
+                            DOWN_WAIT.as_secs()
+                        )));
+                    }
+                }
+            } else {
+                i += 1;
+            }
+        }
+        let (due, later): (Vec<_>, Vec<_>) = self.retries.drain(..).partition(|(t, _)| *t <= now);
+        self.retries = later;
+        for (_, conn) in due {
+            if self.config.conn(&conn).is_some() {
+                let _ = self.initiate(now, &conn);
+            }
+        }
+    }
+
+    fn next_tick(&self) -> Option<Instant> {
+        let w = self.waiters.iter().map(|w| match w {
+            Waiter::Up { deadline, .. } | Waiter::Down { deadline, .. } => *deadline,
+        });
+        w.chain(self.retries.iter().map(|(t, _)| *t)).min()
+    }
+
+    fn refresh_addrs(&mut self) {
+        let a = net::local_addrs();
+        if a != self.addrs {
+            info!(target: "knl", "local addresses changed: {:?}", a);
+            self.addrs = a.clone();
+            self.sockets.sync(&a);
+            self.core.set_local_addrs(a);
+        }
+    }
+
+    pub fn on_datagram(&mut self, now: Instant, d: Datagram) {
+        let data = if d.local.port() == self.sockets.natt_port() {
+            match net::natt_input(&d.data) {
+                NattInput::Ike(ike) => ike,
+                NattInput::Keepalive => {
+                    debug!(target: "net", "NAT keepalive from {}", d.remote);
+                    return;
+                }
+                NattInput::Drop => {
+                    debug!(target: "net", "dropping {} bytes without non-ESP marker from {}", d.data.len(), d.remote);
+                    return;
+                }
+            }
+        } else {
+            &d.data[..]
+        };
+        debug!(target: "net", "received packet: from {} to {} ({} bytes)", d.remote, d.local, data.len());
+        self.core.handle_datagram(now, d.local, d.remote, data);
+    }
+
+    /// The status snapshot; with `counters`, kernel counters per CHILD_SA.
+    pub fn report(&mut self, now: Instant, counters: bool) -> StatusReport {
+        let sas = self.core.status(now);
+        let ike_sas = sas
+            .into_iter()
+            .map(|s| self.ike_view(s, counters))
+            .collect();
+        StatusReport {
+            version: env!("CARGO_PKG_VERSION").into(),
+            kernel: kernel_release(),
+            uptime_secs: now.saturating_duration_since(self.started).as_secs(),
+            pid: std::process::id(),
+            listening: self.sockets.bound_addrs(),
+            conns: self
+                .config
+                .conns
+                .iter()
+                .map(|c| conn_view(c, &self.addrs))
+                .collect(),
+            ike_sas,
+        }
+    }
+
+    fn ike_view(&mut self, s: IkeStatus, counters: bool) -> IkeSaView {
+        let children = s
+            .children
+            .iter()
+            .map(|c| {
+                let installed = self.kernel.installed(c.child_id).is_some();
+                let k = if counters && installed {
+                    self.kernel.counters(c.child_id).map(|(i, o)| Counters {
+                        bytes_in: i.bytes,
+                        packets_in: i.packets,
+                        idle_in_secs: idle(i.use_time),
+                        bytes_out: o.bytes,
+                        packets_out: o.packets,
+                        idle_out_secs: idle(o.use_time),
+                    })
+                } else {
+                    None
+                };
+                ChildSaView {
+                    conn: c.conn.clone(),
+                    child_id: c.child_id,
+                    reqid: c.reqid,
+                    mode: mode_name(c.mode).into(),
+                    spi_in: c.spi_in,
+                    spi_out: c.spi_out,
+                    encap: c.encap,
+                    proposal: c.proposal.clone(),
+                    ts_local: c.ts_local.iter().map(ToString::to_string).collect(),
+                    ts_remote: c.ts_remote.iter().map(ToString::to_string).collect(),
+                    established_secs_ago: c.established_secs_ago,
+                    installed,
+                    counters: k,
+                }
+            })
+            .collect();
+        IkeSaView {
+            conn: s.conn,
+            ike_id: s.ike_id,
+            state: s.state.as_str().into(),
+            initiator: s.initiator,
+            local: s.local,
+            remote: s.remote,
+            local_id: s.local_id,
+            remote_id: s.remote_id,
+            spi_i: hex(&s.spi_i),
+            spi_r: hex(&s.spi_r),
+            proposal: s.proposal,
+            established_secs_ago: s.established_secs_ago,
+            children,
+        }
+    }
+
+    fn reload(&mut self, now: Instant) -> Response {
+        let secrets = self
+            .opts
+            .secrets
+            .exists()
+            .then_some(self.opts.secrets.as_path());
+        match conf::load(&self.opts.config, secrets) {
+            Ok(cfg) => {
+                for w in &cfg.warnings {
+                    warn!(target: "cfg", "{w}");
+                }
+                let n = cfg.conns.len();
+                let old = std::mem::replace(&mut self.config, Arc::new(cfg));
+                self.core.set_config(self.config.clone());
+                self.log.apply(&self.config.setup);
+                self.start_conns(now, Some(&old));
+                info!(target: "cfg", "configuration reloaded: {n} conn{}", if n == 1 { "" } else { "s" });
+                Response::ok(format!(
+                    "configuration reloaded: {n} conn{}",
+                    if n == 1 { "" } else { "s" }
+                ))
+            }
+            Err(e) => {
+                let errors: Vec<String> = e.diagnostics.iter().map(ToString::to_string).collect();
+                error!(target: "cfg", "reload failed, keeping the old configuration:\n{e}");
+                Response {
+                    ok: false,
+                    message: format!(
+                        "reload failed ({} error{}), the old configuration stays in use",
+                        e.errors().count(),
+                        if e.errors().count() == 1 { "" } else { "s" }
+                    ),
+                    errors,
+                    status: None,
+                }
+            }
+        }
+    }
+
+    fn on_request(&mut self, now: Instant, req: Request, tx: Reply) {
+        match req {
+            Request::Status | Request::Statusall => {
+                let all = matches!(req, Request::Statusall);
+                let r = Response {
+                    ok: true,
+                    status: Some(Box::new(self.report(now, all))),
+                    ..Default::default()
+                };
+                let _ = tx.send(r);
+            }
+            Request::Up { conn } => {
+                if self.config.conn(&conn).is_none() {
+                    let _ = tx.send(Response::err(format!("no config named '{conn}'")));
+                    return;
+                }
+                match self.initiate(now, &conn) {
+                    Ok(ike_id) => self.waiters.push(Waiter::Up {
+                        ike_id,
+                        conn,
+                        tx,
+                        deadline: now + UP_WAIT,
+                    }),
+                    Err(e) => {
+                        let _ = tx.send(Response::err(format!("unable to initiate '{conn}': {e}")));
+                    }
+                }
+            }
+            Request::Down { conn } => {
+                // A conn taken down is not retried.
+                self.retries.retain(|(_, c)| *c != conn);
+                self.attempts.remove(&conn);
+                let n = self.core.terminate(now, &conn);
+                if n == 0 {
+                    let _ = tx.send(Response::err(format!("no IKE_SA named '{conn}' found")));
+                } else {
+                    info!(target: "cfg", "closing {n} IKE_SA{} of '{conn}'", if n == 1 { "" } else { "s" });
+                    self.waiters.push(Waiter::Down {
+                        conn,
+                        remaining: n,
+                        tx,
+                        deadline: now + DOWN_WAIT,
+                    });
+                }
+            }
+            Request::Reload => {
+                let r = self.reload(now);
+                let _ = tx.send(r);
+            }
+            Request::Stop => {
+                self.stopping = true;
+                let _ = tx.send(Response::ok("stopping"));
+            }
+        }
+    }
+
+    /// Deletes every SA (the DELETEs go out), then removes whatever iked
+    /// installed in the kernel.
+    pub fn shutdown(&mut self) {
+        self.stopping = true;
+        let now = Instant::now();
+        self.core.shutdown(now);
+        self.drain(now);
+        let n = self.kernel.remove_all();
+        if n > 0 {
+            info!(target: "knl", "removed {n} remaining CHILD_SA{} from the kernel", if n == 1 { "" } else { "s" });
+        }
+        for w in self.waiters.drain(..) {
+            let (Waiter::Up { tx, .. } | Waiter::Down { tx, .. }) = w;
+            let _ = tx.send(Response::err("iked is shutting down"));
+        }
+        self.sockets.close();
+    }
+
+    /// The loop; returns when asked to stop (signal or `stop`).
+    pub async fn run(
+        &mut self,
+        mut dgrams: mpsc::Receiver<Datagram>,
+        listener: UnixListener,
+    ) -> std::io::Result<()> {
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut hup = signal(SignalKind::hangup())?;
+        let (ctl_tx, mut ctl_rx) = mpsc::channel::<(Request, Reply)>(16);
+        let mut addr_timer = tokio::time::interval(ADDR_REFRESH);
+        addr_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let far = || tokio::time::Instant::now() + Duration::from_secs(3600);
+        let now = Instant::now();
+        self.start_conns(now, None);
+        self.drain(now);
+        while !self.stopping {
+            let core_dl = self.core.poll_timeout();
+            let tick_dl = self.next_tick();
+            let core_sleep = core_dl
+                .map(tokio::time::Instant::from_std)
+                .unwrap_or_else(far);
+            let tick_sleep = tick_dl
+                .map(tokio::time::Instant::from_std)
+                .unwrap_or_else(far);
+            tokio::select! {
+                d = dgrams.recv() => {
+                    let Some(d) = d else { break };
+                    self.on_datagram(Instant::now(), d);
+                }
+                r = ctl_rx.recv() => {
+                    if let Some((req, tx)) = r {
+                        self.on_request(Instant::now(), req, tx);
+                    }
+                }
+                a = listener.accept() => {
+                    match a {
+                        Ok((s, _)) => { tokio::spawn(serve_client(s, ctl_tx.clone())); }
+                        Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                        Err(e) => { warn!(target: "cfg", "control socket: {e}"); tokio::time::sleep(Duration::from_millis(50)).await; }
+                    }
+                }
+                _ = tokio::time::sleep_until(core_sleep) => {
+                    self.core.handle_timeout(Instant::now());
+                }
+                _ = tokio::time::sleep_until(tick_sleep) => {
+                    self.tick(Instant::now());
+                }
+                _ = addr_timer.tick() => self.refresh_addrs(),
+                _ = term.recv() => { info!(target: "dmn", "SIGTERM received, shutting down"); break; }
+                _ = int.recv() => { info!(target: "dmn", "SIGINT received, shutting down"); break; }
+                _ = hup.recv() => { let r = self.reload(Instant::now()); info!(target: "dmn", "SIGHUP: {}", r.message); }
+            }
+            self.drain(Instant::now());
+        }
+        self.shutdown();
+        Ok(())
+    }
+}
+
+/// Builds everything and runs until stopped.
+pub async fn serve<C: Core>(
+    make_core: impl FnOnce(Arc<conf::Config>, Vec<IpAddr>, KernelSpis) -> C,
+    config: conf::Config,
+    opts: Options,
+    log: LogHandle,
+) -> Result<(), String> {
+    let listener = bind_control(&opts.ctl)?;
+    let config = Arc::new(config);
+    let addrs = net::local_addrs();
+    let (tx, rx) = mpsc::channel(1024);
+    let mut sockets = Sockets::new((opts.port, opts.natt_port), tx);
+    sockets.sync(&addrs);
+    if sockets.bound_addrs().is_empty() {
+        warn!(target: "net", "no IKE socket could be bound");
+    }
+    let core = make_core(config.clone(), addrs.clone(), KernelSpis::open());
+    let kernel = Kernel::open();
+    let ctl = opts.ctl.clone();
+    info!(target: "dmn", "iked {} starting: {} conn{}, listening on {:?}, control socket {}",
+        env!("CARGO_PKG_VERSION"), config.conns.len(), if config.conns.len() == 1 { "" } else { "s" },
+        sockets.bound_addrs(), ctl.display());
+    let mut d = Daemon::new(core, kernel, sockets, config, opts, log, addrs);
+    let r = d.run(rx, listener).await;
+    let _ = std::fs::remove_file(&ctl);
+    info!(target: "dmn", "iked stopped");
+    r.map_err(|e| format!("signal setup: {e}"))
+}
