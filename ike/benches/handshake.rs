@@ -114,9 +114,25 @@ fn main() {
             runs += 1;
         }
         let per = start.elapsed().as_secs_f64() / f64::from(runs);
+        // The two key exchange steps alone, for comparison with other
+        // implementations' per-operation figures (e.g. `openssl speed`).
+        let n = runs.max(10);
+        let t = Instant::now();
+        for _ in 0..n {
+            black_box(g.generate(&mut OsRng).expect("keygen"));
+        }
+        let keygen = t.elapsed().as_secs_f64() / f64::from(n);
+        let ours = g.generate(&mut OsRng).expect("keygen");
+        let t = Instant::now();
+        for _ in 0..n {
+            black_box(ours.compute_shared(&peer).expect("dh"));
+        }
+        let derive = t.elapsed().as_secs_f64() / f64::from(n);
         println!(
-            "{:<12} {:>10} {:>14.1} {:>14.0}",
+            "{:<12} {:>10.1} {:>10.1} {:>8} {:>14.1} {:>14.0}",
             format!("{g:?}"),
+            keygen * 1e6,
+            derive * 1e6,
             runs,
             per * 1e6,
             1.0 / per
