@@ -68,6 +68,8 @@ struct Pair {
     b_events: Vec<Event>,
     /// Datagrams delivered, in order (for assertions).
     log: Vec<(char, usize)>,
+    /// Deadlines after this are not run (rekeys recur forever).
+    until: Instant,
 }
 
 impl Pair {
@@ -81,8 +83,10 @@ impl Pair {
                 Box::new(Spis(spi)),
             )
         };
+        let now = Instant::now();
         Pair {
-            now: Instant::now(),
+            now,
+            until: now + Duration::from_secs(600),
             a: ep(conf_a, sec_a, A, 1, 0xc000_0000),
             b: ep(conf_b, sec_b, B, 2, 0xd000_0000),
             a_events: Vec::new(),
@@ -138,7 +142,7 @@ impl Pair {
                     .flatten()
                     .min();
                 match next {
-                    Some(t) if t <= self.now + Duration::from_secs(600) => {
+                    Some(t) if t <= self.until => {
                         self.now = t.max(self.now);
                         self.a.handle_timeout(self.now);
                         self.b.handle_timeout(self.now);
@@ -465,4 +469,117 @@ fn garbage_is_dropped_without_panic() {
     }
     assert!(p.b.poll_transmit().is_none());
     assert!(p.b.status(p.now).is_empty());
+}
+
+fn two_conns(ike: &str, esp: &str) -> String {
+    format!(
+        "conn %default\n  left={A}\n  leftid=@moon.strongswan.org\n  right={B}\n  rightid=@sun.strongswan.org\n  authby=psk\n  ike={ike}\n  esp={esp}\n  auto=add\nconn one\n  leftsubnet=10.1.0.0/16\n  rightsubnet=10.2.0.0/16\nconn two\n  leftsubnet=10.3.0.0/16\n  rightsubnet=10.4.0.0/16\n"
+    )
+}
+
+#[test]
+fn two_conns_share_one_ike_sa() {
+    let conf = two_conns("aes128gcm16-prfsha256-x25519!", "aes128gcm16!");
+    let mut p = Pair::same(&conf, PSK);
+    let id1 = p.a.initiate(p.now, "one").unwrap();
+    // Asked while the first is still connecting: deferred onto the same IKE_SA.
+    let id2 = p.a.initiate(p.now, "two").unwrap();
+    assert_eq!(id1, id2);
+    p.run_clean();
+    let (ia, ib) = (Pair::installs(&p.a_events), Pair::installs(&p.b_events));
+    assert_eq!((ia.len(), ib.len()), (2, 2), "{:?}", p.a_events);
+    assert_mirrored(ia[1], ib[1]);
+    assert_eq!(ia[1].conn, "two");
+    assert_eq!(
+        ib[1].conn, "two",
+        "the responder picks conn 'two' by its selectors"
+    );
+    assert_eq!(ia[1].ts_local[0].to_string(), "10.3.0.0/16");
+    assert_eq!(p.a.status(p.now).len(), 1);
+    assert_eq!(p.a.status(p.now)[0].children.len(), 2);
+    assert_eq!(p.b.status(p.now)[0].children.len(), 2);
+    // A third request for an existing child changes nothing.
+    assert_eq!(p.a.initiate(p.now, "two").unwrap(), id1);
+    p.run_clean();
+    assert_eq!(Pair::installs(&p.a_events).len(), 2);
+}
+
+#[test]
+fn child_sa_is_rekeyed_before_expiry_with_pfs() {
+    let conf = net2net("aes256-sha256-modp2048!", "aes256-sha256-modp2048!").replace(
+        "auto=add",
+        "auto=add\n  lifetime=20m\n  margintime=3m\n  ikelifetime=3h",
+    );
+    let mut p = Pair::same(&conf, PSK);
+    let start = p.now;
+    p.until = start + Duration::from_secs(25 * 60);
+    p.a.initiate(p.now, "net-net").unwrap();
+    p.run(|_, _, _| 1);
+    let (ia, ib) = (Pair::installs(&p.a_events), Pair::installs(&p.b_events));
+    assert!(
+        ia.len() >= 2 && ib.len() >= 2,
+        "rekeyed: {} {}",
+        ia.len(),
+        ib.len()
+    );
+    // The rekeyed pair is mirrored and has fresh keys (PFS with modp2048).
+    assert_mirrored(ia[1], ib[1]);
+    assert_ne!(ia[1].keys_in, ia[0].keys_in);
+    assert_ne!(ia[1].spi_in, ia[0].spi_in);
+    // The first rekey came between lifetime - margin - fuzz and lifetime - margin.
+    let del_a = p
+        .a_events
+        .iter()
+        .position(|e| matches!(e, Event::DeleteChild { spi_in, .. } if *spi_in == ia[0].spi_in));
+    let del_b = p
+        .b_events
+        .iter()
+        .position(|e| matches!(e, Event::DeleteChild { spi_in, .. } if *spi_in == ib[0].spi_in));
+    assert!(
+        del_a.is_some() && del_b.is_some(),
+        "old CHILD_SA deleted on both sides"
+    );
+    let elapsed = p.now.duration_since(start);
+    assert!(elapsed >= Duration::from_secs(14 * 60), "{elapsed:?}");
+    // Exactly one CHILD_SA per side at any time after settling.
+    assert_eq!(p.a.status(p.now)[0].children.len(), 1);
+    assert_eq!(p.b.status(p.now)[0].children.len(), 1);
+}
+
+#[test]
+fn ike_sa_is_rekeyed_and_keeps_its_children() {
+    let conf = net2net("aes128gcm16-prfsha256-ecp256!", "aes128gcm16!").replace(
+        "auto=add",
+        "auto=add\n  lifetime=8h\n  ikelifetime=1h\n  margintime=5m",
+    );
+    let mut p = Pair::same(&conf, PSK);
+    p.until = p.now + Duration::from_secs(70 * 60);
+    p.a.initiate(p.now, "net-net").unwrap();
+    p.run(|_, _, _| 1);
+    let ups = |ev: &[Event]| {
+        ev.iter()
+            .filter(|e| matches!(e, Event::IkeUp { .. }))
+            .count()
+    };
+    assert!(
+        ups(&p.a_events) >= 2 && ups(&p.b_events) >= 2,
+        "{:?}",
+        p.a_events
+    );
+    // No CHILD_SA was deleted by the IKE rekey.
+    let child_deletes = |ev: &[Event]| {
+        ev.iter()
+            .filter(|e| matches!(e, Event::DeleteChild { .. }))
+            .count()
+    };
+    let sa = p.a.status(p.now);
+    assert_eq!(sa.len(), 1, "old IKE_SA gone: {sa:?}");
+    assert_eq!(sa[0].children.len(), 1);
+    assert_eq!(p.b.status(p.now).len(), 1);
+    // Child rekeys (8h lifetime) may not have happened: only IKE rekeys in this window.
+    assert_eq!(child_deletes(&p.a_events), child_deletes(&p.b_events));
+    // The rekeyed IKE_SA still works: delete it, both sides see the CHILD_SA go.
+    p.a.terminate(p.now, "net-net");
+    p.run_clean();
+    assert!(p.a.status(p.now).is_empty() && p.b.status(p.now).is_empty());
 }

@@ -67,6 +67,57 @@ enum PendingKind {
     Init,
     Auth,
     DeleteIke,
+    /// DELETE of CHILD_SAs (our inbound SPIs).
+    DeleteChild(Vec<u32>),
+    /// CREATE_CHILD_SA for a new or rekeyed CHILD_SA, or an IKE_SA rekey (see `IkeSa::create`).
+    Create,
+}
+
+/// Requests waiting for the window (one outstanding request at a time).
+#[derive(Debug, Clone)]
+enum Queued {
+    DeleteIke,
+    DeleteChild(Vec<u32>),
+    CreateChild {
+        conn: Arc<Conn>,
+        rekey_of: Option<u32>,
+    },
+    RekeyIke,
+}
+
+/// An outstanding CREATE_CHILD_SA request of ours.
+enum CreateReq {
+    Child {
+        conn: Arc<Conn>,
+        spi_in: u32,
+        dh: Option<DhSecret>,
+        ni: Vec<u8>,
+        ts_local: Vec<Selector>,
+        ts_remote: Vec<Selector>,
+        transport: bool,
+        rekey_of: Option<u32>,
+    },
+    Ike {
+        spi: [u8; 8],
+        dh: DhSecret,
+        ni: Vec<u8>,
+    },
+}
+
+/// What `install_child` needs.
+struct NewChild<'a> {
+    conn: &'a Conn,
+    suite: Suite,
+    spi_in: u32,
+    spi_out: u32,
+    mode: Mode,
+    ts_local: Vec<Selector>,
+    ts_remote: Vec<Selector>,
+    ni: &'a [u8],
+    nr: &'a [u8],
+    shared: Option<&'a [u8]>,
+    /// We initiated the exchange that creates the CHILD_SA (key order, RFC 7296 §2.17).
+    we_initiated: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -81,6 +132,8 @@ struct ChildSa {
     ts_local: Vec<Selector>,
     ts_remote: Vec<Selector>,
     established: Instant,
+    rekey_at: Option<Instant>,
+    rekeying: bool,
 }
 
 /// The first CHILD_SA negotiated inside IKE_AUTH (initiator side, before the answer).
@@ -116,7 +169,11 @@ struct IkeSa {
     next_out: u32,
     next_in: u32,
     pending: Option<Pending>,
-    queue: VecDeque<PendingKind>,
+    queue: VecDeque<Queued>,
+    create: Option<CreateReq>,
+    rekey_at: Option<Instant>,
+    /// Conns to add as CHILD_SAs once this (initiating) IKE_SA is up.
+    deferred: Vec<Arc<Conn>>,
     /// Our last response (msg id, packet), for retransmitted requests.
     last_response: Option<(u32, Vec<u8>)>,
     children: Vec<ChildSa>,
@@ -314,10 +371,17 @@ impl Endpoint {
             .filter_map(|sa| {
                 let retrans = sa.pending.as_ref().map(|p| p.next);
                 let half = (sa.phase == Phase::InitDone).then(|| sa.created + HALF_OPEN_TIMEOUT);
-                match (retrans, half) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                }
+                let rekeys = if sa.phase == Phase::Established {
+                    sa.children
+                        .iter()
+                        .filter(|c| !c.rekeying)
+                        .filter_map(|c| c.rekey_at)
+                        .chain(sa.rekey_at)
+                        .min()
+                } else {
+                    None
+                };
+                [retrans, half, rekeys].into_iter().flatten().min()
             })
             .min()
     }
@@ -390,6 +454,47 @@ impl Endpoint {
         let local_ip = self
             .local_addr_for(&conn, side, remote_ip)
             .ok_or_else(|| format!("conn '{conn_name}': no local address of the peer's family"))?;
+        // Two conns to the same peer share one IKE_SA, as strongSwan does.
+        let existing = self
+            .sas
+            .iter()
+            .filter(|(_, sa)| sa.initiator || sa.phase == Phase::Established)
+            .find(|(_, sa)| {
+                sa.remote.ip() == remote_ip
+                    && sa.local.ip() == local_ip
+                    && matches!(
+                        sa.phase,
+                        Phase::Established | Phase::InitSent | Phase::AuthSent
+                    )
+            })
+            .map(|(k, _)| *k);
+        if let Some(k) = existing {
+            if let Some(mut sa) = self.sas.remove(&k) {
+                let id = sa.id;
+                if sa.children.iter().any(|c| c.conn == conn.name)
+                    || sa.deferred.iter().any(|c| c.name == conn.name)
+                    || (sa.conn.name == conn.name && sa.phase != Phase::Established)
+                {
+                    self.sas.insert(k, sa);
+                    return Ok(id);
+                }
+                info!(target: "ike", "adding CHILD_SA {} to IKE_SA {}[{}]", conn.name, sa.conn.name, id);
+                if sa.phase == Phase::Established {
+                    self.queue_request(
+                        now,
+                        &mut sa,
+                        Queued::CreateChild {
+                            conn: conn.clone(),
+                            rekey_of: None,
+                        },
+                    );
+                } else {
+                    sa.deferred.push(conn.clone());
+                }
+                self.sas.insert(k, sa);
+                return Ok(id);
+            }
+        }
         let group = conn
             .ike
             .effective()
@@ -429,6 +534,9 @@ impl Endpoint {
             last_response: None,
             children: Vec::new(),
             child_req: None,
+            create: None,
+            rekey_at: None,
+            deferred: Vec::new(),
             local_id,
             remote_id: None,
             nat_local: false,
@@ -544,7 +652,7 @@ impl Endpoint {
             sa.phase = Phase::Deleting;
             sa.pending = None;
             sa.queue.clear();
-            self.queue_request(now, &mut sa, PendingKind::DeleteIke);
+            self.queue_request(now, &mut sa, Queued::DeleteIke);
             self.sas.insert(*key, sa);
         } else {
             self.kill(&mut sa, why);
@@ -636,33 +744,771 @@ impl Endpoint {
     }
 
     /// Queues a request; sends it now if nothing is outstanding (window size 1).
-    fn queue_request(&mut self, now: Instant, sa: &mut IkeSa, kind: PendingKind) {
-        sa.queue.push_back(kind);
+    fn queue_request(&mut self, now: Instant, sa: &mut IkeSa, q: Queued) {
+        sa.queue.push_back(q);
         self.send_queued(now, sa);
     }
 
     fn send_queued(&mut self, now: Instant, sa: &mut IkeSa) {
-        if sa.pending.is_some() {
+        while sa.pending.is_none() {
+            let Some(q) = sa.queue.pop_front() else {
+                return;
+            };
+            let msg_id = sa.next_out;
+            let (exchange, inner, kind) = match q {
+                Queued::DeleteIke => (
+                    ExchangeType::INFORMATIONAL,
+                    vec![Payload::Delete(Delete {
+                        protocol_id: ProtocolId::IKE,
+                        spi_size: 0,
+                        spis: Vec::new(),
+                    })],
+                    PendingKind::DeleteIke,
+                ),
+                Queued::DeleteChild(spis) => (
+                    ExchangeType::INFORMATIONAL,
+                    vec![Payload::Delete(Delete {
+                        protocol_id: ProtocolId::ESP,
+                        spi_size: 4,
+                        spis: spis.iter().map(|s| s.to_be_bytes().to_vec()).collect(),
+                    })],
+                    PendingKind::DeleteChild(spis),
+                ),
+                Queued::CreateChild { conn, rekey_of } => {
+                    match self.build_create_child(sa, conn, rekey_of) {
+                        Some(p) => (ExchangeType::CREATE_CHILD_SA, p, PendingKind::Create),
+                        None => continue,
+                    }
+                }
+                Queued::RekeyIke => match self.build_rekey_ike(sa) {
+                    Some(p) => (ExchangeType::CREATE_CHILD_SA, p, PendingKind::Create),
+                    None => continue,
+                },
+            };
+            let Some(packet) = self.protect(sa, exchange, false, msg_id, &inner) else {
+                sa.create = None;
+                return;
+            };
+            sa.next_out += 1;
+            self.send_request(now, sa, msg_id, packet, kind);
+        }
+    }
+
+    /// Adds CHILD_SAs for conns that waited for this IKE_SA.
+    fn run_deferred(&mut self, now: Instant, sa: &mut IkeSa) {
+        for conn in std::mem::take(&mut sa.deferred) {
+            self.queue_request(
+                now,
+                sa,
+                Queued::CreateChild {
+                    conn,
+                    rekey_of: None,
+                },
+            );
+        }
+    }
+
+    // ------------------------------------------------------------------
+    // CREATE_CHILD_SA (RFC 7296 §1.3): new CHILD_SAs, CHILD_SA and IKE_SA rekeying
+
+    fn build_create_child(
+        &mut self,
+        sa: &mut IkeSa,
+        conn: Arc<Conn>,
+        rekey_of: Option<u32>,
+    ) -> Option<Vec<Payload>> {
+        let side = conn.local_side(&self.local_addrs);
+        let (local_end, remote_end) = conn.ends(side);
+        let old = rekey_of.and_then(|id| sa.children.iter().find(|c| c.id == id).cloned());
+        if rekey_of.is_some() && old.is_none() {
+            return None;
+        }
+        let (ts_local, ts_remote, transport) = match &old {
+            Some(o) => (
+                o.ts_local.clone(),
+                o.ts_remote.clone(),
+                o.mode == Mode::Transport,
+            ),
+            None => (
+                crate::ts::configured(&local_end.subnets, &local_end.protoport, sa.local.ip()),
+                crate::ts::configured(&remote_end.subnets, &remote_end.protoport, sa.remote.ip()),
+                conn.conn_type == ConnType::Transport,
+            ),
+        };
+        let spi_in = match self.spis.alloc_spi(sa.local.ip(), sa.remote.ip()) {
+            Ok(s) => s,
+            Err(e) => {
+                warn!(target: "knl", "unable to allocate SPI: {e}");
+                return None;
+            }
+        };
+        let esp = conn.esp.effective();
+        let offer = match self.provider.offer(&esp, &spi_in.to_be_bytes()) {
+            Ok(o) => o,
+            Err(e) => {
+                warn!(target: "cfg", "esp= not supported: {}", e.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "));
+                return None;
+            }
+        };
+        let group = esp
+            .first()
+            .and_then(|p| p.dh.first())
+            .and_then(|t| self.provider.group(t.id));
+        let dh = match group.map(|g| g.generate(&mut *self.rng)) {
+            Some(Ok(d)) => Some(d),
+            Some(Err(e)) => {
+                warn!(target: "enc", "key generation failed: {e}");
+                return None;
+            }
+            None => None,
+        };
+        let ni = self.random_bytes(NONCE_LEN);
+        let mut p = Vec::new();
+        if let Some(o) = &old {
+            p.push(Payload::Notify(Notify {
+                protocol_id: ProtocolId::ESP,
+                spi: o.spi_in.to_be_bytes().to_vec(),
+                notify_type: NotifyType::REKEY_SA,
+                data: Vec::new(),
+            }));
+        }
+        if transport {
+            p.push(notify(NotifyType::USE_TRANSPORT_MODE, Vec::new()));
+        }
+        p.push(Payload::Sa(offer));
+        p.push(Payload::Nonce(ni.clone()));
+        if let Some(d) = &dh {
+            p.push(Payload::Ke(KePayload {
+                group: d.group().iana_id(),
+                data: d.public_value().to_vec(),
+            }));
+        }
+        p.push(Payload::TsI(
+            ts_local.iter().map(crate::ts::to_wire).collect(),
+        ));
+        p.push(Payload::TsR(
+            ts_remote.iter().map(crate::ts::to_wire).collect(),
+        ));
+        match &old {
+            Some(o) => info!(target: "chd", "rekeying CHILD_SA {}{{{}}}", o.conn, o.id),
+            None => {
+                info!(target: "chd", "establishing CHILD_SA {} on IKE_SA {}[{}]", conn.name, sa.conn.name, sa.id)
+            }
+        }
+        sa.create = Some(CreateReq::Child {
+            conn,
+            spi_in,
+            dh,
+            ni,
+            ts_local,
+            ts_remote,
+            transport,
+            rekey_of,
+        });
+        Some(p)
+    }
+
+    fn build_rekey_ike(&mut self, sa: &mut IkeSa) -> Option<Vec<Payload>> {
+        let group = sa.suite.and_then(|s| s.dh)?;
+        let spi = self.new_spi();
+        let offer = self.provider.offer(&sa.conn.ike.effective(), &spi).ok()?;
+        let dh = group.generate(&mut *self.rng).ok()?;
+        let ni = self.random_bytes(NONCE_LEN);
+        let p = vec![
+            Payload::Sa(offer),
+            Payload::Nonce(ni.clone()),
+            Payload::Ke(KePayload {
+                group: group.iana_id(),
+                data: dh.public_value().to_vec(),
+            }),
+        ];
+        info!(target: "ike", "rekeying IKE_SA {}[{}]", sa.conn.name, sa.id);
+        sa.create = Some(CreateReq::Ike { spi, dh, ni });
+        Some(p)
+    }
+
+    /// The peer's answer to our CREATE_CHILD_SA.
+    fn on_create_response(&mut self, now: Instant, sa: &mut IkeSa, payloads: Vec<Payload>) {
+        let Some(req) = sa.create.take() else { return };
+        let nr = payloads.iter().find_map(|p| {
+            if let Payload::Nonce(n) = p {
+                Some(n.clone())
+            } else {
+                None
+            }
+        });
+        let sa_p = payloads.iter().find_map(|p| {
+            if let Payload::Sa(s) = p {
+                Some(s.clone())
+            } else {
+                None
+            }
+        });
+        let ke = payloads.iter().find_map(|p| {
+            if let Payload::Ke(k) = p {
+                Some(k.clone())
+            } else {
+                None
+            }
+        });
+        let retry_later = |sa: &mut IkeSa, rekey_of: Option<u32>| {
+            if let Some(c) = rekey_of.and_then(|id| sa.children.iter_mut().find(|c| c.id == id)) {
+                c.rekeying = false;
+                c.rekey_at = Some(now + Duration::from_secs(30));
+            }
+        };
+        match req {
+            CreateReq::Child {
+                conn,
+                spi_in,
+                dh,
+                ni,
+                ts_local,
+                ts_remote,
+                transport,
+                rekey_of,
+            } => {
+                if let Some(e) = first_error(&payloads) {
+                    warn!(target: "chd", "CREATE_CHILD_SA for {} failed: peer answered {e}", conn.name);
+                    retry_later(sa, rekey_of);
+                    return;
+                }
+                let (Some(nr), Some(sa_p)) = (nr, sa_p) else {
+                    warn!(target: "chd", "CREATE_CHILD_SA response lacks SA or Nonce");
+                    retry_later(sa, rekey_of);
+                    return;
+                };
+                let tsi = payloads
+                    .iter()
+                    .find_map(|p| {
+                        if let Payload::TsI(t) = p {
+                            Some(crate::ts::from_wire(t))
+                        } else {
+                            None
+                        }
+                    })
+                    .unwrap_or_default();
+                let tsr = payloads
+                    .iter()
+                    .find_map(|p| {
+                        if let Payload::TsR(t) = p {
+                            Some(crate::ts::from_wire(t))
+                        } else {
+                            None
+                        }
+                    })
+                    .unwrap_or_default();
+                let picked = match sa_p.proposals.as_slice() {
+                    [one] => select(
+                        &self.provider,
+                        &conn.esp.effective(),
+                        std::slice::from_ref(one),
+                        RegProto::Esp,
+                    ),
+                    _ => None,
+                };
+                let Some((chosen, suite)) = picked else {
+                    warn!(target: "chd", "peer chose an ESP proposal we did not offer");
+                    retry_later(sa, rekey_of);
+                    return;
+                };
+                let shared = match (&dh, &ke, suite.dh) {
+                    (Some(d), Some(k), Some(g)) if d.group() == g && k.group == g.iana_id() => {
+                        match d.compute_shared(&k.data) {
+                            Ok(s) => Some(s),
+                            Err(e) => {
+                                warn!(target: "chd", "invalid KE in CREATE_CHILD_SA response: {e}");
+                                retry_later(sa, rekey_of);
+                                return;
+                            }
+                        }
+                    }
+                    (_, _, None) => None,
+                    _ => {
+                        warn!(target: "chd", "CREATE_CHILD_SA response: key exchange does not match the chosen proposal");
+                        retry_later(sa, rekey_of);
+                        return;
+                    }
+                };
+                let Some(spi_out) = chosen
+                    .spi
+                    .get(..4)
+                    .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+                else {
+                    return;
+                };
+                if tsi.is_empty()
+                    || tsr.is_empty()
+                    || !tsi.iter().all(|t| crate::ts::is_subset(t, &ts_local))
+                    || !tsr.iter().all(|t| crate::ts::is_subset(t, &ts_remote))
+                {
+                    warn!(target: "chd", "peer's traffic selectors are not within ours: no CHILD_SA");
+                    retry_later(sa, rekey_of);
+                    return;
+                }
+                let got_transport =
+                    find_notify(&payloads, NotifyType::USE_TRANSPORT_MODE).is_some();
+                if transport && !got_transport {
+                    warn!(target: "chd", "peer refused transport mode");
+                    retry_later(sa, rekey_of);
+                    return;
+                }
+                let mode = if got_transport {
+                    Mode::Transport
+                } else {
+                    Mode::Tunnel
+                };
+                let new_id = self.install_child(
+                    sa,
+                    NewChild {
+                        conn: &conn,
+                        suite,
+                        spi_in,
+                        spi_out,
+                        mode,
+                        ts_local: tsi,
+                        ts_remote: tsr,
+                        ni: &ni,
+                        nr: &nr,
+                        shared: shared.as_ref().map(SecretBytes::as_slice),
+                        we_initiated: true,
+                    },
+                    now,
+                );
+                if let Some(old_id) = rekey_of {
+                    match sa
+                        .children
+                        .iter()
+                        .find(|c| c.id == old_id)
+                        .map(|c| c.spi_in)
+                    {
+                        Some(old_spi) => {
+                            self.queue_request(now, sa, Queued::DeleteChild(vec![old_spi]))
+                        }
+                        None => {
+                            // The peer rekeyed (and deleted) it first: ours is redundant.
+                            if let Some(spi) = new_id
+                                .and_then(|id| sa.children.iter().find(|c| c.id == id))
+                                .map(|c| c.spi_in)
+                            {
+                                info!(target: "chd", "CHILD_SA rekey collision: deleting our redundant CHILD_SA");
+                                self.queue_request(now, sa, Queued::DeleteChild(vec![spi]));
+                            }
+                        }
+                    }
+                }
+            }
+            CreateReq::Ike { spi, dh, ni } => {
+                if let Some(e) = first_error(&payloads) {
+                    warn!(target: "ike", "IKE_SA rekey of {}[{}] failed: peer answered {e}", sa.conn.name, sa.id);
+                    sa.rekey_at = Some(now + Duration::from_secs(30));
+                    return;
+                }
+                let (Some(nr), Some(sa_p), Some(ke)) = (nr, sa_p, ke) else {
+                    return;
+                };
+                let picked = match sa_p.proposals.as_slice() {
+                    [one] => select(
+                        &self.provider,
+                        &sa.conn.ike.effective(),
+                        std::slice::from_ref(one),
+                        RegProto::Ike,
+                    ),
+                    _ => None,
+                };
+                let Some((chosen, suite)) = picked else {
+                    return;
+                };
+                let Ok(spi_r) = <[u8; 8]>::try_from(chosen.spi.as_slice()) else {
+                    return;
+                };
+                if suite.dh != Some(dh.group()) || ke.group != dh.group().iana_id() {
+                    warn!(target: "ike", "IKE_SA rekey: key exchange group mismatch");
+                    return;
+                }
+                let Ok(shared) = dh.compute_shared(&ke.data) else {
+                    return;
+                };
+                self.finish_ike_rekey(now, sa, suite, spi, spi_r, true, &ni, &nr, &shared);
+            }
+        }
+    }
+
+    /// Moves an IKE_SA's children to its rekeyed successor and retires it.
+    #[allow(clippy::too_many_arguments)]
+    fn finish_ike_rekey(
+        &mut self,
+        now: Instant,
+        old: &mut IkeSa,
+        suite: Suite,
+        spi_i: [u8; 8],
+        spi_r: [u8; 8],
+        we_initiated: bool,
+        ni: &[u8],
+        nr: &[u8],
+        shared: &SecretBytes,
+    ) -> bool {
+        let (Some(old_prf), Some(old_keys)) = (old.prf(), old.keys.as_ref()) else {
+            return false;
+        };
+        let (Some(prf), Some(lens)) = (suite.prf, suite.ike_key_lengths()) else {
+            return false;
+        };
+        let seed =
+            kdf::skeyseed_rekey(old_prf, old_keys.sk_d.as_slice(), shared.as_slice(), ni, nr);
+        let Ok(keys) = IkeSaKeys::derive(prf, seed.as_slice(), ni, nr, &spi_i, &spi_r, lens) else {
+            return false;
+        };
+        let Ok((sk_out, sk_in)) = SkCrypto::pair(suite.encr, suite.integ, &keys, we_initiated)
+        else {
+            return false;
+        };
+        let id = self.next_ike_id;
+        self.next_ike_id += 1;
+        let new = IkeSa {
+            id,
+            conn: old.conn.clone(),
+            initiator: we_initiated,
+            spi_i,
+            spi_r,
+            local: old.local,
+            remote: old.remote,
+            phase: Phase::Established,
+            suite: Some(suite),
+            dh: None,
+            ni: ni.to_vec(),
+            nr: nr.to_vec(),
+            init_req: Vec::new(),
+            init_resp: Vec::new(),
+            cookie: None,
+            keys: Some(keys),
+            sk_out: Some(sk_out),
+            sk_in: Some(sk_in),
+            next_out: 0,
+            next_in: 0,
+            pending: None,
+            queue: VecDeque::new(),
+            last_response: None,
+            children: std::mem::take(&mut old.children),
+            child_req: None,
+            create: None,
+            rekey_at: old.conn.rekey.then(|| {
+                now + self.rekey_delay(
+                    old.conn.ikelifetime,
+                    old.conn.margintime,
+                    old.conn.rekeyfuzz,
+                )
+            }),
+            deferred: Vec::new(),
+            local_id: old.local_id.clone(),
+            remote_id: old.remote_id.clone(),
+            nat_local: old.nat_local,
+            nat_remote: old.nat_remote,
+            frag_supported: old.frag_supported,
+            created: now,
+            established: Some(now),
+        };
+        info!(target: "ike", "IKE_SA {}[{}] rekeyed as {}[{}] ({})", old.conn.name, old.id, new.conn.name, id, suite_name(&suite));
+        let key = new.our_spi();
+        self.sas.insert(key, new);
+        self.events.push_back(Event::IkeUp {
+            conn: old.conn.name.clone(),
+            ike_id: id,
+        });
+        old.rekey_at = None;
+        if we_initiated {
+            self.queue_request(now, old, Queued::DeleteIke);
+            old.phase = Phase::Deleting;
+        }
+        true
+    }
+
+    /// The peer's CREATE_CHILD_SA request.
+    fn on_create_request(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        msg_id: u32,
+        payloads: Vec<Payload>,
+    ) {
+        let answer = |ep: &mut Endpoint, sa: &mut IkeSa, inner: Vec<Payload>| {
+            if let Some(p) = ep.protect(sa, ExchangeType::CREATE_CHILD_SA, true, msg_id, &inner) {
+                ep.send_response(sa, msg_id, p);
+            }
+        };
+        let fail = |ep: &mut Endpoint, sa: &mut IkeSa, t: NotifyType, data: Vec<u8>| {
+            let inner = vec![notify(t, data)];
+            if let Some(p) = ep.protect(sa, ExchangeType::CREATE_CHILD_SA, true, msg_id, &inner) {
+                ep.send_response(sa, msg_id, p);
+            }
+        };
+        if sa.phase != Phase::Established {
+            fail(self, sa, NotifyType::TEMPORARY_FAILURE, Vec::new());
             return;
         }
-        let Some(kind) = sa.queue.pop_front() else {
+        let sa_p = payloads.iter().find_map(|p| {
+            if let Payload::Sa(s) = p {
+                Some(s.clone())
+            } else {
+                None
+            }
+        });
+        let ni = payloads.iter().find_map(|p| {
+            if let Payload::Nonce(n) = p {
+                Some(n.clone())
+            } else {
+                None
+            }
+        });
+        let ke = payloads.iter().find_map(|p| {
+            if let Payload::Ke(k) = p {
+                Some(k.clone())
+            } else {
+                None
+            }
+        });
+        let (Some(sa_p), Some(ni)) = (sa_p, ni) else {
+            fail(self, sa, NotifyType::INVALID_SYNTAX, Vec::new());
             return;
         };
-        let msg_id = sa.next_out;
-        let inner = match &kind {
-            PendingKind::DeleteIke => vec![Payload::Delete(Delete {
-                protocol_id: ProtocolId::IKE,
-                spi_size: 0,
-                spis: Vec::new(),
-            })],
-            PendingKind::Init | PendingKind::Auth => return,
-        };
-        let Some(packet) = self.protect(sa, ExchangeType::INFORMATIONAL, false, msg_id, &inner)
-        else {
+        let nr = self.random_bytes(NONCE_LEN);
+        // IKE_SA rekey.
+        if sa_p
+            .proposals
+            .first()
+            .is_some_and(|p| p.protocol_id == ProtocolId::IKE)
+        {
+            let Some((mut chosen, suite)) = select(
+                &self.provider,
+                &sa.conn.ike.effective(),
+                &sa_p.proposals,
+                RegProto::Ike,
+            ) else {
+                fail(self, sa, NotifyType::NO_PROPOSAL_CHOSEN, Vec::new());
+                return;
+            };
+            let (Some(group), Some(ke)) = (suite.dh, ke) else {
+                fail(self, sa, NotifyType::INVALID_SYNTAX, Vec::new());
+                return;
+            };
+            if ke.group != group.iana_id() {
+                fail(
+                    self,
+                    sa,
+                    NotifyType::INVALID_KE_PAYLOAD,
+                    group.iana_id().to_be_bytes().to_vec(),
+                );
+                return;
+            }
+            let Ok(spi_i) = <[u8; 8]>::try_from(chosen.spi.as_slice()) else {
+                fail(self, sa, NotifyType::INVALID_SYNTAX, Vec::new());
+                return;
+            };
+            let Ok(dh) = group.generate(&mut *self.rng) else {
+                return;
+            };
+            let Ok(shared) = dh.compute_shared(&ke.data) else {
+                fail(self, sa, NotifyType::INVALID_SYNTAX, Vec::new());
+                return;
+            };
+            let spi_r = self.new_spi();
+            chosen.spi = spi_r.to_vec();
+            let inner = vec![
+                Payload::Sa(SaPayload {
+                    proposals: vec![chosen],
+                }),
+                Payload::Nonce(nr.clone()),
+                Payload::Ke(KePayload {
+                    group: group.iana_id(),
+                    data: dh.public_value().to_vec(),
+                }),
+            ];
+            // Answer on the old SA, then switch.
+            answer(self, sa, inner);
+            self.finish_ike_rekey(now, sa, suite, spi_i, spi_r, false, &ni, &nr, &shared);
             return;
+        }
+        // CHILD_SA: rekey of an existing one, or a new one.
+        let rekey = payloads.iter().find_map(|p| match p {
+            Payload::Notify(n) if n.notify_type == NotifyType::REKEY_SA => n
+                .spi
+                .get(..4)
+                .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]])),
+            _ => None,
+        });
+        let tsi = payloads
+            .iter()
+            .find_map(|p| {
+                if let Payload::TsI(t) = p {
+                    Some(crate::ts::from_wire(t))
+                } else {
+                    None
+                }
+            })
+            .unwrap_or_default();
+        let tsr = payloads
+            .iter()
+            .find_map(|p| {
+                if let Payload::TsR(t) = p {
+                    Some(crate::ts::from_wire(t))
+                } else {
+                    None
+                }
+            })
+            .unwrap_or_default();
+        let old = rekey.and_then(|spi| sa.children.iter().find(|c| c.spi_out == spi).cloned());
+        if rekey.is_some() && old.is_none() {
+            info!(target: "chd", "peer wants to rekey a CHILD_SA we do not have: CHILD_SA_NOT_FOUND");
+            fail(self, sa, NotifyType::CHILD_SA_NOT_FOUND, Vec::new());
+            return;
+        }
+        // Candidate conns: the rekeyed child's conn, else any conn to this peer whose selectors fit.
+        let peer_id = sa.remote_id.as_ref().and_then(ident::from_wire);
+        let candidates: Vec<Arc<Conn>> = match &old {
+            Some(o) => self
+                .conns
+                .iter()
+                .filter(|c| c.name == o.conn)
+                .cloned()
+                .chain(std::iter::once(sa.conn.clone()))
+                .take(1)
+                .collect(),
+            None => std::iter::once(sa.conn.clone())
+                .chain(self.conns.iter().cloned())
+                .filter(|c| !c.is_shunt())
+                .filter(|c| {
+                    let side = c.local_side(&self.local_addrs);
+                    let (l, r) = c.ends(side);
+                    addr_in_hosts(sa.local.ip(), &l.hosts)
+                        && addr_in_hosts(sa.remote.ip(), &r.hosts)
+                        && peer_id.as_ref().is_some_and(|p| {
+                            conf::secrets::id_matches(
+                                &r.id.clone().unwrap_or_else(|| r.effective_id()),
+                                p,
+                            )
+                        })
+                })
+                .collect(),
         };
-        sa.next_out += 1;
-        self.send_request(now, sa, msg_id, packet, kind);
+        let mut last_err = NotifyType::TS_UNACCEPTABLE;
+        for conn in candidates {
+            let side = conn.local_side(&self.local_addrs);
+            let (local_end, remote_end) = conn.ends(side);
+            let conf_remote =
+                crate::ts::configured(&remote_end.subnets, &remote_end.protoport, sa.remote.ip());
+            let conf_local =
+                crate::ts::configured(&local_end.subnets, &local_end.protoport, sa.local.ip());
+            let ts_remote = crate::ts::narrow(&tsi, &conf_remote);
+            let ts_local = crate::ts::narrow(&tsr, &conf_local);
+            if ts_remote.is_empty() || ts_local.is_empty() {
+                continue;
+            }
+            let Some((mut chosen, suite)) = select(
+                &self.provider,
+                &conn.esp.effective(),
+                &sa_p.proposals,
+                RegProto::Esp,
+            ) else {
+                last_err = NotifyType::NO_PROPOSAL_CHOSEN;
+                continue;
+            };
+            let shared = match suite.dh {
+                None => None,
+                Some(g) => match &ke {
+                    Some(k) if k.group == g.iana_id() => {
+                        let Ok(dh) = g.generate(&mut *self.rng) else {
+                            return;
+                        };
+                        let Ok(sh) = dh.compute_shared(&k.data) else {
+                            fail(self, sa, NotifyType::INVALID_SYNTAX, Vec::new());
+                            return;
+                        };
+                        Some((dh, sh))
+                    }
+                    _ => {
+                        info!(target: "chd", "CREATE_CHILD_SA: peer's KE is not group {}: INVALID_KE_PAYLOAD", g.iana_id());
+                        fail(
+                            self,
+                            sa,
+                            NotifyType::INVALID_KE_PAYLOAD,
+                            g.iana_id().to_be_bytes().to_vec(),
+                        );
+                        return;
+                    }
+                },
+            };
+            let Some(spi_out) = chosen
+                .spi
+                .get(..4)
+                .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+            else {
+                fail(self, sa, NotifyType::INVALID_SYNTAX, Vec::new());
+                return;
+            };
+            let wants_transport = find_notify(&payloads, NotifyType::USE_TRANSPORT_MODE).is_some();
+            let transport = wants_transport && conn.conn_type == ConnType::Transport;
+            let spi_in = match self.spis.alloc_spi(sa.local.ip(), sa.remote.ip()) {
+                Ok(s) => s,
+                Err(e) => {
+                    warn!(target: "knl", "unable to allocate SPI: {e}");
+                    fail(self, sa, NotifyType::TEMPORARY_FAILURE, Vec::new());
+                    return;
+                }
+            };
+            chosen.spi = spi_in.to_be_bytes().to_vec();
+            if let Some(o) = &old {
+                if let Some(c) = sa.children.iter_mut().find(|c| c.id == o.id) {
+                    // The peer rekeys it: we will not (and it will delete the old one).
+                    c.rekey_at = None;
+                }
+            }
+            let mode = if transport {
+                Mode::Transport
+            } else {
+                Mode::Tunnel
+            };
+            self.install_child(
+                sa,
+                NewChild {
+                    conn: &conn,
+                    suite,
+                    spi_in,
+                    spi_out,
+                    mode,
+                    ts_local: ts_local.clone(),
+                    ts_remote: ts_remote.clone(),
+                    ni: &ni,
+                    nr: &nr,
+                    shared: shared.as_ref().map(|(_, s)| s.as_slice()),
+                    we_initiated: false,
+                },
+                now,
+            );
+            let mut inner = Vec::new();
+            if transport {
+                inner.push(notify(NotifyType::USE_TRANSPORT_MODE, Vec::new()));
+            }
+            inner.push(Payload::Sa(SaPayload {
+                proposals: vec![chosen],
+            }));
+            inner.push(Payload::Nonce(nr.clone()));
+            if let Some((dh, _)) = &shared {
+                inner.push(Payload::Ke(KePayload {
+                    group: dh.group().iana_id(),
+                    data: dh.public_value().to_vec(),
+                }));
+            }
+            inner.push(Payload::TsI(
+                ts_remote.iter().map(crate::ts::to_wire).collect(),
+            ));
+            inner.push(Payload::TsR(
+                ts_local.iter().map(crate::ts::to_wire).collect(),
+            ));
+            answer(self, sa, inner);
+            return;
+        }
+        info!(target: "chd", "CREATE_CHILD_SA from {}: no conn accepts it ({last_err})", sa.remote.ip());
+        fail(self, sa, last_err, Vec::new());
     }
 
     // ------------------------------------------------------------------
@@ -678,6 +1524,38 @@ impl Endpoint {
                 info!(target: "ike", "half-open IKE_SA {}[{}] from {} timed out waiting for IKE_AUTH", sa.conn.name, sa.id, sa.remote.ip());
                 self.kill(&mut sa, "half-open timeout");
                 continue;
+            }
+            if sa.phase == Phase::Established {
+                if sa.rekey_at.is_some_and(|t| now >= t) {
+                    sa.rekey_at = None;
+                    self.queue_request(now, &mut sa, Queued::RekeyIke);
+                }
+                let due: Vec<u32> = sa
+                    .children
+                    .iter_mut()
+                    .filter(|c| !c.rekeying && c.rekey_at.is_some_and(|t| now >= t))
+                    .map(|c| {
+                        c.rekeying = true;
+                        c.rekey_at = None;
+                        c.id
+                    })
+                    .collect();
+                for id in due {
+                    let conn = sa
+                        .children
+                        .iter()
+                        .find(|c| c.id == id)
+                        .and_then(|c| self.conns.iter().find(|x| x.name == c.conn).cloned())
+                        .unwrap_or_else(|| sa.conn.clone());
+                    self.queue_request(
+                        now,
+                        &mut sa,
+                        Queued::CreateChild {
+                            conn,
+                            rekey_of: Some(id),
+                        },
+                    );
+                }
             }
             let mut give_up = false;
             if let Some(p) = sa.pending.as_mut() {
@@ -817,6 +1695,26 @@ impl Endpoint {
                         info!(target: "ike", "IKE_SA {}[{}] deleted", sa.conn.name, sa.id);
                         self.kill(sa, "deleted");
                     }
+                    PendingKind::DeleteChild(spis) => {
+                        let (gone, keep): (Vec<ChildSa>, Vec<ChildSa>) = sa
+                            .children
+                            .drain(..)
+                            .partition(|c| spis.contains(&c.spi_in));
+                        sa.children = keep;
+                        for c in gone {
+                            info!(target: "chd", "CHILD_SA {}{{{}}} deleted", c.conn, c.id);
+                            self.events.push_back(Event::DeleteChild {
+                                conn: c.conn,
+                                child_id: c.id,
+                                reqid: c.reqid,
+                                local: sa.local.ip(),
+                                remote: sa.remote.ip(),
+                                spi_in: c.spi_in,
+                                spi_out: c.spi_out,
+                            });
+                        }
+                    }
+                    PendingKind::Create => self.on_create_response(now, sa, chain.payloads),
                     PendingKind::Init => {}
                 }
                 self.send_queued(now, sa);
@@ -863,13 +1761,7 @@ impl Endpoint {
                 self.on_auth_request(now, sa, id, chain.payloads)
             }
             ExchangeType::INFORMATIONAL => self.on_informational_request(sa, id, chain.payloads),
-            ExchangeType::CREATE_CHILD_SA => {
-                info!(target: "ike", "CREATE_CHILD_SA is not supported yet: answering NO_ADDITIONAL_SAS");
-                let inner = [notify(NotifyType::NO_ADDITIONAL_SAS, Vec::new())];
-                if let Some(p) = self.protect(sa, ExchangeType::CREATE_CHILD_SA, true, id, &inner) {
-                    self.send_response(sa, id, p);
-                }
-            }
+            ExchangeType::CREATE_CHILD_SA => self.on_create_request(now, sa, id, chain.payloads),
             other => info!(target: "ike", "ignoring {other} request in state {:?}", sa.phase),
         }
     }
@@ -1051,6 +1943,9 @@ impl Endpoint {
             last_response: None,
             children: Vec::new(),
             child_req: None,
+            create: None,
+            rekey_at: None,
+            deferred: Vec::new(),
             local_id: ident::to_wire(&local_end.effective_id(), local.ip()),
             remote_id: None,
             nat_local: false,
@@ -1444,11 +2339,15 @@ impl Endpoint {
         sa.remote_id = Some(idr);
         sa.phase = Phase::Established;
         sa.established = Some(now);
+        sa.rekey_at = conn
+            .rekey
+            .then(|| now + self.rekey_delay(conn.ikelifetime, conn.margintime, conn.rekeyfuzz));
         info!(target: "ike", "IKE_SA {}[{}] established between {}[{}]...{}[{}]", conn.name, sa.id, sa.local.ip(), ident::from_wire(&sa.local_id).map(|i| i.to_string()).unwrap_or_default(), sa.remote.ip(), peer_id);
         self.events.push_back(Event::IkeUp {
             conn: conn.name.clone(),
             ike_id: sa.id,
         });
+        self.run_deferred(now, sa);
         // The CHILD_SA.
         let Some(req) = sa.child_req.take() else {
             return;
@@ -1521,46 +2420,56 @@ impl Endpoint {
         } else {
             Mode::Tunnel
         };
-        self.install_child(sa, &conn, suite, req.spi_in, spi_out, mode, tsi, tsr, now);
+        let (ni, nr) = (sa.ni.clone(), sa.nr.clone());
+        self.install_child(
+            sa,
+            NewChild {
+                conn: &conn,
+                suite,
+                spi_in: req.spi_in,
+                spi_out,
+                mode,
+                ts_local: tsi,
+                ts_remote: tsr,
+                ni: &ni,
+                nr: &nr,
+                shared: None,
+                we_initiated: true,
+            },
+            now,
+        );
     }
 
     fn release_child_req(&mut self, sa: &mut IkeSa) {
         sa.child_req = None;
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn install_child(
-        &mut self,
-        sa: &mut IkeSa,
-        conn: &Conn,
-        suite: Suite,
-        spi_in: u32,
-        spi_out: u32,
-        mode: Mode,
-        ts_local: Vec<Selector>,
-        ts_remote: Vec<Selector>,
-        now: Instant,
-    ) {
+    /// Derives the keys of a new CHILD_SA, records it, and asks the daemon to install it.
+    /// Returns the CHILD_SA's unique id.
+    fn install_child(&mut self, sa: &mut IkeSa, c: NewChild<'_>, now: Instant) -> Option<u32> {
         let (Some(prf), Some(keys)) = (sa.prf(), sa.keys.as_ref()) else {
-            return;
+            return None;
         };
+        let suite = c.suite;
+        let conn = c.conn;
         let integ_len = suite.integ.map_or(0, |i| i.key_len());
         let ck = match ChildKeys::derive(
             prf,
             keys.sk_d.as_slice(),
-            None,
-            &sa.ni,
-            &sa.nr,
+            c.shared,
+            c.ni,
+            c.nr,
             suite.encr.key_len(),
             integ_len,
         ) {
             Ok(k) => k,
             Err(e) => {
                 warn!(target: "enc", "CHILD_SA key derivation failed: {e}");
-                return;
+                return None;
             }
         };
-        let (enc_out, int_out, enc_in, int_in) = if sa.initiator {
+        // Keys for data from the exchange's initiator come first (RFC 7296 §2.17).
+        let (enc_out, int_out, enc_in, int_in) = if c.we_initiated {
             (ck.encr_i, ck.integ_i, ck.encr_r, ck.integ_r)
         } else {
             (ck.encr_r, ck.integ_r, ck.encr_i, ck.integ_i)
@@ -1577,12 +2486,12 @@ impl Endpoint {
             ike_id: sa.id,
             child_id,
             reqid,
-            mode,
+            mode: c.mode,
             local: sa.local.ip(),
             remote: sa.remote.ip(),
             encap,
-            spi_in,
-            spi_out,
+            spi_in: c.spi_in,
+            spi_out: c.spi_out,
             encr: suite.encr,
             integ: suite.integ,
             esn: suite.esn,
@@ -1594,13 +2503,18 @@ impl Endpoint {
                 encr: enc_out,
                 integ: int_out,
             },
-            ts_local: ts_local.clone(),
-            ts_remote: ts_remote.clone(),
+            ts_local: c.ts_local.clone(),
+            ts_remote: c.ts_remote.clone(),
             mark_in: mark_of(conn.mark_in, &mut self.next_unique),
             mark_out: mark_of(conn.mark_out, &mut self.next_unique),
             if_id_in: if_id_of(conn.if_id_in, &mut self.next_unique),
             if_id_out: if_id_of(conn.if_id_out, &mut self.next_unique),
-            soft_lifetime: if conn.rekey { soft } else { conn.lifetime },
+            // The core rekeys on its own timer; the kernel's soft limit is a backstop.
+            soft_lifetime: if conn.rekey {
+                soft + (conn.lifetime - soft) / 2
+            } else {
+                conn.lifetime
+            },
             hard_lifetime: conn.lifetime,
             replay_window: conn.replay_window.unwrap_or(32),
             install_policy: conn.installpolicy,
@@ -1612,21 +2526,41 @@ impl Endpoint {
                 .collect::<Vec<_>>()
                 .join(" ")
         };
-        info!(target: "chd", "CHILD_SA {}{{{}}} established with SPIs {:08x}_i {:08x}_o and TS {} === {}", conn.name, child_id, spi_in, spi_out, show(&ts_local), show(&ts_remote));
+        info!(target: "chd", "CHILD_SA {}{{{}}} established with SPIs {:08x}_i {:08x}_o and TS {} === {}", conn.name, child_id, c.spi_in, c.spi_out, show(&c.ts_local), show(&c.ts_remote));
+        let rekey_at = conn
+            .rekey
+            .then(|| now + self.rekey_delay(conn.lifetime, conn.margintime, conn.rekeyfuzz));
         sa.children.push(ChildSa {
             id: child_id,
             conn: conn.name.clone(),
             reqid,
-            mode,
-            spi_in,
-            spi_out,
+            mode: c.mode,
+            spi_in: c.spi_in,
+            spi_out: c.spi_out,
             suite,
-            ts_local,
-            ts_remote,
+            ts_local: c.ts_local,
+            ts_remote: c.ts_remote,
             established: now,
+            rekey_at,
+            rekeying: false,
         });
         self.events
             .push_back(Event::InstallChild(Box::new(install)));
+        Some(child_id)
+    }
+
+    /// lifetime - margin - random(0 .. margin * fuzz%), as strongSwan schedules rekeys.
+    fn rekey_delay(&mut self, lifetime: Duration, margin: Duration, fuzz: u32) -> Duration {
+        let span = margin.as_millis() as u64 * u64::from(fuzz) / 100;
+        let r = if span == 0 {
+            0
+        } else {
+            self.rng.next_u64() % span
+        };
+        lifetime
+            .saturating_sub(margin)
+            .saturating_sub(Duration::from_millis(r))
+            .max(Duration::from_secs(1))
     }
 
     fn on_auth_request(
@@ -1780,6 +2714,9 @@ impl Endpoint {
         sa.remote_id = Some(idi);
         sa.phase = Phase::Established;
         sa.established = Some(now);
+        sa.rekey_at = conn
+            .rekey
+            .then(|| now + self.rekey_delay(conn.ikelifetime, conn.margintime, conn.rekeyfuzz));
         self.half_open.retain(|_, v| *v != sa.spi_r);
         info!(target: "ike", "IKE_SA {}[{}] established between {}[{}]...{}[{}]", conn.name, sa.id, local_ip, ident::from_wire(&sa.local_id).map(|i| i.to_string()).unwrap_or_default(), remote_ip, peer_id);
         self.events.push_back(Event::IkeUp {
@@ -1884,15 +2821,22 @@ impl Endpoint {
         } else {
             Mode::Tunnel
         };
+        let (ni, nr) = (sa.ni.clone(), sa.nr.clone());
         self.install_child(
             sa,
-            conn,
-            suite,
-            spi_in,
-            spi_out,
-            mode,
-            ts_local.clone(),
-            ts_remote.clone(),
+            NewChild {
+                conn,
+                suite,
+                spi_in,
+                spi_out,
+                mode,
+                ts_local: ts_local.clone(),
+                ts_remote: ts_remote.clone(),
+                ni: &ni,
+                nr: &nr,
+                shared: None,
+                we_initiated: false,
+            },
             now,
         );
         let mut out = Vec::new();
