@@ -583,3 +583,38 @@ fn ike_sa_is_rekeyed_and_keeps_its_children() {
     p.run_clean();
     assert!(p.a.status(p.now).is_empty() && p.b.status(p.now).is_empty());
 }
+
+#[test]
+fn dead_peer_detection_and_restart() {
+    let conf = net2net("aes128gcm16-prfsha256-x25519!", "aes128gcm16!")
+        .replace("auto=add", "auto=add\n  dpdaction=restart\n  dpddelay=30s");
+    let mut p = Pair::same(&conf, PSK);
+    let start = p.now;
+    p.until = start + Duration::from_secs(100);
+    p.a.initiate(p.now, "net-net").unwrap();
+    p.run_clean();
+    // Alive peer: liveness checks every 30 s are answered, nothing else happens.
+    assert_eq!(
+        p.log.len(),
+        4 + 2 * 6,
+        "3 DPD rounds from each side (both have dpdaction)"
+    );
+    assert_eq!(p.a.status(p.now)[0].state, IkeState::Established);
+    // Now b goes silent: a declares it dead and restarts the conn.
+    p.until = p.now + Duration::from_secs(240);
+    p.run(|_, _, _| 0);
+    assert!(
+        p.a_events.iter().any(
+            |e| matches!(e, Event::IkeDown { reason, .. } if reason.contains("not responding"))
+        )
+    );
+    assert!(
+        p.a_events
+            .iter()
+            .any(|e| matches!(e, Event::DeleteChild { .. })),
+        "the dead peer's CHILD_SA is removed"
+    );
+    let s = p.a.status(p.now);
+    assert_eq!(s.len(), 1, "restarted: a new IKE_SA is connecting");
+    assert_eq!(s[0].state, IkeState::Connecting);
+}

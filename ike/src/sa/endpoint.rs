@@ -14,6 +14,7 @@ use crate::crypto::auth;
 use crate::crypto::registry::Protocol as RegProto;
 use crate::crypto::{
     ChildKeys, DhGroup, DhSecret, IkeSaKeys, Prf, Provider, SecretBytes, SkCrypto, Suite, kdf,
+    sk::Reassembly,
 };
 use crate::wire::{
     AuthMethod, AuthPayload, Delete, ExchangeType, Flags, Header, Identification, KePayload,
@@ -71,6 +72,8 @@ enum PendingKind {
     DeleteChild(Vec<u32>),
     /// CREATE_CHILD_SA for a new or rekeyed CHILD_SA, or an IKE_SA rekey (see `IkeSa::create`).
     Create,
+    /// Empty INFORMATIONAL (dead peer detection).
+    Liveness,
 }
 
 /// Requests waiting for the window (one outstanding request at a time).
@@ -83,6 +86,7 @@ enum Queued {
         rekey_of: Option<u32>,
     },
     RekeyIke,
+    Liveness,
 }
 
 /// An outstanding CREATE_CHILD_SA request of ours.
@@ -183,6 +187,10 @@ struct IkeSa {
     nat_local: bool,
     nat_remote: bool,
     frag_supported: bool,
+    /// When the peer was last heard from (dead peer detection).
+    last_in: Instant,
+    /// RFC 7383 reassembly of the message being received (message ID, is-response).
+    reassembly: Option<(u32, bool, Reassembly)>,
     created: Instant,
     established: Option<Instant>,
 }
@@ -381,7 +389,12 @@ impl Endpoint {
                 } else {
                     None
                 };
-                [retrans, half, rekeys].into_iter().flatten().min()
+                let dpd = if sa.pending.is_none() {
+                    dpd_due(sa)
+                } else {
+                    None
+                };
+                [retrans, half, rekeys, dpd].into_iter().flatten().min()
             })
             .min()
     }
@@ -542,6 +555,8 @@ impl Endpoint {
             nat_local: false,
             nat_remote: false,
             frag_supported: false,
+            reassembly: None,
+            last_in: now,
             created: now,
             established: None,
         };
@@ -780,6 +795,11 @@ impl Endpoint {
                         None => continue,
                     }
                 }
+                Queued::Liveness => (
+                    ExchangeType::INFORMATIONAL,
+                    Vec::new(),
+                    PendingKind::Liveness,
+                ),
                 Queued::RekeyIke => match self.build_rekey_ike(sa) {
                     Some(p) => (ExchangeType::CREATE_CHILD_SA, p, PendingKind::Create),
                     None => continue,
@@ -1205,6 +1225,8 @@ impl Endpoint {
             nat_local: old.nat_local,
             nat_remote: old.nat_remote,
             frag_supported: old.frag_supported,
+            reassembly: None,
+            last_in: now,
             created: now,
             established: Some(now),
         };
@@ -1526,6 +1548,13 @@ impl Endpoint {
                 continue;
             }
             if sa.phase == Phase::Established {
+                if let Some(t) = dpd_due(&sa) {
+                    if now >= t && sa.pending.is_none() && sa.queue.is_empty() {
+                        debug!(target: "ike", "sending DPD to {}", sa.remote.ip());
+                        sa.last_in = now;
+                        self.queue_request(now, &mut sa, Queued::Liveness);
+                    }
+                }
                 if sa.rekey_at.is_some_and(|t| now >= t) {
                     sa.rekey_at = None;
                     self.queue_request(now, &mut sa, Queued::RekeyIke);
@@ -1578,7 +1607,11 @@ impl Endpoint {
             }
             if give_up {
                 warn!(target: "ike", "giving up after {} retransmits: peer {} does not answer ({}[{}])", RETRANSMIT_TRIES, sa.remote.ip(), sa.conn.name, sa.id);
+                let was_up = sa.established.is_some();
                 self.kill(&mut sa, "peer not responding");
+                if was_up && sa.conn.dpdaction == conf::conn::DpdAction::Restart {
+                    self.restart(now, &sa);
+                }
                 continue;
             }
             self.sas.insert(k, sa);
@@ -1680,15 +1713,16 @@ impl Endpoint {
                 self.on_init_response(now, sa, data, msg);
             }
             _ => {
-                let chain = match sa.sk_in.as_ref().map(|sk| sk.unprotect(data, &msg)) {
-                    Some(Ok(c)) => c,
-                    Some(Err(e)) => {
+                let chain = match open_message(sa, data, &msg) {
+                    Ok(Some(c)) => c,
+                    Ok(None) => return,
+                    Err(e) => {
                         info!(target: "enc", "dropped response of {}[{}]: {e}", sa.conn.name, sa.id);
                         return;
                     }
-                    None => return,
                 };
                 sa.pending = None;
+                sa.last_in = now;
                 match kind {
                     PendingKind::Auth => self.on_auth_response(now, sa, chain.payloads),
                     PendingKind::DeleteIke => {
@@ -1715,6 +1749,9 @@ impl Endpoint {
                         }
                     }
                     PendingKind::Create => self.on_create_response(now, sa, chain.payloads),
+                    PendingKind::Liveness => {
+                        debug!(target: "ike", "peer {} is alive", sa.remote.ip())
+                    }
                     PendingKind::Init => {}
                 }
                 self.send_queued(now, sa);
@@ -1725,7 +1762,11 @@ impl Endpoint {
     fn on_request(&mut self, now: Instant, sa: &mut IkeSa, data: &[u8], msg: Message) {
         let id = msg.header.message_id;
         if let Some((last_id, packet)) = &sa.last_response {
-            if *last_id == id {
+            let first_fragment = match msg.payloads.last() {
+                Some(Payload::Skf(f)) => f.number == 1,
+                _ => true,
+            };
+            if *last_id == id && first_fragment {
                 debug!(target: "net", "retransmitted request {id} of {}[{}]: answering from cache", sa.conn.name, sa.id);
                 self.transmits.push_back(Transmit {
                     local: sa.local,
@@ -1739,15 +1780,16 @@ impl Endpoint {
             info!(target: "ike", "dropped request with message ID {id} (expected {}) for {}[{}]", sa.next_in, sa.conn.name, sa.id);
             return;
         }
-        let chain = match sa.sk_in.as_ref().map(|sk| sk.unprotect(data, &msg)) {
-            Some(Ok(c)) => c,
-            Some(Err(e)) => {
+        let chain = match open_message(sa, data, &msg) {
+            Ok(Some(c)) => c,
+            Ok(None) => return,
+            Err(e) => {
                 info!(target: "enc", "dropped request of {}[{}]: {e}", sa.conn.name, sa.id);
                 return;
             }
-            None => return,
         };
         sa.next_in += 1;
+        sa.last_in = now;
         if let Some(t) = chain.unsupported_critical.or(msg.unsupported_critical) {
             info!(target: "ike", "request carries unsupported critical payload {t}: answering UNSUPPORTED_CRITICAL_PAYLOAD");
             let inner = [notify(NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD, vec![t.0])];
@@ -1760,7 +1802,9 @@ impl Endpoint {
             ExchangeType::IKE_AUTH if sa.phase == Phase::InitDone => {
                 self.on_auth_request(now, sa, id, chain.payloads)
             }
-            ExchangeType::INFORMATIONAL => self.on_informational_request(sa, id, chain.payloads),
+            ExchangeType::INFORMATIONAL => {
+                self.on_informational_request(now, sa, id, chain.payloads)
+            }
             ExchangeType::CREATE_CHILD_SA => self.on_create_request(now, sa, id, chain.payloads),
             other => info!(target: "ike", "ignoring {other} request in state {:?}", sa.phase),
         }
@@ -1952,6 +1996,8 @@ impl Endpoint {
             nat_remote: false,
             frag_supported: find_notify(&msg.payloads, NotifyType::IKEV2_FRAGMENTATION_SUPPORTED)
                 .is_some(),
+            reassembly: None,
+            last_in: now,
             created: now,
             established: None,
         };
@@ -2858,7 +2904,29 @@ impl Endpoint {
     // ------------------------------------------------------------------
     // INFORMATIONAL
 
-    fn on_informational_request(&mut self, sa: &mut IkeSa, msg_id: u32, payloads: Vec<Payload>) {
+    /// dpdaction/closeaction=restart: initiate the SA's conns again.
+    fn restart(&mut self, now: Instant, sa: &IkeSa) {
+        let mut names = vec![sa.conn.name.clone()];
+        for c in &sa.children {
+            if !names.contains(&c.conn) {
+                names.push(c.conn.clone());
+            }
+        }
+        for n in names {
+            info!(target: "ike", "restarting conn '{n}'");
+            if let Err(e) = self.initiate(now, &n) {
+                warn!(target: "ike", "restart of '{n}' failed: {e}");
+            }
+        }
+    }
+
+    fn on_informational_request(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        msg_id: u32,
+        payloads: Vec<Payload>,
+    ) {
         let mut inner = Vec::new();
         let mut delete_ike = false;
         for p in &payloads {
@@ -2910,6 +2978,9 @@ impl Endpoint {
         }
         if delete_ike {
             self.kill(sa, "deleted by peer");
+            if sa.conn.closeaction == conf::conn::DpdAction::Restart {
+                self.restart(now, sa);
+            }
         }
     }
 
@@ -2971,6 +3042,45 @@ impl Endpoint {
         v.sort_by_key(|s| s.ike_id);
         v
     }
+}
+
+/// Decrypts an SK message, or adds an SKF fragment (RFC 7383): `Ok(None)` while
+/// fragments are missing.
+fn open_message(
+    sa: &mut IkeSa,
+    data: &[u8],
+    msg: &Message,
+) -> Result<Option<crate::wire::Chain>, String> {
+    let sk = sa.sk_in.as_ref().ok_or("no keys yet")?;
+    match msg.payloads.last() {
+        Some(Payload::Skf(_)) => {
+            let key = (msg.header.message_id, msg.header.flags.response());
+            let fresh = !matches!(&sa.reassembly, Some((id, r, _)) if (*id, *r) == key);
+            if fresh {
+                sa.reassembly = Some((key.0, key.1, Reassembly::new()));
+            }
+            let Some((_, _, buf)) = sa.reassembly.as_mut() else {
+                return Ok(None);
+            };
+            match buf.add(sk, data, msg) {
+                Ok(Some(chain)) => {
+                    sa.reassembly = None;
+                    Ok(Some(chain))
+                }
+                Ok(None) => Ok(None),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        _ => sk.unprotect(data, msg).map(Some).map_err(|e| e.to_string()),
+    }
+}
+
+/// When dead peer detection is due (dpdaction != none and dpddelay > 0).
+fn dpd_due(sa: &IkeSa) -> Option<Instant> {
+    (sa.conn.dpdaction != conf::conn::DpdAction::None
+        && !sa.conn.dpddelay.is_zero()
+        && sa.phase == Phase::Established)
+        .then(|| sa.last_in + sa.conn.dpddelay)
 }
 
 fn describe_offer(p: &[crate::wire::Proposal]) -> String {
