@@ -10,8 +10,9 @@ use crate::crypto::{Encr, Integ};
 use crate::sa::{ChildSaInstall, EspKeys, Mode, Selector, SpiAllocator};
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tracing::{debug, error, info, warn};
+use tracing::{debug, error, warn};
 use xfrm::{
     AeadAlg, Crypto, Direction, EncrAlg, IntegAlg, Key, Lifetime, Limits, Mark, Policy, PolicyId,
     Prefix, Sa, SaId, SpiRequest, Template, UdpEncap, Xfrm,
@@ -297,9 +298,25 @@ pub struct Kernel {
     /// Policies are shared between CHILD_SAs with the same selectors (rekeying):
     /// the number of CHILD_SAs using each.
     policy_refs: HashMap<PolicyId, u32>,
+    /// SPIs allocated (larval SAs) and not yet completed, shared with [`KernelSpis`].
+    larval: Larval,
 }
 
+/// Inbound SPIs handed out by ALLOCSPI: (local address, SPI).
+type Larval = Arc<Mutex<Vec<(IpAddr, u32)>>>;
+
 impl Kernel {
+    /// The installer and the SPI allocator that feeds it (they share the list of
+    /// allocated SPIs, so larval SAs of failed negotiations can be removed).
+    pub fn open_pair() -> (Kernel, KernelSpis) {
+        let k = Kernel::open();
+        let spis = KernelSpis {
+            xfrm: Xfrm::open().ok(),
+            larval: k.larval.clone(),
+        };
+        (k, spis)
+    }
+
     /// Opens the XFRM socket; without one (no permission, no netlink) every
     /// install fails with a logged error and the daemon goes on.
     pub fn open() -> Self {
@@ -314,6 +331,7 @@ impl Kernel {
             xfrm,
             children: BTreeMap::new(),
             policy_refs: HashMap::new(),
+            larval: Larval::default(),
         }
     }
 
@@ -362,6 +380,9 @@ impl Kernel {
             ));
         }
         rec.sa_in = Some(sa_in.id());
+        if let Ok(mut l) = self.larval.lock() {
+            l.retain(|&(a, spi)| !(a == c.local && spi == c.spi_in));
+        }
         if let Err(e) = x.add_sa(&sa_out) {
             self.undo(&rec);
             return Err(format!(
@@ -422,6 +443,34 @@ impl Kernel {
         }
     }
 
+    /// Deletes the larval SAs of SPIs that were allocated but never installed
+    /// (a negotiation failed); returns how many. A negotiation still running
+    /// whose larval SA goes away is not harmed: its install adds the SA anew.
+    pub fn drop_larval(&mut self) -> usize {
+        let list = match self.larval.lock() {
+            Ok(mut l) => std::mem::take(&mut *l),
+            Err(_) => return 0,
+        };
+        let Some(x) = self.xfrm.as_mut() else {
+            return 0;
+        };
+        let mut n = 0;
+        for (dst, spi) in list {
+            let id = SaId {
+                dst,
+                spi,
+                protocol: xfrm::Protocol::Esp,
+                mark: None,
+            };
+            match x.delete_sa(&id) {
+                Ok(()) => n += 1,
+                Err(e) if e.is_not_found() => {}
+                Err(e) => debug!(target: "knl", "unable to delete larval {id}: {e}"),
+            }
+        }
+        n
+    }
+
     /// Removes what iked installed for a CHILD_SA; false if it had nothing.
     pub fn remove(&mut self, child_id: u32) -> bool {
         match self.children.remove(&child_id) {
@@ -457,14 +506,7 @@ impl Kernel {
 #[derive(Debug)]
 pub struct KernelSpis {
     xfrm: Option<Xfrm>,
-}
-
-impl KernelSpis {
-    pub fn open() -> Self {
-        KernelSpis {
-            xfrm: Xfrm::open().ok(),
-        }
-    }
+    larval: Larval,
 }
 
 impl SpiAllocator for KernelSpis {
@@ -473,7 +515,10 @@ impl SpiAllocator for KernelSpis {
         let spi = x
             .alloc_spi(&SpiRequest::new(remote, local, 0))
             .map_err(|e| format!("unable to allocate SPI from kernel: {e}"))?;
-        info!(target: "knl", "allocated SPI {spi:08x}");
+        debug!(target: "knl", "allocated SPI {spi:08x}");
+        if let Ok(mut l) = self.larval.lock() {
+            l.push((local, spi));
+        }
         Ok(spi)
     }
 }

@@ -269,7 +269,7 @@ impl<C: Core> Daemon<C> {
     fn initiate(&mut self, now: Instant, conn: &str) -> Result<u32, String> {
         match self.core.initiate(now, conn) {
             Ok(id) => {
-                info!(target: "cfg", "initiating '{conn}' (IKE_SA {conn}[{id}])");
+                debug!(target: "cfg", "initiating '{conn}' (IKE_SA {conn}[{id}])");
                 self.pending.insert(id, conn.to_owned());
                 Ok(id)
             }
@@ -300,8 +300,8 @@ impl<C: Core> Daemon<C> {
         match ev {
             Event::InstallChild(c) => {
                 match self.kernel.install(&c) {
-                    Ok(()) => info!(target: "chd",
-                        "CHILD_SA {}{{{}}} established with SPIs {:08x}_i {:08x}_o and TS {}",
+                    Ok(()) => info!(target: "knl",
+                        "CHILD_SA {}{{{}}} installed in the kernel: SPIs {:08x}_i {:08x}_o, TS {}",
                         c.conn, c.child_id, c.spi_in, c.spi_out, ts_line(&c)),
                     Err(e) => {
                         error!(target: "knl", "{e}; CHILD_SA {}{{{}}} not installed", c.conn, c.child_id)
@@ -326,7 +326,7 @@ impl<C: Core> Daemon<C> {
                 }
             }
             Event::IkeUp { conn, ike_id } => {
-                info!(target: "ike", "IKE_SA {conn}[{ike_id}] established");
+                debug!(target: "ike", "IKE_SA {conn}[{ike_id}] established");
                 self.pending.remove(&ike_id);
                 self.attempts.remove(&conn);
                 self.finish_up(ike_id, &conn, true, "");
@@ -336,7 +336,11 @@ impl<C: Core> Daemon<C> {
                 ike_id,
                 reason,
             } => {
-                info!(target: "ike", "IKE_SA {conn}[{ike_id}] down: {reason}");
+                debug!(target: "ike", "IKE_SA {conn}[{ike_id}] down: {reason}");
+                let n = self.kernel.drop_larval();
+                if n > 0 {
+                    debug!(target: "knl", "removed {n} unused SPI{} from the kernel", if n == 1 { "" } else { "s" });
+                }
                 self.finish_up(ike_id, &conn, false, &reason);
                 self.finish_down(&conn);
                 if self.pending.remove(&ike_id).is_some() && !self.stopping {
@@ -660,6 +664,7 @@ impl<C: Core> Daemon<C> {
         let now = Instant::now();
         self.core.shutdown(now);
         self.drain(now);
+        self.kernel.drop_larval();
         let n = self.kernel.remove_all();
         if n > 0 {
             info!(target: "knl", "removed {n} remaining CHILD_SA{} from the kernel", if n == 1 { "" } else { "s" });
@@ -747,8 +752,8 @@ pub async fn serve<C: Core>(
     if sockets.bound_addrs().is_empty() {
         warn!(target: "net", "no IKE socket could be bound");
     }
-    let core = make_core(config.clone(), addrs.clone(), KernelSpis::open());
-    let kernel = Kernel::open();
+    let (kernel, spis) = Kernel::open_pair();
+    let core = make_core(config.clone(), addrs.clone(), spis);
     let ctl = opts.ctl.clone();
     info!(target: "dmn", "iked {} starting: {} conn{}, listening on {:?}, control socket {}",
         env!("CARGO_PKG_VERSION"), config.conns.len(), if config.conns.len() == 1 { "" } else { "s" },

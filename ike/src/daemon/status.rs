@@ -157,7 +157,10 @@ fn child_lines(out: &mut String, c: &ChildSaView, all: bool) {
     let p = child_prefix(c);
     let _ = writeln!(
         out,
-        "{p}:  INSTALLED, {}, reqid {}, {} SPIs: {:08x}_i {:08x}_o",
+        "{p}:  {}, {}, reqid {}, {} SPIs: {:08x}_i {:08x}_o",
+        // strongSwan's CHILD_SA states: INSTALLED once in the kernel, CREATED before
+        // (here: when the kernel refused it).
+        if c.installed { "INSTALLED" } else { "CREATED" },
         c.mode,
         c.reqid,
         if c.encap { "ESP in UDP" } else { "ESP" },
@@ -514,6 +517,18 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("Security Associations (1 up, 0 connecting):"));
+    }
+
+    #[test]
+    fn not_installed_is_not_installed() {
+        let mut c = child(false, "TUNNEL");
+        c.installed = false;
+        let out = format_status(&report(vec![c]));
+        assert!(
+            out.contains("net-net{1}:  CREATED, TUNNEL, reqid 1"),
+            "{out}"
+        );
+        assert!(!grep("net-net.*INSTALLED", &out));
     }
 
     #[test]

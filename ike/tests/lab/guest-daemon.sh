@@ -1,0 +1,267 @@
+#!/usr/bin/env bash
+# Runs INSIDE the lab guest (full Debian kernel with ESP, root): the daemon's
+# kernel side and iked end to end.
+#
+# usage: guest-daemon.sh OUTDIR BINDIR      (BINDIR holds iked, ikectl, ipsec, install-child)
+# env:   SCENARIOS (default: all), in OUTDIR/env.sh too
+# Writes OUTDIR/guest.log and OUTDIR/results.txt ("RESULT name PASS|FAIL ...", then DONE).
+#
+# install-CASE  a hand-made ChildSaInstall installed by the daemon's installer
+#               (ike::daemon::kernel) on both sides: ping crosses, both inbound
+#               counters >= 3, and after removal nothing of it is left.
+# iked-gcm, iked-cbc   iked <-> iked (PSK, net-to-net, aes128gcm16-prfsha256-x25519
+#               / aes256-sha256-modp2048 with PFS): `ikectl up`, ping, inbound
+#               counters >= 3 on both sides (ikectl statusall --json), `ipsec
+#               status` regexes, `ipsec down` empties the kernel on both sides,
+#               up again, SIGTERM empties it on both sides.
+# iked-badpsk   wrong PSK: `ikectl up` fails, nothing left in either kernel.
+# swan-*        iked <-> strongSwan (charon-systemd + swanctl), both directions.
+set -u
+OUT=$1 BIN=$2
+[ -f "$OUT/env.sh" ] && . "$OUT/env.sh"
+SCENARIOS=${SCENARIOS:-"install-gcm install-cbc install-chacha install-encap install-transport iked-gcm iked-cbc iked-badpsk swan-init swan-resp"}
+exec >"$OUT/guest.log" 2>&1
+RES=$OUT/results.txt; : >"$RES"
+result() { echo "RESULT $*" | tee -a "$RES"; }
+W=/tmp/iked-guest; rm -rf $W; mkdir -p $W
+echo "guest up: kernel $(uname -r), uptime $(cut -d' ' -f1 /proc/uptime)s"
+modprobe -a esp4 esp6 xfrm_user veth 2>&1 || echo "modprobe failed"
+
+netns_setup() {
+  for ns in left right; do ip netns del $ns 2>/dev/null; ip netns add $ns; ip -n $ns link set lo up; done
+  ip link add vl netns left type veth peer name vr netns right
+  ip -n left addr add 192.0.2.1/24 dev vl; ip -n left link set vl up
+  ip -n right addr add 192.0.2.2/24 dev vr; ip -n right link set vr up
+  ip -n left addr add 198.51.100.1/32 dev lo
+  ip -n right addr add 203.0.113.1/32 dev lo
+  ip -n left route add 203.0.113.0/24 via 192.0.2.2 src 198.51.100.1
+  ip -n right route add 198.51.100.0/24 via 192.0.2.1 src 203.0.113.1
+}
+
+kernel_empty() { # side -> 0 if no SA and no policy
+  local s p
+  s=$(ip -n "$1" xfrm state | grep -c '^src' || true)
+  p=$(ip -n "$1" xfrm policy | grep -c '^src' || true)
+  echo "$1: $s SAs, $p policies"
+  [ "$s" = 0 ] && [ "$p" = 0 ]
+}
+
+show_kernel() {
+  for s in left right; do echo "--- $s: ip -s xfrm state"; ip -n $s -s xfrm state; echo "--- $s: ip xfrm policy"; ip -n $s xfrm policy; done
+}
+
+ping_tunnel() { ip netns exec left ping -c 3 -i 0.3 -W 2 -I 198.51.100.1 203.0.113.1; }
+
+install_case() {
+  local c=$1
+  netns_setup
+  rm -f $W/fl $W/fr; mkfifo $W/fl $W/fr
+  ip netns exec left "$BIN/install-child" "$c" left <$W/fl >$W/ol 2>&1 & local pl=$!
+  ip netns exec right "$BIN/install-child" "$c" right <$W/fr >$W/or 2>&1 & local pr=$!
+  exec 3>$W/fl 4>$W/fr
+  for _ in $(seq 50); do grep -q installed $W/ol && grep -q installed $W/or && break; sleep 0.2; done
+  local pingout
+  if [ "$c" = transport ]; then
+    pingout=$(ip netns exec left ping -c 3 -i 0.3 -W 2 192.0.2.2 2>&1)
+  else
+    pingout=$(ping_tunnel 2>&1)
+  fi
+  echo "$pingout"
+  show_kernel
+  exec 3>&- 4>&-
+  wait $pl $pr
+  echo "--- left:"; cat $W/ol; echo "--- right:"; cat $W/or
+  local il ir
+  il=$(sed -n 's/^counters in=\([0-9]*\)\/.*/\1/p' $W/ol); ir=$(sed -n 's/^counters in=\([0-9]*\)\/.*/\1/p' $W/or)
+  if echo "$pingout" | grep -q ' 0% packet loss' && [ "${il:-0}" -ge 3 ] && [ "${ir:-0}" -ge 3 ] \
+     && grep -q '^removed' $W/ol && grep -q '^removed' $W/or && kernel_empty left && kernel_empty right; then
+    result "install-$c PASS (ping 3/3, inbound packets left=$il right=$ir, removed cleanly)"
+  else
+    result "install-$c FAIL (ping: $(echo "$pingout" | grep -o '[0-9]*% packet loss'), inbound left=${il:-?} right=${ir:-?}; $(grep FAIL $W/ol $W/or | head -2 | tr '\n' ' '))"
+  fi
+}
+
+# ipsec.conf for iked or the starter; $1 = side, $2 = ike, $3 = esp, $4 = auto
+write_conf() {
+  local side=$1 ike=$2 esp=$3 auto=$4
+  cat >$W/$side.conf <<EOF
+config setup
+  charondebug="ike 1, knl 2, cfg 1, net 1, chd 2"
+conn net-net
+  left=192.0.2.1
+  leftsubnet=198.51.100.0/24
+  leftid=moon
+  right=192.0.2.2
+  rightsubnet=203.0.113.0/24
+  rightid=sun
+  authby=psk
+  ike=$ike
+  esp=$esp
+  auto=$auto
+EOF
+}
+write_secrets() { printf 'moon sun : PSK "%s"\n' "$2" >$W/$1.secrets; chmod 600 $W/$1.secrets; }
+
+start_iked() { # side
+  ip netns exec $1 "$BIN/iked" --config $W/$1.conf --secrets $W/$1.secrets --ctl $W/$1.ctl >>"$OUT/iked-$CASE-$1.log" 2>&1 &
+  echo $! >$W/$1.pid
+  for _ in $(seq 50); do ip netns exec $1 "$BIN/ikectl" --ctl $W/$1.ctl status >/dev/null 2>&1 && return 0; sleep 0.2; done
+  echo "iked $1 did not come up"; return 1
+}
+stop_iked() { # side: SIGTERM, wait for exit
+  local p; p=$(cat $W/$1.pid 2>/dev/null) || return 0
+  kill -TERM "$p" 2>/dev/null
+  for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
+  kill -0 "$p" 2>/dev/null && { echo "iked $1 ignored SIGTERM"; kill -KILL "$p"; }
+  rm -f $W/$1.pid
+}
+ctl() { local s=$1; shift; ip netns exec $s "$BIN/ikectl" --ctl $W/$s.ctl "$@"; }
+ipsec_cmd() { local s=$1; shift; IKED_CTL=$W/$s.ctl ip netns exec $s "$BIN/ipsec" "$@"; }
+packets_in() { ctl $1 statusall --json | tr -d ' \n' | grep -o '"packets_in":[0-9]*' | head -1 | cut -d: -f2; }
+
+iked_case() {
+  local c=$1 ike esp why=""
+  case $c in
+    gcm) ike=aes128gcm16-prfsha256-x25519! esp=aes128gcm16! ;;
+    cbc) ike=aes256-sha256-modp2048! esp=aes256-sha256-modp2048! ;;
+  esac
+  CASE=iked-$c
+  netns_setup
+  for s in left right; do write_conf $s $ike $esp add; write_secrets $s "lab-psk-$c-0123456789"; done
+  start_iked left || { result "$CASE FAIL (iked left did not start)"; return; }
+  start_iked right || { result "$CASE FAIL (iked right did not start)"; stop_iked left; return; }
+  ctl left up net-net || why+="up failed; "
+  local pingout; pingout=$(ping_tunnel 2>&1); echo "$pingout"
+  echo "$pingout" | grep -q ' 0% packet loss' || why+="ping failed; "
+  show_kernel
+  local pl pr; pl=$(packets_in left); pr=$(packets_in right)
+  [ "${pl:-0}" -ge 3 ] && [ "${pr:-0}" -ge 3 ] || why+="inbound packets left=${pl:-?} right=${pr:-?}; "
+  for s in left right; do
+    echo "--- $s: ipsec status"; ipsec_cmd $s status | tee $W/st-$s
+    echo "--- $s: ipsec statusall"; ipsec_cmd $s statusall
+    grep -Eq 'net-net.*ESTABLISHED.*(moon.*sun|sun.*moon)' $W/st-$s || why+="$s: no ESTABLISHED line; "
+    grep -Eq 'net-net[{]1}.*INSTALLED, TUNNEL' $W/st-$s || why+="$s: no INSTALLED, TUNNEL line; "
+  done
+  echo "--- ipsec down"; ipsec_cmd left down net-net || why+="ipsec down failed; "
+  sleep 0.5
+  kernel_empty left || why+="left kernel not empty after down; "
+  kernel_empty right || why+="right kernel not empty after down (DELETE not seen?); "
+  ctl left up net-net || why+="second up failed; "
+  ping_tunnel >/dev/null 2>&1 || why+="second ping failed; "
+  echo "--- SIGTERM left"; stop_iked left; sleep 0.5
+  grep -q 'SIGTERM' "$OUT/iked-$CASE-left.log" || why+="no SIGTERM log line; "
+  kernel_empty left || why+="left kernel not empty after SIGTERM; "
+  kernel_empty right || why+="right kernel not empty after left's SIGTERM; "
+  stop_iked right
+  if [ -z "$why" ]; then result "$CASE PASS (ping 3/3, inbound packets left=$pl right=$pr, status regexes, down and SIGTERM leave both kernels empty)"
+  else result "$CASE FAIL ($why)"; fi
+}
+
+badpsk_case() {
+  CASE=iked-badpsk
+  local why=""
+  netns_setup
+  for s in left right; do write_conf $s aes128gcm16-prfsha256-x25519! aes128gcm16! add; done
+  write_secrets left "one-psk-0123456789"; write_secrets right "another-psk-0123456789"
+  start_iked left && start_iked right || why+="start failed; "
+  if ctl left up net-net; then why+="up succeeded with a wrong PSK; "; fi
+  sleep 0.5
+  grep -q AUTHENTICATION_FAILED "$OUT/iked-$CASE-left.log" || why+="left did not log AUTHENTICATION_FAILED; "
+  grep -qi 'authentication.*failed\|AUTHENTICATION_FAILED' "$OUT/iked-$CASE-right.log" || why+="right did not log the failure; "
+  kernel_empty left || why+="left kernel not empty; "
+  kernel_empty right || why+="right kernel not empty; "
+  stop_iked left; stop_iked right
+  if [ -z "$why" ]; then result "$CASE PASS (up fails, AUTHENTICATION_FAILED logged on both, both kernels empty)"
+  else result "$CASE FAIL ($why)"; fi
+}
+
+# strongSwan (charon-systemd + swanctl) in the right namespace.
+start_swan() { # auto: start|none
+  local d=$W/swan; rm -rf $d; mkdir -p $d
+  cat >$d/strongswan.conf <<EOF
+charon-systemd {
+  load = random nonce aes sha1 sha2 hmac gcm kdf openssl curve25519 gmp pem pkcs1 x509 pubkey kernel-netlink socket-default vici
+  install_routes = no
+  plugins { vici { socket = unix://$d/vici } }
+  filelog { swan { path = $OUT/swan-$CASE.log
+    default = 1
+    ike = 2
+    knl = 2 } }
+}
+EOF
+  cat >$d/swanctl.conf <<EOF
+connections {
+  net-net {
+    local_addrs = 192.0.2.2
+    remote_addrs = 192.0.2.1
+    proposals = $2
+    local { auth = psk
+      id = sun }
+    remote { auth = psk
+      id = moon }
+    children {
+      net-net {
+        local_ts = 203.0.113.0/24
+        remote_ts = 198.51.100.0/24
+        esp_proposals = $3
+        start_action = $1
+      }
+    }
+  }
+}
+secrets { ike-1 { id-1 = moon
+  id-2 = sun
+  secret = "$4" } }
+EOF
+  ip netns exec right env STRONGSWAN_CONF=$d/strongswan.conf /usr/sbin/charon-systemd >$d/out 2>&1 &
+  echo $! >$W/swan.pid
+  for _ in $(seq 50); do [ -S $d/vici ] && break; sleep 0.2; done
+  ip netns exec right swanctl --load-all --file $d/swanctl.conf --uri unix://$d/vici
+}
+swanctl() { ip netns exec right /usr/sbin/swanctl "$@" --uri unix://$W/swan/vici; }
+
+swan_case() { # init: iked initiates; resp: strongSwan initiates
+  local dir=$1 why=""
+  CASE=swan-$dir
+  netns_setup
+  write_conf left aes128gcm16-prfsha256-x25519! aes128gcm16! add
+  write_secrets left "swan-psk-0123456789abcdef"
+  start_iked left || why+="iked did not start; "
+  start_swan none aes128gcm16-prfsha256-x25519 aes128gcm16 "swan-psk-0123456789abcdef" || why+="swanctl load failed; "
+  if [ $dir = init ]; then
+    ctl left up net-net || why+="ikectl up failed; "
+  else
+    swanctl --initiate --child net-net --timeout 30 || why+="swanctl --initiate failed; "
+  fi
+  local pingout; pingout=$(ping_tunnel 2>&1); echo "$pingout"
+  echo "$pingout" | grep -q ' 0% packet loss' || why+="ping failed; "
+  show_kernel
+  local pl; pl=$(packets_in left)
+  [ "${pl:-0}" -ge 3 ] || why+="iked inbound packets ${pl:-?}; "
+  echo "--- iked: ipsec status"; ipsec_cmd left status | tee $W/st-left
+  grep -Eq 'net-net[{][0-9]+}.*INSTALLED, TUNNEL' $W/st-left || why+="iked: no INSTALLED line; "
+  echo "--- strongSwan: swanctl --list-sas"; swanctl --list-sas | tee $W/st-swan
+  grep -q 'ESTABLISHED' $W/st-swan || why+="strongSwan: not ESTABLISHED; "
+  grep -q 'INSTALLED' $W/st-swan || why+="strongSwan: child not INSTALLED; "
+  echo "--- ipsec down (iked)"; ipsec_cmd left down net-net || why+="ipsec down failed; "
+  sleep 1
+  kernel_empty left || why+="iked's kernel not empty after down; "
+  swanctl --list-sas | grep -q ESTABLISHED && why+="strongSwan still has the IKE_SA after iked's DELETE; "
+  stop_iked left
+  kill -TERM "$(cat $W/swan.pid)" 2>/dev/null; sleep 1
+  if [ -z "$why" ]; then result "$CASE PASS (ping 3/3, iked inbound packets $pl, both show the SA, iked's down deletes it on both)"
+  else result "$CASE FAIL ($why)"; fi
+}
+
+for sc in $SCENARIOS; do
+  echo "===== $sc ($(cut -d' ' -f1 /proc/uptime)s)"
+  case $sc in
+    install-*) install_case "${sc#install-}" ;;
+    iked-badpsk) badpsk_case ;;
+    iked-*) iked_case "${sc#iked-}" ;;
+    swan-*) if [ -x /usr/sbin/charon-systemd ]; then swan_case "${sc#swan-}"; else result "$sc FAIL (strongSwan not installed)"; fi ;;
+    *) result "$sc FAIL (unknown scenario)" ;;
+  esac
+done
+for ns in left right; do ip netns del $ns 2>/dev/null; done
+echo DONE >>"$RES"
