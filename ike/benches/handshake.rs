@@ -99,8 +99,8 @@ fn main() {
             .unwrap_or(2000),
     );
     println!(
-        "{:<12} {:>10} {:>14} {:>14}",
-        "group", "runs", "us/handshake", "handshakes/s"
+        "{:<12} {:>10} {:>10} {:>8} {:>14} {:>14}",
+        "group", "keygen us", "derive us", "runs", "us/handshake", "handshakes/s"
     );
     for g in groups {
         let initiator = g.generate(&mut OsRng).expect("keygen");
