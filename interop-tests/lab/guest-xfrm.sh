@@ -10,7 +10,7 @@ set -u
 OUT=$1 LAB=$2 TESTS=${3:-}
 [ -f "$OUT/env.sh" ] && . "$OUT/env.sh"
 BENCH_PAIRS=${BENCH_PAIRS:-10000} BENCH_POLICIES=${BENCH_POLICIES:-30000}
-SCENARIOS=${SCENARIOS:-"gcm cbc chacha ah v6 encap vti xfrmi mapping acquire expire crate-tests bench"}
+SCENARIOS=${SCENARIOS:-"gcm cbc chacha ah v6 encap vti xfrmi allocspi mapping acquire expire crate-tests bench"}
 exec >"$OUT/guest.log" 2>&1
 RES=$OUT/results.txt; : >"$RES"
 T0=$(date +%s.%N)
@@ -107,6 +107,20 @@ echo "setup done at $(el $T0)s"
 for s in $SCENARIOS; do
   case $s in
     gcm|cbc|chacha|ah|v6|encap|vti|xfrmi) tunnel_case "$s" ;;
+    allocspi)
+      # the daemon's order: ALLOCSPI on each side, then update_sa (inbound) + add_sa (outbound)
+      L flush; R flush
+      spl=$(L alloc-spi gcm left) && spr=$(R alloc-spi gcm right)
+      echo "allocated: left inbound $spl, right inbound $spr"
+      L child gcm left "$spr" "$spl" && R child gcm right "$spl" "$spr"
+      pingout=$(ip netns exec left ping -c 3 -i 0.2 -W 2 -I 198.51.100.1 203.0.113.1 2>&1 | grep received)
+      cr=$(R sa-counters 192.0.2.2 "$spr" 3); rcr=$?
+      cl=$(L sa-counters 192.0.2.1 "$spl" 3); rcl=$?
+      echo "$pingout"; echo "right $cr"; echo "left  $cl"
+      if echo "$pingout" | grep -q ' 3 received' && [ $rcr = 0 ] && [ $rcl = 0 ] && [ "$spl" != "$spr" ]; then
+        result "allocspi PASS (SPIs $spl/$spr from ALLOCSPI; right: $cr; left: $cl)"
+      else result "allocspi FAIL (ping: $pingout; right: $cr; left: $cl)"; fi
+      L flush; R flush ;;
     mapping)
       L flush; R flush; plumb encap
       L tunnel encap left >/dev/null && R tunnel encap right >/dev/null

@@ -2,15 +2,15 @@
 # Installs the interop peers, idempotently (root, Debian 12):
 #   - strongSwan: charon-systemd + swanctl (vici), strongswan-starter (`ipsec`, stroke),
 #     the extra plugins (kernel-libipsec for the host-only data path)
-#   - libreswan 4.10, EXTRACTED into $LAB_CACHE/libreswan (its Debian package conflicts
-#     with strongSwan's, so it is never apt-installed), plus the libraries pluto needs
+#   - libreswan 4.10, EXTRACTED into $LAB_LIBRESWAN (default /opt/iked-lab/libreswan; not
+#     under /var/cache or /tmp, which virtme-ng hides in the guest): its Debian package
+#     conflicts with strongSwan's, so it is never apt-installed; plus the libraries pluto needs
 #   - iproute2, ping, tcpdump, NSS tools
 # Prints one summary line when everything is already there.
-# env: LAB_CACHE (default /var/cache/iked-lab)
+# env: LAB_LIBRESWAN (default /opt/iked-lab/libreswan)
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-LAB_CACHE=${LAB_CACHE:-/var/cache/iked-lab}
-LSW=$LAB_CACHE/libreswan
+LSW=${LAB_LIBRESWAN:-/opt/iked-lab/libreswan}
 
 pkgs=(strongswan-starter strongswan-charon strongswan-swanctl charon-systemd libstrongswan-standard-plugins libcharon-extra-plugins
       libstrongswan-extra-plugins iproute2 iputils-ping tcpdump procps util-linux

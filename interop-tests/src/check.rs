@@ -208,12 +208,18 @@ pub fn check_kernel(topo: &Topology, h: &Host, peer: &Host, t: &Tunnel) -> Resul
         Plumbing::Vti(m) => (Some(m), None),
         Plumbing::Xfrmi(i) => (None, Some(i)),
     };
-    let sa_ok = |s: &&XfrmSa, src: &str, dst: &str| {
-        s.proto == "esp" && s.src == src && s.dst == dst && s.mark == mark && s.if_id == if_id
+    // strongSwan sets mark_in on the inbound policy only (mark_in_sa = no):
+    // an inbound SA without a mark matches any mark.
+    let sa_ok = |s: &&XfrmSa, src: &str, dst: &str, inbound: bool| {
+        s.proto == "esp"
+            && s.src == src
+            && s.dst == dst
+            && (s.mark == mark || (inbound && s.mark.is_none()))
+            && s.if_id == if_id
     };
     let inbound = sas
         .iter()
-        .find(|s| sa_ok(s, peer.outer(f), h.outer(f)))
+        .find(|s| sa_ok(s, peer.outer(f), h.outer(f), true))
         .ok_or_else(|| {
             lab_err!(
                 "{}: no inbound ESP SA {} -> {} (mark {mark:?}, if_id {if_id:?}) in the kernel:\n{raw}",
@@ -222,7 +228,10 @@ pub fn check_kernel(topo: &Topology, h: &Host, peer: &Host, t: &Tunnel) -> Resul
                 h.outer(f)
             )
         })?;
-    if !sas.iter().any(|s| sa_ok(&s, h.outer(f), peer.outer(f))) {
+    if !sas
+        .iter()
+        .any(|s| sa_ok(&s, h.outer(f), peer.outer(f), false))
+    {
         return Err(lab_err!(
             "{}: no outbound ESP SA {} -> {} (mark {mark:?}, if_id {if_id:?}):\n{raw}",
             h.ns,

@@ -102,8 +102,8 @@ impl GuestRun {
             ));
         }
         let inside = format!(
-            "env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LAB_CACHE={} {} guest-inside --out {} {}",
-            crate::lab_cache().display(),
+            "env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LAB_LIBRESWAN={} {} guest-inside --out {} {}",
+            crate::peer::Libreswan::root().display(),
             self.lab_bin.display(),
             self.out.display(),
             self.scenarios.join(" ")

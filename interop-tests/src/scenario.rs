@@ -288,8 +288,10 @@ impl Scenario {
 /// [`prove_tunnel`] with 3 pings. Writes `report.txt` (peers, status of both
 /// sides, kernel state) into the scenario's folder.
 pub fn tunnel(ctx: &Ctx, t: &Tunnel, left: PeerKind, right: PeerKind) -> Result<String> {
-    let (ev, setup, labels) = establish_and_prove(ctx, t, left, right, |_, _, _| Ok(()))?;
-    Ok(format!("{labels}; {ev}; IKE+CHILD up in {setup:.2}s"))
+    let (ev, setup, labels, phases) = establish_and_prove(ctx, t, left, right, |_, _, _| Ok(()))?;
+    Ok(format!(
+        "{labels}; {ev}; IKE+CHILD up in {setup:.2}s; phases: {phases}"
+    ))
 }
 
 type Hook<'a> = dyn Fn(&Topology, &mut dyn Peer, &mut dyn Peer) -> Result<()> + 'a;
@@ -300,13 +302,21 @@ fn establish_and_prove(
     left: PeerKind,
     right: PeerKind,
     before_check: impl Fn(&Topology, &mut dyn Peer, &mut dyn Peer) -> Result<()>,
-) -> Result<(check::Evidence, f64, String)> {
+) -> Result<(check::Evidence, f64, String, String)> {
     let hook: &Hook<'_> = &before_check;
+    let t_start = Instant::now();
+    let mut phases: Vec<String> = Vec::new();
+    let mut mark = |what: &str| {
+        phases.push(format!("{what} {:.2}s", t_start.elapsed().as_secs_f64()));
+        phases.join(", ")
+    };
     let topo = Topology::new()?;
     topo.plumb(t.plumbing)?;
+    mark("topology");
     let mut report = String::new();
     let mut l = peer::start(left, &topo, Side::Left, t, &ctx.peer_dir(Side::Left))?;
     let mut r = peer::start(right, &topo, Side::Right, t, &ctx.peer_dir(Side::Right))?;
+    mark("peers up");
     let labels = format!("left: {}, right: {}", l.label(), r.label());
     let _ = writeln!(
         report,
@@ -318,11 +328,13 @@ fn establish_and_prove(
     let t0 = Instant::now();
     let init = l.initiate(Duration::from_secs(20));
     let setup = t0.elapsed().as_secs_f64();
+    mark("initiated");
     let result = init.and_then(|msg| {
         let _ = writeln!(report, "initiate: {msg} ({setup:.2}s)");
         hook(&topo, &mut *l, &mut *r)?;
         prove_tunnel(&topo, t, &mut *l, &mut *r, 3)
     });
+    mark("checked");
     match &result {
         Ok(ev) => {
             let _ = writeln!(report, "PROVEN: {ev}\n{}", ev.detail);
@@ -342,9 +354,12 @@ fn establish_and_prove(
     }
     l.stop();
     r.stop();
+    drop(topo);
+    let phases = mark("stopped+cleaned");
+    let _ = writeln!(report, "phases (cumulative): {phases}");
     write_file(&ctx.dir.join("report.txt"), &report)?;
     let ev = result?;
-    Ok((ev, setup, labels))
+    Ok((ev, setup, labels, phases))
 }
 
 fn neg_wrong_psk(ctx: &Ctx) -> Result<String> {
@@ -394,7 +409,7 @@ fn neg_cleartext(ctx: &Ctx) -> Result<String> {
         },
     );
     match r {
-        Ok((ev, _, _)) => Err(lab_err!("clear-text pings passed the check: {ev}")),
+        Ok((ev, ..)) => Err(lab_err!("clear-text pings passed the check: {ev}")),
         Err(e) if e.to_string().contains("did not all cross the SAs") => {
             Ok(format!("failed as it must: {e}"))
         }
@@ -423,7 +438,7 @@ fn neg_no_sa(ctx: &Ctx) -> Result<String> {
         },
     );
     match r {
-        Ok((ev, _, _)) => Err(lab_err!("pings without SAs passed the check: {ev}")),
+        Ok((ev, ..)) => Err(lab_err!("pings without SAs passed the check: {ev}")),
         Err(e) if e.to_string().contains("no inbound ESP SA") => Ok(format!(
             "clear-text ping 3/3, and the check failed as it must: {}",
             first_line(&e.to_string())

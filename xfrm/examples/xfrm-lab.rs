@@ -8,6 +8,10 @@
 //! xfrm-lab show     CASE SIDE        both SAs and the policies, as the crate reads them
 //! xfrm-lab flush                     delete all SAs and policies
 //! xfrm-lab encap-socket PORT SECS    hold a UDP socket with UDP_ENCAP_ESPINUDP
+//! xfrm-lab alloc-spi CASE SIDE       ALLOCSPI for this side's inbound SA; prints it
+//! xfrm-lab child CASE SIDE OUT IN    update_sa (completes the larval inbound SA IN),
+//!                                    add_sa (outbound OUT), policies
+//! xfrm-lab sa-counters DST SPI MIN   counters of any ESP SA; exit 1 if packets < MIN
 //! xfrm-lab resport  CASE SIDE SPORT  update_sa: the outbound SA's UDP source port
 //! xfrm-lab mapping-watch SECS        wait for a MAPPING event (4500 -> 4501)
 //! xfrm-lab acquire                   trap policy + one packet -> ACQUIRE event
@@ -276,6 +280,56 @@ fn tunnel(c: &Case, left: bool) -> Result<(), Error> {
         if left { "left" } else { "right" }
     );
     Ok(())
+}
+
+/// The daemon's sequence: this side's inbound SPI from ALLOCSPI (done earlier by
+/// `alloc-spi`), the inbound SA completing that larval SA with `update_sa`, the
+/// outbound SA with the peer's allocated SPI, then the policies.
+fn alloc_spi(c: &Case, left: bool) -> Result<(), Error> {
+    let (l, r) = sides(c);
+    let (me, peer) = if left { (&l, &r) } else { (&r, &l) };
+    let mut req = SpiRequest::new(peer.outer, me.outer, c.reqid);
+    req.mark = c.mark;
+    req.if_id = c.if_id;
+    let spi = Xfrm::open()?.alloc_spi(&req)?;
+    println!("0x{spi:08x}");
+    Ok(())
+}
+
+fn child(c: &Case, left: bool, out_spi: u32, in_spi: u32) -> Result<(), Error> {
+    let (l, r) = sides(c);
+    let (me, peer) = if left { (&l, &r) } else { (&r, &l) };
+    let mut x = Xfrm::open()?;
+    let mut inbound = sa(c, peer, me, !left);
+    inbound.spi = in_spi;
+    x.update_sa(&inbound)?;
+    let mut outbound = sa(c, me, peer, left);
+    outbound.spi = out_spi;
+    x.add_sa(&outbound)?;
+    for p in policies(c, me, peer) {
+        x.add_policy(&p)?;
+    }
+    let got = x.get_sa(&inbound.id())?;
+    println!(
+        "{}: inbound SA spi 0x{:08x} completed from the larval SA (reqid {}, {:?}), outbound spi 0x{out_spi:08x} added",
+        c.name, got.spi, got.reqid, got.aead
+    );
+    Ok(())
+}
+
+fn sa_counters(dst: IpAddr, spi: u32, min: u64) -> Result<bool, Error> {
+    let id = SaId {
+        dst,
+        spi,
+        protocol: Protocol::Esp,
+        mark: None,
+    };
+    let info = Xfrm::open()?.get_sa(&id)?;
+    println!(
+        "inbound SA spi 0x{:08x} {} -> {}: {} packets, {} bytes",
+        info.spi, info.src, info.dst, info.current.packets, info.current.bytes
+    );
+    Ok(info.current.packets >= min)
 }
 
 fn inbound_id(c: &Case, left: bool) -> SaId {
@@ -624,6 +678,9 @@ fn run(args: &[String]) -> Result<bool, String> {
     let get_case = |n: &str| case(n).ok_or_else(|| format!("unknown case {n:?}"));
     let num = |s: &str| s.parse::<u64>().map_err(|e| format!("{s:?}: {e}"));
     let e = |e: Error| e.to_string();
+    let hexnum = |s: &str| {
+        u32::from_str_radix(s.trim_start_matches("0x"), 16).map_err(|e| format!("{s:?}: {e}"))
+    };
     match a.as_slice() {
         ["tunnel", c, side] => tunnel(&get_case(c)?, is_left(side)?)
             .map(|_| true)
@@ -637,6 +694,21 @@ fn run(args: &[String]) -> Result<bool, String> {
             Ok(true)
         }
         ["encap-socket", port, secs] => encap_socket(num(port)? as u16, num(secs)?).map(|_| true),
+        ["alloc-spi", c, side] => alloc_spi(&get_case(c)?, is_left(side)?)
+            .map(|_| true)
+            .map_err(e),
+        ["child", c, side, out_spi, in_spi] => child(
+            &get_case(c)?,
+            is_left(side)?,
+            hexnum(out_spi)?,
+            hexnum(in_spi)?,
+        )
+        .map(|_| true)
+        .map_err(e),
+        ["sa-counters", dst, spi, min] => {
+            let dst: IpAddr = dst.parse().map_err(|_| format!("bad address {dst:?}"))?;
+            sa_counters(dst, hexnum(spi)?, num(min)?).map_err(e)
+        }
         ["resport", c, side, port] => resport(&get_case(c)?, is_left(side)?, num(port)? as u16)
             .map(|_| true)
             .map_err(e),

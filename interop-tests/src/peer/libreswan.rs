@@ -1,5 +1,5 @@
 //! libreswan's pluto, run from its Debian package extracted into
-//! `$LAB_CACHE/libreswan` (the package conflicts with strongSwan's, so it is
+//! `/opt/iked-lab/libreswan` (the package conflicts with strongSwan's, so it is
 //! never installed). pluto insists on `/usr/libexec/ipsec/addconn`: the
 //! extracted `usr/libexec` is bind-mounted over `/usr/libexec` in pluto's own
 //! mount namespace (the one `ip netns exec` makes), nowhere else.
@@ -39,9 +39,18 @@ pub struct Libreswan {
 }
 
 impl Libreswan {
+    /// Where libreswan's package is extracted: `$LAB_LIBRESWAN`, default
+    /// `/opt/iked-lab/libreswan` (not under /var/cache or /tmp: virtme-ng
+    /// hides those behind a tmpfs in the guest).
+    pub fn root() -> PathBuf {
+        std::env::var_os("LAB_LIBRESWAN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/opt/iked-lab/libreswan"))
+    }
+
     /// The extracted tree's `usr/libexec/ipsec`.
     pub fn bin_dir() -> PathBuf {
-        crate::lab_cache().join("libreswan/usr/libexec/ipsec")
+        Self::root().join("usr/libexec/ipsec")
     }
 
     /// Writes pluto's configuration, NSS database and secrets into `dir`,
@@ -116,7 +125,7 @@ impl Libreswan {
         )?;
         let ctl = run_d.join("pluto.ctl");
         let _ = std::fs::remove_file(&ctl);
-        let libexec = crate::lab_cache().join("libreswan/usr/libexec");
+        let libexec = Self::root().join("usr/libexec");
         let script = format!(
             "set -e; mount --bind {} /usr/libexec; exec {} --config {} --rundir {} --nofork",
             libexec.display(),
