@@ -8,6 +8,8 @@
 #        LAB_OUT=DIR        results folder (default: a fresh /tmp/iked-lab.XXXXXX)
 #        LAB_TIMEOUT=SECS   whole-guest bound (default 900)
 #        BENCH_PAIRS, BENCH_POLICIES, SCENARIOS   passed to the guest script
+#        XFRM_LAB_BIN, XFRM_TESTS_BIN   prebuilt binaries (skips the cargo build; for a
+#                           runner that builds them itself)
 # Exit status: 0 if every RESULT is PASS; 1 on any FAIL, a boot failure or a timeout.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -25,12 +27,17 @@ command -v vng >/dev/null || { echo "lab: vng not found (run interop-tests/lab/s
 KVER=$(ls /boot/vmlinuz-* 2>/dev/null | sed 's|/boot/vmlinuz-||' | sort -V | tail -1)
 [ -n "$KVER" ] || { echo "lab: no kernel in /boot (run interop-tests/lab/setup.sh)"; exit 1; }
 
-phase "building xfrm-lab (release) and the xfrm netns tests"
 cd "$REPO"
-cargo build -q -p xfrm --release --example xfrm-lab
-LAB_BIN="$REPO/target/release/examples/xfrm-lab"
-TESTS_BIN=$(cargo test -q -p xfrm --test netns --no-run --message-format=json 2>/dev/null \
-  | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
+if [ -n "${XFRM_LAB_BIN:-}" ]; then
+  LAB_BIN=$XFRM_LAB_BIN TESTS_BIN=${XFRM_TESTS_BIN:-}
+  phase "using prebuilt $LAB_BIN"
+else
+  phase "building xfrm-lab (release) and the xfrm netns tests"
+  cargo build -q -p xfrm --release --example xfrm-lab
+  LAB_BIN="$REPO/target/release/examples/xfrm-lab"
+  TESTS_BIN=$(cargo test -q -p xfrm --test netns --no-run --message-format=json 2>/dev/null \
+    | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
+fi
 [ -x "$LAB_BIN" ] || { echo "lab: $LAB_BIN missing"; exit 1; }
 
 OUT=${LAB_OUT:-$(mktemp -d /tmp/iked-lab.XXXXXX)}

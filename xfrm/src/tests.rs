@@ -428,3 +428,13 @@ fn ah_takes_integrity_only() {
     assert_eq!(Protocol::from_number(108), Protocol::Comp);
     assert_eq!(Protocol::from_number(99), Protocol::Other(99));
 }
+
+#[test]
+fn handles_can_move_between_threads() {
+    fn send<T: Send>() {}
+    send::<Xfrm>();
+    send::<EventStream>();
+    send::<Batch>();
+    send::<Error>();
+    send::<Event>();
+}
