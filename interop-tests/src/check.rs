@@ -155,16 +155,6 @@ pub fn kernel_state(topo: &Topology, h: &Host) -> Result<(Vec<XfrmSa>, Vec<XfrmP
     Ok((parse_states(&s), parse_policies(&p), raw))
 }
 
-/// Sum of the packets of the ESP SAs that arrive at `h` from `from`.
-fn inbound_packets(topo: &Topology, h: &Host, from: &Host, f: Family) -> Result<u64> {
-    let (sas, _, _) = kernel_state(topo, h)?;
-    Ok(sas
-        .iter()
-        .filter(|s| s.proto == "esp" && s.dst == h.outer(f) && s.src == from.outer(f))
-        .map(|s| s.packets)
-        .sum())
-}
-
 /// What [`prove_tunnel`] saw.
 #[derive(Debug, Clone)]
 pub struct Evidence {
@@ -200,9 +190,13 @@ impl fmt::Display for Evidence {
 /// The kernel must hold, in `h`'s namespace, ESP SAs both ways between the
 /// outer addresses and in/out policies for the inner prefixes, carrying the
 /// scenario's mark or if_id. Returns the inbound SPI.
-pub fn check_kernel(topo: &Topology, h: &Host, peer: &Host, t: &Tunnel) -> Result<String> {
+pub fn check_kernel(
+    h: &Host,
+    peer: &Host,
+    t: &Tunnel,
+    (sas, pols, raw): &(Vec<XfrmSa>, Vec<XfrmPolicy>, String),
+) -> Result<String> {
     let f = t.family;
-    let (sas, pols, raw) = kernel_state(topo, h)?;
     let (mark, if_id) = match t.plumbing {
         Plumbing::None => (None, None),
         Plumbing::Vti(m) => (Some(m), None),
@@ -210,7 +204,7 @@ pub fn check_kernel(topo: &Topology, h: &Host, peer: &Host, t: &Tunnel) -> Resul
     };
     // strongSwan sets mark_in on the inbound policy only (mark_in_sa = no):
     // an inbound SA without a mark matches any mark.
-    let sa_ok = |s: &&XfrmSa, src: &str, dst: &str, inbound: bool| {
+    let sa_ok = |s: &XfrmSa, src: &str, dst: &str, inbound: bool| {
         s.proto == "esp"
             && s.src == src
             && s.dst == dst
@@ -230,7 +224,7 @@ pub fn check_kernel(topo: &Topology, h: &Host, peer: &Host, t: &Tunnel) -> Resul
         })?;
     if !sas
         .iter()
-        .any(|s| sa_ok(&s, h.outer(f), peer.outer(f), false))
+        .any(|s| sa_ok(s, h.outer(f), peer.outer(f), false))
     {
         return Err(lab_err!(
             "{}: no outbound ESP SA {} -> {} (mark {mark:?}, if_id {if_id:?}):\n{raw}",
@@ -260,6 +254,14 @@ pub fn check_kernel(topo: &Topology, h: &Host, peer: &Host, t: &Tunnel) -> Resul
     Ok(inbound.spi.clone())
 }
 
+/// Packets of the ESP SAs that arrive at `h` from `from`.
+fn inbound_of(sas: &[XfrmSa], h: &Host, from: &Host, f: Family) -> u64 {
+    sas.iter()
+        .filter(|s| s.proto == "esp" && s.dst == h.outer(f) && s.src == from.outer(f))
+        .map(|s| s.packets)
+        .sum()
+}
+
 /// Pings left -> right `count` times and requires every reply, both peers'
 /// status to show the tunnel, the kernel to hold its SAs and policies (unless
 /// ESP runs in userspace), and the inbound packet counters on both sides to
@@ -273,62 +275,64 @@ pub fn prove_tunnel(
 ) -> Result<Evidence> {
     let f = t.family;
     let (l, r) = (&topo.left, &topo.right);
-    left.check_established()?;
-    right.check_established()?;
-    let (spis, counter_source) = if t.libipsec {
-        (
-            ("(userspace)".into(), "(userspace)".into()),
-            "peer-reported, kernel-libipsec",
-        )
-    } else {
-        (
-            (check_kernel(topo, l, r, t)?, check_kernel(topo, r, l, t)?),
-            "kernel SA counters",
-        )
-    };
-    let counters = |left: &mut dyn Peer, right: &mut dyn Peer| -> Result<(u64, u64)> {
-        if t.libipsec {
-            let get = |p: &mut dyn Peer| -> Result<u64> {
-                p.reported_in_packets()?
-                    .ok_or_else(|| lab_err!("{} reports no inbound packet counter", p.label()))
-            };
-            Ok((get(left)?, get(right)?))
-        } else {
-            Ok((
-                inbound_packets(topo, l, r, f)?,
-                inbound_packets(topo, r, l, f)?,
-            ))
-        }
-    };
-    let (l0, r0) = counters(left, right)?;
-    let (received, ping) = topo.ping(f, count)?;
-    // userspace counters are updated asynchronously: allow them a moment
-    let mut after = counters(left, right)?;
-    for _ in 0..10 {
-        if after.0 >= l0 + u64::from(count) && after.1 >= r0 + u64::from(count) {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-        after = counters(left, right)?;
-    }
-    let (l1, r1) = after;
+    let n = u64::from(count);
+    let l_status = left.check_established()?;
+    let r_status = right.check_established()?;
     let mut detail = format!(
         "--- {} status ({})\n{}\n--- {} status ({})\n{}\n",
         left.label(),
         l.ns,
-        left.status()?,
+        l_status.trim_end(),
         right.label(),
         r.ns,
-        right.status()?
+        r_status.trim_end()
     );
-    if !t.libipsec {
-        detail.push_str(&kernel_state(topo, l)?.2);
-        detail.push_str(&kernel_state(topo, r)?.2);
+    let (spis, counter_source, (l0, r0)) = if t.libipsec {
+        let get = |p: &mut dyn Peer| -> Result<u64> {
+            p.reported_in_packets()?
+                .ok_or_else(|| lab_err!("{} reports no inbound packet counter", p.label()))
+        };
+        (
+            ("(userspace)".to_owned(), "(userspace)".to_owned()),
+            "peer-reported, kernel-libipsec",
+            (get(left)?, get(right)?),
+        )
+    } else {
+        let (ks_l, ks_r) = (kernel_state(topo, l)?, kernel_state(topo, r)?);
+        (
+            (check_kernel(l, r, t, &ks_l)?, check_kernel(r, l, t, &ks_r)?),
+            "kernel SA counters",
+            (inbound_of(&ks_l.0, l, r, f), inbound_of(&ks_r.0, r, l, f)),
+        )
+    };
+    let (received, ping) = topo.ping(f, count)?;
+    // bounded: userspace counters may lag a moment behind the replies
+    let mut after = (0, 0);
+    for attempt in 0..6 {
+        if attempt > 0 {
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        if t.libipsec {
+            after = (
+                left.reported_in_packets()?.unwrap_or(0),
+                right.reported_in_packets()?.unwrap_or(0),
+            );
+        } else {
+            let (ks_l, ks_r) = (kernel_state(topo, l)?, kernel_state(topo, r)?);
+            after = (inbound_of(&ks_l.0, l, r, f), inbound_of(&ks_r.0, r, l, f));
+            if attempt == 0 {
+                detail.push_str(&ks_l.2);
+                detail.push_str(&ks_r.2);
+            }
+        }
+        if after.0 >= l0 + n && after.1 >= r0 + n {
+            break;
+        }
     }
     let ev = Evidence {
         ping,
-        right_in: r1.saturating_sub(r0),
-        left_in: l1.saturating_sub(l0),
+        right_in: after.1.saturating_sub(r0),
+        left_in: after.0.saturating_sub(l0),
         counter_source,
         spis,
         detail,
@@ -338,21 +342,12 @@ pub fn prove_tunnel(
             "only {received} of {count} pings answered through the tunnel ({ev})"
         ));
     }
-    if ev.right_in < u64::from(count) || ev.left_in < u64::from(count) {
+    if ev.right_in < n || ev.left_in < n {
         return Err(lab_err!(
             "the pings were answered but did not all cross the SAs ({ev}): traffic went around the tunnel"
         ));
     }
     Ok(ev)
-}
-
-/// The inbound counters of the kernel's ESP SAs, for a topology with no
-/// tunnel: used to show that a clear-text ping cannot pass the check.
-pub fn kernel_inbound(topo: &Topology, f: Family) -> Result<(u64, u64)> {
-    Ok((
-        inbound_packets(topo, &topo.left, &topo.right, f)?,
-        inbound_packets(topo, &topo.right, &topo.left, f)?,
-    ))
 }
 
 #[cfg(test)]

@@ -54,6 +54,20 @@ pub fn run(argv: &[&str], timeout: Duration) -> Result<Output> {
 
 /// Like [`run`], with extra environment variables.
 pub fn run_env(argv: &[&str], env: &[(&str, &str)], timeout: Duration) -> Result<Output> {
+    run_full(argv, env, None, timeout)
+}
+
+/// Like [`run`], feeding `input` on standard input (e.g. `ip -batch -`).
+pub fn run_input(argv: &[&str], input: &str, timeout: Duration) -> Result<Output> {
+    run_full(argv, &[], Some(input), timeout)
+}
+
+fn run_full(
+    argv: &[&str],
+    env: &[(&str, &str)],
+    input: Option<&str>,
+    timeout: Duration,
+) -> Result<Output> {
     let line = cmdline(argv);
     let (prog, args) = argv
         .split_first()
@@ -61,11 +75,22 @@ pub fn run_env(argv: &[&str], env: &[(&str, &str)], timeout: Duration) -> Result
     let mut child = Command::new(prog)
         .args(args)
         .envs(env.iter().copied())
-        .stdin(Stdio::null())
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| lab_err!("cannot start `{line}`: {e}"))?;
+    if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
+        let text = text.to_owned();
+        thread::spawn(move || {
+            use std::io::Write;
+            let _ = stdin.write_all(text.as_bytes());
+        });
+    }
     let mut out = child.stdout.take();
     let mut err = child.stderr.take();
     let t_out = thread::spawn(move || {

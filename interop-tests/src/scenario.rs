@@ -314,8 +314,19 @@ fn establish_and_prove(
     topo.plumb(t.plumbing)?;
     mark("topology");
     let mut report = String::new();
-    let mut l = peer::start(left, &topo, Side::Left, t, &ctx.peer_dir(Side::Left))?;
-    let mut r = peer::start(right, &topo, Side::Right, t, &ctx.peer_dir(Side::Right))?;
+    // both daemons start at once (each start is seconds under QEMU TCG)
+    let (ld, rd) = (ctx.peer_dir(Side::Left), ctx.peer_dir(Side::Right));
+    let (l, r) = std::thread::scope(|s| {
+        let lh = s.spawn(|| peer::start(left, &topo, Side::Left, t, &ld));
+        let rh = s.spawn(|| peer::start(right, &topo, Side::Right, t, &rd));
+        (
+            lh.join()
+                .unwrap_or_else(|_| Err(lab_err!("left peer start panicked"))),
+            rh.join()
+                .unwrap_or_else(|_| Err(lab_err!("right peer start panicked"))),
+        )
+    });
+    let (mut l, mut r) = (l?, r?);
     mark("peers up");
     let labels = format!("left: {}, right: {}", l.label(), r.label());
     let _ = writeln!(

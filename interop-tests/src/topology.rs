@@ -164,7 +164,6 @@ impl Topology {
         let topo = Topology { left, right, id };
         for h in [&topo.left, &topo.right] {
             run_ok(&["ip", "netns", "add", &h.ns], T)?;
-            topo.ip(h, &["link", "set", "lo", "up"])?;
         }
         run_ok(
             &[
@@ -184,48 +183,28 @@ impl Topology {
             ],
             T,
         )?;
+        // one `ip -batch` per namespace: every process costs a lot under QEMU TCG
         for (h, o) in [(&topo.left, &topo.right), (&topo.right, &topo.left)] {
-            topo.ip(
-                h,
-                &["addr", "add", &format!("{}/24", h.outer4), "dev", h.dev],
-            )?;
-            topo.ip(
-                h,
-                &[
-                    "addr",
-                    "add",
-                    &format!("{}/64", h.outer6),
-                    "dev",
-                    h.dev,
-                    "nodad",
-                ],
-            )?;
-            topo.ip(h, &["link", "set", h.dev, "up"])?;
-            topo.ip(
-                h,
-                &["addr", "add", &format!("{}/32", h.inner4), "dev", "lo"],
-            )?;
-            topo.ip(
-                h,
-                &[
-                    "addr",
-                    "add",
-                    &format!("{}/128", h.inner6),
-                    "dev",
-                    "lo",
-                    "nodad",
-                ],
-            )?;
-            topo.ip(
-                h,
-                &["route", "add", o.net4, "via", o.outer4, "src", h.inner4],
-            )?;
-            topo.ip(
-                h,
-                &[
-                    "-6", "route", "add", o.net6, "via", o.outer6, "src", h.inner6,
-                ],
-            )?;
+            let batch = format!(
+                "link set lo up\n\
+                 addr add {o4}/24 dev {dev}\n\
+                 addr add {o6}/64 dev {dev} nodad\n\
+                 link set {dev} up\n\
+                 addr add {i4}/32 dev lo\n\
+                 addr add {i6}/128 dev lo nodad\n\
+                 route add {pn4} via {po4} src {i4}\n\
+                 route add {pn6} via {po6} src {i6}\n",
+                o4 = h.outer4,
+                o6 = h.outer6,
+                dev = h.dev,
+                i4 = h.inner4,
+                i6 = h.inner6,
+                pn4 = o.net4,
+                po4 = o.outer4,
+                pn6 = o.net6,
+                po6 = o.outer6,
+            );
+            topo.ip_batch(h, &batch)?;
         }
         Ok(topo)
     }
@@ -261,6 +240,13 @@ impl Topology {
         let mut argv = vec!["ip", "-n", h.ns.as_str()];
         argv.extend_from_slice(args);
         run_ok(&argv, T)
+    }
+
+    /// `ip -n NS -batch -` with `commands` (one per line), all must succeed.
+    pub fn ip_batch(&self, h: &Host, commands: &str) -> Result<()> {
+        crate::cmd::run_input(&["ip", "-n", h.ns.as_str(), "-batch", "-"], commands, T)?
+            .ok()
+            .map(|_| ())
     }
 
     /// `ip netns exec NS ARGV...` with a time bound.

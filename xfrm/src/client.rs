@@ -7,7 +7,7 @@
 
 use std::io;
 
-use netlink_packet_core::{NLM_F_ACK, NLM_F_MULTIPART, NLM_F_REQUEST, NetlinkBuffer};
+use netlink_packet_core::{NLM_F_ACK, NLM_F_REQUEST, NetlinkBuffer};
 use netlink_packet_xfrm as nx;
 use netlink_sys::{Socket, protocols::NETLINK_XFRM};
 use zeroize::{Zeroize, Zeroizing};
@@ -32,7 +32,7 @@ const RX_BUF: usize = 64 * 1024;
 const MAX_DUMP_RECVS: usize = 1_000_000;
 
 fn align4(n: usize) -> usize {
-    (n + 3) & !3
+    n.saturating_add(3) & !3
 }
 
 /// A batch of install/delete requests, sent pipelined by [`Xfrm::execute`].
@@ -324,52 +324,7 @@ impl Xfrm {
                     }
                 }
             };
-            let mut off = 0;
-            while off + HDR <= n {
-                let Ok(nl) = NetlinkBuffer::new_checked(&self.rx[off..n]) else {
-                    break;
-                };
-                let len = nl.length() as usize;
-                let (ty, flags, seq) = (nl.message_type(), nl.flags(), nl.sequence_number());
-                let body = &self.rx[off + HDR..off + len];
-                off += align4(len).max(HDR);
-                let idx = seq.wrapping_sub(base) as usize;
-                if idx >= reqs.len() || results[idx].is_some() {
-                    continue;
-                }
-                match ty {
-                    NLMSG_ERROR => {
-                        let code = body
-                            .get(..4)
-                            .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
-                            .unwrap_or(-libc::EBADMSG);
-                        let r = if code == 0 {
-                            Ok(std::mem::take(&mut replies[idx]))
-                        } else {
-                            let msg = extack_message(flags, body);
-                            Err(map_error(reqs[idx], -code, msg))
-                        };
-                        results[idx] = Some(r);
-                        pending -= 1;
-                    }
-                    NLMSG_DONE if dump => {
-                        results[idx] = Some(Ok(std::mem::take(&mut replies[idx])));
-                        pending -= 1;
-                    }
-                    NLMSG_NOOP | NLMSG_DONE => {}
-                    NLMSG_OVERRUN => {
-                        results[idx] =
-                            Some(Err(Error::Malformed("netlink overrun: reply lost".into())));
-                        pending -= 1;
-                    }
-                    _ => {
-                        replies[idx].push((ty, Zeroizing::new(body.to_vec())));
-                        if !dump && flags & NLM_F_MULTIPART == 0 {
-                            // a plain reply; its ack follows
-                        }
-                    }
-                }
-            }
+            pending -= absorb(&self.rx[..n], base, reqs, dump, &mut results, &mut replies);
             self.rx[..n].zeroize();
         }
         results
@@ -384,6 +339,64 @@ impl Xfrm {
             })
             .collect()
     }
+}
+
+/// Files the messages of one received datagram under the requests they answer
+/// (by sequence number). Returns how many requests it completed. Never panics.
+fn absorb(
+    data: &[u8],
+    base: u32,
+    reqs: &[&Req],
+    dump: bool,
+    results: &mut [Option<Result<Reply>>],
+    replies: &mut [Reply],
+) -> usize {
+    let mut done = 0;
+    let mut off = 0;
+    while off + HDR <= data.len() {
+        let Ok(nl) = NetlinkBuffer::new_checked(&data[off..]) else {
+            break;
+        };
+        let len = nl.length() as usize;
+        let (ty, flags, seq) = (nl.message_type(), nl.flags(), nl.sequence_number());
+        let body = &data[off + HDR..off + len];
+        off += align4(len).max(HDR);
+        let idx = seq.wrapping_sub(base) as usize;
+        if idx >= reqs.len() || idx >= results.len() || idx >= replies.len() {
+            continue;
+        }
+        if results[idx].is_some() {
+            continue;
+        }
+        match ty {
+            NLMSG_ERROR => {
+                let code = body
+                    .get(..4)
+                    .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+                    .unwrap_or(-libc::EBADMSG);
+                let r = if code == 0 {
+                    Ok(std::mem::take(&mut replies[idx]))
+                } else {
+                    let msg = extack_message(flags, body);
+                    Err(map_error(reqs[idx], code.wrapping_neg(), msg))
+                };
+                results[idx] = Some(r);
+                done += 1;
+            }
+            NLMSG_DONE if dump => {
+                results[idx] = Some(Ok(std::mem::take(&mut replies[idx])));
+                done += 1;
+            }
+            NLMSG_NOOP | NLMSG_DONE => {}
+            NLMSG_OVERRUN => {
+                results[idx] = Some(Err(Error::Malformed("netlink overrun: reply lost".into())));
+                done += 1;
+            }
+            // a data reply (GET, ALLOCSPI, dump part); the ack or DONE follows
+            _ => replies[idx].push((ty, Zeroizing::new(body.to_vec()))),
+        }
+    }
+    done
 }
 
 fn decoded(ty: u16, body: &[u8]) -> Result<nx::XfrmMessage> {
@@ -404,12 +417,12 @@ fn extack_message(flags: u16, body: &[u8]) -> Option<String> {
         return None;
     }
     let orig_len = u32::from_ne_bytes(body[4..8].try_into().ok()?) as usize;
-    let mut off = 4 + if flags & NLM_F_CAPPED != 0 {
+    let mut off = 4usize.saturating_add(if flags & NLM_F_CAPPED != 0 {
         HDR
     } else {
         align4(orig_len.max(HDR))
-    };
-    while off + 4 <= body.len() {
+    });
+    while off.saturating_add(4) <= body.len() {
         let l = u16::from_ne_bytes([body[off], body[off + 1]]) as usize;
         let t = u16::from_ne_bytes([body[off + 2], body[off + 3]]) & 0x3fff;
         if l < 4 || off + l > body.len() {
@@ -483,5 +496,16 @@ pub(crate) mod test_support {
 
     pub(crate) fn extack_for(flags: u16, body: &[u8]) -> Option<String> {
         extack_message(flags, body)
+    }
+
+    /// Feeds one datagram to the reply matcher for `n` requests starting at `base`.
+    pub(crate) fn absorb_for(data: &[u8], base: u32, n: usize, dump: bool) -> Vec<Option<bool>> {
+        let reqs: Vec<Req> = (0..n).map(|_| wire::flush_policy_request()).collect();
+        let refs: Vec<&Req> = reqs.iter().collect();
+        let mut results: Vec<Option<Result<Reply>>> = (0..n).map(|_| None).collect();
+        let mut replies: Vec<Reply> = (0..n).map(|_| Vec::new()).collect();
+        let done = absorb(data, base, &refs, dump, &mut results, &mut replies);
+        assert_eq!(done, results.iter().filter(|r| r.is_some()).count());
+        results.into_iter().map(|r| r.map(|r| r.is_ok())).collect()
     }
 }

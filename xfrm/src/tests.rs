@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use netlink_packet_xfrm as nx;
 use proptest::prelude::*;
 
-use crate::client::test_support::{error_for, extack_for};
+use crate::client::test_support::{absorb_for, error_for, extack_for};
 use crate::wire::{self, Kind};
 use crate::*;
 
@@ -304,6 +304,11 @@ proptest! {
     }
 
     #[test]
+    fn reply_datagrams_of_random_bytes_never_panic(base in any::<u32>(), n in 1usize..5, dump in any::<bool>(), data in prop::collection::vec(any::<u8>(), 0..600)) {
+        let _ = absorb_for(&data, base, n, dump);
+    }
+
+    #[test]
     fn extack_of_random_bytes_never_panics(flags in any::<u16>(), body in prop::collection::vec(any::<u8>(), 0..200)) {
         let _ = extack_for(flags, &body);
     }
@@ -437,4 +442,42 @@ fn handles_can_move_between_threads() {
     send::<Batch>();
     send::<Error>();
     send::<Event>();
+}
+
+fn nlmsg(ty: u16, flags: u16, seq: u32, body: &[u8]) -> Vec<u8> {
+    let mut m = Vec::new();
+    m.extend_from_slice(&((16 + body.len()) as u32).to_ne_bytes());
+    m.extend_from_slice(&ty.to_ne_bytes());
+    m.extend_from_slice(&flags.to_ne_bytes());
+    m.extend_from_slice(&seq.to_ne_bytes());
+    m.extend_from_slice(&0u32.to_ne_bytes());
+    m.extend_from_slice(body);
+    while m.len() % 4 != 0 {
+        m.push(0);
+    }
+    m
+}
+
+#[test]
+fn acks_are_matched_to_requests_by_sequence_number() {
+    let ack = |seq: u32, code: i32| {
+        let mut b = code.to_ne_bytes().to_vec();
+        b.extend_from_slice(&[0u8; 16]);
+        nlmsg(2, 0x100, seq, &b)
+    };
+    // out of order, one error, one stranger, one duplicate, one absurd error code
+    let mut d = ack(12, -libc::EEXIST);
+    d.extend(ack(10, 0));
+    d.extend(ack(99, 0));
+    d.extend(ack(10, -libc::ENOENT));
+    d.extend(ack(11, i32::MIN));
+    assert_eq!(
+        absorb_for(&d, 10, 4, false),
+        vec![Some(true), Some(false), Some(false), None]
+    );
+    // a dump completes on DONE, not on data
+    let mut d = nlmsg(0x10, 2, 5, &[0u8; 8]);
+    d.extend(nlmsg(3, 2, 5, &0i32.to_ne_bytes()));
+    assert_eq!(absorb_for(&d, 5, 1, true), vec![Some(true)]);
+    assert_eq!(absorb_for(&d[..24], 5, 1, true), vec![None]);
 }

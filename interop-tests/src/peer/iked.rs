@@ -148,10 +148,10 @@ impl Peer for Iked {
         self.daemon.ensure_running()?;
         self.ikectl(&["status"])
     }
-    fn check_established(&mut self) -> Result<()> {
+    fn check_established(&mut self) -> Result<String> {
         let s = self.status()?;
         if s.contains("ESTABLISHED") && s.contains("INSTALLED") {
-            Ok(())
+            Ok(s)
         } else {
             Err(lab_err!("ikectl status shows no established tunnel:\n{s}"))
         }

@@ -220,7 +220,7 @@ impl Peer for Libreswan {
         self.daemon.ensure_running()?;
         self.whack(&["--trafficstatus"])
     }
-    fn check_established(&mut self) -> Result<()> {
+    fn check_established(&mut self) -> Result<String> {
         let s = self.status()?;
         if !s.contains(&format!("\"{CONN}\"")) || !s.contains("type=ESP") {
             return Err(lab_err!(
@@ -228,7 +228,7 @@ impl Peer for Libreswan {
                 self.side.as_str()
             ));
         }
-        Ok(())
+        Ok(s)
     }
     fn reported_in_packets(&mut self) -> Result<Option<u64>> {
         // pluto reports bytes only (inBytes=...); the kernel's counters are used.

@@ -111,7 +111,7 @@ impl Tunnel {
 }
 
 /// What every peer offers a scenario.
-pub trait Peer: std::fmt::Debug {
+pub trait Peer: std::fmt::Debug + Send {
     /// A label for reports, e.g. `strongSwan 5.9.8 (swanctl)`.
     fn label(&self) -> String;
     /// Which side it runs on.
@@ -125,8 +125,8 @@ pub trait Peer: std::fmt::Debug {
     /// The peer's own status output (`swanctl --list-sas`, `ipsec status`, ...).
     fn status(&mut self) -> Result<String>;
     /// Fails unless the peer's own status shows the IKE_SA established and
-    /// the CHILD_SA installed.
-    fn check_established(&mut self) -> Result<()>;
+    /// the CHILD_SA installed; returns that status.
+    fn check_established(&mut self) -> Result<String>;
     /// Inbound packets of the CHILD_SA as the peer itself counts them, if it
     /// reports them.
     fn reported_in_packets(&mut self) -> Result<Option<u64>>;
@@ -156,7 +156,7 @@ pub fn start(
     side: Side,
     tunnel: &Tunnel,
     dir: &Path,
-) -> Result<Box<dyn Peer>> {
+) -> Result<Box<dyn Peer + Send>> {
     Ok(match kind {
         PeerKind::Swanctl => Box::new(StrongSwan::start(topo, side, tunnel, dir)?),
         PeerKind::Starter => {

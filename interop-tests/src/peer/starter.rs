@@ -206,7 +206,7 @@ impl Peer for Starter {
         self.daemon.ensure_running()?;
         self.ipsec(&["status"])
     }
-    fn check_established(&mut self) -> Result<()> {
+    fn check_established(&mut self) -> Result<String> {
         let s = self.status()?;
         if !s.contains("ESTABLISHED") || !s.contains("INSTALLED") {
             return Err(lab_err!(
@@ -214,7 +214,7 @@ impl Peer for Starter {
                 self.side.as_str()
             ));
         }
-        Ok(())
+        Ok(s)
     }
     fn reported_in_packets(&mut self) -> Result<Option<u64>> {
         Ok(stroke_in_packets(&self.ipsec(&["statusall"])?))

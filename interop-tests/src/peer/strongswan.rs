@@ -245,7 +245,7 @@ impl Peer for StrongSwan {
         self.daemon.ensure_running()?;
         self.swanctl(&["--list-sas"])
     }
-    fn check_established(&mut self) -> Result<()> {
+    fn check_established(&mut self) -> Result<String> {
         let s = self.status()?;
         if !s.contains("ESTABLISHED") {
             return Err(lab_err!(
@@ -259,7 +259,7 @@ impl Peer for StrongSwan {
                 self.side.as_str()
             ));
         }
-        Ok(())
+        Ok(s)
     }
     fn reported_in_packets(&mut self) -> Result<Option<u64>> {
         Ok(swanctl_in_packets(&self.status()?))
