@@ -363,8 +363,10 @@ fn establish_and_prove(
             }
         }
     }
-    l.stop();
-    r.stop();
+    std::thread::scope(|s| {
+        s.spawn(|| l.stop());
+        s.spawn(|| r.stop());
+    });
     drop(topo);
     let phases = mark("stopped+cleaned");
     let _ = writeln!(report, "phases (cumulative): {phases}");

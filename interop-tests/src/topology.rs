@@ -259,45 +259,36 @@ impl Topology {
     /// Adds a VTI or XFRM interface on both sides and routes the other
     /// side's inner prefixes through it (needs a kernel with those drivers).
     pub fn plumb(&self, p: Plumbing) -> Result<()> {
-        let dev = match p {
-            Plumbing::None => return Ok(()),
-            Plumbing::Vti(_) => "vti1",
-            Plumbing::Xfrmi(_) => "xfrm1",
-        };
         for (h, o) in [(&self.left, &self.right), (&self.right, &self.left)] {
-            match p {
-                Plumbing::Vti(key) => {
-                    let key = key.to_string();
-                    self.ip(
-                        h,
-                        &[
-                            "link", "add", dev, "type", "vti", "local", h.outer4, "remote",
-                            o.outer4, "key", &key,
-                        ],
-                    )?;
-                    self.exec(
-                        h,
-                        &["sysctl", "-qw", "net.ipv4.conf.vti1.disable_policy=1"],
-                        T,
-                    )?
-                    .ok()?;
-                }
-                Plumbing::Xfrmi(if_id) => {
-                    let if_id = if_id.to_string();
-                    self.ip(
-                        h,
-                        &[
-                            "link", "add", dev, "type", "xfrm", "dev", h.dev, "if_id", &if_id,
-                        ],
-                    )?;
-                }
-                Plumbing::None => {}
-            }
-            self.ip(h, &["link", "set", dev, "up"])?;
-            self.ip(
+            let (dev, add) = match p {
+                Plumbing::None => return Ok(()),
+                Plumbing::Vti(key) => (
+                    "vti1",
+                    format!(
+                        "link add vti1 type vti local {} remote {} key {key}",
+                        h.outer4, o.outer4
+                    ),
+                ),
+                Plumbing::Xfrmi(if_id) => (
+                    "xfrm1",
+                    format!("link add xfrm1 type xfrm dev {} if_id {if_id}", h.dev),
+                ),
+            };
+            self.ip_batch(
                 h,
-                &["route", "replace", o.net4, "dev", dev, "src", h.inner4],
+                &format!(
+                    "{add}\nlink set {dev} up\nroute replace {} dev {dev} src {}\n",
+                    o.net4, h.inner4
+                ),
             )?;
+            if dev == "vti1" {
+                self.exec(
+                    h,
+                    &["sysctl", "-qw", "net.ipv4.conf.vti1.disable_policy=1"],
+                    T,
+                )?
+                .ok()?;
+            }
         }
         Ok(())
     }

@@ -6,6 +6,7 @@
 //! namespace is deleted on drop. Needs root and iproute2; without them the test says
 //! SKIPPED on stderr (and fails when `CI=true`).
 
+use std::io::Write;
 use std::net::{IpAddr, UdpSocket};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -74,7 +75,11 @@ fn in_netns(test: &str, body: fn()) {
         if std::env::var("CI").as_deref() == Ok("true") {
             panic!("{test}: cannot create a network namespace ({why}) and CI=true");
         }
-        eprintln!("SKIPPED {test}: needs root and `ip netns` ({why})");
+        // straight to fd 2: libtest captures eprintln!, and a skip must be visible
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED {test}: needs root and `ip netns` ({why}); CI=true makes this a failure"
+        );
         return;
     }
     let ns = Netns::new();
