@@ -11,4 +11,5 @@ pub mod crypto;
 pub mod daemon;
 pub mod sa;
 pub mod ts;
+pub mod updown;
 pub mod wire;

@@ -187,6 +187,9 @@ struct IkeSa {
     nat_local: bool,
     nat_remote: bool,
     frag_supported: bool,
+    /// The packet that triggered the kernel ACQUIRE (auto=route): its addresses
+    /// are proposed first in TSi/TSr (RFC 7296 §2.9).
+    acquire: Option<(IpAddr, IpAddr)>,
     /// When the peer was last heard from (dead peer detection).
     last_in: Instant,
     /// RFC 7383 reassembly of the message being received (message ID, is-response).
@@ -445,6 +448,26 @@ impl Endpoint {
     // ------------------------------------------------------------------
     // Commands
 
+    /// A kernel ACQUIRE for a trap policy of `conn` (auto=route): initiates
+    /// the conn, proposing the triggering packet's addresses first.
+    pub fn acquire(
+        &mut self,
+        now: Instant,
+        conn_name: &str,
+        src: IpAddr,
+        dst: IpAddr,
+    ) -> Result<u32, String> {
+        let id = self.initiate(now, conn_name)?;
+        if let Some(sa) = self
+            .sas
+            .values_mut()
+            .find(|sa| sa.id == id && sa.phase == Phase::InitSent)
+        {
+            sa.acquire = Some((src, dst));
+        }
+        Ok(id)
+    }
+
     /// Starts an IKE_SA (with its first CHILD_SA) for a configured conn.
     pub fn initiate(&mut self, now: Instant, conn_name: &str) -> Result<u32, String> {
         let conn = self
@@ -557,6 +580,7 @@ impl Endpoint {
             frag_supported: false,
             reassembly: None,
             last_in: now,
+            acquire: None,
             created: now,
             established: None,
         };
@@ -1227,6 +1251,7 @@ impl Endpoint {
             frag_supported: old.frag_supported,
             reassembly: None,
             last_in: now,
+            acquire: None,
             created: now,
             established: Some(now),
         };
@@ -1998,6 +2023,7 @@ impl Endpoint {
                 .is_some(),
             reassembly: None,
             last_in: now,
+            acquire: None,
             created: now,
             established: None,
         };
@@ -2262,10 +2288,25 @@ impl Endpoint {
                 return;
             }
         };
-        let ts_local =
+        let mut ts_local =
             crate::ts::configured(&local_end.subnets, &local_end.protoport, sa.local.ip());
-        let ts_remote =
+        let mut ts_remote =
             crate::ts::configured(&remote_end.subnets, &remote_end.protoport, sa.remote.ip());
+        if let Some((src, dst)) = sa.acquire {
+            let host = |a: IpAddr, like: &[Selector]| Selector {
+                start: a,
+                end: a,
+                protocol: like.first().map_or(0, |s| s.protocol),
+                start_port: 0,
+                end_port: 65535,
+            };
+            // Only if the packet is within what the conn protects.
+            let (hs, hd) = (host(src, &ts_local), host(dst, &ts_remote));
+            if crate::ts::is_subset(&hs, &ts_local) && crate::ts::is_subset(&hd, &ts_remote) {
+                ts_local.insert(0, hs);
+                ts_remote.insert(0, hd);
+            }
+        }
         let transport = conn.conn_type == ConnType::Transport;
         let mut inner = vec![Payload::IdI(sa.local_id.clone())];
         if let Some(id) = &remote_end.id {
