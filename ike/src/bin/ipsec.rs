@@ -116,7 +116,15 @@ fn start() -> ExitCode {
     let deadline = Instant::now() + Duration::from_secs(15);
     while Instant::now() < deadline {
         if let Ok(Some(st)) = child.try_wait() {
-            eprintln!("iked exited during start ({st}); see {}", logfile.display());
+            eprintln!(
+                "iked exited during start ({st}); from {}:",
+                logfile.display()
+            );
+            let log = std::fs::read_to_string(&logfile).unwrap_or_default();
+            let lines: Vec<&str> = log.lines().collect();
+            for l in &lines[lines.len().saturating_sub(20)..] {
+                eprintln!("  {l}");
+            }
             return ExitCode::from(1);
         }
         if control::is_running(&ctl) {

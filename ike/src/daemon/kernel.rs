@@ -19,21 +19,23 @@ use xfrm::{
 };
 
 /// strongSwan-like policy priorities: a base for IPsec policies, minus the
-/// selector's specificity (longer prefixes, a protocol, ports win).
+/// selector's specificity (longer prefixes, a protocol, ports win). For the
+/// usual subnet-to-subnet policy this gives strongSwan's own numbers
+/// (10.1.0.0/24 === 10.2.0.0/24: 375423, as its charon installs them).
 const PRIO_BASE: u32 = 400_000;
 
 /// The priority of a policy with this kernel selector: lower is preferred.
 pub fn priority(sel: &xfrm::Selector) -> u32 {
-    let mut p = PRIO_BASE;
-    p -= 256 * (u32::from(sel.src.len) + u32::from(sel.dst.len));
+    let mut p = PRIO_BASE - 1;
+    p -= 512 * (u32::from(sel.src.len) + u32::from(sel.dst.len));
     if sel.proto != 0 {
-        p -= 128;
+        p -= 256;
     }
     if sel.sport.is_some() {
-        p -= 32;
+        p -= 64;
     }
     if sel.dport.is_some() {
-        p -= 32;
+        p -= 64;
     }
     p
 }
@@ -636,7 +638,7 @@ mod tests {
         assert_eq!(p[1].templates[0], Template::tunnel(c.remote, c.local, 7));
         assert_eq!(p[1].mark, Some(Mark::exact(6)));
         assert_eq!(p[2].dir, Direction::Fwd);
-        assert_eq!(p[0].priority, 400_000 - 256 * 48);
+        assert_eq!(p[0].priority, 375_423);
     }
 
     #[test]
@@ -700,7 +702,7 @@ mod tests {
             (6, Some(22), None)
         );
         assert_eq!((p[1].selector.sport, p[1].selector.dport), (None, Some(22)));
-        assert!(p[0].priority < 400_000 - 256 * 48);
+        assert!(p[0].priority < 375_423);
         c.ts_local[0].end_port = 80;
         assert!(policies(&c).is_err());
     }

@@ -78,6 +78,8 @@ struct Bound {
 pub struct Sockets {
     ports: (u16, u16),
     socks: BTreeMap<SocketAddr, Bound>,
+    /// Addresses whose bind failed last time (warned once, retried on every sync).
+    failed: std::collections::BTreeSet<SocketAddr>,
     tx: mpsc::Sender<Datagram>,
 }
 
@@ -96,6 +98,7 @@ impl Sockets {
         Sockets {
             ports,
             socks: BTreeMap::new(),
+            failed: Default::default(),
             tx,
         }
     }
@@ -112,8 +115,10 @@ impl Sockets {
         v
     }
 
-    /// Binds sockets for new addresses and closes those of vanished ones.
+    /// Binds sockets for new addresses (and retries failed ones) and closes
+    /// those of vanished ones.
     pub fn sync(&mut self, addrs: &[IpAddr]) {
+        self.failed.retain(|s| addrs.contains(&s.ip()));
         let want: Vec<SocketAddr> = addrs
             .iter()
             .flat_map(|a| {
@@ -142,9 +147,11 @@ impl Sockets {
             match self.bind(s) {
                 Ok(b) => {
                     debug!(target: "net", "listening on {s}");
+                    self.failed.remove(&s);
                     self.socks.insert(s, b);
                 }
-                Err(e) => warn!(target: "net", "unable to bind {s}: {e}"),
+                Err(e) if self.failed.insert(s) => warn!(target: "net", "unable to bind {s}: {e}"),
+                Err(e) => debug!(target: "net", "unable to bind {s}: {e}"),
             }
         }
     }

@@ -459,10 +459,11 @@ impl<C: Core> Daemon<C> {
 
     fn refresh_addrs(&mut self) {
         let a = net::local_addrs();
+        // Also retries binds that failed (e.g. IPv6 addresses still in DAD).
+        self.sockets.sync(&a);
         if a != self.addrs {
             info!(target: "knl", "local addresses changed: {:?}", a);
             self.addrs = a.clone();
-            self.sockets.sync(&a);
             self.core.set_local_addrs(a);
         }
     }
@@ -760,6 +761,8 @@ pub async fn serve<C: Core>(
         sockets.bound_addrs(), ctl.display());
     let mut d = Daemon::new(core, kernel, sockets, config, opts, log, addrs);
     let r = d.run(rx, listener).await;
+    // Let the control tasks write their last answers (e.g. to `stop`).
+    tokio::time::sleep(Duration::from_millis(100)).await;
     let _ = std::fs::remove_file(&ctl);
     info!(target: "dmn", "iked stopped");
     r.map_err(|e| format!("signal setup: {e}"))
