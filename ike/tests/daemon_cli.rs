@@ -29,8 +29,9 @@ impl Lab {
         )
         .unwrap();
         // Unprivileged-looking ports, different per test process and test.
+        // Two ports per lab (IKE, NAT-T), two labs per process: 20000..=39999.
         let port =
-            30_000 + (std::process::id() % 10_000) as u16 * 2 + if tag == "a" { 0 } else { 20_000 };
+            20_000 + (std::process::id() % 5_000) as u16 * 4 + if tag == "a" { 0 } else { 2 };
         Lab {
             dir,
             port,
