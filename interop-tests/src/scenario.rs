@@ -337,7 +337,7 @@ fn establish_and_prove(
         t.plumbing
     );
     let t0 = Instant::now();
-    let init = l.initiate(Duration::from_secs(20));
+    let init = l.initiate(Duration::from_secs(30));
     let setup = t0.elapsed().as_secs_f64();
     mark("initiated");
     let result = init.and_then(|msg| {

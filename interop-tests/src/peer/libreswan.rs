@@ -147,7 +147,7 @@ impl Libreswan {
             bin,
             daemon,
         };
-        let up = poll(Duration::from_secs(15), || {
+        let up = poll(super::START_BOUND, || {
             if s.daemon.exited().is_some() {
                 return Some(false);
             }
@@ -156,8 +156,9 @@ impl Libreswan {
         if up != Some(true) {
             s.daemon.ensure_running()?;
             return Err(lab_err!(
-                "pluto ({}) made no control socket in 15 s",
-                side.as_str()
+                "pluto ({}) made no control socket in {:?}",
+                side.as_str(),
+                super::START_BOUND
             ));
         }
         s.whack(&["--listen"])?;

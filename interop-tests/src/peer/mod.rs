@@ -46,6 +46,9 @@ pub struct Tunnel {
 pub const LAB_PSK: &str = "lab-psk-0123456789abcdef";
 /// IKE_SA name in every rendered configuration.
 pub const CONN: &str = "gw";
+/// Bound on a daemon's start (generous: a cold start in the QEMU guest,
+/// under software emulation and with binaries read over 9p, takes seconds).
+pub const START_BOUND: std::time::Duration = std::time::Duration::from_secs(60);
 /// CHILD_SA name in swanctl configurations.
 pub const CHILD: &str = "net";
 

@@ -91,7 +91,7 @@ impl Starter {
             daemon,
         };
         // charon's PID, so that it is ended by PID even if the starter is killed.
-        let charon = poll(Duration::from_secs(15), || {
+        let charon = poll(super::START_BOUND, || {
             if s.daemon.exited().is_some() {
                 return Some(None);
             }
@@ -105,12 +105,13 @@ impl Starter {
             _ => {
                 s.daemon.ensure_running()?;
                 return Err(lab_err!(
-                    "starter ({}) did not start charon within 15 s",
-                    side.as_str()
+                    "starter ({}) did not start charon within {:?}",
+                    side.as_str(),
+                    super::START_BOUND
                 ));
             }
         }
-        let loaded = poll(Duration::from_secs(15), || {
+        let loaded = poll(super::START_BOUND, || {
             s.ipsec(&["statusall"])
                 .ok()
                 .filter(|o| o.contains(&format!("{CONN}:")))
@@ -118,8 +119,9 @@ impl Starter {
         if loaded.is_none() {
             s.daemon.ensure_running()?;
             return Err(lab_err!(
-                "starter ({}): conn '{CONN}' not loaded within 15 s; log {}:\n{}",
+                "starter ({}): conn '{CONN}' not loaded within {:?}; log {}:\n{}",
                 side.as_str(),
+                super::START_BOUND,
                 s.log().display(),
                 crate::cmd::tail(&s.log(), 15)
             ));

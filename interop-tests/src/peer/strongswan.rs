@@ -166,7 +166,7 @@ impl StrongSwan {
             vici,
             daemon,
         };
-        let up = poll(Duration::from_secs(15), || {
+        let up = poll(super::START_BOUND, || {
             if s.daemon.exited().is_some() {
                 return Some(false);
             }
@@ -175,9 +175,10 @@ impl StrongSwan {
         if up != Some(true) {
             s.daemon.ensure_running()?;
             return Err(lab_err!(
-                "charon ({}) did not answer on {} within 15 s",
+                "charon ({}) did not answer on {} within {:?}",
                 side.as_str(),
-                s.vici.display()
+                s.vici.display(),
+                super::START_BOUND
             ));
         }
         let file = s.dir.join("swanctl.conf").display().to_string();
