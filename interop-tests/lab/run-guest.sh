@@ -49,7 +49,8 @@ phase "booting $KVER under QEMU (TCG), results in $OUT"
   [ -z "${SCENARIOS:-}" ] || printf 'SCENARIOS=%q\n' "$SCENARIOS"
 } >"$OUT/env.sh"
 set +e
-timeout "${LAB_TIMEOUT:-900}" vng --run "/boot/vmlinuz-$KVER" --disable-kvm -m 2G -p 2 \
+# one QEMU guest at a time on this machine (it eats both cores): the lab's shared lock
+flock -w 1200 /tmp/iked-guest.lock timeout "${LAB_TIMEOUT:-900}" vng --run "/boot/vmlinuz-$KVER" --disable-kvm -m 2G -p 2 \
   --rwdir "$OUT" --exec "bash $HERE/guest-xfrm.sh $OUT $LAB_BIN $TESTS_BIN" \
   >"$OUT/console.log" 2>&1 </dev/null
 rc=$?
