@@ -9,6 +9,7 @@
 
 pub mod crypto;
 pub mod daemon;
+pub mod eap;
 pub mod sa;
 pub mod ts;
 pub mod updown;

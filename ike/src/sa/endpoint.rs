@@ -108,6 +108,33 @@ enum CreateReq {
     },
 }
 
+/// A peer authenticating with EAP (RFC 7296 §2.16), between IKE_AUTH rounds.
+struct EapState {
+    server: crate::eap::MschapV2Server,
+    /// The peer's IDi and the first IKE_AUTH request's payloads (SA, TS, ... for the CHILD_SA).
+    idi: Identification,
+    first: Vec<Payload>,
+    /// An `eap_identity` the EAP identity must match.
+    expect: Option<Identity>,
+    msk: Option<SecretBytes>,
+}
+
+/// EAP secrets from ipsec.secrets for the EAP server.
+struct EapPasswords<'a> {
+    secrets: &'a conf::Secrets,
+    local: Identity,
+}
+
+impl crate::eap::Passwords for EapPasswords<'_> {
+    fn password(&self, identity: &[u8]) -> Option<SecretBytes> {
+        let text = String::from_utf8_lossy(identity);
+        let id = conf::values::parse_identity(&text).ok()?;
+        self.secrets
+            .find_eap(&self.local, &id)
+            .map(|s| SecretBytes::from_slice(s.expose()))
+    }
+}
+
 /// What `install_child` needs.
 struct NewChild<'a> {
     conn: &'a Conn,
@@ -187,6 +214,8 @@ struct IkeSa {
     nat_local: bool,
     nat_remote: bool,
     frag_supported: bool,
+    /// EAP authentication of the peer in progress (responder).
+    eap: Option<Box<EapState>>,
     /// The packet that triggered the kernel ACQUIRE (auto=route): its addresses
     /// are proposed first in TSi/TSr (RFC 7296 §2.9).
     acquire: Option<(IpAddr, IpAddr)>,
@@ -581,6 +610,7 @@ impl Endpoint {
             reassembly: None,
             last_in: now,
             acquire: None,
+            eap: None,
             created: now,
             established: None,
         };
@@ -1252,6 +1282,7 @@ impl Endpoint {
             reassembly: None,
             last_in: now,
             acquire: None,
+            eap: None,
             created: now,
             established: Some(now),
         };
@@ -2024,6 +2055,7 @@ impl Endpoint {
             reassembly: None,
             last_in: now,
             acquire: None,
+            eap: None,
             created: now,
             established: None,
         };
@@ -2662,6 +2694,10 @@ impl Endpoint {
                 ep.send_response(sa, msg_id, p);
             }
         };
+        if sa.eap.is_some() {
+            self.on_eap_round(now, sa, msg_id, payloads);
+            return;
+        }
         let idi = payloads.iter().find_map(|p| {
             if let Payload::IdI(i) = p {
                 Some(i.clone())
@@ -2693,16 +2729,7 @@ impl Endpoint {
             self.kill(sa, "invalid IKE_AUTH");
             return;
         };
-        let Some(auth) = auth else {
-            info!(target: "ike", "IKE_AUTH from {} without AUTH (EAP is not implemented yet): AUTHENTICATION_FAILED", sa.remote.ip());
-            respond(
-                self,
-                sa,
-                vec![notify(NotifyType::AUTHENTICATION_FAILED, Vec::new())],
-            );
-            self.kill(sa, "AUTHENTICATION_FAILED");
-            return;
-        };
+        let wants_eap = auth.is_none();
         let Some(peer_id) = ident::from_wire(&idi) else {
             respond(
                 self,
@@ -2733,7 +2760,8 @@ impl Endpoint {
                     let mine = ident::from_wire(&ident::to_wire(&l.effective_id(), local_ip));
                     mine.as_ref() == Some(w)
                 });
-                addrs_ok && peer_ok && local_ok
+                let eap_conn = matches!(r.auth, ConfAuth::Eap(_));
+                addrs_ok && peer_ok && local_ok && eap_conn == wants_eap
             })
             .cloned();
         let Some(conn) = conn else {
@@ -2750,6 +2778,10 @@ impl Endpoint {
         let (local_end, remote_end) = conn.ends(side);
         sa.conn = conn.clone();
         sa.local_id = ident::to_wire(&local_end.effective_id(), local_ip);
+        let Some(auth) = auth else {
+            self.start_eap(sa, msg_id, &conn, idi, peer_id, payloads);
+            return;
+        };
         if auth.method != AuthMethod::SHARED_KEY_MIC || !conn_auth_is_psk(&remote_end.auth) {
             warn!(target: "ike", "peer '{peer_id}' uses auth method {}, conn '{}' expects {:?}: AUTHENTICATION_FAILED", auth.method, conn.name, remote_end.auth);
             respond(
@@ -2818,6 +2850,254 @@ impl Endpoint {
             }),
         ];
         inner.extend(self.responder_child(now, sa, &conn, &payloads));
+        respond(self, sa, inner);
+    }
+
+    /// IKE_AUTH without AUTH from the peer: we authenticate ourselves and start EAP.
+    fn start_eap(
+        &mut self,
+        sa: &mut IkeSa,
+        msg_id: u32,
+        conn: &Arc<Conn>,
+        idi: Identification,
+        peer_id: Identity,
+        payloads: Vec<Payload>,
+    ) {
+        let respond = |ep: &mut Endpoint, sa: &mut IkeSa, inner: Vec<Payload>| {
+            if let Some(p) = ep.protect(sa, ExchangeType::IKE_AUTH, true, msg_id, &inner) {
+                ep.send_response(sa, msg_id, p);
+            }
+        };
+        let side = conn.local_side(&self.local_addrs);
+        let (local_end, remote_end) = conn.ends(side);
+        if !matches!(
+            remote_end.auth,
+            ConfAuth::Eap(conf::conn::EapMethod::Mschapv2)
+                | ConfAuth::Eap(conf::conn::EapMethod::Any)
+        ) {
+            warn!(target: "ike", "conn '{}' wants {:?} from '{peer_id}'; only EAP-MSCHAPv2 is implemented: AUTHENTICATION_FAILED", conn.name, remote_end.auth);
+            respond(
+                self,
+                sa,
+                vec![notify(NotifyType::AUTHENTICATION_FAILED, Vec::new())],
+            );
+            self.kill(sa, "EAP method not implemented");
+            return;
+        }
+        // Our own AUTH: pre-shared key (certificates come with the pki crate).
+        if !conn_auth_is_psk(&local_end.auth) {
+            warn!(target: "ike", "conn '{}': the gateway authenticates with {:?}, which is not implemented yet (only psk): AUTHENTICATION_FAILED", conn.name, local_end.auth);
+            respond(
+                self,
+                sa,
+                vec![notify(NotifyType::AUTHENTICATION_FAILED, Vec::new())],
+            );
+            self.kill(sa, "gateway auth method not implemented");
+            return;
+        }
+        let Some(psk) = self.psk_for(sa, &peer_id) else {
+            warn!(target: "cfg", "no PSK in ipsec.secrets for the gateway's own AUTH towards '{peer_id}'");
+            respond(
+                self,
+                sa,
+                vec![notify(NotifyType::AUTHENTICATION_FAILED, Vec::new())],
+            );
+            self.kill(sa, "no PSK");
+            return;
+        };
+        let (Some(prf), Some(keys)) = (sa.prf(), sa.keys.as_ref()) else {
+            return;
+        };
+        let octets_r = auth::signed_octets(
+            prf,
+            &sa.init_resp,
+            &sa.ni,
+            keys.sk_pr.as_slice(),
+            &sa.local_id.body(),
+        );
+        let our_auth = auth::shared_key_auth(prf, psk.as_slice(), &octets_r);
+        // eap_identity set: ask the client for its EAP identity (and check it); else use IDi.
+        let (first_identity, expect) = match &conn.eap_identity {
+            None => (Some(idi.data.clone()), None),
+            Some(Identity::Any) => (None, None),
+            Some(Identity::Fqdn(f)) if f == "%identity" => (None, None),
+            Some(other) => (None, Some(other.clone())),
+        };
+        let mut challenge = [0u8; 16];
+        self.rng.fill_bytes(&mut challenge);
+        let first_id = (self.rng.next_u32() & 0xff) as u8;
+        let name = ident::from_wire(&sa.local_id)
+            .map(|i| i.to_string())
+            .unwrap_or_default();
+        let (server, packet) =
+            crate::eap::MschapV2Server::start(first_identity, challenge, first_id, name.as_bytes());
+        info!(target: "ike", "authenticating '{peer_id}' with EAP-MSCHAPv2 ({}[{}])", conn.name, sa.id);
+        sa.remote_id = Some(idi.clone());
+        sa.eap = Some(Box::new(EapState {
+            server,
+            idi,
+            first: payloads,
+            expect,
+            msk: None,
+        }));
+        let inner = vec![
+            Payload::IdR(sa.local_id.clone()),
+            Payload::Auth(AuthPayload {
+                method: AuthMethod::SHARED_KEY_MIC,
+                data: our_auth.as_slice().to_vec(),
+            }),
+            Payload::Eap(crate::wire::EapMessage {
+                code: packet.code,
+                identifier: packet.identifier,
+                data: packet.data,
+            }),
+        ];
+        respond(self, sa, inner);
+    }
+
+    /// A further IKE_AUTH round of an EAP authentication: an EAP response, or the final AUTH.
+    fn on_eap_round(&mut self, now: Instant, sa: &mut IkeSa, msg_id: u32, payloads: Vec<Payload>) {
+        let respond = |ep: &mut Endpoint, sa: &mut IkeSa, inner: Vec<Payload>| {
+            if let Some(p) = ep.protect(sa, ExchangeType::IKE_AUTH, true, msg_id, &inner) {
+                ep.send_response(sa, msg_id, p);
+            }
+        };
+        let Some(mut st) = sa.eap.take() else { return };
+        let eap = payloads.iter().find_map(|p| {
+            if let Payload::Eap(e) = p {
+                Some(e.clone())
+            } else {
+                None
+            }
+        });
+        let auth = payloads.iter().find_map(|p| {
+            if let Payload::Auth(a) = p {
+                Some(a.clone())
+            } else {
+                None
+            }
+        });
+        let who = ident::from_wire(&st.idi)
+            .map(|i| i.to_string())
+            .unwrap_or_default();
+        if let Some(e) = eap {
+            let local = ident::from_wire(&sa.local_id).unwrap_or(Identity::Any);
+            let pw = EapPasswords {
+                secrets: &self.config.secrets,
+                local,
+            };
+            let step = st.server.handle(
+                &crate::eap::Packet {
+                    code: e.code,
+                    identifier: e.identifier,
+                    data: e.data,
+                },
+                &pw,
+            );
+            let to_wire = |p: crate::eap::Packet| {
+                Payload::Eap(crate::wire::EapMessage {
+                    code: p.code,
+                    identifier: p.identifier,
+                    data: p.data,
+                })
+            };
+            match step {
+                crate::eap::Step::Send(p) => {
+                    respond(self, sa, vec![to_wire(p)]);
+                    sa.eap = Some(st);
+                }
+                crate::eap::Step::Success {
+                    packet,
+                    msk,
+                    identity,
+                } => {
+                    let eap_id = String::from_utf8_lossy(&identity).into_owned();
+                    if let Some(want) = &st.expect {
+                        let got = conf::values::parse_identity(&eap_id).unwrap_or(Identity::Any);
+                        if !conf::secrets::id_matches(want, &got) {
+                            warn!(target: "ike", "EAP identity '{eap_id}' of '{who}' does not match eap_identity={want}: EAP-Failure");
+                            respond(
+                                self,
+                                sa,
+                                vec![to_wire(crate::eap::Packet {
+                                    code: crate::eap::CODE_FAILURE,
+                                    identifier: packet.identifier,
+                                    data: Vec::new(),
+                                })],
+                            );
+                            self.kill(sa, "EAP identity mismatch");
+                            return;
+                        }
+                    }
+                    info!(target: "ike", "EAP-MSCHAPv2 authentication of '{eap_id}' ({who}) successful");
+                    st.msk = Some(msk);
+                    respond(self, sa, vec![to_wire(packet)]);
+                    sa.eap = Some(st);
+                }
+                crate::eap::Step::Failure { packet, why } => {
+                    warn!(target: "ike", "EAP authentication of '{who}' failed: {why}");
+                    respond(self, sa, vec![to_wire(packet)]);
+                    self.kill(sa, "EAP authentication failed");
+                }
+            }
+            return;
+        }
+        let (Some(auth), Some(msk)) = (auth, st.msk.as_ref()) else {
+            info!(target: "ike", "IKE_AUTH round of '{who}' has neither EAP nor AUTH after EAP success");
+            respond(
+                self,
+                sa,
+                vec![notify(NotifyType::AUTHENTICATION_FAILED, Vec::new())],
+            );
+            self.kill(sa, "AUTHENTICATION_FAILED");
+            return;
+        };
+        let (Some(prf), Some(keys)) = (sa.prf(), sa.keys.as_ref()) else {
+            return;
+        };
+        // Both final AUTH payloads are MACed with the MSK (RFC 7296 §2.16).
+        let octets_i = auth::signed_octets(
+            prf,
+            &sa.init_req,
+            &sa.nr,
+            keys.sk_pi.as_slice(),
+            &st.idi.body(),
+        );
+        if !auth::verify_shared_key_auth(prf, msk.as_slice(), &octets_i, &auth.data) {
+            warn!(target: "ike", "AUTH of '{who}' after EAP does not verify with the MSK: AUTHENTICATION_FAILED");
+            respond(
+                self,
+                sa,
+                vec![notify(NotifyType::AUTHENTICATION_FAILED, Vec::new())],
+            );
+            self.kill(sa, "AUTHENTICATION_FAILED");
+            return;
+        }
+        let octets_r = auth::signed_octets(
+            prf,
+            &sa.init_resp,
+            &sa.ni,
+            keys.sk_pr.as_slice(),
+            &sa.local_id.body(),
+        );
+        let our_auth = auth::shared_key_auth(prf, msk.as_slice(), &octets_r);
+        let conn = sa.conn.clone();
+        sa.phase = Phase::Established;
+        sa.established = Some(now);
+        sa.rekey_at = conn
+            .rekey
+            .then(|| now + self.rekey_delay(conn.ikelifetime, conn.margintime, conn.rekeyfuzz));
+        self.half_open.retain(|_, v| *v != sa.spi_r);
+        info!(target: "ike", "IKE_SA {}[{}] established between {}[{}]...{}[{}]", conn.name, sa.id, sa.local.ip(), ident::from_wire(&sa.local_id).map(|i| i.to_string()).unwrap_or_default(), sa.remote.ip(), who);
+        self.events.push_back(Event::IkeUp {
+            conn: conn.name.clone(),
+            ike_id: sa.id,
+        });
+        let mut inner = vec![Payload::Auth(AuthPayload {
+            method: AuthMethod::SHARED_KEY_MIC,
+            data: our_auth.as_slice().to_vec(),
+        })];
+        inner.extend(self.responder_child(now, sa, &conn, &st.first));
         respond(self, sa, inner);
     }
 
