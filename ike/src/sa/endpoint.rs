@@ -214,6 +214,11 @@ struct IkeSa {
     nat_local: bool,
     nat_remote: bool,
     frag_supported: bool,
+    /// Initiator: asking for a virtual IP (Some(is IPv6)).
+    want_vip: Option<bool>,
+    /// Virtual IPs: assigned to us by the peer (initiator) / leased to the peer (responder).
+    vips_local: Vec<IpAddr>,
+    vip_leases: Vec<(String, IpAddr)>,
     /// EAP authentication of the peer in progress (responder).
     eap: Option<Box<EapState>>,
     /// The packet that triggered the kernel ACQUIRE (auto=route): its addresses
@@ -272,6 +277,48 @@ impl std::fmt::Debug for IkeSa {
     }
 }
 
+/// One `rightsourceip=` pool: which identity had which address, which are in use.
+#[derive(Debug, Default)]
+struct Pool {
+    leases: HashMap<String, IpAddr>,
+    online: HashMap<IpAddr, String>,
+}
+
+/// Candidate addresses of a pool (network and broadcast of IPv4 prefixes excluded), bounded.
+fn pool_addrs(p: &conf::values::TsAddr) -> Vec<IpAddr> {
+    const MAX: u128 = 65_536;
+    let (a, b) = match p {
+        conf::values::TsAddr::Net(n) => {
+            let (a, b) = crate::ts::prefix_range(n.addr, n.prefix);
+            match (a, b) {
+                (IpAddr::V4(x), IpAddr::V4(y)) if n.prefix < 31 => (
+                    IpAddr::V4((u32::from(x) + 1).into()),
+                    IpAddr::V4((u32::from(y) - 1).into()),
+                ),
+                (IpAddr::V6(x), y) if n.prefix < 128 => (IpAddr::V6((u128::from(x) + 1).into()), y),
+                other => other,
+            }
+        }
+        conf::values::TsAddr::Range(a, b) => (*a, *b),
+        conf::values::TsAddr::Dynamic => return Vec::new(),
+    };
+    let to = |x: IpAddr| match x {
+        IpAddr::V4(v) => u128::from(u32::from(v)),
+        IpAddr::V6(v) => u128::from(v),
+    };
+    let (lo, hi) = (to(a), to(b));
+    if hi < lo {
+        return Vec::new();
+    }
+    let hi = hi.min(lo + MAX - 1);
+    (lo..=hi)
+        .map(|v| match a {
+            IpAddr::V4(_) => IpAddr::V4((v as u32).into()),
+            IpAddr::V6(_) => IpAddr::V6(v.into()),
+        })
+        .collect()
+}
+
 /// The sans-IO IKEv2 endpoint.
 pub struct Endpoint {
     config: Arc<conf::Config>,
@@ -288,6 +335,8 @@ pub struct Endpoint {
     next_ike_id: u32,
     next_child_id: u32,
     reqids: HashMap<String, u32>,
+    /// Address pools (`rightsourceip=`), by pool.
+    pools: HashMap<String, Pool>,
     next_reqid: u32,
     next_unique: u32,
 }
@@ -382,6 +431,7 @@ impl Endpoint {
             next_ike_id: 1,
             next_child_id: 1,
             reqids: HashMap::new(),
+            pools: HashMap::new(),
             next_reqid: 1,
             next_unique: 0,
         }
@@ -611,6 +661,9 @@ impl Endpoint {
             last_in: now,
             acquire: None,
             eap: None,
+            vips_local: Vec::new(),
+            want_vip: None,
+            vip_leases: Vec::new(),
             created: now,
             established: None,
         };
@@ -747,6 +800,12 @@ impl Endpoint {
     /// Drops an IKE_SA locally, reporting its children and itself gone.
     fn kill(&mut self, sa: &mut IkeSa, reason: &str) {
         self.report_children_gone(sa);
+        for (pool, ip) in sa.vip_leases.drain(..) {
+            if let Some(p) = self.pools.get_mut(&pool) {
+                p.online.remove(&ip);
+                info!(target: "cfg", "virtual IP {ip} of pool {pool} released");
+            }
+        }
         if sa.phase != Phase::Dead {
             sa.phase = Phase::Dead;
             self.events.push_back(Event::IkeDown {
@@ -1283,6 +1342,9 @@ impl Endpoint {
             last_in: now,
             acquire: None,
             eap: None,
+            vips_local: Vec::new(),
+            want_vip: None,
+            vip_leases: Vec::new(),
             created: now,
             established: Some(now),
         };
@@ -2056,6 +2118,9 @@ impl Endpoint {
             last_in: now,
             acquire: None,
             eap: None,
+            vips_local: Vec::new(),
+            want_vip: None,
+            vip_leases: Vec::new(),
             created: now,
             established: None,
         };
@@ -2324,6 +2389,37 @@ impl Endpoint {
             crate::ts::configured(&local_end.subnets, &local_end.protoport, sa.local.ip());
         let mut ts_remote =
             crate::ts::configured(&remote_end.subnets, &remote_end.protoport, sa.remote.ip());
+        // Asking for a virtual IP: propose any address as TSi, the peer narrows it.
+        let want_vip = local_end.sourceip.iter().find_map(|s| match s {
+            conf::conn::SourceIp::Config(f) => Some(*f),
+            _ => None,
+        });
+        if let Some(fam) = want_vip {
+            let v6 = match fam {
+                Some(conf::values::AddrFamily::V6) => true,
+                Some(conf::values::AddrFamily::V4) => false,
+                None => {
+                    sa.remote.ip().is_ipv6() && ts_remote.first().is_none_or(|t| t.start.is_ipv6())
+                }
+            };
+            if local_end.subnets.is_empty() {
+                let any = if v6 {
+                    ("::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")
+                } else {
+                    ("0.0.0.0", "255.255.255.255")
+                };
+                if let (Ok(a), Ok(b)) = (any.0.parse(), any.1.parse()) {
+                    ts_local = vec![Selector {
+                        start: a,
+                        end: b,
+                        protocol: local_end.protoport.proto,
+                        start_port: local_end.protoport.port_from,
+                        end_port: local_end.protoport.port_to,
+                    }];
+                }
+            }
+            sa.want_vip = Some(v6);
+        }
         if let Some((src, dst)) = sa.acquire {
             let host = |a: IpAddr, like: &[Selector]| Selector {
                 start: a,
@@ -2352,6 +2448,18 @@ impl Endpoint {
         }));
         if transport {
             inner.push(notify(NotifyType::USE_TRANSPORT_MODE, Vec::new()));
+        }
+        if let Some(v6) = sa.want_vip {
+            use crate::wire::{CfgAttribute as A, CfgType, ConfigPayload};
+            let attributes = if v6 {
+                vec![A::InternalIp6Address(None), A::InternalIp6Dns(None)]
+            } else {
+                vec![A::InternalIp4Address(None), A::InternalIp4Dns(None)]
+            };
+            inner.push(Payload::Cp(ConfigPayload {
+                cfg_type: CfgType::REQUEST,
+                attributes,
+            }));
         }
         inner.push(Payload::Sa(offer));
         inner.push(Payload::TsI(
@@ -2456,6 +2564,28 @@ impl Endpoint {
             return;
         }
         sa.remote_id = Some(idr);
+        for p in &payloads {
+            if let Payload::Cp(c) = p {
+                for a in &c.attributes {
+                    let ip = match a {
+                        crate::wire::CfgAttribute::InternalIp4Address(Some(x)) => {
+                            Some(IpAddr::V4(*x))
+                        }
+                        crate::wire::CfgAttribute::InternalIp6Address(Some((x, _))) => {
+                            Some(IpAddr::V6(*x))
+                        }
+                        _ => None,
+                    };
+                    if let Some(ip) = ip {
+                        info!(target: "ike", "installing new virtual IP {ip}");
+                        sa.vips_local.push(ip);
+                    }
+                }
+            }
+        }
+        if sa.want_vip.is_some() && sa.vips_local.is_empty() {
+            warn!(target: "ike", "asked for a virtual IP, but the peer assigned none");
+        }
         sa.phase = Phase::Established;
         sa.established = Some(now);
         sa.rekey_at = conn
@@ -3101,6 +3231,123 @@ impl Endpoint {
         respond(self, sa, inner);
     }
 
+    /// Responder: answers a CP(CFG_REQUEST) from `rightsourceip=` (pools or a
+    /// static address) and `rightdns=`; returns the CP reply and the addresses.
+    fn assign_vips(
+        &mut self,
+        sa: &mut IkeSa,
+        conn: &Conn,
+        payloads: &[Payload],
+    ) -> (Option<Payload>, Vec<IpAddr>) {
+        use crate::wire::{CfgAttribute as A, CfgType, ConfigPayload};
+        let Some(req) = payloads.iter().find_map(|p| match p {
+            Payload::Cp(c) if c.cfg_type == CfgType::REQUEST => Some(c),
+            _ => None,
+        }) else {
+            return (None, Vec::new());
+        };
+        let side = conn.local_side(&self.local_addrs);
+        let (_, remote_end) = conn.ends(side);
+        let want4 = req
+            .attributes
+            .iter()
+            .any(|a| matches!(a, A::InternalIp4Address(_)));
+        let want6 = req
+            .attributes
+            .iter()
+            .any(|a| matches!(a, A::InternalIp6Address(_)));
+        let who = sa
+            .remote_id
+            .as_ref()
+            .and_then(ident::from_wire)
+            .map(|i| i.to_string())
+            .unwrap_or_default();
+        let mut vips = Vec::new();
+        for src in &remote_end.sourceip {
+            let (key, cands) = match src {
+                conf::conn::SourceIp::Pool(p) => (p.to_string(), pool_addrs(p)),
+                conf::conn::SourceIp::Addr(a) => (a.to_string(), vec![*a]),
+                conf::conn::SourceIp::Named(n) => {
+                    warn!(target: "cfg", "named pool %{n} needs an attribute provider, which iked does not have yet");
+                    continue;
+                }
+                conf::conn::SourceIp::Config(_) => continue,
+            };
+            let Some(first) = cands.first() else { continue };
+            let v4 = first.is_ipv4();
+            if (v4 && !want4) || (!v4 && !want6) || vips.iter().any(|x: &IpAddr| x.is_ipv4() == v4)
+            {
+                continue;
+            }
+            let pool = self.pools.entry(key.clone()).or_default();
+            let previous = pool
+                .leases
+                .get(&who)
+                .copied()
+                .filter(|a| !pool.online.contains_key(a));
+            let leased: std::collections::HashSet<IpAddr> = pool.leases.values().copied().collect();
+            let pick = previous
+                .or_else(|| {
+                    cands
+                        .iter()
+                        .copied()
+                        .find(|a| !pool.online.contains_key(a) && !leased.contains(a))
+                })
+                .or_else(|| cands.iter().copied().find(|a| !pool.online.contains_key(a)));
+            match pick {
+                Some(a) => {
+                    pool.leases.retain(|_, v| *v != a);
+                    pool.leases.insert(who.clone(), a);
+                    pool.online.insert(a, who.clone());
+                    sa.vip_leases.push((key.clone(), a));
+                    info!(target: "cfg", "assigning virtual IP {a} to peer '{who}' (pool {key})");
+                    vips.push(a);
+                }
+                None => warn!(target: "cfg", "pool {key} is exhausted: no virtual IP for '{who}'"),
+            }
+        }
+        if vips.is_empty() {
+            warn!(target: "cfg", "peer '{who}' asked for a virtual IP, but conn '{}' has none to give", conn.name);
+            return (None, Vec::new());
+        }
+        let mut attrs = Vec::new();
+        for a in &vips {
+            match a {
+                IpAddr::V4(x) => attrs.push(A::InternalIp4Address(Some(*x))),
+                IpAddr::V6(x) => attrs.push(A::InternalIp6Address(Some((*x, 128)))),
+            }
+        }
+        for d in &remote_end.dns {
+            if let conf::conn::DnsServer::Addr(a) = d {
+                match a {
+                    IpAddr::V4(x) => attrs.push(A::InternalIp4Dns(Some(*x))),
+                    IpAddr::V6(x) => attrs.push(A::InternalIp6Dns(Some(*x))),
+                }
+            }
+        }
+        (
+            Some(Payload::Cp(ConfigPayload {
+                cfg_type: CfgType::REPLY,
+                attributes: attrs,
+            })),
+            vips,
+        )
+    }
+
+    /// Virtual IPs of an IKE_SA: (assigned to us, leased to the peer).
+    pub fn virtual_ips(&self, ike_id: u32) -> (Vec<IpAddr>, Vec<IpAddr>) {
+        self.sas
+            .values()
+            .find(|sa| sa.id == ike_id && sa.phase != Phase::Dead)
+            .map(|sa| {
+                (
+                    sa.vips_local.clone(),
+                    sa.vip_leases.iter().map(|(_, a)| *a).collect(),
+                )
+            })
+            .unwrap_or_default()
+    }
+
     /// The first CHILD_SA as responder: the payloads to answer with.
     fn responder_child(
         &mut self,
@@ -3153,8 +3400,20 @@ impl Endpoint {
         else {
             return vec![notify(NotifyType::INVALID_SYNTAX, Vec::new())];
         };
-        let conf_remote =
-            crate::ts::configured(&remote_end.subnets, &remote_end.protoport, sa.remote.ip());
+        let (cp_reply, vips) = self.assign_vips(sa, conn, payloads);
+        let conf_remote = if !vips.is_empty() && remote_end.subnets.is_empty() {
+            vips.iter()
+                .map(|a| Selector {
+                    start: *a,
+                    end: *a,
+                    protocol: remote_end.protoport.proto,
+                    start_port: remote_end.protoport.port_from,
+                    end_port: remote_end.protoport.port_to,
+                })
+                .collect()
+        } else {
+            crate::ts::configured(&remote_end.subnets, &remote_end.protoport, sa.remote.ip())
+        };
         let conf_local =
             crate::ts::configured(&local_end.subnets, &local_end.protoport, sa.local.ip());
         let ts_remote = crate::ts::narrow(&tsi, &conf_remote);
@@ -3206,7 +3465,7 @@ impl Endpoint {
             },
             now,
         );
-        let mut out = Vec::new();
+        let mut out: Vec<Payload> = cp_reply.into_iter().collect();
         if transport {
             out.push(notify(NotifyType::USE_TRANSPORT_MODE, Vec::new()));
         }
