@@ -3,6 +3,7 @@
 //! (RFC 8031).
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use crypto_bigint::modular::runtime_mod::{DynResidue, DynResidueParams};
 use crypto_bigint::{Limb, Uint, Word};
@@ -342,20 +343,43 @@ fn check_modp_public(p: &[u8], y: &[u8]) -> Result<(), CryptoError> {
     Ok(())
 }
 
+/// Montgomery parameters of each MODP prime, computed once.
+macro_rules! cached_params {
+    ($name:ident, $limbs:literal, $hex:expr) => {
+        fn $name() -> Option<&'static DynResidueParams<$limbs>> {
+            static P: OnceLock<Option<DynResidueParams<$limbs>>> = OnceLock::new();
+            P.get_or_init(|| {
+                hex_decode($hex)
+                    .and_then(|p| to_uint::<$limbs>(&p))
+                    .map(|m| DynResidueParams::new(&m))
+            })
+            .as_ref()
+        }
+    };
+}
+
+cached_params!(params_1024, 16, MODP_1024_P);
+cached_params!(params_1536, 24, MODP_1536_P);
+cached_params!(params_2048, 32, MODP_2048_P);
+cached_params!(params_3072, 48, MODP_3072_P);
+cached_params!(params_4096, 64, MODP_4096_P);
+cached_params!(params_6144, 96, MODP_6144_P);
+cached_params!(params_8192, 128, MODP_8192_P);
+
 /// base^exp mod p for the group's prime, constant time in `exp`; output is
 /// left-padded to the prime's length (RFC 7296 section 2.14).
 fn modp_exp(group: DhGroup, base: &[u8], exp: &[u8]) -> Result<SecretBytes, CryptoError> {
-    let (p_hex, bits) = group.modp().ok_or(CryptoError::Unsupported("group"))?;
-    let p = hex_decode(p_hex).ok_or(CryptoError::Unsupported("prime"))?;
+    let (_, bits) = group.modp().ok_or(CryptoError::Unsupported("group"))?;
     let exp_bits = bits.max(exp.len() * 8);
-    let out = match p.len() {
-        128 => pow::<16>(&p, base, exp, exp_bits),
-        192 => pow::<24>(&p, base, exp, exp_bits),
-        256 => pow::<32>(&p, base, exp, exp_bits),
-        384 => pow::<48>(&p, base, exp, exp_bits),
-        512 => pow::<64>(&p, base, exp, exp_bits),
-        768 => pow::<96>(&p, base, exp, exp_bits),
-        1024 => pow::<128>(&p, base, exp, exp_bits),
+    let len = group.public_len();
+    let out = match group {
+        DhGroup::Modp1024 => params_1024().and_then(|p| pow(p, len, base, exp, exp_bits)),
+        DhGroup::Modp1536 => params_1536().and_then(|p| pow(p, len, base, exp, exp_bits)),
+        DhGroup::Modp2048 => params_2048().and_then(|p| pow(p, len, base, exp, exp_bits)),
+        DhGroup::Modp3072 => params_3072().and_then(|p| pow(p, len, base, exp, exp_bits)),
+        DhGroup::Modp4096 => params_4096().and_then(|p| pow(p, len, base, exp, exp_bits)),
+        DhGroup::Modp6144 => params_6144().and_then(|p| pow(p, len, base, exp, exp_bits)),
+        DhGroup::Modp8192 => params_8192().and_then(|p| pow(p, len, base, exp, exp_bits)),
         _ => None,
     };
     out.map(SecretBytes::new)
@@ -387,15 +411,19 @@ fn from_uint<const L: usize>(u: &Uint<L>, len: usize) -> Vec<u8> {
     out
 }
 
-fn pow<const L: usize>(p: &[u8], base: &[u8], exp: &[u8], exp_bits: usize) -> Option<Vec<u8>> {
-    let m = to_uint::<L>(p)?;
+fn pow<const L: usize>(
+    params: &DynResidueParams<L>,
+    len: usize,
+    base: &[u8],
+    exp: &[u8],
+    exp_bits: usize,
+) -> Option<Vec<u8>> {
     let b = to_uint::<L>(base)?;
     let mut e = to_uint::<L>(exp)?;
-    let params = DynResidueParams::new(&m);
-    let r = DynResidue::new(&b, params).pow_bounded_exp(&e, exp_bits.min(L * Limb::BITS));
+    let r = DynResidue::new(&b, *params).pow_bounded_exp(&e, exp_bits.min(L * Limb::BITS));
     e.zeroize();
     let mut v = r.retrieve();
-    let out = from_uint(&v, p.len());
+    let out = from_uint(&v, len);
     v.zeroize();
     Some(out)
 }
