@@ -717,17 +717,36 @@ fn virtual_ips_from_a_pool_with_dns() {
     let id = p.a.initiate(p.now, "home").unwrap();
     p.run_clean();
     let (ia, ib) = (Pair::installs(&p.a_events), Pair::installs(&p.b_events));
-    assert_eq!((ia.len(), ib.len()), (1, 1), "{:?} {:?}", p.a_events, p.b_events);
-    assert_eq!(ia[0].ts_local[0].to_string(), "10.3.0.1/32", "the first address of the pool");
+    assert_eq!(
+        (ia.len(), ib.len()),
+        (1, 1),
+        "{:?} {:?}",
+        p.a_events,
+        p.b_events
+    );
+    assert_eq!(
+        ia[0].ts_local[0].to_string(),
+        "10.3.0.1/32",
+        "the first address of the pool"
+    );
     assert_eq!(ib[0].ts_remote[0].to_string(), "10.3.0.1/32");
-    assert_eq!(p.a.virtual_ips(id).0, vec!["10.3.0.1".parse::<IpAddr>().unwrap()]);
+    assert_eq!(
+        p.a.virtual_ips(id).0,
+        vec!["10.3.0.1".parse::<IpAddr>().unwrap()]
+    );
     let gw_id = p.b.status(p.now)[0].ike_id;
-    assert_eq!(p.b.virtual_ips(gw_id).1, vec!["10.3.0.1".parse::<IpAddr>().unwrap()]);
+    assert_eq!(
+        p.b.virtual_ips(gw_id).1,
+        vec!["10.3.0.1".parse::<IpAddr>().unwrap()]
+    );
     // Reconnect: the same identity gets the same address back, after release.
     p.a.terminate(p.now, "home");
     p.run_clean();
     assert!(p.b.virtual_ips(gw_id).1.is_empty());
     let id2 = p.a.initiate(p.now, "home").unwrap();
     p.run_clean();
-    assert_eq!(p.a.virtual_ips(id2).0, vec!["10.3.0.1".parse::<IpAddr>().unwrap()]);
+    assert_eq!(
+        p.a.virtual_ips(id2).0,
+        vec!["10.3.0.1".parse::<IpAddr>().unwrap()]
+    );
 }
