@@ -12,6 +12,14 @@ pub trait Core {
     fn set_local_addrs(&mut self, addrs: Vec<IpAddr>);
     fn handle_datagram(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, data: &[u8]);
     fn initiate(&mut self, now: Instant, conn: &str) -> Result<u32, String>;
+    /// A kernel ACQUIRE for `conn`'s trap policy (packet from `src` to `dst`).
+    fn acquire(
+        &mut self,
+        now: Instant,
+        conn: &str,
+        src: IpAddr,
+        dst: IpAddr,
+    ) -> Result<u32, String>;
     fn terminate(&mut self, now: Instant, conn: &str) -> usize;
     fn shutdown(&mut self, now: Instant);
     fn handle_timeout(&mut self, now: Instant);
@@ -39,6 +47,15 @@ impl Core for crate::sa::Endpoint {
     }
     fn initiate(&mut self, now: Instant, conn: &str) -> Result<u32, String> {
         crate::sa::Endpoint::initiate(self, now, conn)
+    }
+    fn acquire(
+        &mut self,
+        now: Instant,
+        conn: &str,
+        src: IpAddr,
+        dst: IpAddr,
+    ) -> Result<u32, String> {
+        crate::sa::Endpoint::acquire(self, now, conn, src, dst)
     }
     fn terminate(&mut self, now: Instant, conn: &str) -> usize {
         crate::sa::Endpoint::terminate(self, now, conn)

@@ -279,6 +279,55 @@ pub fn policies(c: &ChildSaInstall) -> Result<Vec<Policy>, String> {
     Ok(out)
 }
 
+/// The outbound trap policies of an `auto=route` conn, from its configuration.
+pub fn trap_policies(c: &conf::Conn, local_addrs: &[IpAddr]) -> Result<Vec<Policy>, String> {
+    let (l, r) = c.ends(c.local_side(local_addrs));
+    let (Some(lh), Some(rh)) = (
+        l.addrs()
+            .find(|a| local_addrs.contains(a))
+            .or_else(|| l.addrs().next()),
+        r.addrs().next(),
+    ) else {
+        return Err("auto=route needs concrete left= and right= addresses".into());
+    };
+    let fixed_mark = |m: Option<conf::values::Mark>| match m {
+        None => Ok(None),
+        Some(conf::values::Mark {
+            value: conf::values::MarkValue::Fixed(v),
+            mask,
+        }) => Ok(Some(Mark { value: v, mask })),
+        Some(_) => Err("auto=route with a unique mark is not supported".to_owned()),
+    };
+    let if_id = match c.if_id_out {
+        None => None,
+        Some(conf::values::IfId::Fixed(v)) => Some(v),
+        Some(_) => return Err("auto=route with a unique if_id is not supported".into()),
+    };
+    let mark = fixed_mark(c.mark_out)?;
+    let reqid = c.reqid.unwrap_or(0);
+    let tmpl = match c.conn_type {
+        conf::conn::ConnType::Transport | conf::conn::ConnType::TransportProxy => {
+            Template::transport(reqid)
+        }
+        _ => Template::tunnel(lh, rh, reqid),
+    };
+    let ls = crate::ts::configured(&l.subnets, &l.protoport, lh);
+    let rs = crate::ts::configured(&r.subnets, &r.protoport, rh);
+    let mut out = Vec::new();
+    for a in &ls {
+        for b in &rs {
+            for sel in kernel_selectors(a, b)? {
+                let mut p = Policy::new(sel, Direction::Out, vec![tmpl]);
+                p.priority = priority(&sel);
+                p.mark = mark;
+                p.if_id = if_id;
+                out.push(p);
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// What iked installed for one CHILD_SA.
 #[derive(Debug, Clone)]
 pub struct Installed {
@@ -302,6 +351,8 @@ pub struct Kernel {
     policy_refs: HashMap<PolicyId, u32>,
     /// SPIs allocated (larval SAs) and not yet completed, shared with [`KernelSpis`].
     larval: Larval,
+    /// Trap policies of `auto=route` conns: (policy, conn).
+    traps: Vec<(PolicyId, String)>,
 }
 
 /// Inbound SPIs handed out by ALLOCSPI: (local address, SPI).
@@ -334,6 +385,7 @@ impl Kernel {
             children: BTreeMap::new(),
             policy_refs: HashMap::new(),
             larval: Larval::default(),
+            traps: Vec::new(),
         }
     }
 
@@ -445,6 +497,63 @@ impl Kernel {
         }
     }
 
+    /// Installs the outbound trap policies of an `auto=route` conn: matching
+    /// packets without an SA make the kernel send an ACQUIRE. A CHILD_SA with
+    /// the same selectors later replaces the policy's template and leaves it in
+    /// place when it goes (it traps again: the template names the conn's reqid).
+    pub fn install_trap(&mut self, conn: &str, policies: &[Policy]) -> Result<usize, String> {
+        let Some(x) = self.xfrm.as_mut() else {
+            return Err("no XFRM socket".into());
+        };
+        let mut n = 0;
+        for p in policies {
+            let id = p.id();
+            if self.traps.iter().any(|(t, _)| *t == id) {
+                continue;
+            }
+            x.update_policy(p).map_err(|e| {
+                format!(
+                    "unable to install trap policy {} === {}: {e}",
+                    p.selector.src, p.selector.dst
+                )
+            })?;
+            *self.policy_refs.entry(id).or_insert(0) += 1;
+            self.traps.push((id, conn.to_owned()));
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Removes the trap policies of a conn (all conns with `None`).
+    pub fn remove_traps(&mut self, conn: Option<&str>) -> usize {
+        let (gone, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.traps)
+            .into_iter()
+            .partition(|(_, c)| conn.is_none_or(|n| n == c));
+        self.traps = keep;
+        let rec = Installed {
+            conn: String::new(),
+            sa_in: None,
+            sa_out: None,
+            policies: gone.iter().map(|(id, _)| *id).collect(),
+        };
+        self.remove_record(&rec);
+        gone.len()
+    }
+
+    /// The conn whose trap policy an ACQUIRE names (by selector, mark, if_id).
+    pub fn trap_conn(&self, a: &xfrm::Acquire) -> Option<&str> {
+        self.traps
+            .iter()
+            .find(|(id, _)| {
+                id.selector.src == a.policy_selector.src
+                    && id.selector.dst == a.policy_selector.dst
+                    && id.selector.proto == a.policy_selector.proto
+                    && id.mark == a.mark
+                    && id.if_id == a.if_id
+            })
+            .map(|(_, c)| c.as_str())
+    }
+
     /// Deletes the larval SAs of SPIs that were allocated but never installed
     /// (a negotiation failed); returns how many. A negotiation still running
     /// whose larval SA goes away is not harmed: its install adds the SA anew.
@@ -490,6 +599,7 @@ impl Kernel {
         for id in &ids {
             self.remove(*id);
         }
+        self.remove_traps(None);
         ids.len()
     }
 
@@ -526,7 +636,7 @@ impl SpiAllocator for KernelSpis {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::crypto::SecretBytes;
 
@@ -705,6 +815,35 @@ mod tests {
         assert!(p[0].priority < 375_423);
         c.ts_local[0].end_port = 80;
         assert!(policies(&c).is_err());
+    }
+
+    #[test]
+    fn trap_policies_from_conf() {
+        let src = conf::MemSource::default().with(
+            "/c",
+            "conn r\n  left=192.0.2.1\n  leftsubnet=198.51.100.0/24\n  right=192.0.2.2\n  rightsubnet=203.0.113.0/24,10.0.0.0/8\n  authby=psk\n  mark_out=6\n  auto=route\nconn any\n  left=%any\n  right=192.0.2.9\n  authby=psk\n  auto=route\n",
+        );
+        let cfg = conf::load_from(&src, std::path::Path::new("/c"), None).unwrap();
+        let local = [ip_of("192.0.2.1")];
+        let p = trap_policies(cfg.conn("r").unwrap(), &local).unwrap();
+        assert_eq!(p.len(), 2);
+        assert!(
+            p.iter()
+                .all(|p| p.dir == Direction::Out && p.mark == Some(Mark::exact(6)))
+        );
+        assert_eq!(
+            p[0].templates[0],
+            Template::tunnel(local[0], ip_of("192.0.2.2"), 0)
+        );
+        assert_eq!(p[1].selector.dst.to_string(), "10.0.0.0/8");
+        // Swapped: the same conn seen from the right host.
+        let p = trap_policies(cfg.conn("r").unwrap(), &[ip_of("192.0.2.2")]).unwrap();
+        assert_eq!(p[0].selector.src.to_string(), "203.0.113.0/24");
+        assert!(trap_policies(cfg.conn("any").unwrap(), &local).is_err());
+    }
+
+    fn ip_of(s: &str) -> IpAddr {
+        s.parse().unwrap()
     }
 
     #[test]

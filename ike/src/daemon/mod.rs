@@ -7,12 +7,14 @@
 //! - [`control`]: the line-JSON control protocol (`ikectl`, `ipsec`).
 //! - [`status`]: status snapshots and strongSwan's `ipsec status` format.
 //! - [`logging`]: tracing with strongSwan's subsystems and `charondebug`.
+//! - [`scripts`]: `leftupdown=` scripts with the `PLUTO_*` environment.
 
 pub mod control;
 pub mod core;
 pub mod kernel;
 pub mod logging;
 pub mod net;
+pub mod scripts;
 pub mod server;
 pub mod status;
 

@@ -63,6 +63,7 @@ pub struct Daemon<C: Core> {
     /// Scheduled re-initiations: (when, conn).
     retries: Vec<(Instant, String)>,
     stopping: bool,
+    updown: super::scripts::Updown,
 }
 
 impl<C: Core> std::fmt::Debug for Daemon<C> {
@@ -248,6 +249,58 @@ impl<C: Core> Daemon<C> {
             attempts: HashMap::new(),
             retries: Vec::new(),
             stopping: false,
+            updown: Default::default(),
+        }
+    }
+
+    /// Installs the trap policies of every `auto=route` conn (again: after a
+    /// reload, the traps of the new configuration replace the old ones).
+    pub fn route_conns(&mut self) {
+        self.kernel.remove_traps(None);
+        let cfg = self.config.clone();
+        for c in cfg
+            .conns
+            .iter()
+            .filter(|c| c.auto == conf::conn::Auto::Route)
+        {
+            match super::kernel::trap_policies(c, &self.addrs)
+                .and_then(|p| self.kernel.install_trap(&c.name, &p))
+            {
+                Ok(n) => {
+                    info!(target: "cfg", "'{}' routed: {n} trap polic{}", c.name, if n == 1 { "y" } else { "ies" })
+                }
+                Err(e) => error!(target: "knl", "unable to route '{}': {e}", c.name),
+            }
+        }
+    }
+
+    /// A kernel event: ACQUIRE on a trap policy starts its conn.
+    fn on_kernel_event(&mut self, now: Instant, ev: xfrm::Event) {
+        match ev {
+            xfrm::Event::Acquire(a) => {
+                let Some(conn) = self.kernel.trap_conn(&a).map(str::to_owned) else {
+                    debug!(target: "knl", "ACQUIRE for a policy iked did not install ({} -> {})", a.selector.src, a.selector.dst);
+                    return;
+                };
+                if self.pending.values().any(|c| *c == conn) {
+                    debug!(target: "knl", "ACQUIRE for '{conn}' while it is being established");
+                    return;
+                }
+                info!(target: "knl", "creating acquire job for policy {} === {} (conn '{conn}')", a.selector.src, a.selector.dst);
+                match self
+                    .core
+                    .acquire(now, &conn, a.selector.src.addr, a.selector.dst.addr)
+                {
+                    Ok(id) => {
+                        self.pending.insert(id, conn);
+                    }
+                    Err(e) => error!(target: "cfg", "unable to initiate '{conn}' on ACQUIRE: {e}"),
+                }
+            }
+            xfrm::Event::Expire(e) if e.hard => {
+                debug!(target: "knl", "kernel deleted {} (hard lifetime)", e.id);
+            }
+            other => debug!(target: "knl", "kernel event {other:?}"),
         }
     }
 
@@ -307,8 +360,15 @@ impl<C: Core> Daemon<C> {
                         error!(target: "knl", "{e}; CHILD_SA {}{{{}}} not installed", c.conn, c.child_id)
                     }
                 }
-                if c.updown.is_some() {
-                    debug!(target: "chd", "updown scripts are not run by this version");
+                if c.updown.is_some() && self.kernel.installed(c.child_id).is_some() {
+                    let ids = self
+                        .core
+                        .status(now)
+                        .into_iter()
+                        .find(|s| s.ike_id == c.ike_id)
+                        .map(|s| (s.local_id, s.remote_id))
+                        .unwrap_or_default();
+                    self.updown.up(&c, &ids.0, &ids.1);
                 }
                 self.finish_up(c.ike_id, &c.conn, true, "");
             }
@@ -319,7 +379,9 @@ impl<C: Core> Daemon<C> {
                 spi_out,
                 ..
             } => {
-                if self.kernel.remove(child_id) {
+                let removed = self.kernel.remove(child_id);
+                self.updown.down(child_id);
+                if removed {
                     info!(target: "chd", "CHILD_SA {conn}{{{child_id}}} closed, SPIs {spi_in:08x}_i {spi_out:08x}_o removed from the kernel");
                 } else {
                     debug!(target: "chd", "CHILD_SA {conn}{{{child_id}}} closed (nothing installed)");
@@ -578,6 +640,7 @@ impl<C: Core> Daemon<C> {
                 let old = std::mem::replace(&mut self.config, Arc::new(cfg));
                 self.core.set_config(self.config.clone());
                 self.log.apply(&self.config.setup);
+                self.route_conns();
                 self.start_conns(now, Some(&old));
                 info!(target: "cfg", "configuration reloaded: {n} conn{}", if n == 1 { "" } else { "s" });
                 Response::ok(format!(
@@ -690,7 +753,15 @@ impl<C: Core> Daemon<C> {
         let mut addr_timer = tokio::time::interval(ADDR_REFRESH);
         addr_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let far = || tokio::time::Instant::now() + Duration::from_secs(3600);
+        let mut kevents = match xfrm::EventStream::open() {
+            Ok(e) => Some(e),
+            Err(e) => {
+                warn!(target: "knl", "no XFRM events (auto=route will not trigger): {e}");
+                None
+            }
+        };
         let now = Instant::now();
+        self.route_conns();
         self.start_conns(now, None);
         self.drain(now);
         while !self.stopping {
@@ -726,6 +797,15 @@ impl<C: Core> Daemon<C> {
                     self.tick(Instant::now());
                 }
                 _ = addr_timer.tick() => self.refresh_addrs(),
+                ev = next_kernel_event(&mut kevents) => match ev {
+                    Ok(ev) => self.on_kernel_event(Instant::now(), ev),
+                    Err(e) => {
+                        warn!(target: "knl", "XFRM events: {e}");
+                        if !matches!(e, xfrm::Error::EventsLost) {
+                            kevents = None;
+                        }
+                    }
+                },
                 _ = term.recv() => { info!(target: "dmn", "SIGTERM received, shutting down"); break; }
                 _ = int.recv() => { info!(target: "dmn", "SIGINT received, shutting down"); break; }
                 _ = hup.recv() => { let r = self.reload(Instant::now()); info!(target: "dmn", "SIGHUP: {}", r.message); }
@@ -734,6 +814,13 @@ impl<C: Core> Daemon<C> {
         }
         self.shutdown();
         Ok(())
+    }
+}
+
+async fn next_kernel_event(s: &mut Option<xfrm::EventStream>) -> xfrm::Result<xfrm::Event> {
+    match s {
+        Some(s) => s.next().await,
+        None => std::future::pending().await,
     }
 }
 

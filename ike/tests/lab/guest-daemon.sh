@@ -15,11 +15,13 @@
 #               status` regexes, `ipsec down` empties the kernel on both sides,
 #               up again, SIGTERM empties it on both sides.
 # iked-badpsk   wrong PSK: `ikectl up` fails, nothing left in either kernel.
+# iked-route    auto=route: a trap policy only; a ping triggers ACQUIRE -> tunnel;
+#               after `ipsec down` only the trap is left; SIGTERM leaves nothing.
 # swan-*        iked <-> strongSwan (charon-systemd + swanctl), both directions.
 set -u
 OUT=$1 BIN=$2
 [ -f "$OUT/env.sh" ] && . "$OUT/env.sh"
-SCENARIOS=${SCENARIOS:-"install-gcm install-cbc install-chacha install-encap install-transport iked-gcm iked-cbc iked-badpsk swan-init swan-resp"}
+SCENARIOS=${SCENARIOS:-"install-gcm install-cbc install-chacha install-encap install-transport iked-gcm iked-cbc iked-badpsk iked-route swan-init swan-resp"}
 exec >"$OUT/guest.log" 2>&1
 RES=$OUT/results.txt; : >"$RES"
 result() { echo "RESULT $*" | tee -a "$RES"; }
@@ -175,6 +177,40 @@ badpsk_case() {
   else result "$CASE FAIL ($why)"; fi
 }
 
+route_case() {
+  CASE=iked-route
+  local why=""
+  netns_setup
+  write_conf left aes128gcm16-prfsha256-x25519! aes128gcm16! route
+  write_conf right aes128gcm16-prfsha256-x25519! aes128gcm16! add
+  for s in left right; do write_secrets $s "route-psk-0123456789"; done
+  start_iked left && start_iked right || why+="start failed; "
+  sleep 0.5
+  echo "--- left policies before traffic"; ip -n left xfrm policy
+  local np ns; np=$(ip -n left xfrm policy | grep -c '^src'); ns=$(ip -n left xfrm state | grep -c '^src')
+  [ "$np" = 1 ] && [ "$ns" = 0 ] || why+="expected 1 trap policy and no SA before traffic (got $np/$ns); "
+  ip netns exec left ping -c 8 -i 0.5 -W 2 -I 198.51.100.1 203.0.113.1
+  local pingout; pingout=$(ping_tunnel 2>&1); echo "$pingout"
+  echo "$pingout" | grep -q ' 0% packet loss' || why+="ping after ACQUIRE failed; "
+  show_kernel
+  local pl; pl=$(packets_in left)
+  [ "${pl:-0}" -ge 3 ] || why+="inbound packets ${pl:-?}; "
+  ipsec_cmd left status | tee $W/st-left
+  grep -Eq 'net-net[{][0-9]+}.*INSTALLED, TUNNEL' $W/st-left || why+="no INSTALLED line; "
+  grep -q 'creating acquire job' "$OUT/iked-$CASE-left.log" || why+="no ACQUIRE log line; "
+  ipsec_cmd left down net-net || why+="down failed; "
+  sleep 0.5
+  np=$(ip -n left xfrm policy | grep -c '^src'); ns=$(ip -n left xfrm state | grep -c '^src')
+  echo "after down: $np policies, $ns SAs"; ip -n left xfrm policy
+  [ "$np" = 1 ] && [ "$ns" = 0 ] || why+="expected only the trap after down (got $np policies, $ns SAs); "
+  stop_iked left; sleep 0.3
+  kernel_empty left || why+="left kernel not empty after SIGTERM; "
+  kernel_empty right || why+="right kernel not empty; "
+  stop_iked right
+  if [ -z "$why" ]; then result "$CASE PASS (trap only, ping -> ACQUIRE -> tunnel, inbound packets $pl, down keeps the trap, SIGTERM removes it)"
+  else result "$CASE FAIL ($why)"; fi
+}
+
 # strongSwan (charon-systemd + swanctl) in the right namespace.
 start_swan() { # auto: start|none
   local d=$W/swan; rm -rf $d; mkdir -p $d
@@ -258,6 +294,7 @@ for sc in $SCENARIOS; do
   case $sc in
     install-*) install_case "${sc#install-}" ;;
     iked-badpsk) badpsk_case ;;
+    iked-route) route_case ;;
     iked-*) iked_case "${sc#iked-}" ;;
     swan-*) if [ -x /usr/sbin/charon-systemd ]; then swan_case "${sc#swan-}"; else result "$sc FAIL (strongSwan not installed)"; fi ;;
     *) result "$sc FAIL (unknown scenario)" ;;
