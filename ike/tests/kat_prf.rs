@@ -212,3 +212,51 @@ fn secret_debug_is_redacted() {
     assert!(dbg.contains("redacted"), "{dbg}");
     assert!(!dbg.contains(&hex::encode(s.as_slice())[..8]), "{dbg}");
 }
+
+// RFC 4493 section 4 (AES-CMAC, examples 1-4) through PRF_AES128_CMAC,
+// which is plain AES-CMAC for a 16-octet key.
+#[test]
+fn rfc4493_aes_cmac() {
+    let key = h("2b7e151628aed2a6abf7158809cf4f3c");
+    let msg = h(concat!(
+        "6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51",
+        "30c81c46a35ce411e5fbc1191a0a52eff69f2445df4f9b17ad2b417be66c3710"
+    ));
+    for (len, want) in [
+        (0, "bb1d6929e95937287fa37d129b756746"),
+        (16, "070a16b46b4d4144f79bdd9dd04a287c"),
+        (40, "dfa66747de9ae63030ca32611497c827"),
+        (64, "51f0bebf7e3b9d92fc49741779363cfe"),
+    ] {
+        assert_eq!(
+            Prf::Aes128Cmac.compute(&key, &[&msg[..len]]).as_slice(),
+            h(want),
+            "len {len}"
+        );
+    }
+}
+
+// RFC 4615 section 4: AES-CMAC-PRF-128 with keys of 18, 16 and 10 octets.
+#[test]
+fn rfc4615_aes_cmac_prf_key_lengths() {
+    let msg = h("000102030405060708090a0b0c0d0e0f10111213");
+    for (k, want) in [
+        (
+            "000102030405060708090a0b0c0d0e0fedcb",
+            "84a348a4a45d235babfffc0d2b4da09a",
+        ),
+        (
+            "000102030405060708090a0b0c0d0e0f",
+            "980ae87b5f4c9c5214f5b6a8455e4c2d",
+        ),
+        ("00010203040506070809", "290d9e112edb09ee141fcf64c0b72f3d"),
+    ] {
+        assert_eq!(
+            Prf::Aes128Cmac.compute(&h(k), &[&msg]).as_slice(),
+            h(want),
+            "key {k}"
+        );
+    }
+    assert!(Prf::Aes128Cmac.has_fixed_key());
+    assert_eq!(Prf::from_iana(8), Some(Prf::Aes128Cmac));
+}

@@ -20,6 +20,8 @@ pub enum Prf {
     HmacSha512,
     /// PRF_AES128_XCBC (4).
     Aes128Xcbc,
+    /// PRF_AES128_CMAC (8).
+    Aes128Cmac,
 }
 
 fn hmac<M: Mac + hmac::digest::KeyInit>(key: &[u8], parts: &[&[u8]]) -> SecretBytes {
@@ -38,12 +40,13 @@ fn hmac<M: Mac + hmac::digest::KeyInit>(key: &[u8], parts: &[&[u8]]) -> SecretBy
 
 impl Prf {
     /// Every PRF implemented.
-    pub const ALL: [Prf; 5] = [
+    pub const ALL: [Prf; 6] = [
         Prf::HmacSha1,
         Prf::HmacSha256,
         Prf::HmacSha384,
         Prf::HmacSha512,
         Prf::Aes128Xcbc,
+        Prf::Aes128Cmac,
     ];
 
     /// IANA transform ID.
@@ -54,6 +57,7 @@ impl Prf {
             Prf::HmacSha384 => id::HMAC_SHA2_384,
             Prf::HmacSha512 => id::HMAC_SHA2_512,
             Prf::Aes128Xcbc => id::AES128_XCBC,
+            Prf::Aes128Cmac => id::AES128_CMAC,
         }
     }
 
@@ -69,7 +73,7 @@ impl Prf {
             Prf::HmacSha256 => 32,
             Prf::HmacSha384 => 48,
             Prf::HmacSha512 => 64,
-            Prf::Aes128Xcbc => 16,
+            Prf::Aes128Xcbc | Prf::Aes128Cmac => 16,
         }
     }
 
@@ -82,7 +86,7 @@ impl Prf {
     /// Whether the PRF takes a fixed-size key, so that SKEYSEED uses only
     /// the first 64 bits of each nonce (RFC 7296 section 2.14).
     pub fn has_fixed_key(self) -> bool {
-        matches!(self, Prf::Aes128Xcbc)
+        matches!(self, Prf::Aes128Xcbc | Prf::Aes128Cmac)
     }
 
     /// prf(key, parts[0] | parts[1] | ...).
@@ -93,6 +97,7 @@ impl Prf {
             Prf::HmacSha384 => hmac::<Hmac<Sha384>>(key, parts),
             Prf::HmacSha512 => hmac::<Hmac<Sha512>>(key, parts),
             Prf::Aes128Xcbc => SecretBytes::new(xcbc::xcbc_prf(key, parts).to_vec()),
+            Prf::Aes128Cmac => SecretBytes::new(xcbc::cmac_prf(key, parts).to_vec()),
         }
     }
 

@@ -1,5 +1,6 @@
 //! AES-XCBC-MAC (RFC 3566) and AES-XCBC-PRF-128 (RFC 4434), built on the
-//! `aes` block cipher. Only the mode is written here, not the cipher.
+//! `aes` block cipher (only the mode is written here, not the cipher), and
+//! AES-CMAC-PRF-128 (RFC 4615) on the `cmac` crate.
 
 use aes::Aes128;
 use aes::cipher::{BlockEncrypt, KeyInit, generic_array::GenericArray};
@@ -62,4 +63,25 @@ pub(crate) fn xcbc_prf(key: &[u8], parts: &[&[u8]]) -> [u8; 16] {
         _ => *k = xcbc_mac(&[0u8; 16], &[key]),
     }
     xcbc_mac(&k, parts)
+}
+
+/// AES-CMAC (RFC 4493) with a 16-octet key.
+pub(crate) fn cmac(key: &[u8; 16], parts: &[&[u8]]) -> [u8; 16] {
+    use cmac::Mac;
+    let mut m = <cmac::Cmac<Aes128> as cmac::digest::KeyInit>::new(GenericArray::from_slice(key));
+    for p in parts {
+        m.update(p);
+    }
+    m.finalize().into_bytes().into()
+}
+
+/// AES-CMAC-PRF-128 (RFC 4615): a key of any length other than 16 octets is
+/// first reduced with AES-CMAC under the all-zero key.
+pub(crate) fn cmac_prf(key: &[u8], parts: &[&[u8]]) -> [u8; 16] {
+    let mut k = Zeroizing::new([0u8; 16]);
+    match <[u8; 16]>::try_from(key) {
+        Ok(a) => *k = a,
+        Err(_) => *k = cmac(&[0u8; 16], &[key]),
+    }
+    cmac(&k, parts)
 }

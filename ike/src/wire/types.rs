@@ -183,7 +183,7 @@ pub mod transform_id {
         pub const HMAC_SHA2_384: u16 = 6;
         /// PRF_HMAC_SHA2_512 (RFC 4868).
         pub const HMAC_SHA2_512: u16 = 7;
-        /// PRF_AES128_CMAC (RFC 4615, not implemented).
+        /// PRF_AES128_CMAC (RFC 4615).
         pub const AES128_CMAC: u16 = 8;
     }
     /// Transform type 3 (integrity).
@@ -196,6 +196,8 @@ pub mod transform_id {
         pub const HMAC_SHA1_96: u16 = 2;
         /// AUTH_AES_XCBC_96 (RFC 3566).
         pub const AES_XCBC_96: u16 = 5;
+        /// AUTH_AES_CMAC_96 (RFC 4494, not implemented).
+        pub const AES_CMAC_96: u16 = 8;
         /// AUTH_HMAC_SHA2_256_128 (RFC 4868).
         pub const HMAC_SHA2_256_128: u16 = 12;
         /// AUTH_HMAC_SHA2_384_192 (RFC 4868).
