@@ -750,3 +750,62 @@ fn virtual_ips_from_a_pool_with_dns() {
         vec!["10.3.0.1".parse::<IpAddr>().unwrap()]
     );
 }
+
+#[test]
+fn responder_demands_a_cookie_under_load() {
+    let conf = net2net("aes128gcm16-prfsha256-x25519!", "aes128gcm16!");
+    let mut p = Pair::same(&conf, PSK);
+    p.b.set_cookie_threshold(0);
+    p.a.initiate(p.now, "net-net").unwrap();
+    p.run_clean();
+    assert_eq!(Pair::installs(&p.a_events).len(), 1, "{:?}", p.a_events);
+    assert_eq!(Pair::installs(&p.b_events).len(), 1);
+    assert_eq!(
+        p.log.len(),
+        6,
+        "INIT, COOKIE, INIT with cookie, INIT resp, AUTH, AUTH resp"
+    );
+    // Requests without the cookie are answered statelessly: the responder keeps nothing.
+    let mut q = Pair::same(&conf, PSK);
+    q.b.set_cookie_threshold(0);
+    q.a.initiate(q.now, "net-net").unwrap();
+    q.run(|from, _, _| usize::from(from == 'a'));
+    assert!(
+        q.b.status(q.now).is_empty(),
+        "no state kept for cookie-less requests"
+    );
+    assert_eq!(
+        q.log.iter().filter(|(f, _)| *f == 'b').count(),
+        6,
+        "one COOKIE per (re)transmitted request"
+    );
+}
+
+#[test]
+fn uniqueids_replaces_the_old_ike_sa_of_a_reconnecting_peer() {
+    let conf = net2net("aes128gcm16-prfsha256-x25519!", "aes128gcm16!");
+    let mut p = Pair::same(&conf, PSK);
+    p.a.initiate(p.now, "net-net").unwrap();
+    p.run_clean();
+    // The initiator "reboots": a fresh endpoint, same identity.
+    p.a = Endpoint::new(
+        config(&conf, PSK),
+        vec![A.parse().unwrap()],
+        Provider::default(),
+        Box::new(TestRng(99)),
+        Box::new(Spis(0xe000_0000)),
+    );
+    p.a.initiate(p.now, "net-net").unwrap();
+    p.run_clean();
+    let st = p.b.status(p.now);
+    assert_eq!(st.len(), 1, "the old IKE_SA is gone: {st:?}");
+    assert_eq!(st[0].children.len(), 1);
+    assert_eq!(
+        p.b_events
+            .iter()
+            .filter(|e| matches!(e, Event::DeleteChild { .. }))
+            .count(),
+        1,
+        "the old CHILD_SA was removed"
+    );
+}

@@ -337,6 +337,9 @@ pub struct Endpoint {
     reqids: HashMap<String, u32>,
     /// Address pools (`rightsourceip=`), by pool.
     pools: HashMap<String, Pool>,
+    /// Half-open IKE_SAs from which on COOKIEs are demanded, and the secret.
+    cookie_threshold: usize,
+    cookie_secret: [u8; 32],
     next_reqid: u32,
     next_unique: u32,
 }
@@ -432,9 +435,37 @@ impl Endpoint {
             next_child_id: 1,
             reqids: HashMap::new(),
             pools: HashMap::new(),
+            cookie_threshold: 10,
+            cookie_secret: [0; 32],
             next_reqid: 1,
             next_unique: 0,
         }
+    }
+
+    /// How many half-open IKE_SAs before COOKIEs are demanded (strongSwan's default: 10).
+    pub fn set_cookie_threshold(&mut self, n: usize) {
+        self.cookie_threshold = n;
+    }
+
+    /// Cookie = version | SHA-256(Ni | IPi | SPIi | secret) (RFC 7296 §2.6).
+    fn cookie(&mut self, ni: &[u8], remote: SocketAddr, spi_i: &[u8; 8]) -> Vec<u8> {
+        use sha2::Digest as _;
+        if self.cookie_secret == [0; 32] {
+            self.rng.fill_bytes(&mut self.cookie_secret);
+        }
+        let ip = match remote.ip() {
+            IpAddr::V4(a) => a.octets().to_vec(),
+            IpAddr::V6(a) => a.octets().to_vec(),
+        };
+        let h = sha2::Sha256::new()
+            .chain_update(ni)
+            .chain_update(&ip)
+            .chain_update(spi_i)
+            .chain_update(self.cookie_secret)
+            .finalize();
+        let mut c = vec![0u8, 0, 0, 1];
+        c.extend_from_slice(&h);
+        c
     }
 
     /// New configuration (reload): existing SAs keep the conn they were made with.
@@ -2006,6 +2037,24 @@ impl Endpoint {
             reply_plain(self, vec![notify(NotifyType::INVALID_SYNTAX, Vec::new())]);
             return;
         };
+        // Under load, demand a COOKIE before spending a key exchange (RFC 7296 §2.6).
+        let half_open = self
+            .sas
+            .values()
+            .filter(|x| x.phase == Phase::InitDone)
+            .count();
+        if half_open >= self.cookie_threshold {
+            let expect = self.cookie(nonce, remote, &spi_i);
+            let got = msg.payloads.first().and_then(|p| match p {
+                Payload::Notify(n) if n.notify_type == NotifyType::COOKIE => Some(n.data.clone()),
+                _ => None,
+            });
+            if got.as_deref() != Some(expect.as_slice()) {
+                debug!(target: "ike", "{half_open} half-open IKE_SAs: asking {remote} for a COOKIE");
+                reply_plain(self, vec![notify(NotifyType::COOKIE, expect)]);
+                return;
+            }
+        }
         // The conns this request may be for: local and remote addresses match.
         let candidates: Vec<Arc<Conn>> = self
             .conns
@@ -2961,6 +3010,11 @@ impl Endpoint {
         );
         let our_auth = auth::shared_key_auth(prf, psk.as_slice(), &octets_r);
         sa.remote_id = Some(idi);
+        self.enforce_unique(
+            now,
+            sa,
+            find_notify(&payloads, NotifyType::INITIAL_CONTACT).is_some(),
+        );
         sa.phase = Phase::Established;
         sa.established = Some(now);
         sa.rekey_at = conn
@@ -3212,6 +3266,11 @@ impl Endpoint {
         );
         let our_auth = auth::shared_key_auth(prf, msk.as_slice(), &octets_r);
         let conn = sa.conn.clone();
+        self.enforce_unique(
+            now,
+            sa,
+            find_notify(&st.first, NotifyType::INITIAL_CONTACT).is_some(),
+        );
         sa.phase = Phase::Established;
         sa.established = Some(now);
         sa.rekey_at = conn
@@ -3483,6 +3542,38 @@ impl Endpoint {
 
     // ------------------------------------------------------------------
     // INFORMATIONAL
+
+    /// `uniqueids` (config setup): a new IKE_SA of the same peer identity
+    /// replaces the old ones (yes/replace; with `no` only on INITIAL_CONTACT).
+    fn enforce_unique(&mut self, now: Instant, sa: &IkeSa, initial_contact: bool) {
+        use conf::setup::UniqueIds;
+        let replace = match self.config.setup.uniqueids {
+            UniqueIds::Yes | UniqueIds::Replace => true,
+            UniqueIds::No => initial_contact,
+            UniqueIds::Never | UniqueIds::Keep => false,
+        };
+        if !replace {
+            return;
+        }
+        let old: Vec<[u8; 8]> = self
+            .sas
+            .iter()
+            .filter(|(_, o)| {
+                o.id != sa.id
+                    && o.phase == Phase::Established
+                    && o.remote_id == sa.remote_id
+                    && o.local_id == sa.local_id
+                    && o.conn.name == sa.conn.name
+            })
+            .map(|(k, _)| *k)
+            .collect();
+        for k in old {
+            if let Some(o) = self.sas.get(&k) {
+                info!(target: "ike", "deleting duplicate IKE_SA {}[{}] of the same peer (uniqueids)", o.conn.name, o.id);
+            }
+            self.delete_ike(now, &k, "replaced by a new IKE_SA (uniqueids)");
+        }
+    }
 
     /// dpdaction/closeaction=restart: initiate the SA's conns again.
     fn restart(&mut self, now: Instant, sa: &IkeSa) {
