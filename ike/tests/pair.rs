@@ -809,3 +809,45 @@ fn uniqueids_replaces_the_old_ike_sa_of_a_reconnecting_peer() {
         "the old CHILD_SA was removed"
     );
 }
+
+#[test]
+fn unknown_critical_payload_gets_unsupported_critical_payload() {
+    let conf = net2net("aes128gcm16-prfsha256-x25519!", "aes128gcm16!");
+    let mut p = Pair::same(&conf, PSK);
+    p.a.initiate(p.now, "net-net").unwrap();
+    let t = p.a.poll_transmit().unwrap();
+    // Insert an empty payload of unknown type 99 with the critical bit, first in the chain.
+    let mut d = t.data.clone();
+    let first = d[16];
+    d[16] = 99;
+    let mut ins = vec![first, 0x80, 0, 4];
+    let mut out = d[..28].to_vec();
+    out.append(&mut ins);
+    out.extend_from_slice(&d[28..]);
+    let len = u32::try_from(out.len()).unwrap();
+    out[24..28].copy_from_slice(&len.to_be_bytes());
+    p.b.handle_datagram(p.now, t.remote, t.local, &out);
+    let reply = p.b.poll_transmit().expect("an answer");
+    let m = ike::wire::Message::decode(&reply.data).unwrap();
+    match m.payloads.as_slice() {
+        [ike::wire::Payload::Notify(n)] => {
+            assert_eq!(
+                n.notify_type,
+                ike::wire::NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD
+            );
+            assert_eq!(n.data, vec![99]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(p.b.status(p.now).is_empty());
+    // Same payload without the critical bit: skipped, the exchange proceeds.
+    out[29] = 0;
+    p.b.handle_datagram(p.now, t.remote, t.local, &out);
+    let reply = p.b.poll_transmit().expect("an answer");
+    let m = ike::wire::Message::decode(&reply.data).unwrap();
+    assert!(
+        m.payloads
+            .iter()
+            .any(|p| matches!(p, ike::wire::Payload::Ke(_)))
+    );
+}
