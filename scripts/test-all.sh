@@ -16,10 +16,19 @@ if ! command -v cargo >/dev/null; then
   export PATH="$HOME/.cargo/bin:$PATH"
 fi
 
-echo "== cargo fmt --check"
+# the lab's peers (strongSwan, extracted libreswan) for the interop-tests scenarios
+bash interop-tests/lab/setup-peers.sh
+
+echo "== [${SECONDS}s] cargo fmt --check"
 cargo fmt --all -- --check
-echo "== cargo clippy"
+echo "== [${SECONDS}s] cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
-echo "== cargo test"
+echo "== [${SECONDS}s] cargo test (includes the host-only lab scenarios: real strongSwan peers in namespaces)"
 cargo test --workspace
-echo "== all tests passed"
+if [ "${LAB_GUEST:-1}" != 0 ]; then
+  # the guest lab: one QEMU boot (Debian's kernel, TCG) runs every guest scenario, ~3-5 min
+  echo "== [${SECONDS}s] lab guest scenarios (LAB_GUEST=0 skips them)"
+  bash interop-tests/lab/setup.sh
+  cargo test -p interop-tests --test guest -- --ignored --nocapture --test-threads=16
+fi
+echo "== [${SECONDS}s] all tests passed"

@@ -279,10 +279,12 @@ pub fn prove_tunnel(
     let l_status = left.check_established()?;
     let r_status = right.check_established()?;
     let mut detail = format!(
-        "--- {} status ({})\n{}\n--- {} status ({})\n{}\n",
+        "--- left: `{}` ({}, netns {})\n{}\n--- right: `{}` ({}, netns {})\n{}\n",
+        left.status_command(),
         left.label(),
         l.ns,
         l_status.trim_end(),
+        right.status_command(),
         right.label(),
         r.ns,
         r_status.trim_end()

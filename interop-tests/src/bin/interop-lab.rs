@@ -47,6 +47,8 @@ enum Cmd {
         out: PathBuf,
         names: Vec<String>,
     },
+    /// Exit 0 if this kernel has ESP (else print why not and exit 1).
+    Esp,
     /// The demo: two namespaces, strongSwan on both sides from one ipsec.conf.
     Demo {
         /// Results folder.
@@ -163,6 +165,16 @@ fn main() -> ExitCode {
             Ok(false) => ExitCode::FAILURE,
             Err(e) => {
                 eprintln!("guest-inside: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Cmd::Esp => match kernel_has_esp() {
+            Ok(()) => {
+                println!("this kernel has ESP");
+                ExitCode::SUCCESS
+            }
+            Err(why) => {
+                println!("this kernel has no ESP: {why}");
                 ExitCode::FAILURE
             }
         },

@@ -144,6 +144,9 @@ impl Peer for Iked {
         self.daemon.ensure_running()?;
         self.ikectl(&["up", CONN])
     }
+    fn status_command(&self) -> &'static str {
+        "ikectl status"
+    }
     fn status(&mut self) -> Result<String> {
         self.daemon.ensure_running()?;
         self.ikectl(&["status"])

@@ -217,6 +217,9 @@ impl Peer for Libreswan {
             ))
         }
     }
+    fn status_command(&self) -> &'static str {
+        "whack --trafficstatus"
+    }
     fn status(&mut self) -> Result<String> {
         self.daemon.ensure_running()?;
         self.whack(&["--trafficstatus"])

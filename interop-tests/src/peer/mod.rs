@@ -127,6 +127,8 @@ pub trait Peer: std::fmt::Debug + Send {
     fn initiate(&mut self, timeout: Duration) -> Result<String>;
     /// The peer's own status output (`swanctl --list-sas`, `ipsec status`, ...).
     fn status(&mut self) -> Result<String>;
+    /// The command [`Peer::status`] runs, for reports.
+    fn status_command(&self) -> &'static str;
     /// Fails unless the peer's own status shows the IKE_SA established and
     /// the CHILD_SA installed; returns that status.
     fn check_established(&mut self) -> Result<String>;

@@ -49,6 +49,10 @@ impl Starter {
         let ss = dir.join("strongswan.conf");
         write_file(&conf, ipsec_conf)?;
         write_file(&secrets, ipsec_secrets)?;
+        let _ = std::fs::set_permissions(
+            &secrets,
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        );
         write_file(
             &ss,
             &super::strongswan::strongswan_conf(
@@ -203,6 +207,9 @@ impl Peer for Starter {
                 lines[lines.len().saturating_sub(6)..].join(" / ")
             ))
         }
+    }
+    fn status_command(&self) -> &'static str {
+        "ipsec status"
     }
     fn status(&mut self) -> Result<String> {
         self.daemon.ensure_running()?;

@@ -242,6 +242,9 @@ impl Peer for StrongSwan {
             ))
         }
     }
+    fn status_command(&self) -> &'static str {
+        "swanctl --list-sas"
+    }
     fn status(&mut self) -> Result<String> {
         self.daemon.ensure_running()?;
         self.swanctl(&["--list-sas"])
