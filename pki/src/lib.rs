@@ -1,2 +1,49 @@
 #![forbid(unsafe_code)]
-//! X.509 certificates, private keys, trust chains and IKE AUTH signatures (see issue: pki).
+//! X.509 certificates, private keys, trust chains and IKE AUTH signatures.
+//!
+//! How IKE_AUTH uses this crate:
+//!
+//! 1. At start: [`IpsecD::load`] reads `ipsec.d/{cacerts,certs,crls}`;
+//!    [`IpsecD::load_cert`] resolves `leftcert=`, [`IpsecD::load_private_key`]
+//!    each `: RSA|ECDSA file [passphrase]` line of ipsec.secrets, and
+//!    [`IpsecD::load_public_key`] `leftrsasigkey=0s...` values.
+//! 2. IKE_SA_INIT: send [`auth::encode_hash_algorithms`]`(&OUR_HASHES)` and
+//!    a CERTREQ with [`certreq::certreq_data`]; decode the peer's with
+//!    [`auth::decode_hash_algorithms`] and [`certreq::parse_certreq`].
+//! 3. Our AUTH: [`auth::choose_scheme`] → [`auth::sign_auth`] over the octets
+//!    of RFC 7296 §2.15; CERT payloads from [`certreq::certs_to_send`].
+//! 4. The peer's AUTH: parse its CERT payloads with [`Certificate::from_der`],
+//!    [`TrustStore::verify`] the chain (reasons in [`Rejection`]),
+//!    [`Identity::check_cert`] its IDr/IDi, then [`auth::verify_auth`] with
+//!    the end-entity's public key.
+//!
+//! Backend: aws-lc-rs for every signature and digest. Its private-key
+//! operations are constant-time (RSA with blinding on a constant-time bignum
+//! implementation; no RUSTSEC-2023-0071). It offers no RSA PKCS#1 v1.5
+//! signing with SHA-1, so AUTH method 1 can be *verified* but not *made*:
+//! sign with RFC 7427 (method 14) instead, which every strongSwan ≥ 5.2 peer
+//! announces.
+
+pub mod auth;
+pub mod cert;
+pub mod certreq;
+mod der;
+pub mod dn;
+mod error;
+pub mod identity;
+pub mod key;
+mod pem;
+pub mod sigalg;
+pub mod store;
+pub mod time;
+pub mod trust;
+
+pub use auth::{AuthMethod, choose_scheme, sign_auth, verify_auth};
+pub use cert::{Certificate, Crl, San};
+pub use certreq::SendCert;
+pub use dn::Dn;
+pub use error::{Error, Rejection};
+pub use identity::Identity;
+pub use key::{Curve, Hash, PrivateKey, PublicKey, Scheme};
+pub use store::IpsecD;
+pub use trust::{CrlPolicy, Policy, TrustStore, VerifiedChain};
