@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-const USAGE: &str = "usage: ipsec start|stop|restart|status [NAME]|statusall [NAME]|up NAME|down NAME|reload|version";
+const USAGE: &str = "usage: ipsec start|stop|restart|status [NAME]|statusall [NAME]|up NAME|down NAME|reload|update|rereadsecrets|rereadall|version";
 
 fn env_path(var: &str, default: &str) -> PathBuf {
     std::env::var_os(var)
@@ -217,7 +217,7 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
-        ["reload"] => {
+        ["reload" | "update" | "rereadsecrets" | "rereadall"] => {
             println!("Reloading iked IPsec configuration...");
             match ask(&Request::Reload, Duration::from_secs(30)) {
                 Ok(r) => show(&r),

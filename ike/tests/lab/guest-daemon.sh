@@ -15,13 +15,18 @@
 #               status` regexes, `ipsec down` empties the kernel on both sides,
 #               up again, SIGTERM empties it on both sides.
 # iked-badpsk   wrong PSK: `ikectl up` fails, nothing left in either kernel.
+# iked-natt     forceencaps=yes: IKE moves to 4500 (non-ESP marker), ESP in UDP (ESPINUDP
+#               socket), "ESP in UDP SPIs" in ipsec status, ping + counters.
+# iked-v6       IPv6 outside and inside (2001:db8::/32).
 # iked-route    auto=route: a trap policy only; a ping triggers ACQUIRE -> tunnel;
 #               after `ipsec down` only the trap is left; SIGTERM leaves nothing.
 # swan-*        iked <-> strongSwan (charon-systemd + swanctl), both directions.
+# starter-*     iked <-> strongSwan's starter from a literal ipsec.conf (aes256-sha256-modp2048,
+#               PFS), both directions; strongSwan's own `ipsec status` shown and checked.
 set -u
 OUT=$1 BIN=$2
 [ -f "$OUT/env.sh" ] && . "$OUT/env.sh"
-SCENARIOS=${SCENARIOS:-"install-gcm install-cbc install-chacha install-encap install-transport iked-gcm iked-cbc iked-badpsk iked-route swan-init swan-resp"}
+SCENARIOS=${SCENARIOS:-"install-gcm install-cbc install-chacha install-encap install-transport iked-gcm iked-cbc iked-badpsk iked-route iked-natt iked-v6 swan-init swan-resp starter-init starter-resp"}
 exec >"$OUT/guest.log" 2>&1
 RES=$OUT/results.txt; : >"$RES"
 result() { echo "RESULT $*" | tee -a "$RES"; }
@@ -38,6 +43,10 @@ netns_setup() {
   ip -n right addr add 203.0.113.1/32 dev lo
   ip -n left route add 203.0.113.0/24 via 192.0.2.2 src 198.51.100.1
   ip -n right route add 198.51.100.0/24 via 192.0.2.1 src 203.0.113.1
+  ip -n left addr add 2001:db8:0:1::1/64 dev vl nodad; ip -n right addr add 2001:db8:0:1::2/64 dev vr nodad
+  ip -n left addr add 2001:db8:a::1/128 dev lo nodad; ip -n right addr add 2001:db8:b::1/128 dev lo nodad
+  ip -n left -6 route add 2001:db8:b::/64 via 2001:db8:0:1::2 src 2001:db8:a::1
+  ip -n right -6 route add 2001:db8:a::/64 via 2001:db8:0:1::1 src 2001:db8:b::1
 }
 
 kernel_empty() { # side -> 0 if no SA and no policy
@@ -83,23 +92,27 @@ install_case() {
   fi
 }
 
-# ipsec.conf for iked or the starter; $1 = side, $2 = ike, $3 = esp, $4 = auto
+# ipsec.conf for iked or the starter; $1 = side, $2 = ike, $3 = esp, $4 = auto, $5 = extra line,
+# V6=1 for IPv6 addresses and subnets
 write_conf() {
-  local side=$1 ike=$2 esp=$3 auto=$4
+  local side=$1 ike=$2 esp=$3 auto=$4 extra=${5:-}
+  local l=192.0.2.1 r=192.0.2.2 ls=198.51.100.0/24 rs=203.0.113.0/24
+  [ -n "${V6:-}" ] && { l=2001:db8:0:1::1 r=2001:db8:0:1::2 ls=2001:db8:a::/64 rs=2001:db8:b::/64; }
   cat >$W/$side.conf <<EOF
 config setup
   charondebug="ike 1, knl 2, cfg 1, net 1, chd 2"
 conn net-net
-  left=192.0.2.1
-  leftsubnet=198.51.100.0/24
+  left=$l
+  leftsubnet=$ls
   leftid=moon
-  right=192.0.2.2
-  rightsubnet=203.0.113.0/24
+  right=$r
+  rightsubnet=$rs
   rightid=sun
   authby=psk
   ike=$ike
   esp=$esp
   auto=$auto
+  $extra
 EOF
 }
 write_secrets() { printf 'moon sun : PSK "%s"\n' "$2" >$W/$1.secrets; chmod 600 $W/$1.secrets; }
@@ -177,12 +190,50 @@ badpsk_case() {
   else result "$CASE FAIL ($why)"; fi
 }
 
+natt_v6_case() { # natt | v6
+  local c=$1 why="" extra=""
+  CASE=iked-$c
+  netns_setup
+  [ $c = natt ] && extra="forceencaps=yes"
+  [ $c = v6 ] && export V6=1
+  for s in left right; do write_conf $s aes128gcm16-prfsha256-x25519! aes128gcm16! add "$extra"; write_secrets $s "$c-psk-0123456789"; done
+  unset V6
+  start_iked left && start_iked right || why+="start failed; "
+  ctl left up net-net || why+="up failed; "
+  local pingout
+  if [ $c = v6 ]; then pingout=$(ip netns exec left ping -6 -c 3 -i 0.3 -W 2 -I 2001:db8:a::1 2001:db8:b::1 2>&1)
+  else pingout=$(ping_tunnel 2>&1); fi
+  echo "$pingout"
+  echo "$pingout" | grep -q ' 0% packet loss' || why+="ping failed; "
+  show_kernel
+  local pl pr; pl=$(packets_in left); pr=$(packets_in right)
+  [ "${pl:-0}" -ge 3 ] && [ "${pr:-0}" -ge 3 ] || why+="inbound packets left=${pl:-?} right=${pr:-?}; "
+  for s in left right; do
+    ipsec_cmd $s statusall | tee $W/st-$s
+    grep -Eq 'net-net[{]1}.*INSTALLED, TUNNEL' $W/st-$s || why+="$s: not INSTALLED; "
+    if [ $c = natt ]; then
+      grep -Eq 'net-net.*INSTALLED, TUNNEL.*ESP in UDP' $W/st-$s || why+="$s: no ESP in UDP; "
+      ip -n $s xfrm state | grep -q 'encap type espinudp sport 4500 dport 4500' || why+="$s: SA without UDP encapsulation; "
+    fi
+  done
+  ipsec_cmd left down net-net || why+="down failed; "
+  sleep 0.5
+  kernel_empty left || why+="left kernel not empty; "
+  kernel_empty right || why+="right kernel not empty; "
+  stop_iked left; stop_iked right
+  if [ -z "$why" ]; then result "$CASE PASS (ping 3/3, inbound packets left=$pl right=$pr, down leaves both kernels empty)"
+  else result "$CASE FAIL ($why)"; fi
+}
+
 route_case() {
   CASE=iked-route
   local why=""
   netns_setup
-  write_conf left aes128gcm16-prfsha256-x25519! aes128gcm16! route
-  write_conf right aes128gcm16-prfsha256-x25519! aes128gcm16! add
+  # An explicit reqid: the trap's template then names the CHILD_SA's reqid, and the
+  # kernel's acquire state is consumed when the SA is installed (without it, that
+  # larval state lingers for net.core.xfrm_acq_expires, 30 s).
+  write_conf left aes128gcm16-prfsha256-x25519! aes128gcm16! route reqid=7
+  write_conf right aes128gcm16-prfsha256-x25519! aes128gcm16! add reqid=7
   for s in left right; do write_secrets $s "route-psk-0123456789"; done
   start_iked left && start_iked right || why+="start failed; "
   sleep 0.5
@@ -289,14 +340,83 @@ swan_case() { # init: iked initiates; resp: strongSwan initiates
   else result "$CASE FAIL ($why)"; fi
 }
 
+# strongSwan's starter (ipsec.conf, stroke) in the right namespace; the guest's /etc is a
+# throw-away overlay, so its files are written in place.
+starter_case() { # init: iked initiates; resp: strongSwan initiates
+  local dir=$1 why=""
+  CASE=starter-$dir
+  netns_setup
+  write_conf left aes256-sha256-modp2048! aes256-sha256-modp2048! add
+  write_secrets left "starter-psk-0123456789abcdef"
+  cat >/etc/ipsec.conf <<EOF
+config setup
+  charondebug="ike 2, knl 2"
+conn net-net
+  left=192.0.2.2
+  leftsubnet=203.0.113.0/24
+  leftid=sun
+  right=192.0.2.1
+  rightsubnet=198.51.100.0/24
+  rightid=moon
+  authby=secret
+  keyexchange=ikev2
+  ike=aes256-sha256-modp2048!
+  esp=aes256-sha256-modp2048!
+  auto=add
+EOF
+  printf 'moon sun : PSK "starter-psk-0123456789abcdef"\n' >/etc/ipsec.secrets; chmod 600 /etc/ipsec.secrets
+  cat >/etc/strongswan.conf <<EOF
+charon {
+  load_modular = yes
+  install_routes = no
+  filelog { swan { path = $OUT/starter-$dir.log
+    default = 1
+    ike = 2
+    knl = 2 } }
+  plugins { include strongswan.d/charon/*.conf }
+}
+EOF
+  start_iked left || why+="iked did not start; "
+  ip netns exec right /usr/sbin/ipsec start || why+="strongSwan ipsec start failed; "
+  for _ in $(seq 50); do ip netns exec right /usr/sbin/ipsec status >/dev/null 2>&1 && break; sleep 0.2; done
+  sleep 1
+  if [ $dir = init ]; then
+    ctl left up net-net || why+="ikectl up failed; "
+  else
+    ip netns exec right /usr/sbin/ipsec up net-net || why+="strongSwan ipsec up failed; "
+    sleep 0.5
+  fi
+  local pingout; pingout=$(ping_tunnel 2>&1); echo "$pingout"
+  echo "$pingout" | grep -q ' 0% packet loss' || why+="ping failed; "
+  show_kernel
+  local pl; pl=$(packets_in left)
+  [ "${pl:-0}" -ge 3 ] || why+="iked inbound packets ${pl:-?}; "
+  echo "--- iked: ipsec status"; ipsec_cmd left status | tee $W/st-left
+  grep -Eq 'net-net[{][0-9]+}.*INSTALLED, TUNNEL' $W/st-left || why+="iked: no INSTALLED line; "
+  echo "--- strongSwan: ipsec statusall"; ip netns exec right /usr/sbin/ipsec statusall | tee $W/st-swan
+  grep -Eq 'net-net.*ESTABLISHED.*sun.*moon' $W/st-swan || why+="strongSwan: not ESTABLISHED; "
+  grep -Eq 'net-net[{][0-9]+}.*INSTALLED, TUNNEL' $W/st-swan || why+="strongSwan: child not INSTALLED; "
+  echo "--- ipsec down (iked)"; ipsec_cmd left down net-net || why+="ipsec down failed; "
+  sleep 1
+  kernel_empty left || why+="iked's kernel not empty after down; "
+  ip netns exec right /usr/sbin/ipsec status | grep -q ESTABLISHED && why+="strongSwan still has the IKE_SA after iked's DELETE; "
+  stop_iked left
+  ip netns exec right /usr/sbin/ipsec stop; sleep 1
+  if [ -z "$why" ]; then result "$CASE PASS (ping 3/3, iked inbound packets $pl, both ipsec status show the SA, iked's down deletes it on both)"
+  else result "$CASE FAIL ($why)"; fi
+}
+
 for sc in $SCENARIOS; do
   echo "===== $sc ($(cut -d' ' -f1 /proc/uptime)s)"
   case $sc in
     install-*) install_case "${sc#install-}" ;;
     iked-badpsk) badpsk_case ;;
     iked-route) route_case ;;
+    iked-natt) natt_v6_case natt ;;
+    iked-v6) natt_v6_case v6 ;;
     iked-*) iked_case "${sc#iked-}" ;;
     swan-*) if [ -x /usr/sbin/charon-systemd ]; then swan_case "${sc#swan-}"; else result "$sc FAIL (strongSwan not installed)"; fi ;;
+    starter-*) if [ -x /usr/sbin/ipsec ] && [ -x /usr/lib/ipsec/starter ]; then starter_case "${sc#starter-}"; else result "$sc FAIL (strongSwan starter not installed)"; fi ;;
     *) result "$sc FAIL (unknown scenario)" ;;
   esac
 done

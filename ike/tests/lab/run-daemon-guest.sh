@@ -22,7 +22,8 @@ mkdir -p "$OUT"; rm -f "$OUT/results.txt" "$OUT/guest.log"
 BIN="$OUT/bin"; mkdir -p "$BIN"
 T="${CARGO_TARGET_DIR:-$REPO/target}/release"
 cp "$T/iked" "$T/ikectl" "$T/ipsec" "$T/examples/install-child" "$BIN/"
-${SCENARIOS:+echo "SCENARIOS=\"$SCENARIOS\"" >"$OUT/env.sh"}
+rm -f "$OUT/env.sh"
+if [ -n "${SCENARIOS:-}" ]; then echo "SCENARIOS=\"$SCENARIOS\"" >"$OUT/env.sh"; fi
 echo "[lab] booting $KVER (results in $OUT)"
 set +e
 flock /tmp/iked-guest.lock timeout "${LAB_TIMEOUT:-900}" vng --run "/boot/vmlinuz-$KVER" --disable-kvm -m 1G -p 2 \
