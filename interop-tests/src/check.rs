@@ -168,6 +168,8 @@ pub struct Evidence {
     pub counter_source: &'static str,
     /// Inbound SPIs seen (left, right).
     pub spis: (String, String),
+    /// What tcpdump on the right side's veth saw during a second round of pings.
+    pub wire: String,
     /// Both peers' status and the kernel state, for the logs.
     pub detail: String,
 }
@@ -176,13 +178,14 @@ impl fmt::Display for Evidence {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "ping {}; inbound ESP packets during it ({}): left +{} (SPI {}), right +{} (SPI {})",
+            "ping {}; inbound ESP packets during it ({}): left +{} (SPI {}), right +{} (SPI {}); wire: {}",
             self.ping.trim(),
             self.counter_source,
             self.left_in,
             self.spis.0,
             self.right_in,
-            self.spis.1
+            self.spis.1,
+            self.wire
         )
     }
 }
@@ -331,12 +334,13 @@ pub fn prove_tunnel(
             break;
         }
     }
-    let ev = Evidence {
+    let mut ev = Evidence {
         ping,
         right_in: after.1.saturating_sub(r0),
         left_in: after.0.saturating_sub(l0),
         counter_source,
         spis,
+        wire: String::from("(not captured)"),
         detail,
     };
     if received < count {
@@ -349,7 +353,78 @@ pub fn prove_tunnel(
             "the pings were answered but did not all cross the SAs ({ev}): traffic went around the tunnel"
         ));
     }
+    let (wire, capture) = wire_check(topo, f, count)?;
+    ev.wire = wire;
+    ev.detail.push_str(&capture);
     Ok(ev)
+}
+
+/// Captures what each side SENDS on its veth (`tcpdump -Q out`: on the
+/// receiving side, tcpdump would also show the decrypted copies of inbound
+/// tunnel-mode packets) while pinging `count` more times: every echo request
+/// (left) and reply (right) must be on the wire as ESP (or ESP-in-UDP on port
+/// 4500), none as clear ICMP. Returns a summary and the captures.
+pub fn wire_check(topo: &Topology, f: Family, count: u32) -> Result<(String, String)> {
+    use crate::topology::Side;
+    let filter = "esp or udp port 4500 or icmp or (icmp6 and (ip6[40] == 128 or ip6[40] == 129))";
+    let mut caps = Vec::new();
+    for side in [Side::Left, Side::Right] {
+        let h = topo.host(side);
+        let log = topo.run_dir(side)?.join("tcpdump.txt");
+        let d = crate::cmd::Daemon::spawn(
+            "tcpdump",
+            &[
+                "ip", "netns", "exec", &h.ns, "tcpdump", "-l", "-n", "-Q", "out", "-i", h.dev,
+                filter,
+            ],
+            &[],
+            &log,
+        )?;
+        caps.push((h, log, d));
+    }
+    for (h, log, d) in caps.iter_mut() {
+        let ready = crate::cmd::poll(Duration::from_secs(30), || {
+            std::fs::read_to_string(&*log)
+                .ok()
+                .filter(|s| s.contains("listening on"))
+                .map(|_| ())
+        });
+        if ready.is_none() {
+            d.ensure_running()?;
+            return Err(lab_err!(
+                "tcpdump in {} did not start listening within 30 s",
+                h.ns
+            ));
+        }
+    }
+    let (received, _) = topo.ping(f, count)?;
+    std::thread::sleep(Duration::from_millis(500));
+    let mut summary = Vec::new();
+    let mut capture = String::new();
+    let mut ok = received == count;
+    for (h, log, d) in caps.iter_mut() {
+        d.stop(Duration::from_secs(5));
+        let text = std::fs::read_to_string(&*log).unwrap_or_default();
+        let esp = text.lines().filter(|l| l.contains("ESP(spi=")).count();
+        let clear = text
+            .lines()
+            .filter(|l| l.contains("ICMP echo") || l.contains("ICMP6, echo"))
+            .count();
+        ok &= clear == 0 && esp >= count as usize;
+        summary.push(format!("{} sent {esp} ESP, {clear} clear", h.dev));
+        capture.push_str(&format!(
+            "--- tcpdump -n -Q out -i {} ({})\n{text}",
+            h.dev, h.ns
+        ));
+    }
+    let summary = format!(
+        "tcpdump: {} for {received}/{count} pings",
+        summary.join(", ")
+    );
+    if !ok {
+        return Err(lab_err!("wire check failed: {summary}\n{capture}"));
+    }
+    Ok((summary, capture))
 }
 
 #[cfg(test)]
