@@ -54,6 +54,11 @@ fn filter_for(setup: &conf::Setup) -> EnvFilter {
 pub struct LogHandle(Option<reload::Handle<EnvFilter, Registry>>);
 
 impl LogHandle {
+    /// A handle that changes nothing (tests, or when another subscriber is installed).
+    pub fn inert() -> Self {
+        LogHandle(None)
+    }
+
     /// Applies a new `config setup` (after a reload).
     pub fn apply(&self, setup: &conf::Setup) {
         if let Some(h) = &self.0 {
