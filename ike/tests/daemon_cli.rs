@@ -29,9 +29,14 @@ impl Lab {
         )
         .unwrap();
         // Unprivileged-looking ports, different per test process and test.
-        // Two ports per lab (IKE, NAT-T), two labs per process: 20000..=39999.
-        let port =
-            20_000 + (std::process::id() % 5_000) as u16 * 4 + if tag == "a" { 0 } else { 2 };
+        // Two ports per lab (IKE, NAT-T), three labs per process: 20000..=37999.
+        let port = 20_000
+            + (std::process::id() % 3_000) as u16 * 6
+            + match tag {
+                "a" => 0,
+                "b" => 2,
+                _ => 4,
+            };
         Lab {
             dir,
             port,
@@ -109,6 +114,10 @@ impl Lab {
 
 impl Drop for Lab {
     fn drop(&mut self) {
+        // A daemon started by `ipsec start` is not our child: ask it to stop.
+        if self.ctl().exists() {
+            let _ = self.ikectl(&["stop"]);
+        }
         if let Some(mut c) = self.daemon.take() {
             let _ = c.kill();
             let _ = c.wait();
@@ -255,4 +264,51 @@ fn sigterm_stops_cleanly() {
         "{}",
         lab.log()
     );
+}
+
+#[test]
+fn ipsec_start_restart_stop() {
+    let lab = Lab::new("c");
+    let env = |c: &mut Command| {
+        c.env("IKED_BIN", env!("CARGO_BIN_EXE_iked"))
+            .env("IKED_CTL", lab.ctl())
+            .env("IKED_CONFIG", lab.dir.join("ipsec.conf"))
+            .env("IKED_SECRETS", lab.dir.join("ipsec.secrets"))
+            .env("IKED_LOGFILE", lab.dir.join("iked.log"))
+            .env(
+                "IKED_ARGS",
+                format!("--port {} --natt-port {}", lab.port, lab.port + 1),
+            );
+    };
+    let ipsec = |args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_ipsec"));
+        env(&mut c);
+        c.args(args).output().unwrap()
+    };
+    let o = ipsec(&["start"]);
+    assert!(o.status.success(), "{:?} {}", text(&o), lab.log());
+    assert!(text(&o).0.starts_with("Starting iked"));
+    let again = ipsec(&["start"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(text(&again).1.contains("already running"));
+    let (out, _) = text(&ipsec(&["status"]));
+    assert!(
+        out.starts_with("Security Associations (0 up, 0 connecting):"),
+        "{out}"
+    );
+    let o = ipsec(&["restart"]);
+    assert!(o.status.success(), "{:?} {}", text(&o), lab.log());
+    assert!(ipsec(&["status"]).status.success());
+    let o = ipsec(&["stop"]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    assert!(!lab.ctl().exists());
+    let o = ipsec(&["stop"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).1.contains("not running"));
+    // A broken configuration: start fails and shows why.
+    std::fs::write(lab.dir.join("ipsec.conf"), "conn a\n  auto=sometimes\n").unwrap();
+    let o = ipsec(&["start"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).1.contains("auto: 'sometimes'"), "{:?}", text(&o));
+    assert!(!ipsec(&["bogus"]).status.success());
 }
