@@ -224,3 +224,99 @@ fn check_method_scheme(key: &PublicKey, m: AuthMethod, scheme: Scheme) -> Result
         )))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{self as sig, EcdsaKeyPair, Ed25519KeyPair};
+
+    fn ec(alg: &'static sig::EcdsaSigningAlgorithm) -> PrivateKey {
+        let d = EcdsaKeyPair::generate_pkcs8(alg, &SystemRandom::new()).unwrap();
+        PrivateKey::from_der(d.as_ref(), None).unwrap()
+    }
+
+    #[test]
+    fn hash_algorithms_notify() {
+        let enc = encode_hash_algorithms(&OUR_HASHES);
+        assert_eq!(enc, [0, 2, 0, 3, 0, 4, 0, 5]);
+        assert_eq!(decode_hash_algorithms(&enc).unwrap(), OUR_HASHES);
+        // Unknown values are skipped, odd lengths refused.
+        assert_eq!(decode_hash_algorithms(&[0, 9, 0, 1]).unwrap(), [Hash::Sha1]);
+        assert!(decode_hash_algorithms(&[0, 2, 0]).is_err());
+    }
+
+    #[test]
+    fn p521_methods_and_malformed_auth_data() {
+        let k = ec(&sig::ECDSA_P521_SHA512_ASN1_SIGNING);
+        let public = k.public_key().clone();
+        let octets = b"signed octets";
+        let (m, s) = choose_scheme(&public, None, false).unwrap();
+        assert_eq!(m.to_u8(), 11);
+        let raw = sign_auth(&k, m, s, octets).unwrap();
+        assert_eq!(raw.len(), 132);
+        assert_eq!(verify_auth(&public, 11, &raw, octets).ok(), Some(s));
+        let (m, s) = choose_scheme(&public, Some(&[Hash::Sha512]), false).unwrap();
+        assert_eq!(
+            (m, s),
+            (
+                AuthMethod::DigitalSignature,
+                Scheme::Ecdsa {
+                    hash: Hash::Sha512,
+                    der: true
+                }
+            )
+        );
+        let d = sign_auth(&k, m, s, octets).unwrap();
+        assert_eq!(verify_auth(&public, 14, &d, octets).ok(), Some(s));
+        // Truncations and lies in the length byte are errors, not panics.
+        for cut in 0..d.len() {
+            assert!(
+                verify_auth(&public, 14, &d[..cut], octets).is_err(),
+                "cut {cut}"
+            );
+        }
+        let mut lie = d.clone();
+        lie[0] = 255;
+        assert!(verify_auth(&public, 14, &lie, octets).is_err());
+        // Non-signature methods (2 = shared key) and unknown ones.
+        assert!(matches!(
+            verify_auth(&public, 2, &raw, octets),
+            Err(Error::Unsupported(_))
+        ));
+        // Method 1 with an EC key; raw ECDSA under the wrong curve's method.
+        assert!(verify_auth(&public, 1, &raw, octets).is_err());
+        assert!(verify_auth(&public, 9, &raw, octets).is_err());
+        // Signing with a scheme that doesn't fit the key.
+        assert!(
+            sign_auth(
+                &k,
+                AuthMethod::EcdsaSha256P256,
+                Scheme::Ecdsa {
+                    hash: Hash::Sha256,
+                    der: false
+                },
+                octets
+            )
+            .is_err()
+        );
+        assert!(sign_auth(&k, AuthMethod::DigitalSignature, Scheme::Ed25519, octets).is_err());
+    }
+
+    #[test]
+    fn ed25519_and_key_confusion() {
+        let d = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).unwrap();
+        let k = PrivateKey::from_der(d.as_ref(), None).unwrap();
+        let (m, s) = choose_scheme(k.public_key(), Some(&OUR_HASHES), false).unwrap();
+        let data = sign_auth(&k, m, s, b"x").unwrap();
+        assert_eq!(&data[..8], [7, 0x30, 5, 6, 3, 0x2b, 0x65, 0x70]);
+        assert_eq!(
+            verify_auth(k.public_key(), 14, &data, b"x").ok(),
+            Some(Scheme::Ed25519)
+        );
+        // The same AUTH data checked against another key fails.
+        let other = ec(&sig::ECDSA_P256_SHA256_ASN1_SIGNING);
+        assert!(verify_auth(other.public_key(), 14, &data, b"x").is_err());
+        assert!(format!("{k:?}").contains("<redacted>"));
+    }
+}

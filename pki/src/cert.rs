@@ -59,7 +59,17 @@ fn split_signed(d: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
     let rest = rest.get(alg.len()..)?;
     let (bits, _) = der::expect(rest, 0x03)?;
     let (&unused, sig) = bits.split_first()?;
-    (unused == 0).then_some((tbs, alg, sig))
+    // RFC 5280 4.1.1.2 / 5.1.1.2: the unsigned outer algorithm must be the
+    // signed one inside the tbs (the first SEQUENCE in it).
+    let (mut inner, _) = der::expect(tbs, 0x30)?;
+    let signed_alg = loop {
+        let (tag, _, rest) = der::read_tlv(inner)?;
+        if tag == 0x30 {
+            break der::first_tlv(inner)?;
+        }
+        inner = rest;
+    };
+    (unused == 0 && signed_alg == alg).then_some((tbs, alg, sig))
 }
 
 /// An X.509 certificate.
@@ -229,6 +239,12 @@ impl Certificate {
 
     pub fn der(&self) -> &[u8] {
         &self.der
+    }
+
+    /// Our ID payload when no `leftid=` is set: the subject DN, byte for
+    /// byte as in the certificate (ID_DER_ASN1_DN = 9).
+    pub fn subject_id_payload(&self) -> (u8, Vec<u8>) {
+        (crate::identity::ID_DER_ASN1_DN, self.subject_der.clone())
     }
 
     /// The signature scheme the issuer used.

@@ -39,7 +39,15 @@ pub fn scheme_from_algorithm_identifier(alg: &[u8]) -> Result<Scheme, Error> {
     let (oid, params) = der::expect(body, 0x06).ok_or_else(|| bad("no OID"))?;
     let oid = der::oid_to_string(oid).ok_or_else(|| bad("bad OID"))?;
     if let Some(h) = HASHES.into_iter().find(|&h| rsa_pkcs1_oid(h) == Some(&oid)) {
+        // RFC 4055: NULL (some encoders omit it).
+        if !params.is_empty() && params != [5, 0] {
+            return Err(bad("RSA PKCS#1 parameters must be NULL"));
+        }
         return Ok(Scheme::RsaPkcs1(h));
+    }
+    if !params.is_empty() && oid != OID_RSA_PSS {
+        // RFC 5758 / RFC 8410: ECDSA and Ed25519 take no parameters.
+        return Err(bad("unexpected parameters"));
     }
     if let Some(h) = HASHES.into_iter().find(|&h| ecdsa_oid(h) == Some(&oid)) {
         return Ok(Scheme::Ecdsa { hash: h, der: true });
@@ -207,5 +215,12 @@ mod tests {
         );
         assert!(scheme_from_algorithm_identifier(&der::seq(&[&der::oid("1.2.3.4")])).is_err());
         assert!(scheme_from_algorithm_identifier(&[0x30, 0x02, 0x06]).is_err());
+        // Parameters where none (or NULL) belong.
+        let rsa_bad = der::seq(&[&der::oid("1.2.840.113549.1.1.11"), &[4, 0]]);
+        assert!(scheme_from_algorithm_identifier(&rsa_bad).is_err());
+        let rsa_absent = der::seq(&[&der::oid("1.2.840.113549.1.1.11")]);
+        assert!(scheme_from_algorithm_identifier(&rsa_absent).is_ok());
+        let ec_bad = der::seq(&[&der::oid("1.2.840.10045.4.3.2"), &[5, 0]]);
+        assert!(scheme_from_algorithm_identifier(&ec_bad).is_err());
     }
 }

@@ -9,6 +9,11 @@ use crate::time::fmt_utc;
 /// The longest chain accepted (end entity + intermediates + anchor).
 pub const MAX_CHAIN: usize = 8;
 
+/// At most this many candidate issuers are tried (each costs a signature
+/// check) per verification: a peer sending many same-named certificates
+/// cannot make the search explode.
+pub const MAX_TRIES: usize = 32;
+
 /// `strictcrlpolicy=` semantics.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum CrlPolicy {
@@ -150,7 +155,8 @@ impl TrustStore {
             }
         }
         let mut chain = vec![end.clone()];
-        self.extend(&mut chain, intermediates, now)?;
+        let mut budget = MAX_TRIES;
+        self.extend(&mut chain, intermediates, now, &mut budget)?;
         self.check_revocation(&chain, now, policy)?;
         tracing::debug!(target: "cfg", "certificate \"{}\" verified via {} CA(s) to \"{}\"",
             end.subject, chain.len().saturating_sub(1),
@@ -166,6 +172,7 @@ impl TrustStore {
         chain: &mut Vec<Certificate>,
         pool: &[Certificate],
         now: i64,
+        budget: &mut usize,
     ) -> Result<(), Rejection> {
         let Some(cur) = chain.last().cloned() else {
             return Err(Rejection::Malformed("empty chain".into()));
@@ -189,7 +196,14 @@ impl TrustStore {
         let candidates: Vec<(&Certificate, bool)> = anchors.chain(inter).collect();
         let mut first_err: Option<Rejection> = None;
         for (cand, is_anchor) in candidates {
-            match self.try_issuer(chain, cand, is_anchor, pool, now) {
+            if *budget == 0 {
+                return Err(Rejection::Malformed(format!(
+                    "gave up building a chain for \"{}\" after {MAX_TRIES} candidate issuers",
+                    cur.subject
+                )));
+            }
+            *budget -= 1;
+            match self.try_issuer(chain, cand, is_anchor, pool, now, budget) {
                 Ok(()) => return Ok(()),
                 Err(e) => {
                     first_err.get_or_insert(e);
@@ -209,6 +223,7 @@ impl TrustStore {
         is_anchor: bool,
         pool: &[Certificate],
         now: i64,
+        budget: &mut usize,
     ) -> Result<(), Rejection> {
         let Some(cur) = chain.last() else {
             return Err(Rejection::Malformed("empty chain".into()));
@@ -256,7 +271,7 @@ impl TrustStore {
         if is_anchor {
             return Ok(());
         }
-        let r = self.extend(chain, pool, now);
+        let r = self.extend(chain, pool, now, budget);
         if r.is_err() {
             chain.pop();
         }

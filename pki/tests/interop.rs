@@ -777,3 +777,36 @@ fn ipsec_d_layout() {
         Some(&cands[0])
     );
 }
+
+/// Every single-byte change to a real certificate either fails to parse or
+/// fails verification: nothing outside the signature is trusted.
+#[test]
+fn every_byte_of_a_certificate_matters() {
+    for alg in [Alg::P256, Alg::Rsa2048] {
+        let p = swan(alg);
+        let ee = cert(p, "ee.pem");
+        let int = cert(p, "int.pem");
+        let store = TrustStore::new(vec![cert(p, "ca.pem")], vec![]);
+        let der = ee.der().to_vec();
+        let mut parsed = 0;
+        for i in 0..der.len() {
+            let mut m = der.clone();
+            m[i] ^= 0x01;
+            if let Ok(c) = Certificate::from_der(&m) {
+                parsed += 1;
+                let r = store.verify(&c, std::slice::from_ref(&int), now(), &Policy::default());
+                assert!(
+                    r.is_err(),
+                    "{}: flipping byte {i} of {} still verifies",
+                    alg.name(),
+                    der.len()
+                );
+            }
+        }
+        assert!(
+            parsed > der.len() / 2,
+            "most mutants should parse ({parsed}/{})",
+            der.len()
+        );
+    }
+}
