@@ -540,6 +540,17 @@ impl Kernel {
         gone.len()
     }
 
+    /// Conns with trap policies installed, in installation order.
+    pub fn routed_conns(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = Vec::new();
+        for (_, c) in &self.traps {
+            if !v.contains(&c.as_str()) {
+                v.push(c);
+            }
+        }
+        v
+    }
+
     /// The conn whose trap policy an ACQUIRE names (by selector, mark, if_id).
     pub fn trap_conn(&self, a: &xfrm::Acquire) -> Option<&str> {
         self.traps

@@ -6,7 +6,7 @@ use super::control::{self, Request, Response};
 use super::core::Core;
 use super::kernel::{Kernel, KernelSpis};
 use super::net::{self, Datagram, NattInput, Sockets};
-use super::status::{ChildSaView, ConnView, Counters, IkeSaView, StatusReport};
+use super::status::{ChildSaView, ConnView, Counters, IkeSaView, RoutedView, StatusReport};
 use super::{LogHandle, Options};
 use crate::sa::{ChildSaInstall, Event, IkeStatus, Mode};
 use std::collections::HashMap;
@@ -570,6 +570,22 @@ impl<C: Core> Daemon<C> {
                 .map(|c| conn_view(c, &self.addrs))
                 .collect(),
             ike_sas,
+            routed: self
+                .kernel
+                .routed_conns()
+                .into_iter()
+                .filter_map(|n| self.config.conn(n))
+                .map(|c| {
+                    let v = conn_view(c, &self.addrs);
+                    RoutedView {
+                        conn: v.name,
+                        mode: v.mode,
+                        reqid: c.reqid.unwrap_or(0),
+                        ts_local: v.local_ts,
+                        ts_remote: v.remote_ts,
+                    }
+                })
+                .collect(),
         }
     }
 

@@ -28,6 +28,20 @@ pub struct StatusReport {
     pub conns: Vec<ConnView>,
     /// IKE_SAs.
     pub ike_sas: Vec<IkeSaView>,
+    /// `auto=route` conns with trap policies in the kernel.
+    #[serde(default)]
+    pub routed: Vec<RoutedView>,
+}
+
+/// A conn whose trap policies are installed (`auto=route`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoutedView {
+    pub conn: String,
+    /// `TUNNEL` or `TRANSPORT`.
+    pub mode: String,
+    pub reqid: u32,
+    pub ts_local: String,
+    pub ts_remote: String,
 }
 
 /// A loaded conn, as statusall lists it.
@@ -236,9 +250,22 @@ fn sas_section(out: &mut String, r: &StatusReport, all: bool) {
     }
 }
 
+fn routed_section(out: &mut String, r: &StatusReport) {
+    if r.routed.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "Routed Connections:");
+    for c in &r.routed {
+        let p = format!("{}{{{}}}", name_col(&c.conn), c.reqid);
+        let _ = writeln!(out, "{p}:  ROUTED, {}, reqid {}", c.mode, c.reqid);
+        let _ = writeln!(out, "{p}:   {} === {}", c.ts_local, c.ts_remote);
+    }
+}
+
 /// `ipsec status`.
 pub fn format_status(r: &StatusReport) -> String {
     let mut out = String::new();
+    routed_section(&mut out, r);
     sas_section(&mut out, r, false);
     out
 }
@@ -285,6 +312,7 @@ pub fn format_statusall(r: &StatusReport) -> String {
             c.local_ts, c.remote_ts, c.mode
         );
     }
+    routed_section(&mut out, r);
     sas_section(&mut out, r, true);
     out
 }
@@ -334,6 +362,7 @@ mod tests {
                 established_secs_ago: Some(5),
                 children,
             }],
+            routed: vec![],
         }
     }
 
@@ -529,6 +558,26 @@ mod tests {
             "{out}"
         );
         assert!(!grep("net-net.*INSTALLED", &out));
+    }
+
+    #[test]
+    fn routed_connections() {
+        let mut r = report(vec![]);
+        r.ike_sas.clear();
+        r.routed.push(RoutedView {
+            conn: "net-net".into(),
+            mode: "TUNNEL".into(),
+            reqid: 7,
+            ts_local: "10.1.0.0/16".into(),
+            ts_remote: "10.2.0.0/16".into(),
+        });
+        assert_eq!(
+            format_status(&r),
+            "Routed Connections:\n\
+             \x20\x20\x20\x20 net-net{7}:  ROUTED, TUNNEL, reqid 7\n\
+             \x20\x20\x20\x20 net-net{7}:   10.1.0.0/16 === 10.2.0.0/16\n\
+             Security Associations (0 up, 0 connecting):\n  none\n"
+        );
     }
 
     #[test]

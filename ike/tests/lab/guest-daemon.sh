@@ -240,6 +240,8 @@ route_case() {
   echo "--- left policies before traffic"; ip -n left xfrm policy
   local np ns; np=$(ip -n left xfrm policy | grep -c '^src'); ns=$(ip -n left xfrm state | grep -c '^src')
   [ "$np" = 1 ] && [ "$ns" = 0 ] || why+="expected 1 trap policy and no SA before traffic (got $np/$ns); "
+  ipsec_cmd left status | tee $W/st-route
+  grep -Eq 'net-net[{]7}:  ROUTED, TUNNEL, reqid 7' $W/st-route || why+="no ROUTED line; "
   ip netns exec left ping -c 8 -i 0.5 -W 2 -I 198.51.100.1 203.0.113.1
   local pingout; pingout=$(ping_tunnel 2>&1); echo "$pingout"
   echo "$pingout" | grep -q ' 0% packet loss' || why+="ping after ACQUIRE failed; "
