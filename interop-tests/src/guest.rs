@@ -101,10 +101,21 @@ impl GuestRun {
                 self.wait_other
             ));
         }
+        // The guest sees the host's root read-only, except /tmp, /var/cache and
+        // friends (tmpfs there): run a copy of the lab binary from the shared
+        // results folder, wherever the checkout is.
+        let bin = self.out.join("interop-lab");
+        std::fs::copy(&self.lab_bin, &bin).map_err(|e| {
+            lab_err!(
+                "cannot copy {} to {}: {e}",
+                self.lab_bin.display(),
+                bin.display()
+            )
+        })?;
         let inside = format!(
             "env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LAB_LIBRESWAN={} {} guest-inside --out {} {}",
             crate::peer::Libreswan::root().display(),
-            self.lab_bin.display(),
+            bin.display(),
             self.out.display(),
             self.scenarios.join(" ")
         );
@@ -331,4 +342,22 @@ pub fn inside(out: &Path, names: &[String]) -> Result<bool> {
     let _ = writeln!(results, "DONE");
     let _ = results.sync_all();
     Ok(all_pass)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_result;
+
+    #[test]
+    fn parses_result_lines() {
+        let o = parse_result("RESULT gcm PASS 12.50s left +3, right +3").expect("line");
+        assert_eq!(o.name, "gcm");
+        assert!(o.pass);
+        assert_eq!(o.secs, 12.5);
+        assert_eq!(o.detail, "left +3, right +3");
+        let o = parse_result("RESULT vti FAIL 3.00s no inbound ESP SA").expect("line");
+        assert!(!o.pass);
+        assert!(parse_result("RESULT vti MAYBE 3.00s x").is_none());
+        assert!(parse_result("BOOTED 12.3").is_none());
+    }
 }

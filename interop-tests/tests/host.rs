@@ -21,6 +21,7 @@ fn lab_unavailable() -> Option<String> {
         "/usr/sbin/ipsec",
         "/usr/bin/nsenter",
         "/usr/bin/ping",
+        "/usr/bin/tcpdump",
     ] {
         if !std::path::Path::new(p).exists() {
             return Some(format!("{p} missing: run interop-tests/lab/setup-peers.sh"));
