@@ -29,8 +29,21 @@ pub trait Core {
     fn status(&self, now: Instant) -> Vec<IkeStatus>;
 }
 
+/// Where certificates and keys live: `$IKED_IPSEC_D`, else strongSwan's `/etc/ipsec.d`.
+pub fn ipsec_d() -> std::path::PathBuf {
+    std::env::var_os("IKED_IPSEC_D")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from("/etc/ipsec.d"))
+}
+
+/// Certificates and keys for a configuration (re-read on every reload).
+fn credentials(config: &conf::Config) -> Arc<crate::creds::Credentials> {
+    Arc::new(crate::creds::Credentials::load(config, &ipsec_d()))
+}
+
 impl Core for crate::sa::Endpoint {
     fn set_config(&mut self, config: Arc<conf::Config>) {
+        self.set_credentials(credentials(&config));
         crate::sa::Endpoint::set_config(self, config)
     }
     fn set_local_addrs(&mut self, addrs: Vec<IpAddr>) {
@@ -87,11 +100,14 @@ pub fn endpoint(
     addrs: Vec<IpAddr>,
     spis: super::kernel::KernelSpis,
 ) -> crate::sa::Endpoint {
-    crate::sa::Endpoint::new(
+    let creds = credentials(&config);
+    let mut ep = crate::sa::Endpoint::new(
         config,
         addrs,
         crate::crypto::Provider::default(),
         Box::new(rand_core::OsRng),
         Box::new(spis),
-    )
+    );
+    ep.set_credentials(creds);
+    ep
 }

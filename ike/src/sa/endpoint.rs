@@ -214,6 +214,9 @@ struct IkeSa {
     nat_local: bool,
     nat_remote: bool,
     frag_supported: bool,
+    /// The peer's SIGNATURE_HASH_ALGORITHMS (RFC 7427) and whether it sent a CERTREQ.
+    peer_hashes: Option<Vec<pki::Hash>>,
+    certreq_received: bool,
     /// Initiator: asking for a virtual IP (Some(is IPv6)).
     want_vip: Option<bool>,
     /// Virtual IPs: assigned to us by the peer (initiator) / leased to the peer (responder).
@@ -337,6 +340,8 @@ pub struct Endpoint {
     reqids: HashMap<String, u32>,
     /// Address pools (`rightsourceip=`), by pool.
     pools: HashMap<String, Pool>,
+    /// Certificates and keys for public-key authentication.
+    creds: Arc<crate::creds::Credentials>,
     /// Half-open IKE_SAs from which on COOKIEs are demanded, and the secret.
     cookie_threshold: usize,
     cookie_secret: [u8; 32],
@@ -380,15 +385,17 @@ fn find_notify(payloads: &[Payload], t: NotifyType) -> Option<&Notify> {
     })
 }
 
+/// The peer's RFC 7427 hash algorithms (SIGNATURE_HASH_ALGORITHMS), if announced.
+fn peer_hashes(payloads: &[Payload]) -> Option<Vec<pki::Hash>> {
+    find_notify(payloads, NotifyType::SIGNATURE_HASH_ALGORITHMS)
+        .and_then(|n| pki::auth::decode_hash_algorithms(&n.data).ok())
+}
+
 fn first_error(payloads: &[Payload]) -> Option<NotifyType> {
     payloads.iter().find_map(|p| match p {
         Payload::Notify(n) if n.notify_type.is_error() => Some(n.notify_type),
         _ => None,
     })
-}
-
-fn conn_auth_is_psk(a: &ConfAuth) -> bool {
-    matches!(a, ConfAuth::Psk)
 }
 
 fn mark_of(m: Option<conf::values::Mark>, unique: &mut u32) -> Option<(u32, u32)> {
@@ -435,11 +442,201 @@ impl Endpoint {
             next_child_id: 1,
             reqids: HashMap::new(),
             pools: HashMap::new(),
+            creds: Arc::new(crate::creds::Credentials::default()),
             cookie_threshold: 10,
             cookie_secret: [0; 32],
             next_reqid: 1,
             next_unique: 0,
         }
+    }
+
+    /// Certificates, keys and CAs for public-key authentication (the daemon loads them).
+    pub fn set_credentials(&mut self, creds: Arc<crate::creds::Credentials>) {
+        self.creds = creds;
+    }
+
+    /// Our identity for a conn end: `leftid=`, else the subject of `leftcert=`, else the address.
+    fn local_identification(&self, conn: &Conn, side: Side, addr: IpAddr) -> Identification {
+        let (end, _) = conn.ends(side);
+        if end.id.is_none() {
+            if let Some(cert) = self.creds.end_cert(conn, side == Side::Left) {
+                return Identification {
+                    id_type: crate::wire::IdType::DER_ASN1_DN,
+                    data: cert.subject_der.clone(),
+                };
+            }
+        }
+        ident::to_wire(&end.effective_id(), addr)
+    }
+
+    /// Our AUTH payload (and CERT payloads) for `octets`, with the conn's local authentication.
+    fn make_auth(
+        &mut self,
+        sa: &IkeSa,
+        conn: &Conn,
+        octets: &[u8],
+        peer_id: &Identity,
+    ) -> Result<(AuthPayload, Vec<Payload>), String> {
+        let side = conn.local_side(&self.local_addrs);
+        let (local_end, _) = conn.ends(side);
+        let prf = sa.prf().ok_or("no PRF")?;
+        match &local_end.auth {
+            ConfAuth::Psk => {
+                let psk = self.psk_for(sa, peer_id).ok_or_else(|| {
+                    format!(
+                        "no PSK in ipsec.secrets for {} - {peer_id}",
+                        ident::from_wire(&sa.local_id)
+                            .map(|i| i.to_string())
+                            .unwrap_or_default()
+                    )
+                })?;
+                let a = auth::shared_key_auth(prf, psk.as_slice(), octets);
+                Ok((
+                    AuthPayload {
+                        method: AuthMethod::SHARED_KEY_MIC,
+                        data: a.as_slice().to_vec(),
+                    },
+                    Vec::new(),
+                ))
+            }
+            ConfAuth::Pubkey { .. } => {
+                let is_left = side == Side::Left;
+                let cert = self.creds.end_cert(conn, is_left);
+                let public = cert
+                    .map(|c| &c.public_key)
+                    .or_else(|| self.creds.end_sigkey(conn, is_left))
+                    .ok_or_else(|| format!("conn '{}': no certificate (leftcert=) or key (leftsigkey=) to authenticate with", conn.name))?;
+                let key = self.creds.key_for(public).ok_or_else(|| {
+                    format!(
+                        "conn '{}': no private key in ipsec.secrets for {}",
+                        conn.name,
+                        public.describe()
+                    )
+                })?;
+                let (method, scheme) = pki::choose_scheme(public, sa.peer_hashes.as_deref(), false)
+                    .map_err(|e| e.to_string())?;
+                let data =
+                    pki::sign_auth(key, method, scheme, octets).map_err(|e| e.to_string())?;
+                let mut certs = Vec::new();
+                let send = match local_end.sendcert {
+                    conf::conn::SendCert::Always => true,
+                    conf::conn::SendCert::IfAsked => sa.certreq_received,
+                    conf::conn::SendCert::Never => false,
+                };
+                if let (Some(c), true) = (cert, send) {
+                    certs.push(Payload::Cert(crate::wire::CertPayload {
+                        encoding: crate::wire::CertEncoding::X509_SIGNATURE,
+                        data: c.der().to_vec(),
+                    }));
+                }
+                debug!(target: "ike", "signing AUTH with {scheme} (method {})", method.to_u8());
+                Ok((
+                    AuthPayload {
+                        method: AuthMethod(method.to_u8()),
+                        data,
+                    },
+                    certs,
+                ))
+            }
+            other => Err(format!(
+                "conn '{}': local authentication {other:?} is not implemented",
+                conn.name
+            )),
+        }
+    }
+
+    /// Verifies the peer's AUTH over `octets`: PSK, or a signature with a raw
+    /// key, a configured certificate, or a chain from its CERT payloads to our CAs.
+    #[allow(clippy::too_many_arguments)]
+    fn check_auth(
+        &self,
+        sa: &IkeSa,
+        conn: &Conn,
+        id: &Identification,
+        peer_id: &Identity,
+        auth_p: &AuthPayload,
+        payloads: &[Payload],
+        octets: &[u8],
+    ) -> Result<String, String> {
+        let side = conn.local_side(&self.local_addrs);
+        let (_, remote_end) = conn.ends(side);
+        let prf = sa.prf().ok_or("no PRF")?;
+        let wants_psk = matches!(remote_end.auth, ConfAuth::Psk);
+        let wants_pk = matches!(remote_end.auth, ConfAuth::Pubkey { .. });
+        let any = matches!(remote_end.auth, ConfAuth::Any);
+        if auth_p.method == AuthMethod::SHARED_KEY_MIC {
+            if !(wants_psk || any) {
+                return Err(format!(
+                    "peer '{peer_id}' used a pre-shared key, conn '{}' expects {:?}",
+                    conn.name, remote_end.auth
+                ));
+            }
+            let psk = self
+                .psk_for(sa, peer_id)
+                .ok_or_else(|| format!("no PSK in ipsec.secrets for '{peer_id}'"))?;
+            return if auth::verify_shared_key_auth(prf, psk.as_slice(), octets, &auth_p.data) {
+                Ok("pre-shared key".into())
+            } else {
+                Err(format!(
+                    "authentication of '{peer_id}' with pre-shared key failed (PSK mismatch?)"
+                ))
+            };
+        }
+        if !(wants_pk || any) {
+            return Err(format!(
+                "peer '{peer_id}' used a signature (method {}), conn '{}' expects {:?}",
+                auth_p.method, conn.name, remote_end.auth
+            ));
+        }
+        let is_left = side != Side::Left;
+        let pid = pki::Identity::from_wire(id.id_type.0, &id.data).map_err(|e| e.to_string())?;
+        let (key, what) = if let Some(k) = self.creds.end_sigkey(conn, is_left) {
+            (k.clone(), format!("raw {} key", k.describe()))
+        } else {
+            let received: Vec<pki::Certificate> = payloads
+                .iter()
+                .filter_map(|p| match p {
+                    Payload::Cert(c) if c.encoding == crate::wire::CertEncoding::X509_SIGNATURE => {
+                        pki::Certificate::from_der(&c.data).ok()
+                    }
+                    _ => None,
+                })
+                .collect();
+            let end = match self.creds.end_cert(conn, is_left) {
+                // rightcert= pins the peer's certificate.
+                Some(pinned) => pinned.clone(),
+                None => {
+                    let end = received.first().ok_or_else(|| {
+                        format!(
+                            "peer '{peer_id}' sent no certificate and conn '{}' has no rightcert=",
+                            conn.name
+                        )
+                    })?;
+                    let policy = pki::Policy {
+                        strict_crl: self.creds.crl_policy,
+                        required_eku: None,
+                    };
+                    self.creds
+                        .trust
+                        .verify(
+                            end,
+                            received.get(1..).unwrap_or_default(),
+                            (self.creds.clock)(),
+                            &policy,
+                        )
+                        .map_err(|e| format!("certificate of '{peer_id}' rejected: {e}"))?;
+                    end.clone()
+                }
+            };
+            pid.check_cert(&end)
+                .map_err(|e| format!("certificate of '{peer_id}' rejected: {e}"))?;
+            let subject = end.subject.to_string();
+            (end.public_key.clone(), format!("certificate \"{subject}\""))
+        };
+        pki::verify_auth(&key, auth_p.method.0, &auth_p.data, octets).map_err(|e| {
+            format!("signature of '{peer_id}' does not verify with its {what}: {e}")
+        })?;
+        Ok(what)
     }
 
     /// How many half-open IKE_SAs before COOKIEs are demanded (strongSwan's default: 10).
@@ -652,8 +849,7 @@ impl Endpoint {
         let spi_i = self.new_spi();
         let id = self.next_ike_id;
         self.next_ike_id += 1;
-        let (local_end, _) = conn.ends(side);
-        let local_id = ident::to_wire(&local_end.effective_id(), local_ip);
+        let local_id = self.local_identification(&conn, side, local_ip);
         let mut sa = IkeSa {
             id,
             conn: conn.clone(),
@@ -694,6 +890,8 @@ impl Endpoint {
             eap: None,
             vips_local: Vec::new(),
             want_vip: None,
+            peer_hashes: None,
+            certreq_received: false,
             vip_leases: Vec::new(),
             created: now,
             established: None,
@@ -1375,6 +1573,8 @@ impl Endpoint {
             eap: None,
             vips_local: Vec::new(),
             want_vip: None,
+            peer_hashes: None,
+            certreq_received: false,
             vip_leases: Vec::new(),
             created: now,
             established: Some(now),
@@ -2124,7 +2324,7 @@ impl Endpoint {
             }
         };
         let side = conn.local_side(&self.local_addrs);
-        let (local_end, _) = conn.ends(side);
+
         let spi_r = self.new_spi();
         let id = self.next_ike_id;
         self.next_ike_id += 1;
@@ -2157,7 +2357,7 @@ impl Endpoint {
             create: None,
             rekey_at: None,
             deferred: Vec::new(),
-            local_id: ident::to_wire(&local_end.effective_id(), local.ip()),
+            local_id: self.local_identification(&conn, side, local.ip()),
             remote_id: None,
             nat_local: false,
             nat_remote: false,
@@ -2169,11 +2369,14 @@ impl Endpoint {
             eap: None,
             vips_local: Vec::new(),
             want_vip: None,
+            peer_hashes: None,
+            certreq_received: false,
             vip_leases: Vec::new(),
             created: now,
             established: None,
         };
         self.detect_nat(&mut sa, &msg.payloads);
+        sa.peer_hashes = peer_hashes(&msg.payloads);
         let mut payloads = vec![
             Payload::Sa(SaPayload {
                 proposals: vec![proposal],
@@ -2195,6 +2398,14 @@ impl Endpoint {
             NotifyType::SIGNATURE_HASH_ALGORITHMS,
             vec![0, 2, 0, 3, 0, 4],
         ));
+        // Ask for the peer's certificate when the conn authenticates it by public key.
+        let (_, re) = conn.ends(conn.local_side(&self.local_addrs));
+        if matches!(re.auth, ConfAuth::Pubkey { .. }) && !self.creds.trust.anchors.is_empty() {
+            payloads.push(Payload::CertReq(crate::wire::CertPayload {
+                encoding: crate::wire::CertEncoding::X509_SIGNATURE,
+                data: pki::certreq::certreq_data(&self.creds.trust),
+            }));
+        }
         let mut m = Message::new(sa.header(ExchangeType::IKE_SA_INIT, true, 0));
         m.payloads = payloads;
         let Ok(packet) = m.encode() else { return };
@@ -2362,6 +2573,8 @@ impl Endpoint {
         sa.frag_supported =
             find_notify(payloads, NotifyType::IKEV2_FRAGMENTATION_SUPPORTED).is_some();
         self.detect_nat(sa, payloads);
+        sa.peer_hashes = peer_hashes(payloads);
+        sa.certreq_received = payloads.iter().any(|p| matches!(p, Payload::CertReq(_)));
         if let Err(e) = self.derive_ike_keys(sa, &shared) {
             warn!(target: "enc", "key derivation failed: {e}");
             self.kill(sa, "key derivation failed");
@@ -2391,20 +2604,10 @@ impl Endpoint {
         let conn = sa.conn.clone();
         let side = conn.local_side(&self.local_addrs);
         let (local_end, remote_end) = conn.ends(side);
-        if !conn_auth_is_psk(&local_end.auth) {
-            warn!(target: "cfg", "conn '{}': only PSK authentication is implemented yet (leftauth/authby)", conn.name);
-            self.kill(sa, "authentication method not implemented");
-            return;
-        }
         let remote_conf_id = remote_end
             .id
             .clone()
             .unwrap_or_else(|| remote_end.effective_id());
-        let Some(psk) = self.psk_for(sa, &remote_conf_id) else {
-            warn!(target: "cfg", "no PSK found in ipsec.secrets for {} - {}", ident::from_wire(&sa.local_id).map(|i| i.to_string()).unwrap_or_default(), remote_conf_id);
-            self.kill(sa, "no PSK");
-            return;
-        };
         let (Some(prf), Some(keys)) = (sa.prf(), sa.keys.as_ref()) else {
             return;
         };
@@ -2415,7 +2618,15 @@ impl Endpoint {
             keys.sk_pi.as_slice(),
             &sa.local_id.body(),
         );
-        let auth = auth::shared_key_auth(prf, psk.as_slice(), &octets);
+        let (auth_payload, cert_payloads) =
+            match self.make_auth(sa, &conn, &octets, &remote_conf_id) {
+                Ok(a) => a,
+                Err(e) => {
+                    warn!(target: "cfg", "{e}");
+                    self.kill(sa, "cannot authenticate");
+                    return;
+                }
+            };
         // The first CHILD_SA.
         let spi_in = match self.spis.alloc_spi(sa.local.ip(), sa.remote.ip()) {
             Ok(s) => s,
@@ -2486,15 +2697,21 @@ impl Endpoint {
         }
         let transport = conn.conn_type == ConnType::Transport;
         let mut inner = vec![Payload::IdI(sa.local_id.clone())];
+        inner.extend(cert_payloads);
+        if matches!(remote_end.auth, ConfAuth::Pubkey { .. })
+            && !self.creds.trust.anchors.is_empty()
+        {
+            inner.push(Payload::CertReq(crate::wire::CertPayload {
+                encoding: crate::wire::CertEncoding::X509_SIGNATURE,
+                data: pki::certreq::certreq_data(&self.creds.trust),
+            }));
+        }
         if let Some(id) = &remote_end.id {
             if !id.has_wildcard() {
                 inner.push(Payload::IdR(ident::to_wire(id, sa.remote.ip())));
             }
         }
-        inner.push(Payload::Auth(AuthPayload {
-            method: AuthMethod::SHARED_KEY_MIC,
-            data: auth.as_slice().to_vec(),
-        }));
+        inner.push(Payload::Auth(auth_payload));
         if transport {
             inner.push(notify(NotifyType::USE_TRANSPORT_MODE, Vec::new()));
         }
@@ -2586,16 +2803,6 @@ impl Endpoint {
             self.kill(sa, "peer ID mismatch");
             return;
         }
-        if auth.method != AuthMethod::SHARED_KEY_MIC {
-            warn!(target: "ike", "peer {} authenticated with method {}, conn '{}' expects a pre-shared key", sa.remote.ip(), auth.method, conn.name);
-            self.kill(sa, "unexpected auth method");
-            return;
-        }
-        let Some(psk) = self.psk_for(sa, &peer_id) else {
-            warn!(target: "cfg", "no PSK for peer '{peer_id}'");
-            self.kill(sa, "no PSK");
-            return;
-        };
         let (Some(prf), Some(keys)) = (sa.prf(), sa.keys.as_ref()) else {
             return;
         };
@@ -2606,11 +2813,14 @@ impl Endpoint {
             keys.sk_pr.as_slice(),
             &idr.body(),
         );
-        if !auth::verify_shared_key_auth(prf, psk.as_slice(), &octets, &auth.data) {
-            warn!(target: "ike", "authentication of '{peer_id}' with pre-shared key failed: the peer's AUTH does not verify (PSK mismatch?)");
-            self.release_child_req(sa);
-            self.kill(sa, "peer AUTH invalid");
-            return;
+        match self.check_auth(sa, &conn, &idr, &peer_id, &auth, &payloads, &octets) {
+            Ok(how) => info!(target: "ike", "authentication of '{peer_id}' with {how} successful"),
+            Err(e) => {
+                warn!(target: "ike", "{e}");
+                self.release_child_req(sa);
+                self.kill(sa, &format!("peer AUTH invalid: {e}"));
+                return;
+            }
         }
         sa.remote_id = Some(idr);
         for p in &payloads {
@@ -2936,7 +3146,7 @@ impl Endpoint {
                     &peer_id,
                 );
                 let local_ok = wanted_local.as_ref().is_none_or(|w| {
-                    let mine = ident::from_wire(&ident::to_wire(&l.effective_id(), local_ip));
+                    let mine = ident::from_wire(&self.local_identification(c, side, local_ip));
                     mine.as_ref() == Some(w)
                 });
                 let eap_conn = matches!(r.auth, ConfAuth::Eap(_));
@@ -2954,33 +3164,16 @@ impl Endpoint {
             return;
         };
         let side = conn.local_side(&self.local_addrs);
-        let (local_end, remote_end) = conn.ends(side);
+
         sa.conn = conn.clone();
-        sa.local_id = ident::to_wire(&local_end.effective_id(), local_ip);
+        sa.local_id = self.local_identification(&conn, side, local_ip);
         let Some(auth) = auth else {
             self.start_eap(sa, msg_id, &conn, idi, peer_id, payloads);
             return;
         };
-        if auth.method != AuthMethod::SHARED_KEY_MIC || !conn_auth_is_psk(&remote_end.auth) {
-            warn!(target: "ike", "peer '{peer_id}' uses auth method {}, conn '{}' expects {:?}: AUTHENTICATION_FAILED", auth.method, conn.name, remote_end.auth);
-            respond(
-                self,
-                sa,
-                vec![notify(NotifyType::AUTHENTICATION_FAILED, Vec::new())],
-            );
-            self.kill(sa, "AUTHENTICATION_FAILED");
-            return;
+        if payloads.iter().any(|p| matches!(p, Payload::CertReq(_))) {
+            sa.certreq_received = true;
         }
-        let Some(psk) = self.psk_for(sa, &peer_id) else {
-            warn!(target: "cfg", "no PSK in ipsec.secrets for '{peer_id}': AUTHENTICATION_FAILED");
-            respond(
-                self,
-                sa,
-                vec![notify(NotifyType::AUTHENTICATION_FAILED, Vec::new())],
-            );
-            self.kill(sa, "no PSK");
-            return;
-        };
         let (Some(prf), Some(keys)) = (sa.prf(), sa.keys.as_ref()) else {
             return;
         };
@@ -2991,16 +3184,20 @@ impl Endpoint {
             keys.sk_pi.as_slice(),
             &idi.body(),
         );
-        if !auth::verify_shared_key_auth(prf, psk.as_slice(), &octets_i, &auth.data) {
-            warn!(target: "ike", "authentication of '{peer_id}' with pre-shared key failed (PSK mismatch?): answering AUTHENTICATION_FAILED");
-            respond(
-                self,
-                sa,
-                vec![notify(NotifyType::AUTHENTICATION_FAILED, Vec::new())],
-            );
-            self.kill(sa, "AUTHENTICATION_FAILED");
-            return;
+        match self.check_auth(sa, &conn, &idi, &peer_id, &auth, &payloads, &octets_i) {
+            Ok(how) => info!(target: "ike", "authentication of '{peer_id}' with {how} successful"),
+            Err(e) => {
+                warn!(target: "ike", "{e}: answering AUTHENTICATION_FAILED");
+                respond(
+                    self,
+                    sa,
+                    vec![notify(NotifyType::AUTHENTICATION_FAILED, Vec::new())],
+                );
+                self.kill(sa, &format!("AUTHENTICATION_FAILED: {e}"));
+                return;
+            }
         }
+        let Some(keys) = sa.keys.as_ref() else { return };
         let octets_r = auth::signed_octets(
             prf,
             &sa.init_resp,
@@ -3008,7 +3205,19 @@ impl Endpoint {
             keys.sk_pr.as_slice(),
             &sa.local_id.body(),
         );
-        let our_auth = auth::shared_key_auth(prf, psk.as_slice(), &octets_r);
+        let (our_auth, our_certs) = match self.make_auth(sa, &conn, &octets_r, &peer_id) {
+            Ok(a) => a,
+            Err(e) => {
+                warn!(target: "cfg", "{e}: answering AUTHENTICATION_FAILED");
+                respond(
+                    self,
+                    sa,
+                    vec![notify(NotifyType::AUTHENTICATION_FAILED, Vec::new())],
+                );
+                self.kill(sa, "cannot authenticate");
+                return;
+            }
+        };
         sa.remote_id = Some(idi);
         self.enforce_unique(
             now,
@@ -3026,13 +3235,9 @@ impl Endpoint {
             conn: conn.name.clone(),
             ike_id: sa.id,
         });
-        let mut inner = vec![
-            Payload::IdR(sa.local_id.clone()),
-            Payload::Auth(AuthPayload {
-                method: AuthMethod::SHARED_KEY_MIC,
-                data: our_auth.as_slice().to_vec(),
-            }),
-        ];
+        let mut inner = vec![Payload::IdR(sa.local_id.clone())];
+        inner.extend(our_certs);
+        inner.push(Payload::Auth(our_auth));
         inner.extend(self.responder_child(now, sa, &conn, &payloads));
         respond(self, sa, inner);
     }
@@ -3053,7 +3258,7 @@ impl Endpoint {
             }
         };
         let side = conn.local_side(&self.local_addrs);
-        let (local_end, remote_end) = conn.ends(side);
+        let (_, remote_end) = conn.ends(side);
         if !matches!(
             remote_end.auth,
             ConfAuth::Eap(conf::conn::EapMethod::Mschapv2)
@@ -3068,27 +3273,10 @@ impl Endpoint {
             self.kill(sa, "EAP method not implemented");
             return;
         }
-        // Our own AUTH: pre-shared key (certificates come with the pki crate).
-        if !conn_auth_is_psk(&local_end.auth) {
-            warn!(target: "ike", "conn '{}': the gateway authenticates with {:?}, which is not implemented yet (only psk): AUTHENTICATION_FAILED", conn.name, local_end.auth);
-            respond(
-                self,
-                sa,
-                vec![notify(NotifyType::AUTHENTICATION_FAILED, Vec::new())],
-            );
-            self.kill(sa, "gateway auth method not implemented");
-            return;
+        // Our own AUTH: the gateway's credential (PSK or certificate).
+        if payloads.iter().any(|p| matches!(p, Payload::CertReq(_))) {
+            sa.certreq_received = true;
         }
-        let Some(psk) = self.psk_for(sa, &peer_id) else {
-            warn!(target: "cfg", "no PSK in ipsec.secrets for the gateway's own AUTH towards '{peer_id}'");
-            respond(
-                self,
-                sa,
-                vec![notify(NotifyType::AUTHENTICATION_FAILED, Vec::new())],
-            );
-            self.kill(sa, "no PSK");
-            return;
-        };
         let (Some(prf), Some(keys)) = (sa.prf(), sa.keys.as_ref()) else {
             return;
         };
@@ -3099,7 +3287,19 @@ impl Endpoint {
             keys.sk_pr.as_slice(),
             &sa.local_id.body(),
         );
-        let our_auth = auth::shared_key_auth(prf, psk.as_slice(), &octets_r);
+        let (our_auth, our_certs) = match self.make_auth(sa, conn, &octets_r, &peer_id) {
+            Ok(a) => a,
+            Err(e) => {
+                warn!(target: "cfg", "{e}: answering AUTHENTICATION_FAILED");
+                respond(
+                    self,
+                    sa,
+                    vec![notify(NotifyType::AUTHENTICATION_FAILED, Vec::new())],
+                );
+                self.kill(sa, "cannot authenticate");
+                return;
+            }
+        };
         // eap_identity set: ask the client for its EAP identity (and check it); else use IDi.
         let (first_identity, expect) = match &conn.eap_identity {
             None => (Some(idi.data.clone()), None),
@@ -3124,18 +3324,16 @@ impl Endpoint {
             expect,
             msk: None,
         }));
-        let inner = vec![
-            Payload::IdR(sa.local_id.clone()),
-            Payload::Auth(AuthPayload {
-                method: AuthMethod::SHARED_KEY_MIC,
-                data: our_auth.as_slice().to_vec(),
-            }),
+        let mut inner = vec![Payload::IdR(sa.local_id.clone())];
+        inner.extend(our_certs);
+        inner.extend([
+            Payload::Auth(our_auth),
             Payload::Eap(crate::wire::EapMessage {
                 code: packet.code,
                 identifier: packet.identifier,
                 data: packet.data,
             }),
-        ];
+        ]);
         respond(self, sa, inner);
     }
 
