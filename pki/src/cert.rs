@@ -38,6 +38,118 @@ impl fmt::Display for San {
     }
 }
 
+/// One nameConstraints subtree (RFC 5280 4.2.1.10).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NameConstraint {
+    Dns(String),
+    Email(String),
+    /// Address and mask, both 4 or both 16 bytes.
+    Ip {
+        addr: Vec<u8>,
+        mask: Vec<u8>,
+    },
+    Dn(Dn),
+    /// A form this crate does not enforce (kept for display).
+    Other(String),
+}
+
+impl fmt::Display for NameConstraint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NameConstraint::Dns(s) => write!(f, "DNS:{s}"),
+            NameConstraint::Email(s) => write!(f, "email:{s}"),
+            NameConstraint::Ip { addr, mask } => {
+                let ip = |b: &[u8]| match b.len() {
+                    4 => <[u8; 4]>::try_from(b)
+                        .map(|a| IpAddr::from(a).to_string())
+                        .unwrap_or_default(),
+                    _ => <[u8; 16]>::try_from(b)
+                        .map(|a| IpAddr::from(a).to_string())
+                        .unwrap_or_default(),
+                };
+                let bits: u32 = mask.iter().map(|b| b.count_ones()).sum();
+                write!(f, "IP:{}/{bits}", ip(addr))
+            }
+            NameConstraint::Dn(d) => write!(f, "DN:{d}"),
+            NameConstraint::Other(o) => f.write_str(o),
+        }
+    }
+}
+
+impl NameConstraint {
+    fn from_general_name(g: &GeneralName) -> NameConstraint {
+        match g {
+            GeneralName::DNSName(s) => NameConstraint::Dns(s.to_ascii_lowercase()),
+            GeneralName::RFC822Name(s) => NameConstraint::Email(s.to_ascii_lowercase()),
+            GeneralName::IPAddress(b) if b.len() == 8 || b.len() == 32 => {
+                let (addr, mask) = b.split_at(b.len() / 2);
+                NameConstraint::Ip {
+                    addr: addr.to_vec(),
+                    mask: mask.to_vec(),
+                }
+            }
+            GeneralName::DirectoryName(n) => match Dn::from_der(n.as_raw()) {
+                Some(d) => NameConstraint::Dn(d),
+                None => NameConstraint::Other("DN:?".into()),
+            },
+            other => NameConstraint::Other(format!("{other:?}")),
+        }
+    }
+
+    /// `Some(matches)` if `name` is of this constraint's type, else `None`.
+    pub fn applies(&self, name: &San) -> Option<bool> {
+        Some(match (self, name) {
+            (NameConstraint::Dns(c), San::Dns(n)) => {
+                let n = n.to_ascii_lowercase();
+                if c.is_empty() {
+                    true
+                } else if c.starts_with('.') {
+                    n.ends_with(c.as_str())
+                } else {
+                    n == *c || n.ends_with(&format!(".{c}"))
+                }
+            }
+            (NameConstraint::Email(c), San::Email(n)) => {
+                let n = n.to_ascii_lowercase();
+                let host = n.rsplit_once('@').map_or(n.as_str(), |(_, h)| h);
+                if c.contains('@') {
+                    n == *c
+                } else if c.starts_with('.') {
+                    host.ends_with(c.as_str())
+                } else {
+                    host == c
+                }
+            }
+            (NameConstraint::Ip { addr, mask }, San::Ip(ip)) => {
+                let b = match ip {
+                    IpAddr::V4(a) => a.octets().to_vec(),
+                    IpAddr::V6(a) => a.octets().to_vec(),
+                };
+                b.len() == addr.len()
+                    && b.iter()
+                        .zip(addr)
+                        .zip(mask)
+                        .all(|((x, a), m)| x & m == a & m)
+            }
+            (NameConstraint::Dn(c), San::Dn(d)) => {
+                c.avas.len() <= d.avas.len()
+                    && c.avas
+                        .iter()
+                        .zip(&d.avas)
+                        .all(|(a, b)| a.oid == b.oid && a.value.eq_ignore_ascii_case(&b.value))
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// nameConstraints of a CA certificate.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NameConstraints {
+    pub permitted: Vec<NameConstraint>,
+    pub excluded: Vec<NameConstraint>,
+}
+
 /// keyUsage bits this crate looks at.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct KeyUsage {
@@ -100,6 +212,7 @@ pub struct Certificate {
     /// says whether the extension is present at all.
     pub crl_uris: Vec<String>,
     pub has_crl_dp: bool,
+    pub name_constraints: Option<NameConstraints>,
     /// Critical extensions this crate does not understand.
     pub unknown_critical: Vec<String>,
 }
@@ -159,6 +272,7 @@ impl Certificate {
             authority_key_id: None,
             crl_uris: Vec::new(),
             has_crl_dp: false,
+            name_constraints: None,
             unknown_critical: Vec::new(),
         };
         for ext in t.extensions() {
@@ -199,6 +313,18 @@ impl Certificate {
                             }
                         }
                     }
+                }
+                ParsedExtension::NameConstraints(nc) => {
+                    let conv = |v: &Option<Vec<x509_parser::extensions::GeneralSubtree>>| {
+                        v.iter()
+                            .flatten()
+                            .map(|s| NameConstraint::from_general_name(&s.base))
+                            .collect::<Vec<_>>()
+                    };
+                    c.name_constraints = Some(NameConstraints {
+                        permitted: conv(&nc.permitted_subtrees),
+                        excluded: conv(&nc.excluded_subtrees),
+                    });
                 }
                 ParsedExtension::ParseError { error } => {
                     return Err(bad(format!("extension {}: {error}", ext.oid)));
@@ -268,6 +394,47 @@ impl Certificate {
     /// `01:23:ab` form.
     pub fn serial_hex(&self) -> String {
         hex_colons(&self.serial)
+    }
+
+    /// A multi-line listing in the spirit of `ipsec listcerts`, for
+    /// `ikectl list-certs`.
+    pub fn summary(&self, now: i64) -> String {
+        use crate::time::fmt_utc;
+        let mut out = format!("  subject:  \"{}\"\n", self.subject);
+        if !self.sans.is_empty() {
+            let sans: Vec<String> = self.sans.iter().map(|x| x.to_string()).collect();
+            out.push_str(&format!("  altNames: {}\n", sans.join(", ")));
+        }
+        out.push_str(&format!("  issuer:   \"{}\"\n", self.issuer));
+        out.push_str(&format!("  serial:   {}\n", self.serial_hex()));
+        let state = if now < self.not_before {
+            "not valid yet"
+        } else if now > self.not_after {
+            "expired"
+        } else {
+            "ok"
+        };
+        out.push_str(&format!(
+            "  validity: not before {}\n            not after  {} ({state})\n",
+            fmt_utc(self.not_before),
+            fmt_utc(self.not_after)
+        ));
+        if let Some((ca, pl)) = self.basic_constraints {
+            if ca {
+                let pl = pl.map(|p| format!(", pathLen {p}")).unwrap_or_default();
+                out.push_str(&format!("  flags:    CA{pl}\n"));
+            }
+        }
+        out.push_str(&format!("  pubkey:   {}\n", self.public_key.describe()));
+        out.push_str(&format!(
+            "  keyid:    {}\n",
+            hex_colons(&self.public_key.spki_sha1())
+        ));
+        out.push_str(&format!(
+            "  subjkey:  {}\n",
+            hex_colons(&self.public_key.keyid())
+        ));
+        out
     }
 
     /// A one-line description of the names a certificate carries: its subject

@@ -81,6 +81,13 @@ pub enum Rejection {
         policy: &'static str,
         stale: Option<i64>,
     },
+    #[error("name constraints of CA \"{ca}\": {name} of \"{subject}\" is {why}")]
+    NameConstraint {
+        ca: String,
+        subject: String,
+        name: String,
+        why: String,
+    },
     #[error("chain too long (more than {0} certificates)")]
     ChainTooLong(usize),
     #[error("ID mismatch: wanted {wanted}, certificate has {has}")]

@@ -115,6 +115,50 @@ fn names_issuer(issuer: &Certificate, c: &Certificate) -> bool {
         }
 }
 
+/// RFC 5280 4.2.1.10 for every certificate below `ca` (self-issued
+/// intermediates excepted): no name in an excluded subtree, and for each name
+/// type with permitted subtrees, every name of that type inside one.
+fn check_name_constraints(
+    ca: &Certificate,
+    nc: &crate::cert::NameConstraints,
+    below: &[Certificate],
+) -> Result<(), Rejection> {
+    use crate::cert::San;
+    for (i, c) in below.iter().enumerate() {
+        if i > 0 && c.subject == c.issuer {
+            continue;
+        }
+        let mut names: Vec<San> = c.sans.clone();
+        if !c.subject.avas.is_empty() {
+            names.push(San::Dn(c.subject.clone()));
+        }
+        for n in &names {
+            let reject = |why: String| Rejection::NameConstraint {
+                ca: ca.subject.to_string(),
+                subject: c.subject.to_string(),
+                name: n.to_string(),
+                why,
+            };
+            if let Some(x) = nc.excluded.iter().find(|x| x.applies(n) == Some(true)) {
+                return Err(reject(format!("excluded by {x}")));
+            }
+            let relevant: Vec<_> = nc
+                .permitted
+                .iter()
+                .filter(|p| p.applies(n).is_some())
+                .collect();
+            if !relevant.is_empty() && !relevant.iter().any(|p| p.applies(n) == Some(true)) {
+                let list: Vec<String> = relevant.iter().map(|p| p.to_string()).collect();
+                return Err(reject(format!(
+                    "not within the permitted {}",
+                    list.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 impl TrustStore {
     pub fn new(anchors: Vec<Certificate>, crls: Vec<Crl>) -> TrustStore {
         TrustStore { anchors, crls }
@@ -266,6 +310,9 @@ impl TrustStore {
                     path_len: pl,
                 });
             }
+        }
+        if let Some(nc) = &cand.name_constraints {
+            check_name_constraints(cand, nc, chain)?;
         }
         chain.push(cand.clone());
         if is_anchor {

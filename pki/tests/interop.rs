@@ -150,6 +150,21 @@ fn swan_chain(alg: Alg) {
             "{msg}"
         );
     }
+    let listing = ee.summary(now());
+    assert!(
+        listing.contains(&format!("subject:  \"{EE_DN}\"")),
+        "{listing}"
+    );
+    assert!(listing.contains("altNames: DNS:moon.strongswan.org, IP:192.0.2.1, IP:2001:db8::1, email:moon@strongswan.org"), "{listing}");
+    assert!(
+        listing.contains(
+            &hex::encode(ee.public_key.keyid())
+                .chars()
+                .take(2)
+                .collect::<String>()
+        )
+    );
+    assert!(cert(p, "expired.pem").summary(now()).contains("(expired)"));
     // No CN fallback for FQDNs (as strongSwan): "expired" has no subjectAltName.
     let expired = cert(p, "expired.pem");
     assert!(
@@ -809,4 +824,122 @@ fn every_byte_of_a_certificate_matters() {
             der.len()
         );
     }
+}
+
+/// A peer sending a mesh of cross-signed, same-named CA certificates cannot
+/// make chain building explode: the search gives up after MAX_TRIES issuers.
+#[test]
+fn cross_signed_mesh_is_bounded() {
+    common::require("pki");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    sh(
+        d,
+        r#"
+for i in 0 1 2 3 4; do
+  pki --gen --type ecdsa --size 256 > k$i.der 2>/dev/null
+  pki --pub --in k$i.der --type priv > p$i.der 2>/dev/null
+  pki --self --in k$i.der --type ecdsa --dn "CN=mesh" --ca --lifetime 30 > self$i.der 2>/dev/null
+done
+for i in 0 1 2 3 4; do for j in 0 1 2 3 4; do [ $i = $j ] && continue
+  pki --issue --in p$i.der --cacert self$j.der --cakey k$j.der --dn "CN=mesh" --ca --lifetime 30 > c$i$j.der 2>/dev/null
+done; done
+pki --gen --type ecdsa --size 256 > root.der 2>/dev/null
+pki --self --in root.der --type ecdsa --dn "CN=unrelated root" --ca --lifetime 30 > root.crt 2>/dev/null
+pki --issue --in p1.der --cacert self0.der --cakey k0.der --dn "CN=leaf" --lifetime 30 > leaf.der 2>/dev/null
+"#,
+    );
+    let read = |f: &str| Certificate::from_der(&std::fs::read(d.join(f)).unwrap()).unwrap();
+    let mut pool = Vec::new();
+    for i in 0..5 {
+        pool.push(read(&format!("self{i}.der")));
+        for j in 0..5 {
+            if i != j {
+                pool.push(read(&format!("c{i}{j}.der")));
+            }
+        }
+    }
+    let store = TrustStore::new(vec![read("root.crt")], vec![]);
+    let start = std::time::Instant::now();
+    let r = store.verify(&read("leaf.der"), &pool, now(), &Policy::default());
+    let e = r.expect_err("no path to the unrelated root");
+    assert!(e.to_string().contains("gave up building a chain"), "{e}");
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+/// nameConstraints are enforced, with the offending name and constraint in
+/// the message. (openssl makes this CA: strongSwan 5.9.8's `pki --nc-excluded
+/// 192.0.2.0/24` writes an empty GeneralSubtree that openssl can't parse.)
+#[test]
+fn name_constraints() {
+    common::require("openssl");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    sh(
+        d,
+        r#"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ca.key 2>/dev/null
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ee.key 2>/dev/null
+cat > x.cnf <<'X'
+[req]
+distinguished_name=dn
+[dn]
+[ca]
+basicConstraints=critical,CA:TRUE
+keyUsage=critical,keyCertSign,cRLSign
+nameConstraints=critical,permitted;DNS:strongswan.org,permitted;dirName:ncdn,excluded;IP:192.0.2.0/255.255.255.0
+[ncdn]
+C=CH
+O=nc
+[good]
+subjectAltName=DNS:moon.strongswan.org,IP:198.51.100.1
+[baddns]
+subjectAltName=DNS:moon.example.com
+[badip]
+subjectAltName=DNS:moon.strongswan.org,IP:192.0.2.7
+[baddn]
+subjectAltName=DNS:sun.strongswan.org
+X
+openssl req -x509 -new -key ca.key -subj "/C=CH/O=nc/CN=NC Root" -days 30 -config x.cnf -extensions ca -outform DER -out ca.crt
+iss() { openssl req -new -key ee.key -subj "$2" 2>/dev/null | openssl x509 -req -CA ca.crt -CAform DER -CAkey ca.key -set_serial $RANDOM -days 30 -extfile x.cnf -extensions $1 -outform DER -out $1.crt 2>/dev/null; }
+iss good "/C=CH/O=nc/CN=moon"
+iss baddns "/C=CH/O=nc/CN=evil"
+iss badip "/C=CH/O=nc/CN=ip"
+iss baddn "/C=DE/O=nc/CN=dn"
+"#,
+    );
+    let read = |f: &str| Certificate::from_der(&std::fs::read(d.join(f)).unwrap()).unwrap();
+    let ca = read("ca.crt");
+    assert!(ca.name_constraints.is_some(), "pki wrote nameConstraints");
+    let store = TrustStore::new(vec![ca], vec![]);
+    let v = |f: &str| {
+        store
+            .verify(&read(f), &[], now(), &Policy::default())
+            .map(|c| c.certs.len())
+    };
+    assert_eq!(v("good.crt"), Ok(2));
+    expect_reject(
+        v("baddns.crt"),
+        |e| matches!(e, Rejection::NameConstraint { .. }),
+        &[
+            "DNS:moon.example.com of \"C=CH, O=nc, CN=evil\" is not within the permitted DNS:strongswan.org",
+        ],
+    );
+    expect_reject(
+        v("badip.crt"),
+        |e| matches!(e, Rejection::NameConstraint { .. }),
+        &["IP:192.0.2.7", "excluded by IP:192.0.2.0/24"],
+    );
+    expect_reject(
+        v("baddn.crt"),
+        |e| matches!(e, Rejection::NameConstraint { .. }),
+        &[
+            "DN:C=DE, O=nc, CN=dn",
+            "not within the permitted DN:C=CH, O=nc",
+        ],
+    );
 }
