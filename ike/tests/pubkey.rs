@@ -176,23 +176,28 @@ fn endpoint(conf_text: &str, secrets: &str, dir: &Path, addr: &str, seed: u64) -
     ep
 }
 
-fn run(a: &mut Endpoint, b: &mut Endpoint, now: Instant) -> (Vec<Event>, Vec<Event>) {
+/// Runs the exchange; returns both sides' events and the datagram sizes.
+fn run(a: &mut Endpoint, b: &mut Endpoint, now: Instant) -> (Vec<Event>, Vec<Event>, Vec<usize>) {
     let (mut ea, mut eb) = (Vec::new(), Vec::new());
+    let mut sizes = Vec::new();
     for _ in 0..20 {
         while let Some(t) = a.poll_transmit() {
+            sizes.push(t.data.len());
             b.handle_datagram(now, t.remote, t.local, &t.data);
         }
         while let Some(t) = b.poll_transmit() {
+            sizes.push(t.data.len());
             a.handle_datagram(now, t.remote, t.local, &t.data);
         }
     }
+
     while let Some(e) = a.poll_event() {
         ea.push(e);
     }
     while let Some(e) = b.poll_event() {
         eb.push(e);
     }
-    (ea, eb)
+    (ea, eb, sizes)
 }
 
 const MOON: &str = "conn net\n  left=192.0.2.1\n  leftcert=cert.pem\n  leftid=@moon.strongswan.org\n  leftsubnet=10.1.0.0/16\n  right=192.0.2.2\n  rightid=carol@strongswan.org\n  rightsubnet=10.2.0.0/16\n  auto=add\n";
@@ -220,7 +225,7 @@ fn rsa_and_ecdsa_certificates_authenticate_both_ways() {
     let mut b = endpoint(CAROL, ": ECDSA key.pem\n", &carol_d, "192.0.2.2", 2);
     let now = Instant::now();
     a.initiate(now, "net").unwrap();
-    let (ea, eb) = run(&mut a, &mut b, now);
+    let (ea, eb, sizes) = run(&mut a, &mut b, now);
     let installs = |e: &[Event]| {
         e.iter()
             .filter(|e| matches!(e, Event::InstallChild(_)))
@@ -229,6 +234,9 @@ fn rsa_and_ecdsa_certificates_authenticate_both_ways() {
     assert_eq!((installs(&ea), installs(&eb)), (1, 1), "{ea:?}\n{eb:?}");
     assert_eq!(a.status(now)[0].state, IkeState::Established);
     assert_eq!(a.status(now)[0].remote_id, "carol@strongswan.org");
+    // The IKE_AUTH messages carry certificates: fragmented (RFC 7383), none above 1280 octets.
+    assert!(sizes.len() > 4, "{sizes:?}");
+    assert!(sizes.iter().all(|s| *s <= 1280), "{sizes:?}");
     let _ = std::fs::remove_dir_all(moon_d);
     let _ = std::fs::remove_dir_all(carol_d);
 }
@@ -270,7 +278,7 @@ fn untrusted_or_mismatched_certificates_are_rejected() {
         let now = Instant::now();
         // carol initiates; moon must reject carol's certificate.
         b.initiate(now, "net").unwrap();
-        let (ea, eb) = run(&mut a, &mut b, now);
+        let (ea, eb, _) = run(&mut a, &mut b, now);
         assert!(
             ea.iter().all(|e| !matches!(e, Event::InstallChild(_))),
             "{ea:?}"

@@ -36,6 +36,8 @@ const RETRANSMIT_TRIES: u32 = 5;
 /// A half-open responder IKE_SA is dropped after this long without IKE_AUTH.
 const HALF_OPEN_TIMEOUT: Duration = Duration::from_secs(30);
 const NONCE_LEN: usize = 32;
+/// Largest IKE datagram before fragmenting (strongSwan's default fragment_size).
+const FRAGMENT_SIZE: usize = 1280;
 const IKE_PORT: u16 = 500;
 const NATT_PORT: u16 = 4500;
 
@@ -57,7 +59,8 @@ enum Phase {
 #[derive(Debug)]
 struct Pending {
     msg_id: u32,
-    packet: Vec<u8>,
+    /// The datagram(s) of the request (several when fragmented, RFC 7383).
+    packets: Vec<Vec<u8>>,
     tries: u32,
     next: Instant,
     kind: PendingKind,
@@ -206,7 +209,7 @@ struct IkeSa {
     /// Conns to add as CHILD_SAs once this (initiating) IKE_SA is up.
     deferred: Vec<Arc<Conn>>,
     /// Our last response (msg id, packet), for retransmitted requests.
-    last_response: Option<(u32, Vec<u8>)>,
+    last_response: Option<(u32, Vec<Vec<u8>>)>,
     children: Vec<ChildSa>,
     child_req: Option<ChildRequest>,
     local_id: Identification,
@@ -944,7 +947,7 @@ impl Endpoint {
         sa.dh = Some(dh);
         sa.init_req = packet.clone();
         sa.next_out = 1;
-        self.send_request(now, sa, 0, packet, PendingKind::Init);
+        self.send_request(now, sa, 0, vec![packet], PendingKind::Init);
         Ok(())
     }
 
@@ -1054,33 +1057,38 @@ impl Endpoint {
         now: Instant,
         sa: &mut IkeSa,
         msg_id: u32,
-        packet: Vec<u8>,
+        packets: Vec<Vec<u8>>,
         kind: PendingKind,
     ) {
-        self.transmits.push_back(Transmit {
-            local: sa.local,
-            remote: sa.remote,
-            data: packet.clone(),
-        });
+        for data in &packets {
+            self.transmits.push_back(Transmit {
+                local: sa.local,
+                remote: sa.remote,
+                data: data.clone(),
+            });
+        }
         sa.pending = Some(Pending {
             msg_id,
-            packet,
+            packets,
             tries: 0,
             next: now + Duration::from_secs_f64(RETRANSMIT_TIMEOUT),
             kind,
         });
     }
 
-    fn send_response(&mut self, sa: &mut IkeSa, msg_id: u32, packet: Vec<u8>) {
-        self.transmits.push_back(Transmit {
-            local: sa.local,
-            remote: sa.remote,
-            data: packet.clone(),
-        });
-        sa.last_response = Some((msg_id, packet));
+    fn send_response(&mut self, sa: &mut IkeSa, msg_id: u32, packets: Vec<Vec<u8>>) {
+        for data in &packets {
+            self.transmits.push_back(Transmit {
+                local: sa.local,
+                remote: sa.remote,
+                data: data.clone(),
+            });
+        }
+        sa.last_response = Some((msg_id, packets));
     }
 
-    /// Builds an encrypted message of this SA.
+    /// Builds an encrypted message of this SA: one datagram, or RFC 7383
+    /// fragments when both sides support them and it exceeds the fragment size.
     fn protect(
         &mut self,
         sa: &IkeSa,
@@ -1088,14 +1096,28 @@ impl Endpoint {
         response: bool,
         msg_id: u32,
         inner: &[Payload],
-    ) -> Option<Vec<u8>> {
+    ) -> Option<Vec<Vec<u8>>> {
         let sk = sa.sk_out.as_ref()?;
         let header = sa.header(exchange, response, msg_id);
-        match sk.protect(&header, &[], inner, &mut *self.rng) {
-            Ok(p) => Some(p),
+        let whole = match sk.protect(&header, &[], inner, &mut *self.rng) {
+            Ok(p) => p,
             Err(e) => {
                 warn!(target: "enc", "could not protect {exchange} message: {e}");
-                None
+                return None;
+            }
+        };
+        let may_fragment = sa.frag_supported && sa.conn.fragmentation != Fragmentation::No;
+        if !may_fragment || whole.len() <= FRAGMENT_SIZE {
+            return Some(vec![whole]);
+        }
+        match sk.protect_fragments(&header, inner, FRAGMENT_SIZE, &mut *self.rng) {
+            Ok(f) => {
+                debug!(target: "enc", "{exchange} message of {} octets sent in {} fragments", whole.len(), f.len());
+                Some(f)
+            }
+            Err(e) => {
+                warn!(target: "enc", "could not fragment {exchange} message: {e}");
+                Some(vec![whole])
             }
         }
     }
@@ -1946,11 +1968,13 @@ impl Endpoint {
                             * RETRANSMIT_BASE.powi(i32::try_from(p.tries).unwrap_or(i32::MAX));
                         p.next = now + Duration::from_secs_f64(wait);
                         info!(target: "ike", "retransmit {} of request with message ID {} ({}[{}])", p.tries, p.msg_id, sa.conn.name, sa.id);
-                        self.transmits.push_back(Transmit {
-                            local: sa.local,
-                            remote: sa.remote,
-                            data: p.packet.clone(),
-                        });
+                        for data in &p.packets {
+                            self.transmits.push_back(Transmit {
+                                local: sa.local,
+                                remote: sa.remote,
+                                data: data.clone(),
+                            });
+                        }
                     }
                 }
             }
@@ -2110,18 +2134,20 @@ impl Endpoint {
 
     fn on_request(&mut self, now: Instant, sa: &mut IkeSa, data: &[u8], msg: Message) {
         let id = msg.header.message_id;
-        if let Some((last_id, packet)) = &sa.last_response {
+        if let Some((last_id, packets)) = &sa.last_response {
             let first_fragment = match msg.payloads.last() {
                 Some(Payload::Skf(f)) => f.number == 1,
                 _ => true,
             };
             if *last_id == id && first_fragment {
                 debug!(target: "net", "retransmitted request {id} of {}[{}]: answering from cache", sa.conn.name, sa.id);
-                self.transmits.push_back(Transmit {
-                    local: sa.local,
-                    remote: sa.remote,
-                    data: packet.clone(),
-                });
+                for data in packets {
+                    self.transmits.push_back(Transmit {
+                        local: sa.local,
+                        remote: sa.remote,
+                        data: data.clone(),
+                    });
+                }
                 return;
             }
         }
