@@ -17,6 +17,18 @@
 //!    [`Identity::check_cert`] its IDr/IDi, then [`auth::verify_auth`] with
 //!    the end-entity's public key.
 //!
+//! The crate is a leaf: it does not depend on `conf`. The daemon maps
+//! `conf::Identity` onto [`Identity`] case by case (UserFqdn → Rfc822, a DN
+//! string through [`Dn::parse`]), and `conf::SecretKind::KeyFile { path,
+//! passphrase }` onto [`IpsecD::load_private_key`]. Time comes in as Unix
+//! seconds (sans-IO: tests pin it); [`time::now`] is there for the daemon.
+//!
+//! strongSwan semantics kept on purpose: FQDN/email IDs match
+//! subjectAltNames only (never the CN); DN IDs match the subject (or a
+//! directoryName SAN) attribute by attribute in order, case-insensitively,
+//! `*` matching a whole value; every certificate in `cacerts` is a trust
+//! anchor; EKU is not checked unless [`Policy::required_eku`] asks.
+//!
 //! Backend: aws-lc-rs for every signature and digest. Its private-key
 //! operations are constant-time (RSA with blinding on a constant-time bignum
 //! implementation; no RUSTSEC-2023-0071). It offers no RSA PKCS#1 v1.5

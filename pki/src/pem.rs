@@ -21,7 +21,8 @@ pub(crate) fn is_pem(input: &[u8]) -> bool {
 /// All PEM blocks in `input`, in order. Text outside blocks is ignored (as
 /// OpenSSL does: `openssl x509 -text` output keeps working).
 pub(crate) fn parse_blocks(input: &[u8]) -> Result<Vec<Block>, String> {
-    let text = String::from_utf8_lossy(input);
+    // A copy (lossy UTF-8) that may hold key text: zeroized when done.
+    let text = Zeroizing::new(String::from_utf8_lossy(input).into_owned());
     let mut out = Vec::new();
     let mut lines = text.lines();
     while let Some(line) = lines.next() {
