@@ -851,3 +851,62 @@ fn unknown_critical_payload_gets_unsupported_critical_payload() {
             .any(|p| matches!(p, ike::wire::Payload::Ke(_)))
     );
 }
+
+#[test]
+fn initiator_behind_nat_floats_encapsulates_and_sends_keepalives() {
+    let conf = net2net("aes128gcm16-prfsha256-x25519!", "aes128gcm16!");
+    // The responder does not know the initiator's (public) address.
+    let conf_b = conf.replace(&format!("left={A}"), "left=%any");
+    let mut p = Pair::new(&conf, PSK, &conf_b, PSK);
+    // A NAT maps 192.0.2.1:500/4500 to 198.51.100.7:40500/44500.
+    let public = |port: u16| -> SocketAddr {
+        format!("198.51.100.7:{}", if port == 500 { 40500 } else { 44500 })
+            .parse()
+            .unwrap()
+    };
+    let private = |port: u16| -> SocketAddr {
+        format!("{A}:{}", if port == 40500 { 500 } else { 4500 })
+            .parse()
+            .unwrap()
+    };
+    p.a.initiate(p.now, "net-net").unwrap();
+    let mut keepalives = 0;
+    for round in 0..40 {
+        while let Some(t) = p.a.poll_transmit() {
+            if t.data == [0xff] {
+                keepalives += 1;
+                assert_eq!(t.local.port(), 4500);
+                continue;
+            }
+            p.b.handle_datagram(p.now, t.remote, public(t.local.port()), &t.data);
+        }
+        while let Some(t) = p.b.poll_transmit() {
+            p.a.handle_datagram(p.now, private(t.remote.port()), t.local, &t.data);
+        }
+        if round > 10 {
+            p.now += Duration::from_secs(5);
+            p.a.handle_timeout(p.now);
+            p.b.handle_timeout(p.now);
+        }
+    }
+    p.drain();
+    let (ia, ib) = (Pair::installs(&p.a_events), Pair::installs(&p.b_events));
+    assert_eq!(
+        (ia.len(), ib.len()),
+        (1, 1),
+        "{:?} {:?}",
+        p.a_events,
+        p.b_events
+    );
+    assert_eq!(ia[0].encap, Some((4500, 4500)));
+    assert_eq!(
+        ib[0].encap,
+        Some((4500, 44500)),
+        "the responder sends to the NAT's mapped port"
+    );
+    assert_eq!(ib[0].remote.to_string(), "198.51.100.7");
+    assert!(
+        (4..=7).contains(&keepalives),
+        "a keepalive every 20 s over ~145 s: {keepalives}"
+    );
+}

@@ -207,7 +207,8 @@ impl Sockets {
             return;
         };
         let buf;
-        let out = if local.port() == self.ports.1 {
+        // NAT-T keepalives (RFC 3948: one 0xFF octet) go without the marker.
+        let out = if local.port() == self.ports.1 && data != [0xff] {
             buf = natt_output(data);
             &buf[..]
         } else {

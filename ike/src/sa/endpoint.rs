@@ -36,6 +36,8 @@ const RETRANSMIT_TRIES: u32 = 5;
 /// A half-open responder IKE_SA is dropped after this long without IKE_AUTH.
 const HALF_OPEN_TIMEOUT: Duration = Duration::from_secs(30);
 const NONCE_LEN: usize = 32;
+/// NAT-T keepalive interval when behind a NAT (strongSwan's keep_alive default).
+const KEEPALIVE: Duration = Duration::from_secs(20);
 /// Largest IKE datagram before fragmenting (strongSwan's default fragment_size).
 const FRAGMENT_SIZE: usize = 1280;
 const IKE_PORT: u16 = 500;
@@ -230,6 +232,8 @@ struct IkeSa {
     /// The packet that triggered the kernel ACQUIRE (auto=route): its addresses
     /// are proposed first in TSi/TSr (RFC 7296 §2.9).
     acquire: Option<(IpAddr, IpAddr)>,
+    /// Next NAT-T keepalive (we are behind a NAT).
+    keepalive_at: Option<Instant>,
     /// When the peer was last heard from (dead peer detection).
     last_in: Instant,
     /// RFC 7383 reassembly of the message being received (message ID, is-response).
@@ -702,12 +706,23 @@ impl Endpoint {
                 } else {
                     None
                 };
+                let keepalive = if sa.phase == Phase::Established
+                    && sa.nat_local
+                    && sa.local.port() == NATT_PORT
+                {
+                    Some(sa.keepalive_at.unwrap_or(sa.last_in))
+                } else {
+                    None
+                };
                 let dpd = if sa.pending.is_none() {
                     dpd_due(sa)
                 } else {
                     None
                 };
-                [retrans, half, rekeys, dpd].into_iter().flatten().min()
+                [retrans, half, rekeys, dpd, keepalive]
+                    .into_iter()
+                    .flatten()
+                    .min()
             })
             .min()
     }
@@ -889,6 +904,7 @@ impl Endpoint {
             frag_supported: false,
             reassembly: None,
             last_in: now,
+            keepalive_at: None,
             acquire: None,
             eap: None,
             vips_local: Vec::new(),
@@ -1591,6 +1607,7 @@ impl Endpoint {
             frag_supported: old.frag_supported,
             reassembly: None,
             last_in: now,
+            keepalive_at: None,
             acquire: None,
             eap: None,
             vips_local: Vec::new(),
@@ -1919,6 +1936,21 @@ impl Endpoint {
                 continue;
             }
             if sa.phase == Phase::Established {
+                if sa.nat_local && sa.local.port() == NATT_PORT {
+                    match sa.keepalive_at {
+                        Some(t) if now >= t => {
+                            debug!(target: "net", "sending keep-alive to {}", sa.remote);
+                            self.transmits.push_back(Transmit {
+                                local: sa.local,
+                                remote: sa.remote,
+                                data: vec![0xff],
+                            });
+                            sa.keepalive_at = Some(now + KEEPALIVE);
+                        }
+                        None => sa.keepalive_at = Some(now + KEEPALIVE),
+                        _ => {}
+                    }
+                }
                 if let Some(t) = dpd_due(&sa) {
                     if now >= t && sa.pending.is_none() && sa.queue.is_empty() {
                         debug!(target: "ike", "sending DPD to {}", sa.remote.ip());
@@ -2391,6 +2423,7 @@ impl Endpoint {
                 .is_some(),
             reassembly: None,
             last_in: now,
+            keepalive_at: None,
             acquire: None,
             eap: None,
             vips_local: Vec::new(),
