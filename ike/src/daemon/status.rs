@@ -484,7 +484,7 @@ mod tests {
                 }
                 let re = f[2];
                 // Only the simple shapes: NAME[.*|{N}.*]KEYWORD...
-                let Some((name, _)) = re.split_once(['.', '[']) else {
+                let Some((name, _)) = re.split_once(['.', '[', '\\', '{']) else {
                     continue;
                 };
                 if name.is_empty() || re.contains("PH_IP") || re.contains("CN=") {
@@ -492,7 +492,11 @@ mod tests {
                 }
                 let ids: Vec<&str> = re
                     .split(".*")
-                    .filter(|p| p.contains('@') || p.contains(".strongswan.org"))
+                    .filter(|p| {
+                        p.contains('@')
+                            || p.contains(".strongswan.org")
+                            || p.matches(':').count() > 5
+                    })
                     .map(|p| p.trim_end_matches('.'))
                     .collect();
                 let mut r = report(vec![child(re.contains("UDP"), "TUNNEL")]);
@@ -508,6 +512,13 @@ mod tests {
                     .and_then(|(n, _)| n.parse().ok())
                 {
                     sa.children[0].child_id = n;
+                }
+                if let Some(n) = re
+                    .split_once("\\[")
+                    .and_then(|(_, rest)| rest.split_once(']'))
+                    .and_then(|(n, _)| n.parse().ok())
+                {
+                    sa.ike_id = n;
                 }
                 if ids.len() == 2 {
                     sa.local_id = ids[0].to_owned();
