@@ -320,7 +320,7 @@ fn pool_addrs(p: &conf::values::TsAddr) -> Vec<IpAddr> {
     if hi < lo {
         return Vec::new();
     }
-    let hi = hi.min(lo + MAX - 1);
+    let hi = hi.min(lo.saturating_add(MAX - 1));
     (lo..=hi)
         .map(|v| match a {
             IpAddr::V4(_) => IpAddr::V4((v as u32).into()),
@@ -4022,4 +4022,29 @@ fn describe_offer(p: &[crate::wire::Proposal]) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pool_addrs;
+    use conf::values::{TsAddr, parse_net};
+
+    #[test]
+    fn pools_exclude_network_and_broadcast_and_never_overflow() {
+        let p = |s: &str| TsAddr::Net(parse_net(s).unwrap().0);
+        let v = pool_addrs(&p("10.3.0.0/28"));
+        assert_eq!(v.len(), 14);
+        assert_eq!(v[0].to_string(), "10.3.0.1");
+        assert_eq!(v[13].to_string(), "10.3.0.14");
+        assert_eq!(pool_addrs(&p("10.3.0.7/32")).len(), 1);
+        assert_eq!(pool_addrs(&p("255.255.255.252/30")).len(), 2);
+        // Top of the IPv6 space, and a huge pool: bounded, no overflow.
+        assert_eq!(
+            pool_addrs(&p("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ff00/120")).len(),
+            255
+        );
+        assert_eq!(pool_addrs(&p("2001:db8::/64")).len(), 65_536);
+        let r = TsAddr::Range("192.0.2.10".parse().unwrap(), "192.0.2.12".parse().unwrap());
+        assert_eq!(pool_addrs(&r).len(), 3);
+    }
 }
