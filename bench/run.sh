@@ -216,7 +216,7 @@ bench_config() {
     log "config load: $CONF_N conns ($(wc -c <"$d/ipsec.conf") bytes), $ROUNDS rounds"
     "$IKED" --check-config --config "$d/ipsec.conf" --secrets "$d/ipsec.secrets" >"$d/check-config.out" 2>&1 ||
         die "iked --check-config rejects the generated file: $(tail -3 "$d/check-config.out")"
-    local it=() ir=() st=() sr=() sc=() la=() cc=() scc=()
+    local it=() ir=() st=() sr=() sc=() la=() cc=() scc=() dt=() dr=() drss=()
     for ((r = 1; r <= ROUNDS; r++)); do
         # A: iked --check-config (process start to exit)
         t0=$(now)
@@ -226,6 +226,28 @@ bench_config() {
         n=$(grep -c '^site-\|site-[0-9]' "$d/iked.$r.out")
         it+=("$(sub "$t1" "$t0")")
         ir+=("$(tail -1 "$d/iked-time.$r")")
+        # A': the iked daemon, from exec to its "starting: N conns" line (config
+        # loaded, sockets bound), confirmed by `ikectl statusall`
+        rm -f "$d/iked.ctl"
+        t0=$(now)
+        ip netns exec "$ns" "$IKED" --config "$d/ipsec.conf" --secrets "$d/ipsec.secrets" \
+            --ctl "$d/iked.ctl" >"$d/iked-daemon.$r.log" 2>&1 &
+        p=$!; PIDS+=("$p")
+        ok=0
+        for ((i = 0; i < 6000; i++)); do
+            grep -q "starting: $((CONF_N + 1)) conns" "$d/iked-daemon.$r.log" 2>/dev/null && { ok=1; break; }
+            kill -0 "$p" 2>/dev/null || break
+            sleep 0.01
+        done
+        t1=$(now)
+        sleep 0.2
+        dt+=("$(sub "$t1" "$t0")"); dr+=("$(hwm "$p")"); drss+=("$(rss "$p")")
+        [ $ok = 1 ] || log "iked daemon did not start: $(tail -3 "$d/iked-daemon.$r.log")"
+        for ((i = 0; i < 100; i++)); do [ -S "$d/iked.ctl" ] && break; sleep 0.05; done
+        c=$(timeout 60 "$IKECTL" --ctl "$d/iked.ctl" statusall 2>/dev/null | grep -c '^ *site-[0-9]*: .*\.\.\.')
+        log "  round $r: iked daemon ${dt[-1]} s (statusall lists $c conns, VmHWM ${dr[-1]} kB, VmRSS ${drss[-1]} kB)"
+        [ "$c" = "$CONF_N" ] || log "  WARNING: ikectl statusall listed $c of $CONF_N conns"
+        stop_pid "$p" 10; wait "$p" 2>/dev/null; forget_pid "$p"
         # B: strongSwan starter + charon, from `ipsec start` to every conn added
         rm -f "$d/charon.log"
         t0=$(now)
@@ -241,14 +263,14 @@ bench_config() {
         t1=$(now)
         cp "$d/charon.log" "$d/charon.$r.log" 2>/dev/null
         [ $ok = 1 ] || { log "strongSwan did not load $CONF_N conns (have ${c:-0}); see $d/charon.$r.log"; }
-        # confirm with the starter's own view, then memory
-        c=$(in_starter "$p" ipsec statusall 2>/dev/null | tee "$d/statusall.$r.txt" | grep -c '^ *site-[0-9]*: .*\.\.\.')
+        # memory, then confirm with the starter's own view
         local cp_=$(charon_pid "$p") spid
         spid=$(in_starter "$p" cat /run/starter.charon.pid 2>/dev/null | tr -d '[:space:]')
         st+=("$(sub "$t1" "$t0")")
         sr+=("$(hwm "$cp_")")
         sc+=("$(hwm "$spid")")
         cc+=("$(cpu "$cp_")"); scc+=("$(cpu "$spid")")
+        c=$(in_starter "$p" ipsec statusall 2>/dev/null | tee "$d/statusall.$r.txt" | grep -c '^ *site-[0-9]*: .*\.\.\.')
         log "  round $r: iked ${it[-1]} s (${n} conn lines, peak RSS ${ir[-1]} kB) | strongSwan ${st[-1]} s (statusall lists $c conns, charon VmHWM ${sr[-1]} kB CPU ${cc[-1]} s, starter ${sc[-1]} kB CPU ${scc[-1]} s) | load $(loadavg)"
         la+=("$(cut -d' ' -f1 /proc/loadavg)")
         stop_starter "$p"
@@ -263,10 +285,11 @@ bench_config() {
     res "| | median time (s) | all rounds (s) | peak RSS (MB) |"
     res "| --- | --- | --- | --- |"
     res "| iked --check-config | $mi | ${it[*]} | $(mb "$(echo "${ir[*]}" | median)") |"
+    res "| iked daemon start -> config loaded (log line) | $(echo "${dt[*]}" | median) | ${dt[*]} | $(mb "$(echo "${dr[*]}" | median)") (RSS after: $(mb "$(echo "${drss[*]}" | median)")) |"
     res "| strongSwan ipsec start -> all conns added | $ms | ${st[*]} | charon $(mb "$(echo "${sr[*]}" | median)") + starter $(mb "$(echo "${sc[*]}" | median)") |"
     res ""
     res "strongSwan CPU (median): charon $(echo "${cc[*]}" | median) s, starter $(echo "${scc[*]}" | median) s."
-    res "ratio strongSwan/iked time: **$(div "$ms" "$mi")x**; load average (1 min) during rounds: ${la[*]}"
+    res "ratio strongSwan/iked time: **$(div "$ms" "$mi")x** (vs iked --check-config), **$(div "$ms" "$(echo "${dt[*]}" | median)")x** (vs the iked daemon); load average (1 min) during rounds: ${la[*]}"
     res ""
 }
 
