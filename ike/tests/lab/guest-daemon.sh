@@ -380,8 +380,8 @@ charon {
 EOF
   start_iked left || why+="iked did not start; "
   ip netns exec right /usr/sbin/ipsec start || why+="strongSwan ipsec start failed; "
-  for _ in $(seq 50); do ip netns exec right /usr/sbin/ipsec status >/dev/null 2>&1 && break; sleep 0.2; done
-  sleep 1
+  # The starter adds the conn to charon asynchronously: wait until charon lists it.
+  for _ in $(seq 100); do ip netns exec right /usr/sbin/ipsec statusall 2>/dev/null | grep -q '^ *net-net:  192.0.2.2' && break; sleep 0.3; done
   if [ $dir = init ]; then
     ctl left up net-net || why+="ikectl up failed; "
   else
