@@ -515,15 +515,24 @@ impl PrivateKey {
                     "ENCRYPTED PRIVATE KEY" => Hint::EncryptedPkcs8,
                     _ => continue,
                 };
-                if b.headers
+                let encrypted = b
+                    .headers
                     .iter()
-                    .any(|(k, v)| k == "Proc-Type" && v.contains("ENCRYPTED"))
-                {
-                    return Err(Error::Unsupported(
-                        "legacy OpenSSL PEM encryption (Proc-Type: 4,ENCRYPTED); convert with \
-                         `openssl pkcs8 -topk8 -v2 aes256` to encrypted PKCS#8"
-                            .into(),
-                    ));
+                    .any(|(k, v)| k == "Proc-Type" && v.contains("ENCRYPTED"));
+                if encrypted {
+                    let dek = b
+                        .headers
+                        .iter()
+                        .find(|(k, _)| k == "DEK-Info")
+                        .map(|(_, v)| v.as_str())
+                        .ok_or_else(|| Error::BadKey("encrypted PEM without DEK-Info".into()))?;
+                    let pass = passphrase.ok_or(Error::NeedPassphrase)?;
+                    let plain = crate::legacy::decrypt(dek, pass, &b.contents)?;
+                    // A wrong passphrase that happens to unpad yields garbage.
+                    return Self::from_der_hinted(&plain, None, hint).map_err(|e| match e {
+                        Error::BadKey(_) => Error::BadPassphrase,
+                        e => e,
+                    });
                 }
                 return Self::from_der_hinted(&b.contents, passphrase, hint);
             }

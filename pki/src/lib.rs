@@ -44,6 +44,7 @@ pub mod dn;
 mod error;
 pub mod identity;
 pub mod key;
+mod legacy;
 mod pem;
 pub mod sigalg;
 pub mod store;

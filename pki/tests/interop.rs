@@ -618,12 +618,33 @@ fn openssl_chain(alg: Alg) {
             );
             let k = PrivateKey::from_pem_or_der(&p.read("ee.pkcs1.pem"), None).unwrap();
             assert_eq!(k.public_key(), &ee.public_key);
-            sh(
-                &p.dir,
-                "openssl rsa -in ee.key -traditional -aes128 -passout pass:x -out ee.legacy.pem 2>/dev/null",
-            );
-            let e = PrivateKey::from_pem_or_der(&p.read("ee.legacy.pem"), Some(b"x")).unwrap_err();
-            assert!(e.to_string().contains("openssl pkcs8 -topk8"), "{e}");
+            // Legacy OpenSSL PEM encryption (openssl genrsa -aes256 before OpenSSL 3).
+            for c in ["aes128", "aes192", "aes256", "des3"] {
+                sh(
+                    &p.dir,
+                    &format!(
+                        "openssl rsa -in ee.key -traditional -{c} -passout pass:x -out ee.legacy.pem 2>/dev/null"
+                    ),
+                );
+                let pem = p.read("ee.legacy.pem");
+                assert!(String::from_utf8_lossy(&pem).contains("Proc-Type: 4,ENCRYPTED"));
+                let k = PrivateKey::from_pem_or_der(&pem, Some(b"x")).unwrap();
+                assert_eq!(k.public_key(), &ee.public_key, "{c}");
+                assert!(
+                    matches!(
+                        PrivateKey::from_pem_or_der(&pem, Some(b"y")),
+                        Err(Error::BadPassphrase)
+                    ),
+                    "{c}"
+                );
+                assert!(
+                    matches!(
+                        PrivateKey::from_pem_or_der(&pem, None),
+                        Err(Error::NeedPassphrase)
+                    ),
+                    "{c}"
+                );
+            }
             sh(
                 &p.dir,
                 "openssl rsa -in ee.key -pubout -RSAPublicKey_out -out ee.rsapub.pem 2>/dev/null",
@@ -636,6 +657,12 @@ fn openssl_chain(alg: Alg) {
         Alg::P256 | Alg::P384 => {
             sh(&p.dir, "openssl ec -in ee.key -out ee.sec1.pem 2>/dev/null");
             let k = PrivateKey::from_pem_or_der(&p.read("ee.sec1.pem"), None).unwrap();
+            assert_eq!(k.public_key(), &ee.public_key);
+            sh(
+                &p.dir,
+                "openssl ec -in ee.key -aes256 -passout pass:x -out ee.sec1.enc.pem 2>/dev/null",
+            );
+            let k = PrivateKey::from_pem_or_der(&p.read("ee.sec1.enc.pem"), Some(b"x")).unwrap();
             assert_eq!(k.public_key(), &ee.public_key);
             sh(
                 &p.dir,
