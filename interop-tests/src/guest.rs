@@ -36,6 +36,20 @@ pub struct GuestRun {
     pub lab_bin: PathBuf,
     /// Guest memory, e.g. "1G".
     pub memory: String,
+    /// Also run the xfrm crate's guest suite (`lab/guest-xfrm.sh`) in the
+    /// same boot, after the scenarios.
+    pub xfrm_suite: Option<XfrmSuite>,
+}
+
+/// The xfrm crate's guest suite: its script and prebuilt binaries.
+#[derive(Debug, Clone)]
+pub struct XfrmSuite {
+    /// `xfrm/examples/xfrm-lab.rs`, built (release).
+    pub lab: PathBuf,
+    /// The xfrm crate's netns test binary, if any.
+    pub tests: Option<PathBuf>,
+    /// Its scenario list (`SCENARIOS` of guest-xfrm.sh); `None`: all of them.
+    pub scenarios: Option<String>,
 }
 
 /// What a guest run produced.
@@ -64,6 +78,7 @@ impl GuestRun {
             wait_other: Duration::from_secs(1200),
             lab_bin,
             memory: "1G".into(),
+            xfrm_suite: None,
         }
     }
 
@@ -104,6 +119,26 @@ impl GuestRun {
         // The guest sees the host's root read-only, except /tmp, /var/cache and
         // friends (tmpfs there): run a copy of the lab binary from the shared
         // results folder, wherever the checkout is.
+        if let Some(x) = &self.xfrm_suite {
+            let dir = self.out.join("xfrm");
+            crate::make_dir(&dir)?;
+            let script = crate::repo_root().join("interop-tests/lab/guest-xfrm.sh");
+            let mut copies = vec![
+                (script, dir.join("guest-xfrm.sh")),
+                (x.lab.clone(), dir.join("xfrm-lab")),
+            ];
+            if let Some(t) = &x.tests {
+                copies.push((t.clone(), dir.join("xfrm-netns-tests")));
+            }
+            for (from, to) in copies {
+                std::fs::copy(&from, &to).map_err(|e| {
+                    lab_err!("cannot copy {} to {}: {e}", from.display(), to.display())
+                })?;
+            }
+            if let Some(sc) = &x.scenarios {
+                write_file(&dir.join("env.sh"), &format!("SCENARIOS=\"{sc}\"\n"))?;
+            }
+        }
         let bin = self.out.join("interop-lab");
         std::fs::copy(&self.lab_bin, &bin).map_err(|e| {
             lab_err!(
@@ -194,6 +229,27 @@ impl GuestRun {
                 },
             });
         }
+        // the xfrm suite's results, folded in as "xfrm/<name>"
+        for line in results.lines().filter(|l| l.starts_with("RESULT xfrm/")) {
+            if let Some(o) = parse_result(line) {
+                outcomes.push(Outcome {
+                    dir: self.out.join("xfrm"),
+                    ..o
+                });
+            }
+        }
+        if self.xfrm_suite.is_some() && !results.lines().any(|l| l.starts_with("RESULT xfrm/")) {
+            outcomes.push(Outcome {
+                name: "xfrm-suite".into(),
+                pass: false,
+                detail: format!(
+                    "the xfrm suite reported nothing; its log tail:\n{}",
+                    crate::cmd::tail(&self.out.join("xfrm/guest.log"), 20)
+                ),
+                secs: 0.0,
+                dir: self.out.join("xfrm"),
+            });
+        }
         if !results.lines().any(|l| l == "DONE") && outcomes.iter().all(|o| o.pass) {
             return Err(lab_err!(
                 "the guest did not finish (vng {status}); console tail:\n{console_tail}"
@@ -277,6 +333,54 @@ pub fn newest_kernel() -> Result<PathBuf> {
     })
 }
 
+/// Inside the guest: runs the xfrm crate's suite from `dir` (bounded to 15
+/// minutes) and copies its `RESULT` lines as `RESULT xfrm/NAME ...`.
+fn run_xfrm_suite(dir: &Path, log: &mut std::fs::File, results: &mut std::fs::File) -> bool {
+    let t = std::time::Instant::now();
+    let (script, lab, tests) = (
+        dir.join("guest-xfrm.sh").display().to_string(),
+        dir.join("xfrm-lab").display().to_string(),
+        dir.join("xfrm-netns-tests"),
+    );
+    let d = dir.display().to_string();
+    let tests_s = tests.display().to_string();
+    let mut argv = vec!["bash", script.as_str(), d.as_str(), lab.as_str()];
+    if tests.exists() {
+        argv.push(&tests_s);
+    }
+    let r = run(&argv, Duration::from_secs(900));
+    let _ = writeln!(
+        log,
+        "xfrm suite: {:?} after {:?}",
+        r.as_ref().map(|o| o.status),
+        t.elapsed()
+    );
+    let theirs = std::fs::read_to_string(dir.join("results.txt")).unwrap_or_default();
+    let mut ok = r.is_ok() && theirs.lines().any(|l| l == "DONE");
+    for line in theirs.lines() {
+        let Some(rest) = line.strip_prefix("RESULT ") else {
+            continue;
+        };
+        let mut it = rest.splitn(2, ' ');
+        let name = it.next().unwrap_or("?");
+        let rest = it.next().unwrap_or("");
+        let pass = rest.starts_with("PASS");
+        ok &= pass;
+        let detail = rest
+            .trim_start_matches("PASS")
+            .trim_start_matches("FAIL")
+            .trim();
+        let _ = writeln!(
+            results,
+            "RESULT xfrm/{name} {} 0.00s {}",
+            if pass { "PASS" } else { "FAIL" },
+            detail.replace('\n', " | ")
+        );
+    }
+    let _ = results.flush();
+    ok
+}
+
 /// Inside the guest: load the kernel modules, run `names` one after the
 /// other, append each `RESULT` line to `out/results.txt` as it comes, and end
 /// with `DONE`. Everything printed also goes to `out/guest.log`.
@@ -338,6 +442,10 @@ pub fn inside(out: &Path, names: &[String]) -> Result<bool> {
         let _ = writeln!(log, "{}", o.line());
         let _ = writeln!(results, "{}", o.line());
         let _ = results.flush();
+    }
+    let xdir = out.join("xfrm");
+    if xdir.join("guest-xfrm.sh").exists() {
+        all_pass &= run_xfrm_suite(&xdir, &mut log, &mut results);
     }
     let _ = writeln!(results, "DONE");
     let _ = results.sync_all();

@@ -44,9 +44,11 @@ fn guest() -> &'static Result<GuestReport, String> {
         match &r {
             Ok(rep) => {
                 eprintln!(
-                    "guest: kernel {}, boot {:?}s, whole run {:.1}s, results in {}",
+                    "guest: kernel {}, boot to first command {}, whole run {:.1}s, results in {}",
                     rep.kernel,
-                    rep.boot_secs,
+                    rep.boot_secs
+                        .map(|b| format!("{b:.1}s"))
+                        .unwrap_or_else(|| "?".into()),
                     rep.total_secs,
                     rep.out.display()
                 );

@@ -39,6 +39,16 @@ enum Cmd {
         /// Bound on the whole guest run, seconds.
         #[arg(long, default_value_t = 900)]
         timeout: u64,
+        /// Also run the xfrm crate's guest suite (lab/guest-xfrm.sh) in the
+        /// same boot, with this prebuilt xfrm-lab example binary.
+        #[arg(long)]
+        xfrm_lab: Option<PathBuf>,
+        /// The xfrm crate's netns test binary, for that suite.
+        #[arg(long, requires = "xfrm_lab")]
+        xfrm_tests: Option<PathBuf>,
+        /// That suite's scenarios (default: all of them).
+        #[arg(long, requires = "xfrm_lab")]
+        xfrm_scenarios: Option<String>,
     },
     /// (inside the guest) run scenarios and write results into OUT.
     #[command(hide = true)]
@@ -118,6 +128,9 @@ fn main() -> ExitCode {
             names,
             out,
             timeout,
+            xfrm_lab,
+            xfrm_tests,
+            xfrm_scenarios,
         } => {
             let names: Vec<String> = if names.is_empty() {
                 scenario::names(Place::Guest)
@@ -129,6 +142,11 @@ fn main() -> ExitCode {
             };
             let mut g = GuestRun::new(names, self_exe());
             g.timeout = Duration::from_secs(timeout);
+            g.xfrm_suite = xfrm_lab.map(|lab| guest::XfrmSuite {
+                lab,
+                tests: xfrm_tests,
+                scenarios: xfrm_scenarios,
+            });
             if let Some(o) = out {
                 g.out = o;
             }
