@@ -171,7 +171,18 @@ impl Identity {
     /// public key ID / subjectKeyIdentifier. As in strongSwan, an FQDN or
     /// email is never matched against the CN: it must be a subjectAltName.
     pub fn check_cert(&self, cert: &Certificate) -> Result<(), Rejection> {
-        if self.cert_has(cert) {
+        self.check(cert, true)
+    }
+
+    /// Like [`Identity::check_cert`] for an identity *received* in an ID
+    /// payload: `*` is an ordinary character there, so a peer cannot claim
+    /// `CN=*` or `*.example.org` and have it match its certificate.
+    pub fn check_cert_received(&self, cert: &Certificate) -> Result<(), Rejection> {
+        self.check(cert, false)
+    }
+
+    fn check(&self, cert: &Certificate, wild: bool) -> Result<(), Rejection> {
+        if self.cert_has(cert, wild) {
             Ok(())
         } else {
             Err(Rejection::IdMismatch {
@@ -181,24 +192,32 @@ impl Identity {
         }
     }
 
-    fn cert_has(&self, cert: &Certificate) -> bool {
+    fn cert_has(&self, cert: &Certificate, wild: bool) -> bool {
+        let text = |p: &str, s: &str| {
+            if wild {
+                glob(p, s)
+            } else {
+                p.eq_ignore_ascii_case(s)
+            }
+        };
+        let dn = |p: &Dn, d: &Dn| if wild { p.matches(d) } else { p == d };
         match self {
-            Identity::Any => true,
+            Identity::Any => wild,
             Identity::Dn(p) => {
-                p.matches(&cert.subject)
+                dn(p, &cert.subject)
                     || cert
                         .sans
                         .iter()
-                        .any(|s| matches!(s, San::Dn(d) if p.matches(d)))
+                        .any(|s| matches!(s, San::Dn(d) if dn(p, d)))
             }
             Identity::Fqdn(p) => cert
                 .sans
                 .iter()
-                .any(|s| matches!(s, San::Dns(d) if glob(p, d))),
+                .any(|s| matches!(s, San::Dns(d) if text(p, d))),
             Identity::Rfc822(p) => cert
                 .sans
                 .iter()
-                .any(|s| matches!(s, San::Email(d) if glob(p, d))),
+                .any(|s| matches!(s, San::Email(d) if text(p, d))),
             Identity::Ipv4(a) => cert.sans.contains(&San::Ip(IpAddr::V4(*a))),
             Identity::Ipv6(a) => cert.sans.contains(&San::Ip(IpAddr::V6(*a))),
             Identity::KeyId(k) => {

@@ -165,6 +165,23 @@ fn swan_chain(alg: Alg) {
         )
     );
     assert!(cert(p, "expired.pem").summary(now()).contains("(expired)"));
+    // Wildcards count only in configured IDs, not in received ones.
+    let claimed = Identity::from_wire(
+        9,
+        &pki::Dn::parse("C=CH, O=iked test, CN=*").unwrap().to_der(),
+    )
+    .unwrap();
+    assert!(claimed.check_cert(&ee).is_ok());
+    assert!(matches!(
+        claimed.check_cert_received(&ee),
+        Err(Rejection::IdMismatch { .. })
+    ));
+    let claimed = Identity::from_wire(2, b"*.strongswan.org").unwrap();
+    assert!(claimed.check_cert_received(&ee).is_err());
+    let exact = Identity::from_wire(2, b"MOON.strongswan.org").unwrap();
+    assert_eq!(exact.check_cert_received(&ee), Ok(()));
+    let exact = Identity::from_wire(9, ee.subject_id_payload().1.as_slice()).unwrap();
+    assert_eq!(exact.check_cert_received(&ee), Ok(()));
     // No CN fallback for FQDNs (as strongSwan): "expired" has no subjectAltName.
     let expired = cert(p, "expired.pem");
     assert!(
