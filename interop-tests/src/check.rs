@@ -148,8 +148,14 @@ pub fn parse_policies(text: &str) -> Vec<XfrmPolicy> {
 pub fn kernel_state(topo: &Topology, h: &Host) -> Result<(Vec<XfrmSa>, Vec<XfrmPolicy>, String)> {
     let s = topo.ip(h, &["-s", "xfrm", "state"])?;
     let p = topo.ip(h, &["xfrm", "policy"])?;
+    // the per-socket bypass policies (IKE sockets) are noise in reports
+    let shown: String = blocks(&p)
+        .into_iter()
+        .filter(|b| !b.iter().any(|l| l.trim_start().starts_with("socket ")))
+        .flat_map(|b| b.into_iter().map(|l| format!("{l}\n")))
+        .collect();
     let raw = format!(
-        "--- ip -s xfrm state ({})\n{s}--- ip xfrm policy ({})\n{p}",
+        "--- ip -s xfrm state ({})\n{s}--- ip xfrm policy ({}, per-socket policies not shown)\n{shown}",
         h.ns, h.ns
     );
     Ok((parse_states(&s), parse_policies(&p), raw))
