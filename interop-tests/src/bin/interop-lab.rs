@@ -83,7 +83,13 @@ fn main() -> ExitCode {
     match args.cmd {
         Cmd::List => {
             for s in scenario::all() {
-                println!("{:24} {:6} {}", s.name, format!("{:?}", s.place), s.about);
+                println!(
+                    "{:24} {:6} {}{}",
+                    s.name,
+                    format!("{:?}", s.place),
+                    s.about,
+                    if s.suite { "" } else { " [on demand]" }
+                );
             }
             ExitCode::SUCCESS
         }
@@ -209,23 +215,54 @@ fn section(title: &str, body: &str) {
     println!("{}", body.trim_end());
 }
 
+/// Does this iked run tunnels (a daemon with a control socket), or is it the
+/// `--check-config`-only version?
+fn iked_daemon_available() -> bool {
+    let Ok(bin) = Iked::binary() else {
+        return false;
+    };
+    let help = std::process::Command::new(&bin)
+        .arg("--help")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    help.contains("--ctl") && bin.with_file_name("ikectl").exists()
+}
+
 fn demo(out: PathBuf) -> ExitCode {
-    println!(
-        "demo: iked's daemon does not exist yet (today `iked --check-config` does), so BOTH sides\n\
-         demo: run strongSwan 5.9 (charon via `ipsec start`, each in its own network and mount\n\
-         demo: namespace) from the SAME literal ipsec.conf. When iked runs tunnels, it takes one side."
-    );
-    let o = match kernel_has_esp() {
+    // With a working iked daemon: iked on the left, strongSwan on the right,
+    // both from the same ipsec.conf; the strongSwan-only run comes along as
+    // the reference (and the fallback if the iked run fails).
+    let with_iked = iked_daemon_available();
+    let names: Vec<String> = if with_iked {
+        println!(
+            "demo: LEFT runs iked, RIGHT runs strongSwan 5.9 (charon via `ipsec start`), each in its own\n\
+             demo: network namespace, both from the SAME literal ipsec.conf; then, for reference,\n\
+             demo: strongSwan on both sides."
+        );
+        vec!["iked-starter".into(), "starter".into()]
+    } else {
+        println!(
+            "demo: this iked has no daemon yet (only `iked --check-config`), so BOTH sides run\n\
+             demo: strongSwan 5.9 (charon via `ipsec start`, each in its own network and mount\n\
+             demo: namespace) from the SAME literal ipsec.conf. When iked runs tunnels, it takes the left side."
+        );
+        vec!["starter".into()]
+    };
+    let outcomes: Vec<Outcome> = match kernel_has_esp() {
         Ok(()) => {
             println!("demo: this kernel has ESP: running directly in two network namespaces");
-            scenario::find("starter").map(|s| s.run(&out))
+            names
+                .iter()
+                .filter_map(|n| scenario::find(n).map(|s| s.run(&out)))
+                .collect()
         }
         Err(why) => {
             println!(
                 "demo: this kernel has no ESP (`ip xfrm state add ... rfc4106(gcm(aes))` says: {why});\n\
-                 demo: running it in a QEMU guest with Debian's kernel instead (software emulation, about 1-2 minutes)"
+                 demo: running it in a QEMU guest with Debian's kernel instead (software emulation, 1-3 minutes)"
             );
-            let mut g = GuestRun::new(vec!["starter".into()], self_exe());
+            let mut g = GuestRun::new(names, self_exe());
             g.out = out.clone();
             g.timeout = Duration::from_secs(600);
             match g.run() {
@@ -237,7 +274,7 @@ fn demo(out: PathBuf) -> ExitCode {
                             .map(|b| format!("{b:.1}s"))
                             .unwrap_or_else(|| "?".into())
                     );
-                    r.outcomes.into_iter().next()
+                    r.outcomes
                 }
                 Err(e) => {
                     println!("demo FAILED: {e}");
@@ -246,33 +283,52 @@ fn demo(out: PathBuf) -> ExitCode {
             }
         }
     };
-    let Some(o) = o else {
-        println!("demo FAILED: no 'starter' scenario");
-        return ExitCode::FAILURE;
-    };
     let read =
         |p: &Path| std::fs::read_to_string(p).unwrap_or_else(|e| format!("({}: {e})", p.display()));
-    let conf = o.dir.join("left/ipsec.conf");
-    section("ipsec.conf (the same file on both sides)", &read(&conf));
-    match Iked::check_config(&conf, &o.dir.join("left/ipsec.secrets")) {
-        Ok(lines) => section("iked --check-config on that ipsec.conf", &lines),
-        Err(e) => section("iked --check-config on that ipsec.conf", &e.to_string()),
-    }
-    let report = read(&o.dir.join("report.txt"));
-    section(
-        "tunnel report (ipsec status of each side, then the kernel's SAs and policies)",
-        &report,
-    );
-    println!();
-    println!("{}", o.line());
-    if o.pass {
-        println!(
-            "demo: PASS: the tunnel is up on both sides and the pings crossed the SAs (inbound ESP counters above). Logs: {}",
-            o.dir.display()
+    let mut shown_conf = false;
+    for o in &outcomes {
+        let who = if o.name == "iked-starter" {
+            "iked (left) <-> strongSwan (right)"
+        } else {
+            "strongSwan (left) <-> strongSwan (right)"
+        };
+        let conf = o.dir.join("left/ipsec.conf");
+        if !shown_conf {
+            shown_conf = true;
+            section("ipsec.conf (the same file on both sides)", &read(&conf));
+            match Iked::check_config(&conf, &o.dir.join("left/ipsec.secrets")) {
+                Ok(lines) => section("iked --check-config on that ipsec.conf", &lines),
+                Err(e) => section("iked --check-config on that ipsec.conf", &e.to_string()),
+            }
+        }
+        section(
+            &format!("{who}: status of each side, then the kernel's SAs and policies"),
+            &read(&o.dir.join("report.txt")),
         );
-        ExitCode::SUCCESS
-    } else {
-        println!("demo: FAIL. Logs: {}", o.dir.display());
-        ExitCode::FAILURE
+        println!();
+        println!("{}", o.line());
+    }
+    let first = outcomes.first();
+    match first {
+        Some(o) if o.pass => {
+            println!(
+                "demo: PASS ({}): the tunnel is up on both sides and the pings crossed the SAs (inbound ESP counters above). Logs: {}",
+                if o.name == "iked-starter" {
+                    "iked <-> strongSwan"
+                } else {
+                    "strongSwan on both sides"
+                },
+                out.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Some(o) => {
+            println!("demo: FAIL ({}). Logs: {}", o.name, out.display());
+            ExitCode::FAILURE
+        }
+        None => {
+            println!("demo FAILED: no scenario ran");
+            ExitCode::FAILURE
+        }
     }
 }

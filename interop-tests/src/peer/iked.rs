@@ -1,17 +1,19 @@
 //! iked as a lab peer: reads the same literal `ipsec.conf` / `ipsec.secrets`
 //! the strongSwan starter peer uses.
 //!
-//! Today only `iked --check-config` exists: [`Iked::check_config`] works,
-//! [`Iked::start`] validates the configuration, starts the daemon in its
-//! namespace and fails with the daemon's own words when it exits at once (as
-//! this version's does: "the daemon is not implemented yet"). When the daemon
-//! and `ikectl` exist, `initiate`/`status` below are where they plug in.
+//! [`Iked::check_config`] runs `iked --check-config`. [`Iked::start`]
+//! validates the configuration, starts `iked --ctl SOCK` in the side's
+//! namespace, and waits (bounded) for its control socket; a daemon that exits
+//! instead fails the start with its own words. `initiate` and `status` go
+//! through `ikectl --ctl SOCK up|status|statusall` (strongSwan's `ipsec
+//! status` format). In the version this was written against, the daemon was
+//! still being built: no scenario runs iked yet (see the crate README).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{CONN, Peer};
-use crate::cmd::{Daemon, run, run_ok};
+use crate::cmd::{Daemon, run};
 use crate::topology::{Side, Topology};
 use crate::{Result, lab_err, write_file};
 
@@ -20,7 +22,7 @@ use crate::{Result, lab_err, write_file};
 pub struct Iked {
     side: Side,
     dir: PathBuf,
-    ns: String,
+    ctl: PathBuf,
     daemon: Daemon,
 }
 
@@ -94,7 +96,9 @@ impl Iked {
         )?;
         let bin = Self::binary()?.display().to_string();
         let h = topo.host(side);
-        let mut daemon = Daemon::spawn(
+        let ctl = topo.run_dir(side)?.join("iked.ctl");
+        let ctl_s = ctl.display().to_string();
+        let daemon = Daemon::spawn(
             &format!("iked ({})", side.as_str()),
             &[
                 "ip",
@@ -106,24 +110,55 @@ impl Iked {
                 &conf.display().to_string(),
                 "--secrets",
                 &secrets.display().to_string(),
+                "--ctl",
+                &ctl_s,
             ],
             &[],
             &dir.join("iked.log"),
         )?;
-        std::thread::sleep(Duration::from_millis(500));
-        daemon.ensure_running()?;
-        Ok(Iked {
+        let mut s = Iked {
             side,
             dir: dir.to_owned(),
-            ns: h.ns.clone(),
+            ctl,
             daemon,
-        })
+        };
+        let up = crate::cmd::poll(super::START_BOUND, || {
+            if s.daemon.exited().is_some() {
+                return Some(false);
+            }
+            s.ctl.exists().then_some(true)
+        });
+        if up != Some(true) {
+            s.daemon.ensure_running()?;
+            return Err(lab_err!(
+                "iked ({}) made no control socket {} within {:?}",
+                side.as_str(),
+                s.ctl.display(),
+                super::START_BOUND
+            ));
+        }
+        Ok(s)
     }
 
-    fn ikectl(&self, args: &[&str]) -> Result<String> {
-        let mut v = vec!["ip", "netns", "exec", self.ns.as_str(), "ikectl"];
+    /// `ikectl --ctl SOCK ARGS...` (ikectl sits beside the iked binary).
+    fn ikectl(&self, args: &[&str], timeout: Duration) -> Result<String> {
+        let bin = Self::binary()?.with_file_name("ikectl");
+        let bin = bin.display().to_string();
+        let ctl = self.ctl.display().to_string();
+        let mut v = vec![bin.as_str(), "--ctl", ctl.as_str()];
         v.extend_from_slice(args);
-        run_ok(&v, Duration::from_secs(30))
+        let out = run(&v, timeout)?;
+        let text = format!("{}{}", out.stdout, out.stderr);
+        if out.status.success() {
+            Ok(text)
+        } else {
+            Err(lab_err!(
+                "`ikectl {}` failed ({}): {}",
+                args.join(" "),
+                out.status,
+                text.trim()
+            ))
+        }
     }
 }
 
@@ -140,16 +175,24 @@ impl Peer for Iked {
     fn dir(&self) -> &Path {
         &self.dir
     }
-    fn initiate(&mut self, _timeout: Duration) -> Result<String> {
+    fn initiate(&mut self, timeout: Duration) -> Result<String> {
         self.daemon.ensure_running()?;
-        self.ikectl(&["up", CONN])
+        let out = self.ikectl(&["up", CONN], timeout);
+        write_file(
+            &self.dir.join("initiate.txt"),
+            &match &out {
+                Ok(t) => t.clone(),
+                Err(e) => e.to_string(),
+            },
+        )?;
+        out
     }
     fn status_command(&self) -> &'static str {
         "ikectl status"
     }
     fn status(&mut self) -> Result<String> {
         self.daemon.ensure_running()?;
-        self.ikectl(&["status"])
+        self.ikectl(&["status"], Duration::from_secs(30))
     }
     fn check_established(&mut self) -> Result<String> {
         let s = self.status()?;
@@ -160,7 +203,9 @@ impl Peer for Iked {
         }
     }
     fn reported_in_packets(&mut self) -> Result<Option<u64>> {
-        Ok(None)
+        // `ikectl statusall` follows `ipsec statusall`: "... bytes_i (N pkts, ...)"
+        let s = self.ikectl(&["statusall"], Duration::from_secs(30))?;
+        Ok(super::starter::stroke_in_packets(&s))
     }
     fn stop(&mut self) {
         self.daemon.stop(Duration::from_secs(5));
