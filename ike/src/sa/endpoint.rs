@@ -635,7 +635,7 @@ impl Endpoint {
                     end.clone()
                 }
             };
-            pid.check_cert(&end)
+            pid.check_cert_received(&end)
                 .map_err(|e| format!("certificate of '{peer_id}' rejected: {e}"))?;
             let subject = end.subject.to_string();
             (end.public_key.clone(), format!("certificate \"{subject}\""))
