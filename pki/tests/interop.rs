@@ -343,6 +343,7 @@ fn swan_keys(alg: Alg) {
                 Alg::Rsa2048 | Alg::Rsa4096 => "--type rsa --size 2048",
                 Alg::P256 => "--type ecdsa --size 256",
                 Alg::P384 => "--type ecdsa --size 384",
+                Alg::P521 => "--type ecdsa --size 521",
                 Alg::Ed25519 => "--type ed25519",
             }
         ),
@@ -472,12 +473,17 @@ fn signatures(alg: Alg) {
     );
 
     match alg {
-        Alg::P256 | Alg::P384 => {
+        Alg::P256 | Alg::P384 | Alg::P521 => {
             // Classic ECDSA methods (RFC 4754): raw r|s.
             let (m, s) = auth::choose_scheme(&ee.public_key, None, false).unwrap();
-            assert_eq!(m.to_u8(), if alg == Alg::P256 { 9 } else { 10 });
+            let (method, len) = match alg {
+                Alg::P256 => (9, 64),
+                Alg::P384 => (10, 96),
+                _ => (11, 132),
+            };
+            assert_eq!(m.to_u8(), method);
             let raw = auth::sign_auth(&key, m, s, &octets).unwrap();
-            assert_eq!(raw.len(), if alg == Alg::P256 { 64 } else { 96 });
+            assert_eq!(raw.len(), len);
             assert!(auth::verify_auth(&ee.public_key, m.to_u8(), &raw, &octets).is_ok());
             assert!(auth::verify_auth(&ee.public_key, m.to_u8(), &raw, &tampered).is_err());
             // The wrong method number for the curve is refused.
@@ -671,7 +677,7 @@ fn openssl_chain(alg: Alg) {
                 ee.public_key
             );
         }
-        Alg::P256 | Alg::P384 => {
+        Alg::P256 | Alg::P384 | Alg::P521 => {
             sh(&p.dir, "openssl ec -in ee.key -out ee.sec1.pem 2>/dev/null");
             let k = PrivateKey::from_pem_or_der(&p.read("ee.sec1.pem"), None).unwrap();
             assert_eq!(k.public_key(), &ee.public_key);
@@ -705,26 +711,31 @@ per_alg! {
     swan_chain_rsa4096 => swan_chain(Alg::Rsa4096);
     swan_chain_p256 => swan_chain(Alg::P256);
     swan_chain_p384 => swan_chain(Alg::P384);
+    swan_chain_p521 => swan_chain(Alg::P521);
     swan_chain_ed25519 => swan_chain(Alg::Ed25519);
     swan_rejections_rsa2048 => swan_rejections(Alg::Rsa2048);
     swan_rejections_rsa4096 => swan_rejections(Alg::Rsa4096);
     swan_rejections_p256 => swan_rejections(Alg::P256);
     swan_rejections_p384 => swan_rejections(Alg::P384);
+    swan_rejections_p521 => swan_rejections(Alg::P521);
     swan_rejections_ed25519 => swan_rejections(Alg::Ed25519);
     swan_keys_rsa2048 => swan_keys(Alg::Rsa2048);
     swan_keys_rsa4096 => swan_keys(Alg::Rsa4096);
     swan_keys_p256 => swan_keys(Alg::P256);
     swan_keys_p384 => swan_keys(Alg::P384);
+    swan_keys_p521 => swan_keys(Alg::P521);
     swan_keys_ed25519 => swan_keys(Alg::Ed25519);
     signatures_rsa2048 => signatures(Alg::Rsa2048);
     signatures_rsa4096 => signatures(Alg::Rsa4096);
     signatures_p256 => signatures(Alg::P256);
     signatures_p384 => signatures(Alg::P384);
+    signatures_p521 => signatures(Alg::P521);
     signatures_ed25519 => signatures(Alg::Ed25519);
     openssl_chain_rsa2048 => openssl_chain(Alg::Rsa2048);
     openssl_chain_rsa4096 => openssl_chain(Alg::Rsa4096);
     openssl_chain_p256 => openssl_chain(Alg::P256);
     openssl_chain_p384 => openssl_chain(Alg::P384);
+    openssl_chain_p521 => openssl_chain(Alg::P521);
     openssl_chain_ed25519 => openssl_chain(Alg::Ed25519);
 }
 

@@ -61,14 +61,16 @@ pub enum Alg {
     Rsa4096,
     P256,
     P384,
+    P521,
     Ed25519,
 }
 
-pub const ALGS: [Alg; 5] = [
+pub const ALGS: [Alg; 6] = [
     Alg::Rsa2048,
     Alg::Rsa4096,
     Alg::P256,
     Alg::P384,
+    Alg::P521,
     Alg::Ed25519,
 ];
 
@@ -79,6 +81,7 @@ impl Alg {
             Alg::Rsa4096 => "rsa4096",
             Alg::P256 => "p256",
             Alg::P384 => "p384",
+            Alg::P521 => "p521",
             Alg::Ed25519 => "ed25519",
         }
     }
@@ -89,6 +92,7 @@ impl Alg {
             Alg::Rsa4096 => "--type rsa --size 4096",
             Alg::P256 => "--type ecdsa --size 256",
             Alg::P384 => "--type ecdsa --size 384",
+            Alg::P521 => "--type ecdsa --size 521",
             Alg::Ed25519 => "--type ed25519",
         }
     }
@@ -96,7 +100,7 @@ impl Alg {
     fn pki_type(self) -> &'static str {
         match self {
             Alg::Rsa2048 | Alg::Rsa4096 => "rsa",
-            Alg::P256 | Alg::P384 => "ecdsa",
+            Alg::P256 | Alg::P384 | Alg::P521 => "ecdsa",
             Alg::Ed25519 => "ed25519",
         }
     }
@@ -107,6 +111,7 @@ impl Alg {
             Alg::Rsa4096 => "-algorithm RSA -pkeyopt rsa_keygen_bits:4096",
             Alg::P256 => "-algorithm EC -pkeyopt ec_paramgen_curve:P-256",
             Alg::P384 => "-algorithm EC -pkeyopt ec_paramgen_curve:P-384",
+            Alg::P521 => "-algorithm EC -pkeyopt ec_paramgen_curve:P-521",
             Alg::Ed25519 => "-algorithm ED25519",
         }
     }
@@ -115,6 +120,7 @@ impl Alg {
         match self {
             Alg::Ed25519 => "",
             Alg::P384 => "-sha384",
+            Alg::P521 => "-sha512",
             _ => "-sha256",
         }
     }
@@ -150,7 +156,7 @@ fn base() -> &'static Path {
 /// `pl0` (a root with pathlen 0) with `pl0-int` and `pl0-ee` below it, and
 /// `notca` (an end entity) that signed `notca-ee`.
 pub fn swan(alg: Alg) -> &'static SwanPki {
-    static CELLS: [OnceLock<SwanPki>; 5] = [const { OnceLock::new() }; 5];
+    static CELLS: [OnceLock<SwanPki>; ALGS.len()] = [const { OnceLock::new() }; ALGS.len()];
     let idx = ALGS.iter().position(|a| *a == alg).unwrap_or(0);
     CELLS[idx].get_or_init(|| {
         require("pki");
@@ -203,7 +209,7 @@ pki --issue --in ee.pub.pem --cacert pl0-int.pem --cakey ee.der --dn "C=CH, {o},
 /// `ee.pem`/`ee.key` (PKCS#8 PEM), `ee-enc.pem` (encrypted PKCS#8,
 /// passphrase "test passphrase"), `noku.pem` (keyUsage keyEncipherment only).
 pub fn openssl(alg: Alg) -> &'static SwanPki {
-    static CELLS: [OnceLock<SwanPki>; 5] = [const { OnceLock::new() }; 5];
+    static CELLS: [OnceLock<SwanPki>; ALGS.len()] = [const { OnceLock::new() }; ALGS.len()];
     let idx = ALGS.iter().position(|a| *a == alg).unwrap_or(0);
     CELLS[idx].get_or_init(|| {
         require("openssl");
