@@ -7,9 +7,11 @@
 # missing; QEMU + Debian's kernel + virtme-ng via interop-tests/lab/setup.sh only when this
 # kernel has no ESP and the demo has to run in a guest).
 #
-# iked's daemon does not run tunnels yet: until it does, BOTH sides run strongSwan from the
-# same literal ipsec.conf, and the demo says so. On a kernel with ESP it runs directly in
-# two network namespaces; otherwise in a QEMU guest with Debian's kernel (it says why).
+# When the built iked has its daemon (iked --ctl, ikectl), the left side is iked and the
+# right side strongSwan, both from one literal ipsec.conf (then strongSwan on both sides for
+# reference); with an iked that only has --check-config, BOTH sides run strongSwan and the
+# demo says so. On a kernel with ESP it runs directly in two network namespaces; otherwise
+# in a QEMU guest with Debian's kernel (it says why).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
@@ -28,9 +30,9 @@ if ! command -v cargo >/dev/null; then
 fi
 
 bash interop-tests/lab/setup-peers.sh
-echo "demo: building the lab runner and iked (for iked --check-config)"
+echo "demo: building the lab runner, iked and ikectl"
 cargo build -q -p interop-tests --bin interop-lab
-cargo build -q -p ike --bin iked 2>/dev/null || echo "demo: iked did not build here; its --check-config step will say so"
+cargo build -q -p ike --bins 2>/dev/null || echo "demo: iked did not build here; the demo says what it can do without it"
 LAB=./target/debug/interop-lab
 if ! "$LAB" esp >/dev/null; then
   bash interop-tests/lab/setup.sh
