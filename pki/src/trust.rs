@@ -79,6 +79,11 @@ impl VerifiedChain {
     pub fn end_entity(&self) -> Option<&Certificate> {
         self.certs.first()
     }
+    /// `rightca=`: is a CA certificate of this chain (intermediate or
+    /// anchor) named `ca` (wildcards allowed, as in strongSwan's DN matching)?
+    pub fn has_ca(&self, ca: &crate::Dn) -> bool {
+        self.certs.iter().skip(1).any(|c| ca.matches(&c.subject))
+    }
     pub fn anchor(&self) -> Option<&Certificate> {
         self.certs.last()
     }
@@ -301,8 +306,13 @@ impl TrustStore {
             }
         }
         check_validity(cand, now)?;
-        // CA certificates below `cand` in the chain (the end entity excluded).
-        let below = chain.len().saturating_sub(1);
+        // CA certificates below `cand` in the chain: the end entity and
+        // self-issued intermediates don't count (RFC 5280 4.2.1.9).
+        let below = chain
+            .iter()
+            .skip(1)
+            .filter(|c| c.subject != c.issuer)
+            .count();
         if let Some((_, Some(pl))) = cand.basic_constraints {
             if below > pl as usize {
                 return Err(Rejection::PathLenExceeded {

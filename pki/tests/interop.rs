@@ -75,6 +75,18 @@ fn swan_chain(alg: Alg) {
         verify(&store, &ee, std::slice::from_ref(&int), &strict),
         Ok(3)
     );
+    // rightca=: any CA of the chain, by DN.
+    let chain = store
+        .verify(&ee, std::slice::from_ref(&int), now(), &strict)
+        .unwrap();
+    let dn = |s: &str| pki::Dn::parse(s).unwrap();
+    assert!(chain.has_ca(&dn(&format!("C=CH, O=iked test, CN={name} Root CA"))));
+    assert!(chain.has_ca(&dn(&format!(
+        "C=CH, O=iked test, CN={name} Intermediate CA"
+    ))));
+    assert!(chain.has_ca(&dn("C=CH, O=iked test, CN=*")));
+    assert!(!chain.has_ca(&dn(EE_DN)), "the end entity is not a CA");
+    assert!(!chain.has_ca(&dn("C=CH, O=other, CN=*")));
     // Intermediate missing: the issuer is named.
     expect_reject(
         verify(&store, &ee, &[], &Policy::default()),
