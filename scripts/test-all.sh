@@ -8,6 +8,9 @@ need_apt=()
 command -v cc >/dev/null || need_apt+=(build-essential)
 command -v ip >/dev/null || need_apt+=(iproute2)
 command -v curl >/dev/null || need_apt+=(curl ca-certificates)
+# the pki crate's tests make their test PKIs with strongSwan's pki tool and openssl
+command -v pki >/dev/null || need_apt+=(strongswan-pki)
+command -v openssl >/dev/null || need_apt+=(openssl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -q && apt-get install -y -q "${need_apt[@]}"
 fi
