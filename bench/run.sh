@@ -411,7 +411,7 @@ ike_run() {
     local lp=$!
     for ((i = 0; i < bound * 10; i++)); do # 0.1 s steps
         est=$(grep -c "IKE_SA b[0-9]*\[[0-9]*\] established between" "$id/charon.log" 2>/dev/null)
-        fail=$(grep -c "establishing IKE_SA failed\|giving up after\|received AUTHENTICATION_FAILED" "$id/charon.log" 2>/dev/null)
+        fail=$(grep -c "giving up after\|notify error" "$id/charon.log" 2>/dev/null)
         [ "$((est + fail))" -ge "$n" ] && { ok=1; break; }
         kill -0 "$rpid" 2>/dev/null || { log "responder $kind ($rpid) died"; break; }
         sleep 0.1
@@ -430,7 +430,10 @@ ike_run() {
     el=$(sub "$t1" "$t0"); rate=$(div "$est" "$el")
     drops1=$(udp_rcvbuf_errors "$rr")
     rtx=$(grep -c "retransmit [0-9]* of request" "$id/charon.log")
-    echo "$kind $n $prop est=$est fail=$fail resp_established=$rcount time=$el rate=$rate rss_before=$rss0 rss_after=$rss1 hwm=$hwm1 cpu=$(sub "${cpu1:-0}" "${cpu0:-0}") udp_drops=$((drops1 - drops0)) retransmits=$rtx complete=$ok load=$(cut -d' ' -f1 /proc/loadavg)" >"$d/result"
+    rtx0=$(grep -c "retransmit [0-9]* of request with message ID 0" "$id/charon.log")
+    # per-socket receive buffer size (rb) and drops (d) of the responder
+    ip netns exec "$rr" ss -uamnp >"$d/ss.txt" 2>&1
+    echo "$kind $n $prop est=$est fail=$fail resp_established=$rcount time=$el rate=$rate rss_before=$rss0 rss_after=$rss1 hwm=$hwm1 cpu=$(sub "${cpu1:-0}" "${cpu0:-0}") udp_drops=$((drops1 - drops0)) retransmits=$rtx retransmits_init=$rtx0 failed=$fail complete=$ok load=$(cut -d' ' -f1 /proc/loadavg)" >"$d/result"
     log "  $tag: $(cat "$d/result")"
     # stop: initiator first, then responder
     stop_pid "$ip_" 10; forget_pid "$ip_"
@@ -462,7 +465,7 @@ ike_table() {
     local n=$1 prop=$2 kind f r
     declare -A M
     for kind in iked swan; do
-        for f in time rate rss_after hwm cpu est resp_established load udp_drops retransmits; do
+        for f in time rate rss_after hwm cpu est resp_established load udp_drops retransmits retransmits_init failed; do
             local v=()
             for ((r = 1; r <= ROUNDS; r++)); do v+=("$(field "$f" "$OUT/ike/$prop-$n-$kind-$r/result")"); done
             M[$kind.$f]=$(echo "${v[*]}" | median)
@@ -471,11 +474,11 @@ ike_table() {
     done
     res "## IKE_SA setup as responder: $n IKE_SAs, ike=$prop! (PSK, strongSwan initiator)"
     res ""
-    res "| responder | time to all (s), median | rounds (s) | IKE_SAs/s | established (initiator / responder) | responder CPU (s) | RSS after (MB) | VmHWM (MB) | UDP rcvbuf drops at responder | initiator retransmits |"
+    res "| responder | time to all (s), median | rounds (s) | IKE_SAs/s | established at initiator, rounds (responder, median) | responder CPU (s) | RSS after (MB) | VmHWM (MB) | UDP rcvbuf drops at responder, rounds | initiator retransmits (of IKE_SA_INIT), rounds |"
     res "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     for kind in iked swan; do
         local name=iked; [ $kind = swan ] && name="strongSwan charon"
-        res "| $name | ${M[$kind.time]} | ${M[$kind.time.all]} | ${M[$kind.rate]} | ${M[$kind.est]} / ${M[$kind.resp_established]} of $n | ${M[$kind.cpu]} | $(mb "${M[$kind.rss_after]}") | $(mb "${M[$kind.hwm]}") | ${M[$kind.udp_drops.all]} | ${M[$kind.retransmits.all]} |"
+        res "| $name | ${M[$kind.time]} | ${M[$kind.time.all]} | ${M[$kind.rate]} | ${M[$kind.est.all]} (${M[$kind.resp_established]}) of $n | ${M[$kind.cpu]} | $(mb "${M[$kind.rss_after]}") | $(mb "${M[$kind.hwm]}") | ${M[$kind.udp_drops.all]} | ${M[$kind.retransmits.all]} (${M[$kind.retransmits_init.all]}) |"
     done
     res ""
     res "ratios strongSwan/iked: time $(div "${M[swan.time]}" "${M[iked.time]}")x, responder CPU $(div "${M[swan.cpu]}" "${M[iked.cpu]}")x, RSS after $(div "${M[swan.rss_after]}" "${M[iked.rss_after]}")x; load average (1 min) at the end of each run: iked ${M[iked.load.all]} / strongSwan ${M[swan.load.all]}"
