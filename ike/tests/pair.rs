@@ -910,3 +910,32 @@ fn initiator_behind_nat_floats_encapsulates_and_sends_keepalives() {
         "a keepalive every 20 s over ~145 s: {keepalives}"
     );
 }
+
+#[test]
+fn a_child_the_kernel_refused_is_deleted_on_the_peer_too() {
+    let conf = net2net("aes128gcm16-prfsha256-x25519!", "aes128gcm16!");
+    let mut p = Pair::same(&conf, PSK);
+    p.a.initiate(p.now, "net-net").unwrap();
+    p.run_clean();
+    let id = Pair::installs(&p.a_events)[0].child_id;
+    p.a.child_failed(p.now, id);
+    p.run_clean();
+    assert!(p.a.status(p.now)[0].children.is_empty());
+    assert!(
+        p.b.status(p.now)[0].children.is_empty(),
+        "the peer removed its half"
+    );
+    assert_eq!(
+        p.b_events
+            .iter()
+            .filter(|e| matches!(e, Event::DeleteChild { .. }))
+            .count(),
+        1
+    );
+    assert_eq!(
+        p.a.status(p.now)[0].state,
+        IkeState::Established,
+        "the IKE_SA stays"
+    );
+    assert_eq!(p.a.reqid("net-net"), Some(1));
+}

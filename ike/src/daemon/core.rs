@@ -21,6 +21,12 @@ pub trait Core {
         dst: IpAddr,
     ) -> Result<u32, String>;
     fn terminate(&mut self, now: Instant, conn: &str) -> usize;
+    /// The kernel refused a CHILD_SA: the core forgets it and tells the peer.
+    fn child_failed(&mut self, _now: Instant, _child_id: u32) {}
+    /// The reqid the core gives a conn's CHILD_SAs (for trap policies).
+    fn reqid(&mut self, _conn: &str) -> Option<u32> {
+        None
+    }
     fn shutdown(&mut self, now: Instant);
     fn handle_timeout(&mut self, now: Instant);
     fn poll_transmit(&mut self) -> Option<Transmit>;
@@ -72,6 +78,12 @@ impl Core for crate::sa::Endpoint {
     }
     fn terminate(&mut self, now: Instant, conn: &str) -> usize {
         crate::sa::Endpoint::terminate(self, now, conn)
+    }
+    fn child_failed(&mut self, now: Instant, child_id: u32) {
+        crate::sa::Endpoint::child_failed(self, now, child_id)
+    }
+    fn reqid(&mut self, conn: &str) -> Option<u32> {
+        crate::sa::Endpoint::reqid(self, conn)
     }
     fn shutdown(&mut self, now: Instant) {
         crate::sa::Endpoint::shutdown(self, now)

@@ -280,7 +280,13 @@ pub fn policies(c: &ChildSaInstall) -> Result<Vec<Policy>, String> {
 }
 
 /// The outbound trap policies of an `auto=route` conn, from its configuration.
-pub fn trap_policies(c: &conf::Conn, local_addrs: &[IpAddr]) -> Result<Vec<Policy>, String> {
+/// `reqid`: the one the core gives the conn's CHILD_SAs, so an ACQUIRE's
+/// larval state is the one the CHILD_SA later completes.
+pub fn trap_policies(
+    c: &conf::Conn,
+    local_addrs: &[IpAddr],
+    reqid: Option<u32>,
+) -> Result<Vec<Policy>, String> {
     let (l, r) = c.ends(c.local_side(local_addrs));
     let (Some(lh), Some(rh)) = (
         l.addrs()
@@ -304,7 +310,7 @@ pub fn trap_policies(c: &conf::Conn, local_addrs: &[IpAddr]) -> Result<Vec<Polic
         Some(_) => return Err("auto=route with a unique if_id is not supported".into()),
     };
     let mark = fixed_mark(c.mark_out)?;
-    let reqid = c.reqid.unwrap_or(0);
+    let reqid = reqid.or(c.reqid).unwrap_or(0);
     let tmpl = match c.conn_type {
         conf::conn::ConnType::Transport | conf::conn::ConnType::TransportProxy => {
             Template::transport(reqid)
@@ -836,7 +842,7 @@ pub(crate) mod tests {
         );
         let cfg = conf::load_from(&src, std::path::Path::new("/c"), None).unwrap();
         let local = [ip_of("192.0.2.1")];
-        let p = trap_policies(cfg.conn("r").unwrap(), &local).unwrap();
+        let p = trap_policies(cfg.conn("r").unwrap(), &local, None).unwrap();
         assert_eq!(p.len(), 2);
         assert!(
             p.iter()
@@ -848,9 +854,9 @@ pub(crate) mod tests {
         );
         assert_eq!(p[1].selector.dst.to_string(), "10.0.0.0/8");
         // Swapped: the same conn seen from the right host.
-        let p = trap_policies(cfg.conn("r").unwrap(), &[ip_of("192.0.2.2")]).unwrap();
+        let p = trap_policies(cfg.conn("r").unwrap(), &[ip_of("192.0.2.2")], None).unwrap();
         assert_eq!(p[0].selector.src.to_string(), "203.0.113.0/24");
-        assert!(trap_policies(cfg.conn("any").unwrap(), &local).is_err());
+        assert!(trap_policies(cfg.conn("any").unwrap(), &local, None).is_err());
     }
 
     fn ip_of(s: &str) -> IpAddr {

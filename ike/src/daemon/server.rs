@@ -263,7 +263,8 @@ impl<C: Core> Daemon<C> {
             .iter()
             .filter(|c| c.auto == conf::conn::Auto::Route)
         {
-            match super::kernel::trap_policies(c, &self.addrs)
+            let reqid = self.core.reqid(&c.name);
+            match super::kernel::trap_policies(c, &self.addrs, reqid)
                 .and_then(|p| self.kernel.install_trap(&c.name, &p))
             {
                 Ok(n) => {
@@ -357,7 +358,8 @@ impl<C: Core> Daemon<C> {
                         "CHILD_SA {}{{{}}} installed in the kernel: SPIs {:08x}_i {:08x}_o, TS {}",
                         c.conn, c.child_id, c.spi_in, c.spi_out, ts_line(&c)),
                     Err(e) => {
-                        error!(target: "knl", "{e}; CHILD_SA {}{{{}}} not installed", c.conn, c.child_id)
+                        error!(target: "knl", "{e}; CHILD_SA {}{{{}}} not installed", c.conn, c.child_id);
+                        self.core.child_failed(now, c.child_id);
                     }
                 }
                 if c.updown.is_some() && self.kernel.installed(c.child_id).is_some() {

@@ -984,6 +984,34 @@ impl Endpoint {
         ]
     }
 
+    /// The daemon could not install a CHILD_SA in the kernel: forget it and
+    /// tell the peer (INFORMATIONAL DELETE), so both sides agree it is gone.
+    pub fn child_failed(&mut self, now: Instant, child_id: u32) {
+        let Some(key) = self
+            .sas
+            .iter()
+            .find(|(_, sa)| sa.children.iter().any(|c| c.id == child_id))
+            .map(|(k, _)| *k)
+        else {
+            return;
+        };
+        let Some(mut sa) = self.sas.remove(&key) else {
+            return;
+        };
+        if let Some(pos) = sa.children.iter().position(|c| c.id == child_id) {
+            let c = sa.children.remove(pos);
+            warn!(target: "chd", "CHILD_SA {}{{{}}} could not be installed: deleting it on the peer too", c.conn, c.id);
+            self.queue_request(now, &mut sa, Queued::DeleteChild(vec![c.spi_in]));
+        }
+        self.sas.insert(key, sa);
+    }
+
+    /// The reqid a conn's CHILD_SAs use (`reqid=`, else the one assigned on first use).
+    pub fn reqid(&mut self, conn_name: &str) -> Option<u32> {
+        let conn = self.conns.iter().find(|c| c.name == conn_name).cloned()?;
+        Some(self.reqid_for(&conn))
+    }
+
     /// Deletes every IKE_SA of a conn (INFORMATIONAL with DELETE). Returns how many.
     pub fn terminate(&mut self, now: Instant, conn_name: &str) -> usize {
         let keys: Vec<[u8; 8]> = self
