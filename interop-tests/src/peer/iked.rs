@@ -177,7 +177,9 @@ impl Peer for Iked {
     }
     fn initiate(&mut self, timeout: Duration) -> Result<String> {
         self.daemon.ensure_running()?;
-        let out = self.ikectl(&["up", CONN], timeout);
+        let out = self
+            .ikectl(&["up", CONN], timeout)
+            .map(|t| t.trim().lines().last().unwrap_or("").to_owned());
         write_file(
             &self.dir.join("initiate.txt"),
             &match &out {
