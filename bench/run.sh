@@ -318,7 +318,7 @@ init_conf() { # n proposal
     awk -v n="$1" -v prop="$2" -v psk="$PSK" 'BEGIN{
       print "connections {"
       for (i = 1; i <= n; i++) {
-        printf "  b%d {\n    version = 2\n    local_addrs = 192.0.2.1\n    remote_addrs = 192.0.2.2\n    proposals = %s\n    unique = never\n    keyingtries = 1\n", i, prop
+        printf "  b%d {\n    version = 2\n    local_addrs = 192.0.2.1\n    remote_addrs = 192.0.2.2\n    proposals = %s\n    unique = never\n    keyingtries = 1\n    mobike = no\n", i, prop
         printf "    local { auth = psk\n      id = i%d.bench.example\n    }\n    remote { auth = psk\n      id = responder.bench.example\n    }\n", i
         printf "    children { c%d { esp_proposals = aes128gcm16\n      remote_ts = 198.51.100.0/24\n      start_action = start\n    } }\n  }\n", i
       }
@@ -365,6 +365,10 @@ ike_run() {
     local bound=${IKE_TIMEOUT:-$((60 + n / 10))}
     # topology: initiator 192.0.2.1 <-veth-> responder 192.0.2.2
     mkns "$ri"; mkns "$rr"
+    # no IPv6 on the link: a link-local address appearing mid-run would make a
+    # MOBIKE initiator send an address update on every IKE_SA (and mobike=no below)
+    ip netns exec "$ri" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+    ip netns exec "$rr" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
     ip link add "$PFX-vi" netns "$ri" type veth peer name "$PFX-vr" netns "$rr" || die "veth"
     ip -n "$ri" addr add 192.0.2.1/24 dev "$PFX-vi"; ip -n "$ri" link set "$PFX-vi" up
     ip -n "$rr" addr add 192.0.2.2/24 dev "$PFX-vr"; ip -n "$rr" link set "$PFX-vr" up
