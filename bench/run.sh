@@ -104,6 +104,12 @@ if [ -z "${IKED_BIN:-}" ] && [ "${BUILD:-1}" != 0 ]; then
 fi
 [ -x "$IKED" ] || die "no iked at $IKED"
 [ -x "$IKECTL" ] || die "no ikectl at $IKECTL"
+# a private copy: a concurrent `cargo build` must not swap the binary mid-run
+mkdir -p "$OUT/bin"
+cp "$IKED" "$OUT/bin/iked" && cp "$IKECTL" "$OUT/bin/ikectl" || die "copy of the binaries failed"
+IKED_SRC="$IKED, built $(date -u -r "$IKED" '+%F %T UTC'), sha256 $(sha256sum "$IKED" | cut -c1-12)"
+IKED=$OUT/bin/iked
+IKECTL=$OUT/bin/ikectl
 SWAN_VER=$(dpkg-query -W -f '${Version}' strongswan-charon 2>/dev/null)
 IKED_VER=$("$IKED" --version 2>/dev/null)
 GIT_REV=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null)$(git -C "$REPO" diff --quiet HEAD -- ike conf pki xfrm 2>/dev/null || echo "+dirty")
@@ -111,7 +117,7 @@ GIT_REV=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null)$(git -C "$REPO" dif
 res "# iked vs strongSwan benchmarks ($(date -u '+%F %T UTC'))"
 res ""
 res "host: $(nproc) cores, $(uname -r), load average at start $(loadavg);"
-res "iked: $IKED_VER (git $GIT_REV, $IKED); strongSwan: $SWAN_VER; rounds: $ROUNDS (interleaved, medians)"
+res "iked: $IKED_VER (main at git $GIT_REV; binary $IKED_SRC); strongSwan: $SWAN_VER; rounds: $ROUNDS (interleaved, medians)"
 res ""
 
 # ---------------------------------------------------------------- helpers
