@@ -359,6 +359,9 @@ pub struct Kernel {
     larval: Larval,
     /// Trap policies of `auto=route` conns: (policy, conn).
     traps: Vec<(PolicyId, String)>,
+    /// child_id -> the SAs as installed (inbound, outbound), to update them when
+    /// the kernel reports a new NAT mapping (XFRM_MSG_UPDSA needs the whole SA).
+    sas: HashMap<u32, (Sa, Sa)>,
 }
 
 /// Inbound SPIs handed out by ALLOCSPI: (local address, SPI).
@@ -392,6 +395,7 @@ impl Kernel {
             policy_refs: HashMap::new(),
             larval: Larval::default(),
             traps: Vec::new(),
+            sas: HashMap::new(),
         }
     }
 
@@ -466,6 +470,7 @@ impl Kernel {
         debug!(target: "knl", "installed SAs {:08x}/{:08x} and {} policies for {}{{{}}}",
             c.spi_in, c.spi_out, rec.policies.len(), c.conn, c.child_id);
         // A CHILD_SA id installed twice (should not happen): remove the old state.
+        self.sas.insert(c.child_id, (sa_in, sa_out));
         if let Some(old) = self.children.insert(c.child_id, rec) {
             warn!(target: "knl", "CHILD_SA {{{}}} installed twice; replacing", c.child_id);
             self.remove_record(&old);
@@ -601,6 +606,7 @@ impl Kernel {
 
     /// Removes what iked installed for a CHILD_SA; false if it had nothing.
     pub fn remove(&mut self, child_id: u32) -> bool {
+        self.sas.remove(&child_id);
         match self.children.remove(&child_id) {
             Some(rec) => {
                 self.remove_record(&rec);
@@ -620,6 +626,40 @@ impl Kernel {
         ids.len()
     }
 
+    /// An XFRM_MSG_MAPPING event: the peer's NAT mapping of one of our inbound
+    /// UDP-encapsulated SAs changed (ESP arrived from another source port).
+    /// Updates that CHILD_SA's inbound SA (encap sport) and outbound SA (encap
+    /// dport) to the new port, as strongSwan does. `None` when the SA is not
+    /// iked's; otherwise `Ok((conn, child_id))` or an error to log.
+    pub fn on_mapping(&mut self, m: &xfrm::Mapping) -> Option<Result<(String, u32), String>> {
+        let (&child_id, pair) = self
+            .sas
+            .iter()
+            .find(|(_, (i, _))| i.dst == m.dst && i.spi == m.spi && i.protocol == m.protocol)?;
+        let conn = self
+            .children
+            .get(&child_id)
+            .map(|r| r.conn.clone())
+            .unwrap_or_default();
+        let (sa_in, sa_out) = match remap(&pair.0, &pair.1, m) {
+            Ok(p) => p,
+            Err(e) => return Some(Err(e)),
+        };
+        let Some(x) = self.xfrm.as_mut() else {
+            return Some(Err("no XFRM socket".into()));
+        };
+        for sa in [&sa_in, &sa_out] {
+            if let Err(e) = x.update_sa(sa) {
+                return Some(Err(format!(
+                    "unable to update SAD entry with SPI {:08x}: {e}",
+                    sa.spi
+                )));
+            }
+        }
+        self.sas.insert(child_id, (sa_in, sa_out));
+        Some(Ok((conn, child_id)))
+    }
+
     /// The kernel's counters for a CHILD_SA.
     pub fn counters(&mut self, child_id: u32) -> Option<ChildCounters> {
         let rec = self.children.get(&child_id)?;
@@ -629,6 +669,36 @@ impl Kernel {
         let co = x.get_sa(&o).ok()?.current;
         Some((ci, co))
     }
+}
+
+/// The pair of SAs after a NAT mapping change: the peer's new port becomes the
+/// inbound SA's encap source port and the outbound SA's encap destination port.
+/// A changed peer address is refused (it needs new SA ids and policy templates:
+/// MOBIKE-style address updates are the IKE_SA's business).
+pub fn remap(sa_in: &Sa, sa_out: &Sa, m: &xfrm::Mapping) -> Result<(Sa, Sa), String> {
+    let (Some(ei), Some(eo)) = (sa_in.encap, sa_out.encap) else {
+        return Err(format!(
+            "MAPPING for SPI {:08x}, which is not UDP-encapsulated",
+            m.spi
+        ));
+    };
+    if m.new_src != sa_in.src {
+        return Err(format!(
+            "NAT mapping of SPI {:08x} moved the peer from {} to {}: address changes are not supported",
+            m.spi, sa_in.src, m.new_src
+        ));
+    }
+    let mut i = sa_in.clone();
+    let mut o = sa_out.clone();
+    i.encap = Some(UdpEncap {
+        sport: m.new_sport,
+        dport: ei.dport,
+    });
+    o.encap = Some(UdpEncap {
+        sport: eo.sport,
+        dport: m.new_sport,
+    });
+    Ok((i, o))
 }
 
 /// [`SpiAllocator`] backed by XFRM_MSG_ALLOCSPI (SPIs in `c0000000..cfffffff`).
@@ -707,6 +777,58 @@ pub(crate) mod tests {
             install_policy: true,
             updown: None,
         }
+    }
+
+    #[test]
+    fn mapping_moves_the_peer_port_on_both_sas() {
+        let mut c = install(
+            Mode::Tunnel,
+            Encr::AesGcm {
+                key_bits: 128,
+                icv_len: 16,
+            },
+            None,
+        );
+        c.encap = Some((4500, 4500));
+        let (i, o) = sas(&c).unwrap();
+        let m = xfrm::Mapping {
+            dst: c.local,
+            spi: c.spi_in,
+            protocol: xfrm::Protocol::Esp,
+            reqid: 7,
+            old_src: c.remote,
+            old_sport: 4500,
+            new_src: c.remote,
+            new_sport: 31337,
+        };
+        let (i2, o2) = remap(&i, &o, &m).unwrap();
+        assert_eq!(
+            i2.encap,
+            Some(UdpEncap {
+                sport: 31337,
+                dport: 4500
+            })
+        );
+        assert_eq!(
+            o2.encap,
+            Some(UdpEncap {
+                sport: 4500,
+                dport: 31337
+            })
+        );
+        // Only the ports change: same ids, same keys.
+        assert_eq!((i2.id(), o2.id()), (i.id(), o.id()));
+        assert_eq!((&i2.crypto, &o2.crypto), (&i.crypto, &o.crypto));
+        // A new peer address is not a port update.
+        let moved = xfrm::Mapping {
+            new_src: "192.0.2.99".parse().unwrap(),
+            ..m.clone()
+        };
+        assert!(remap(&i, &o, &moved).unwrap_err().contains("192.0.2.99"));
+        // Without UDP encapsulation there is nothing to remap.
+        c.encap = None;
+        let (pi, po) = sas(&c).unwrap();
+        assert!(remap(&pi, &po, &m).is_err());
     }
 
     #[test]

@@ -298,6 +298,17 @@ impl<C: Core> Daemon<C> {
                     Err(e) => error!(target: "cfg", "unable to initiate '{conn}' on ACQUIRE: {e}"),
                 }
             }
+            xfrm::Event::Mapping(m) => match self.kernel.on_mapping(&m) {
+                None => {
+                    debug!(target: "knl", "NAT mappings changed for an SA iked did not install (SPI {:08x})", m.spi)
+                }
+                Some(Ok((conn, child))) => info!(target: "knl",
+                    "NAT mappings of ESP CHILD_SA with SPI {:08x} and reqid {{{}}} changed, {}[{}] now at {}:{} (was {}:{}): SAs updated",
+                    m.spi, m.reqid, conn, child, m.new_src, m.new_sport, m.old_src, m.old_sport),
+                Some(Err(e)) => {
+                    warn!(target: "knl", "NAT mapping change of SPI {:08x} not applied: {e}", m.spi)
+                }
+            },
             xfrm::Event::Expire(e) if e.hard => {
                 debug!(target: "knl", "kernel deleted {} (hard lifetime)", e.id);
             }

@@ -26,13 +26,13 @@
 set -u
 OUT=$1 BIN=$2
 [ -f "$OUT/env.sh" ] && . "$OUT/env.sh"
-SCENARIOS=${SCENARIOS:-"install-gcm install-cbc install-chacha install-encap install-transport iked-gcm iked-cbc iked-badpsk iked-route iked-natt iked-v6 swan-init swan-resp starter-init starter-resp"}
+SCENARIOS=${SCENARIOS:-"install-gcm install-cbc install-chacha install-encap install-transport iked-gcm iked-cbc iked-badpsk iked-route iked-natt iked-v6 iked-vti iked-xfrmi iked-gre swan-init swan-resp starter-init starter-resp"}
 exec >"$OUT/guest.log" 2>&1
 RES=$OUT/results.txt; : >"$RES"
 result() { echo "RESULT $*" | tee -a "$RES"; }
 W=/tmp/iked-guest; rm -rf $W; mkdir -p $W
 echo "guest up: kernel $(uname -r), uptime $(cut -d' ' -f1 /proc/uptime)s"
-modprobe -a esp4 esp6 xfrm_user veth 2>&1 || echo "modprobe failed"
+modprobe -a esp4 esp6 xfrm_user xfrm_interface ip_vti ip6_vti ip_gre veth 2>&1 || echo "modprobe failed"
 
 netns_setup() {
   for ns in left right; do ip netns del $ns 2>/dev/null; ip netns add $ns; ip -n $ns link set lo up; done
@@ -408,6 +408,133 @@ EOF
   else result "$CASE FAIL ($why)"; fi
 }
 
+# Route-based (VTI with mark=6, XFRM interface with if_id 42) and GRE-over-IPsec transport mode:
+# iked (left, initiator) <-> strongSwan's starter (right) from ONE literal ipsec.conf, which both
+# daemons read (each picks its local end). The interface and its routes are made by this script.
+in_packets() { # ns dst -> inbound packet counter of the SA towards dst (kernel), 0 if none
+  local n; n=$(in_packets_raw "$@"); case $n in ''|*[!0-9]*) echo 0 ;; *) echo "$n" ;; esac
+}
+in_packets_raw() {
+  ip -n "$1" -s xfrm state | awk -v d="$2" '/^src/{m=($4==d)} m && /^[ \t]*[0-9]+\(bytes\), *[0-9]+\(packets\)/{sub(/.*\(bytes\), */,""); sub(/\(packets\).*/,""); print; exit}'
+}
+rb_conf() { # vti | xfrmi | gre -> $W/rb.conf
+  local body
+  case $1 in
+    vti) body="  leftsubnet=0.0.0.0/0
+  rightsubnet=0.0.0.0/0
+  mark=6" ;;
+    xfrmi) body="  leftsubnet=0.0.0.0/0
+  rightsubnet=0.0.0.0/0
+  if_id_in=42
+  if_id_out=42" ;;
+    gre) body="  type=transport
+  leftprotoport=gre
+  rightprotoport=gre" ;;
+  esac
+  cat >$W/rb.conf <<EOF
+config setup
+  charondebug="ike 2, knl 2, chd 2, cfg 1"
+conn rb
+  left=192.0.2.1
+  leftid=moon
+  right=192.0.2.2
+  rightid=sun
+$body
+  authby=secret
+  keyexchange=ikev2
+  ike=aes256gcm16-prfsha384-ecp384!
+  esp=aes256gcm16-ecp384!
+  keyingtries=%forever
+  mobike=no
+  auto=add
+EOF
+}
+rb_links() { # vti | xfrmi | gre: the interface on both sides, inner routes through it
+  local c=$1 s me peer dst src
+  for s in left right; do
+    if [ $s = left ]; then me=192.0.2.1 peer=192.0.2.2 dst=203.0.113.0/24 src=198.51.100.1
+    else me=192.0.2.2 peer=192.0.2.1 dst=198.51.100.0/24 src=203.0.113.1; fi
+    case $c in
+      vti) ip -n $s tunnel add vti0 local $me remote $peer mode vti key 6
+           ip netns exec $s sysctl -qw net.ipv4.conf.vti0.disable_policy=1
+           ip -n $s link set vti0 up; ip -n $s route replace $dst dev vti0 src $src ;;
+      xfrmi) ip -n $s link add ipsec42 type xfrm dev $([ $s = left ] && echo vl || echo vr) if_id 42
+             ip -n $s link set ipsec42 up; ip -n $s route replace $dst dev ipsec42 src $src ;;
+      gre) ip -n $s tunnel add gre1 mode gre local $me remote $peer
+           ip -n $s link set gre1 up; ip -n $s route replace $dst dev gre1 src $src ;;
+    esac
+  done
+}
+rb_case() { # vti | xfrmi | gre
+  local c=$1 why="" dev
+  CASE=iked-$c
+  netns_setup
+  rb_links $c || why+="interface setup failed; "
+  case $c in vti) dev=vti0 ;; xfrmi) dev=ipsec42 ;; gre) dev=gre1 ;; esac
+  ip -n left -d link show $dev; ip -n left route
+  rb_conf $c
+  cp $W/rb.conf $W/left.conf; write_secrets left "rb-$c-psk-0123456789abcdef"
+  cp $W/rb.conf /etc/ipsec.conf
+  printf 'moon sun : PSK "rb-%s-psk-0123456789abcdef"\n' $c >/etc/ipsec.secrets; chmod 600 /etc/ipsec.secrets
+  cat >/etc/strongswan.conf <<EOF
+charon {
+  load_modular = yes
+  install_routes = no
+  filelog { swan { path = $OUT/swan-$CASE.log
+    default = 1
+    ike = 2
+    knl = 2 } }
+  plugins { include strongswan.d/charon/*.conf }
+}
+EOF
+  start_iked left || why+="iked did not start; "
+  ip netns exec right /usr/sbin/ipsec start || why+="strongSwan ipsec start failed; "
+  for _ in $(seq 100); do ip netns exec right /usr/sbin/ipsec statusall 2>/dev/null | grep -q '^ *rb:  192.0.2.2' && break; sleep 0.3; done
+  ctl left up rb || why+="ikectl up failed; "
+  sleep 0.5
+  local bl br al ar
+  bl=$(in_packets left 192.0.2.1); br=$(in_packets right 192.0.2.2)
+  echo "inbound packets before ping: left=${bl:-?} right=${br:-?}"
+  local pingout; pingout=$(ip netns exec left ping -c 5 -i 0.3 -W 2 -I 198.51.100.1 203.0.113.1 2>&1); echo "$pingout"
+  echo "$pingout" | grep -q ' 0% packet loss' || why+="ping across $dev failed; "
+  al=$(in_packets left 192.0.2.1); ar=$(in_packets right 192.0.2.2)
+  echo "inbound packets after ping: left=${al:-?} right=${ar:-?}"
+  [ "${al:-0}" -ge $(( ${bl:-0} + 5 )) ] || why+="left inbound counter did not rise by 5 (${bl:-?} -> ${al:-?}); "
+  [ "${ar:-0}" -ge $(( ${br:-0} + 5 )) ] || why+="right inbound counter did not rise by 5 (${br:-?} -> ${ar:-?}); "
+  show_kernel
+  ip -s -n left link show $dev
+  for s in left right; do
+    local pol; pol=$(ip -n $s xfrm policy)
+    case $c in
+      vti) [ "$(echo "$pol" | grep -c 'mark 0x6/0xffffffff')" -ge 2 ] || why+="$s: policies without mark 0x6/0xffffffff; "
+           [ "$(ip -n $s xfrm state | grep -c 'mark 0x6/0xffffffff')" -ge 2 ] || why+="$s: SAs without mark 0x6/0xffffffff; " ;;
+      xfrmi) [ "$(echo "$pol" | grep -c 'if_id 0x2a')" -ge 2 ] || why+="$s: policies without if_id 0x2a; "
+             [ "$(ip -n $s xfrm state | grep -c 'if_id 0x2a')" -ge 2 ] || why+="$s: SAs without if_id 0x2a; " ;;
+      gre) [ "$(echo "$pol" | grep -c 'proto gre')" -ge 2 ] || why+="$s: policies without proto gre selectors; "
+           ip -n $s xfrm state | grep -q 'mode transport' || why+="$s: SA not in transport mode; " ;;
+    esac
+  done
+  if [ $c = gre ]; then # traffic outside GRE is not protected: a direct ping leaves the counters alone
+    local b2 a2; b2=$(in_packets right 192.0.2.2)
+    ip netns exec left ping -c 3 -i 0.3 -W 2 192.0.2.2 >/dev/null 2>&1 || why+="clear ping failed; "
+    a2=$(in_packets right 192.0.2.2)
+    echo "direct (non-GRE) ping: right inbound ${b2:-?} -> ${a2:-?}"
+    [ "${a2:-x}" = "${b2:-y}" ] || why+="non-GRE ping went through the SA (${b2:-?} -> ${a2:-?}); "
+  fi
+  echo "--- iked: ipsec statusall"; ipsec_cmd left statusall | tee $W/st-left
+  grep -Eq "rb[{][0-9]+}.*INSTALLED, $([ $c = gre ] && echo TRANSPORT || echo TUNNEL)" $W/st-left || why+="iked: no INSTALLED line; "
+  grep -Eq 'rb[{][0-9]+}:.*[1-9][0-9]* bytes_i \([0-9]+ pkts' $W/st-left || why+="iked statusall: no byte/packet counters; "
+  echo "--- strongSwan: ipsec statusall"; ip netns exec right /usr/sbin/ipsec statusall | tee $W/st-swan
+  grep -Eq 'rb[{][0-9]+}.*INSTALLED' $W/st-swan || why+="strongSwan: child not INSTALLED; "
+  echo "--- ipsec down (iked)"; ipsec_cmd left down rb || why+="ipsec down failed; "
+  sleep 1
+  kernel_empty left || why+="iked's kernel not empty after down; "
+  stop_iked left
+  ip netns exec right /usr/sbin/ipsec stop; sleep 1
+  if [ -z "$why" ]; then result "$CASE PASS (ping 5/5 over $dev, inbound packets left ${bl:-?}->$al right ${br:-?}->$ar, policies as strongSwan's, statusall counters)"
+  else result "$CASE FAIL ($why)"; fi
+}
+
 for sc in $SCENARIOS; do
   echo "===== $sc ($(cut -d' ' -f1 /proc/uptime)s)"
   case $sc in
@@ -416,6 +543,7 @@ for sc in $SCENARIOS; do
     iked-route) route_case ;;
     iked-natt) natt_v6_case natt ;;
     iked-v6) natt_v6_case v6 ;;
+    iked-vti|iked-xfrmi|iked-gre) if [ -x /usr/lib/ipsec/starter ]; then rb_case "${sc#iked-}"; else result "$sc FAIL (strongSwan starter not installed)"; fi ;;
     iked-*) iked_case "${sc#iked-}" ;;
     swan-*) if [ -x /usr/sbin/charon-systemd ]; then swan_case "${sc#swan-}"; else result "$sc FAIL (strongSwan not installed)"; fi ;;
     starter-*) if [ -x /usr/sbin/ipsec ] && [ -x /usr/lib/ipsec/starter ]; then starter_case "${sc#starter-}"; else result "$sc FAIL (strongSwan starter not installed)"; fi ;;
