@@ -2838,14 +2838,13 @@ impl Endpoint {
     }
 
     fn on_auth_response(&mut self, now: Instant, sa: &mut IkeSa, payloads: Vec<Payload>) {
-        let _ = now;
         if let Some(e) = payloads.iter().find_map(|p| match p {
             Payload::Notify(n) if n.notify_type == NotifyType::AUTHENTICATION_FAILED => {
                 Some(n.notify_type)
             }
             _ => None,
         }) {
-            warn!(target: "ike", "received {e} from {}: authentication of {}[{}] failed (check the PSK and IDs on both sides)", sa.remote.ip(), sa.conn.name, sa.id);
+            warn!(target: "ike", "received {e} from {}: authentication of {}[{}] failed (check the PSK or certificates and the IDs on both sides)", sa.remote.ip(), sa.conn.name, sa.id);
             self.release_child_req(sa);
             self.kill(sa, "AUTHENTICATION_FAILED");
             return;
