@@ -223,8 +223,12 @@ pub fn sas(c: &ChildSaInstall) -> Result<(Sa, Sa), String> {
     );
     sa_in.replay_window = c.replay_window;
     sa_out.replay_window = if c.esn { c.replay_window.max(1) } else { 0 };
+    // Like strongSwan (its `mark_in_sa` defaults to no, and ipsec.conf cannot
+    // set it), mark_in goes on the inbound policies only, not on the inbound SA:
+    // a VTI's i_key still matches it, and ESP that reaches the SA by another path
+    // (no tunnel mark) is not dropped. if_id_in does go on the inbound SA.
     for (sa, m, i) in [
-        (&mut sa_in, c.mark_in, c.if_id_in),
+        (&mut sa_in, None, c.if_id_in),
         (&mut sa_out, c.mark_out, c.if_id_out),
     ] {
         sa.esn = c.esn;
@@ -855,7 +859,8 @@ pub(crate) mod tests {
         );
         assert_eq!(i.replay_window, 32);
         assert_eq!(o.replay_window, 0);
-        assert_eq!(i.mark, Some(Mark::exact(6)));
+        // mark_in is for the inbound policies only (strongSwan's mark_in_sa=no).
+        assert_eq!(i.mark, None);
         assert_eq!(o.mark, None);
         assert_eq!((i.if_id, o.if_id), (None, Some(42)));
         assert_eq!(

@@ -411,6 +411,8 @@ EOF
 # Route-based (VTI with mark=6, XFRM interface with if_id 42) and GRE-over-IPsec transport mode:
 # iked (left, initiator) <-> strongSwan's starter (right) from ONE literal ipsec.conf, which both
 # daemons read (each picks its local end). The interface and its routes are made by this script.
+# iked-xfrmi runs iked on both sides: Debian's starter (5.9.8) rejects if_id_in/if_id_out
+# ("unknown keyword") and would install plain policy-based 0/0 policies.
 in_packets() { # ns dst -> inbound packet counter of the SA towards dst (kernel), 0 if none
   local n; n=$(in_packets_raw "$@"); case $n in ''|*[!0-9]*) echo 0 ;; *) echo "$n" ;; esac
 }
@@ -474,6 +476,8 @@ rb_case() { # vti | xfrmi | gre
   ip -n left -d link show $dev; ip -n left route
   rb_conf $c
   cp $W/rb.conf $W/left.conf; write_secrets left "rb-$c-psk-0123456789abcdef"
+  local peer=starter; [ $c = xfrmi ] && peer=iked
+  if [ $peer = iked ]; then cp $W/rb.conf $W/right.conf; write_secrets right "rb-$c-psk-0123456789abcdef"; fi
   cp $W/rb.conf /etc/ipsec.conf
   printf 'moon sun : PSK "rb-%s-psk-0123456789abcdef"\n' $c >/etc/ipsec.secrets; chmod 600 /etc/ipsec.secrets
   cat >/etc/strongswan.conf <<EOF
@@ -488,8 +492,11 @@ charon {
 }
 EOF
   start_iked left || why+="iked did not start; "
-  ip netns exec right /usr/sbin/ipsec start || why+="strongSwan ipsec start failed; "
-  for _ in $(seq 100); do ip netns exec right /usr/sbin/ipsec statusall 2>/dev/null | grep -q '^ *rb:  192.0.2.2' && break; sleep 0.3; done
+  if [ $peer = iked ]; then start_iked right || why+="iked right did not start; "
+  else
+    ip netns exec right /usr/sbin/ipsec start || why+="strongSwan ipsec start failed; "
+    for _ in $(seq 100); do ip netns exec right /usr/sbin/ipsec statusall 2>/dev/null | grep -q '^ *rb:  192.0.2.2' && break; sleep 0.3; done
+  fi
   ctl left up rb || why+="ikectl up failed; "
   sleep 0.5
   local bl br al ar
@@ -506,8 +513,9 @@ EOF
   for s in left right; do
     local pol; pol=$(ip -n $s xfrm policy)
     case $c in
-      vti) [ "$(echo "$pol" | grep -c 'mark 0x6/0xffffffff')" -ge 2 ] || why+="$s: policies without mark 0x6/0xffffffff; "
-           [ "$(ip -n $s xfrm state | grep -c 'mark 0x6/0xffffffff')" -ge 2 ] || why+="$s: SAs without mark 0x6/0xffffffff; " ;;
+      # strongSwan marks the policies (in, fwd, out) and the outbound SA only (mark_in_sa=no)
+      vti) [ "$(echo "$pol" | grep -c 'mark 0x6/0xffffffff')" = 3 ] || why+="$s: not 3 policies with mark 0x6/0xffffffff; "
+           [ "$(ip -n $s xfrm state | grep -c 'mark 0x6/0xffffffff')" = 1 ] || why+="$s: not exactly the outbound SA with mark 0x6/0xffffffff; " ;;
       xfrmi) [ "$(echo "$pol" | grep -c 'if_id 0x2a')" -ge 2 ] || why+="$s: policies without if_id 0x2a; "
              [ "$(ip -n $s xfrm state | grep -c 'if_id 0x2a')" -ge 2 ] || why+="$s: SAs without if_id 0x2a; " ;;
       gre) [ "$(echo "$pol" | grep -c 'proto gre')" -ge 2 ] || why+="$s: policies without proto gre selectors; "
@@ -524,14 +532,19 @@ EOF
   echo "--- iked: ipsec statusall"; ipsec_cmd left statusall | tee $W/st-left
   grep -Eq "rb[{][0-9]+}.*INSTALLED, $([ $c = gre ] && echo TRANSPORT || echo TUNNEL)" $W/st-left || why+="iked: no INSTALLED line; "
   grep -Eq 'rb[{][0-9]+}:.*[1-9][0-9]* bytes_i \([0-9]+ pkts' $W/st-left || why+="iked statusall: no byte/packet counters; "
-  echo "--- strongSwan: ipsec statusall"; ip netns exec right /usr/sbin/ipsec statusall | tee $W/st-swan
-  grep -Eq 'rb[{][0-9]+}.*INSTALLED' $W/st-swan || why+="strongSwan: child not INSTALLED; "
+  if [ $peer = iked ]; then
+    echo "--- right iked: ipsec statusall"; ipsec_cmd right statusall | tee $W/st-swan
+  else
+    echo "--- strongSwan: ipsec statusall"; ip netns exec right /usr/sbin/ipsec statusall | tee $W/st-swan
+  fi
+  grep -Eq 'rb[{][0-9]+}.*INSTALLED' $W/st-swan || why+="$peer (right): child not INSTALLED; "
   echo "--- ipsec down (iked)"; ipsec_cmd left down rb || why+="ipsec down failed; "
   sleep 1
   kernel_empty left || why+="iked's kernel not empty after down; "
+  [ $peer = iked ] && { kernel_empty right || why+="right iked's kernel not empty after down; "; }
   stop_iked left
-  ip netns exec right /usr/sbin/ipsec stop; sleep 1
-  if [ -z "$why" ]; then result "$CASE PASS (ping 5/5 over $dev, inbound packets left ${bl:-?}->$al right ${br:-?}->$ar, policies as strongSwan's, statusall counters)"
+  if [ $peer = iked ]; then stop_iked right; else ip netns exec right /usr/sbin/ipsec stop; fi; sleep 1
+  if [ -z "$why" ]; then result "$CASE PASS (iked <-> $peer, ping 5/5 over $dev, inbound packets left ${bl:-?}->$al right ${br:-?}->$ar, policies as strongSwan's, statusall counters)"
   else result "$CASE FAIL ($why)"; fi
 }
 
