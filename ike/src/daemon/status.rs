@@ -317,6 +317,37 @@ pub fn format_statusall(r: &StatusReport) -> String {
     out
 }
 
+/// A traffic selector as strongSwan prints it: `192.0.2.1/32[gre]`,
+/// `10.0.0.0/8[tcp/443]` (protocol by name where /etc/protocols has one).
+pub fn ts_string(s: &crate::sa::Selector) -> String {
+    let d = s.to_string();
+    let Some((net, rest)) = d.split_once('[') else {
+        return d;
+    };
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    let (num, tail) = rest.split_at(end);
+    match num.parse::<u8>().ok().and_then(proto_name) {
+        Some(name) => format!("{net}[{name}{tail}"),
+        None => d,
+    }
+}
+
+fn proto_name(p: u8) -> Option<&'static str> {
+    Some(match p {
+        1 => "icmp",
+        6 => "tcp",
+        17 => "udp",
+        47 => "gre",
+        50 => "esp",
+        51 => "ah",
+        58 => "ipv6-icmp",
+        132 => "sctp",
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -629,5 +660,27 @@ mod tests {
         let j = serde_json::to_string(&r).unwrap();
         let back: StatusReport = serde_json::from_str(&j).unwrap();
         assert_eq!(back, r);
+    }
+
+    #[test]
+    fn selectors_name_their_protocol_like_strongswan() {
+        let mut sel = crate::sa::Selector {
+            start: "192.0.2.1".parse().unwrap(),
+            end: "192.0.2.1".parse().unwrap(),
+            protocol: 47,
+            start_port: 0,
+            end_port: 65535,
+        };
+        assert_eq!(ts_string(&sel), "192.0.2.1/32[gre]");
+        sel.protocol = 6;
+        sel.start_port = 443;
+        sel.end_port = 443;
+        assert_eq!(ts_string(&sel), "192.0.2.1/32[tcp/443]");
+        sel.protocol = 253;
+        assert_eq!(ts_string(&sel), "192.0.2.1/32[253/443]");
+        sel.protocol = 0;
+        sel.start_port = 0;
+        sel.end_port = 65535;
+        assert_eq!(ts_string(&sel), "192.0.2.1/32");
     }
 }
