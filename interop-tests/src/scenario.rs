@@ -228,22 +228,34 @@ pub fn all() -> Vec<Scenario> {
             about: "the demo: strongSwan from one literal ipsec.conf on both sides, `ipsec status`, kernel ESP",
             run: |c| tunnel(c, &Tunnel::gcm(), PeerKind::Starter, PeerKind::Starter),
         },
-        // iked's daemon: on demand until it has landed on main (then: suite: true
-        // and a line in tests/guest.rs). Passed in the guest against the daemon
-        // of the ike crate's working tree on 2026-11-23.
+        // iked's daemon against real strongSwan, both roles, in the default suite.
         Scenario {
             name: "iked-swanctl",
             place: Guest,
-            suite: false,
+            suite: true,
             about: "iked (initiator, from ipsec.conf) <-> strongSwan (swanctl), AES-GCM, kernel ESP",
             run: |c| tunnel(c, &Tunnel::gcm(), PeerKind::Iked, PeerKind::Swanctl),
         },
         Scenario {
             name: "iked-starter",
             place: Guest,
-            suite: false,
+            suite: true,
             about: "the demo with iked: iked (left) <-> strongSwan starter (right), one literal ipsec.conf",
             run: |c| tunnel(c, &Tunnel::gcm(), PeerKind::Iked, PeerKind::Starter),
+        },
+        Scenario {
+            name: "iked-responder-cbc",
+            place: Guest,
+            suite: true,
+            about: "strongSwan (swanctl, initiator) -> iked (responder), AES-256-CBC + HMAC-SHA-256, MODP2048, kernel ESP",
+            run: |c| {
+                let t = Tunnel {
+                    ike: "aes256-sha256-modp2048".into(),
+                    esp: "aes256-sha256-modp2048".into(),
+                    ..Tunnel::gcm()
+                };
+                tunnel(c, &t, PeerKind::Swanctl, PeerKind::Iked)
+            },
         },
         Scenario {
             name: "neg-no-sa",

@@ -104,5 +104,8 @@ guest_tests! {
     ipv6 => "ipv6",
     libreswan => "libreswan",
     starter => "starter",
+    iked_swanctl => "iked-swanctl",
+    iked_starter => "iked-starter",
+    iked_responder_cbc => "iked-responder-cbc",
     neg_no_sa => "neg-no-sa",
 }
