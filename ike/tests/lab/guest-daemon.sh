@@ -26,7 +26,7 @@
 set -u
 OUT=$1 BIN=$2
 [ -f "$OUT/env.sh" ] && . "$OUT/env.sh"
-SCENARIOS=${SCENARIOS:-"install-gcm install-cbc install-chacha install-encap install-transport iked-gcm iked-cbc iked-badpsk iked-route iked-natt iked-v6 iked-vti iked-xfrmi iked-gre swan-init swan-resp starter-init starter-resp"}
+SCENARIOS=${SCENARIOS:-"install-gcm install-cbc install-chacha install-encap install-transport iked-gcm iked-cbc iked-badpsk iked-route iked-natt iked-v6 iked-vti iked-vti-resp iked-vti6 iked-xfrmi iked-xfrmi-swan iked-gre iked-gre-resp swan-init swan-resp starter-init starter-resp"}
 exec >"$OUT/guest.log" 2>&1
 RES=$OUT/results.txt; : >"$RES"
 result() { echo "RESULT $*" | tee -a "$RES"; }
@@ -419,9 +419,12 @@ in_packets() { # ns dst -> inbound packet counter of the SA towards dst (kernel)
 in_packets_raw() {
   ip -n "$1" -s xfrm state | awk -v d="$2" '/^src/{m=($4==d)} m && /^[ \t]*[0-9]+\(bytes\), *[0-9]+\(packets\)/{sub(/.*\(bytes\), */,""); sub(/\(packets\).*/,""); print; exit}'
 }
-rb_conf() { # vti | xfrmi | gre -> $W/rb.conf
+rb_conf() { # vti | vti6 | xfrmi | gre -> $W/rb.conf
   local body
   case $1 in
+    vti6) body="  leftsubnet=::/0
+  rightsubnet=::/0
+  mark=6" ;;
     vti) body="  leftsubnet=0.0.0.0/0
   rightsubnet=0.0.0.0/0
   mark=6" ;;
@@ -437,9 +440,9 @@ rb_conf() { # vti | xfrmi | gre -> $W/rb.conf
 config setup
   charondebug="ike 2, knl 2, chd 2, cfg 1"
 conn rb
-  left=192.0.2.1
+  left=$LA
   leftid=moon
-  right=192.0.2.2
+  right=$RA
   rightid=sun
 $body
   authby=secret
@@ -451,32 +454,89 @@ $body
   auto=add
 EOF
 }
-rb_links() { # vti | xfrmi | gre: the interface on both sides, inner routes through it
+rb_links() { # vti | vti6 | xfrmi | gre: the interface on both sides, inner routes through it
   local c=$1 s me peer dst src
   for s in left right; do
-    if [ $s = left ]; then me=192.0.2.1 peer=192.0.2.2 dst=203.0.113.0/24 src=198.51.100.1
-    else me=192.0.2.2 peer=192.0.2.1 dst=198.51.100.0/24 src=203.0.113.1; fi
+    if [ $s = left ]; then me=$LA peer=$RA dst=$RNET src=$LIN
+    else me=$RA peer=$LA dst=$LNET src=$RIN; fi
     case $c in
+      vti6) ip -n $s -6 tunnel add vti6x mode vti6 local $me remote $peer key 6
+            ip netns exec $s sysctl -qw net.ipv6.conf.vti6x.disable_policy=1 || echo "no ipv6 disable_policy"
+            ip -n $s link set vti6x up; ip -n $s -6 route replace $dst dev vti6x src $src ;;
       vti) ip -n $s tunnel add vti0 local $me remote $peer mode vti key 6
            ip netns exec $s sysctl -qw net.ipv4.conf.vti0.disable_policy=1
            ip -n $s link set vti0 up; ip -n $s route replace $dst dev vti0 src $src ;;
       xfrmi) ip -n $s link add ipsec42 type xfrm dev $([ $s = left ] && echo vl || echo vr) if_id 42
              ip -n $s link set ipsec42 up; ip -n $s route replace $dst dev ipsec42 src $src ;;
       gre) ip -n $s tunnel add gre1 mode gre local $me remote $peer
+           # no IPv6 on gre1: its router solicitations would be GRE (ESP-protected) noise
+           ip netns exec $s sysctl -qw net.ipv6.conf.gre1.disable_ipv6=1
            ip -n $s link set gre1 up; ip -n $s route replace $dst dev gre1 src $src ;;
     esac
   done
 }
-rb_case() { # vti | xfrmi | gre
-  local c=$1 why="" dev
-  CASE=iked-$c
+rb_swanctl() { # strongSwan via swanctl (if_id_in/if_id_out, which the starter lacks) on the right
+  local d=$W/swan ts=0.0.0.0/0 extra=""; rm -rf $d; mkdir -p $d
+  [ $1 = vti6 ] && ts=::/0
+  case $1 in vti|vti6) extra="mark_in = 6
+        mark_out = 6" ;; xfrmi) extra="if_id_in = 42
+        if_id_out = 42" ;; esac
+  cat >$d/strongswan.conf <<EOF
+charon-systemd {
+  load = random nonce aes sha1 sha2 hmac gcm kdf openssl curve25519 gmp pem pkcs1 x509 pubkey kernel-netlink socket-default vici
+  install_routes = no
+  plugins { vici { socket = unix://$d/vici } }
+  filelog { swan { path = $OUT/swan-$CASE.log
+    default = 1
+    ike = 2
+    knl = 2 } }
+}
+EOF
+  cat >$d/swanctl.conf <<EOF
+connections {
+  rb {
+    local_addrs = $RA
+    remote_addrs = $LA
+    proposals = aes256gcm16-prfsha384-ecp384
+    mobike = no
+    keyingtries = 0
+    local { auth = psk
+      id = sun }
+    remote { auth = psk
+      id = moon }
+    children {
+      rb {
+        local_ts = $ts
+        remote_ts = $ts
+        esp_proposals = aes256gcm16-ecp384
+        $extra
+        start_action = none
+      }
+    }
+  }
+}
+secrets { ike-1 { id-1 = moon
+  id-2 = sun
+  secret = "rb-$1-psk-0123456789abcdef" } }
+EOF
+  ip netns exec right env STRONGSWAN_CONF=$d/strongswan.conf /usr/sbin/charon-systemd >$d/out 2>&1 &
+  echo $! >$W/swan.pid
+  for _ in $(seq 50); do [ -S $d/vici ] && break; sleep 0.2; done
+  ip netns exec right swanctl --load-all --file $d/swanctl.conf --uri unix://$d/vici
+}
+rb_case() { # vti | vti6 | xfrmi | gre, then init (iked initiates) | resp (the peer initiates), then peer
+  local c=$1 dir=${2:-init} peer=${3:-} why="" dev
+  CASE=iked-$c; [ $dir = resp ] && CASE=iked-$c-resp
+  LA=192.0.2.1 RA=192.0.2.2 LNET=198.51.100.0/24 RNET=203.0.113.0/24 LIN=198.51.100.1 RIN=203.0.113.1
+  [ $c = vti6 ] && { LA=2001:db8:0:1::1 RA=2001:db8:0:1::2 LNET=2001:db8:a::/64 RNET=2001:db8:b::/64 LIN=2001:db8:a::1 RIN=2001:db8:b::1; }
   netns_setup
   rb_links $c || why+="interface setup failed; "
-  case $c in vti) dev=vti0 ;; xfrmi) dev=ipsec42 ;; gre) dev=gre1 ;; esac
+  case $c in vti) dev=vti0 ;; vti6) dev=vti6x ;; xfrmi) dev=ipsec42 ;; gre) dev=gre1 ;; esac
   ip -n left -d link show $dev; ip -n left route
   rb_conf $c
   cp $W/rb.conf $W/left.conf; write_secrets left "rb-$c-psk-0123456789abcdef"
-  local peer=starter; [ $c = xfrmi ] && peer=iked
+  [ -n "$peer" ] || { peer=starter; [ $c = xfrmi ] && peer=iked; }
+  [ $peer = swanctl ] && CASE=$CASE-swan
   if [ $peer = iked ]; then cp $W/rb.conf $W/right.conf; write_secrets right "rb-$c-psk-0123456789abcdef"; fi
   cp $W/rb.conf /etc/ipsec.conf
   printf 'moon sun : PSK "rb-%s-psk-0123456789abcdef"\n' $c >/etc/ipsec.secrets; chmod 600 /etc/ipsec.secrets
@@ -493,18 +553,22 @@ charon {
 EOF
   start_iked left || why+="iked did not start; "
   if [ $peer = iked ]; then start_iked right || why+="iked right did not start; "
+  elif [ $peer = swanctl ]; then rb_swanctl $c || why+="swanctl load failed; "
   else
     ip netns exec right /usr/sbin/ipsec start || why+="strongSwan ipsec start failed; "
-    for _ in $(seq 100); do ip netns exec right /usr/sbin/ipsec statusall 2>/dev/null | grep -q '^ *rb:  192.0.2.2' && break; sleep 0.3; done
+    for _ in $(seq 100); do ip netns exec right /usr/sbin/ipsec statusall 2>/dev/null | grep -q "^ *rb:  $RA" && break; sleep 0.3; done
   fi
-  ctl left up rb || why+="ikectl up failed; "
+  if [ $dir = init ]; then ctl left up rb || why+="ikectl up failed; "
+  elif [ $peer = iked ]; then ctl right up rb || why+="ikectl up (right) failed; "
+  elif [ $peer = swanctl ]; then swanctl --initiate --child rb --timeout 30 || why+="swanctl --initiate failed; "
+  else ip netns exec right /usr/sbin/ipsec up rb || why+="strongSwan ipsec up failed; "; fi
   sleep 0.5
   local bl br al ar
-  bl=$(in_packets left 192.0.2.1); br=$(in_packets right 192.0.2.2)
+  bl=$(in_packets left $LA); br=$(in_packets right $RA)
   echo "inbound packets before ping: left=${bl:-?} right=${br:-?}"
-  local pingout; pingout=$(ip netns exec left ping -c 5 -i 0.3 -W 2 -I 198.51.100.1 203.0.113.1 2>&1); echo "$pingout"
+  local pingout; pingout=$(ip netns exec left ping -c 5 -i 0.3 -W 2 -I $LIN $RIN 2>&1); echo "$pingout"
   echo "$pingout" | grep -q ' 0% packet loss' || why+="ping across $dev failed; "
-  al=$(in_packets left 192.0.2.1); ar=$(in_packets right 192.0.2.2)
+  al=$(in_packets left $LA); ar=$(in_packets right $RA)
   echo "inbound packets after ping: left=${al:-?} right=${ar:-?}"
   [ "${al:-0}" -ge $(( ${bl:-0} + 5 )) ] || why+="left inbound counter did not rise by 5 (${bl:-?} -> ${al:-?}); "
   [ "${ar:-0}" -ge $(( ${br:-0} + 5 )) ] || why+="right inbound counter did not rise by 5 (${br:-?} -> ${ar:-?}); "
@@ -514,7 +578,7 @@ EOF
     local pol; pol=$(ip -n $s xfrm policy)
     case $c in
       # strongSwan marks the policies (in, fwd, out) and the outbound SA only (mark_in_sa=no)
-      vti) [ "$(echo "$pol" | grep -c 'mark 0x6/0xffffffff')" = 3 ] || why+="$s: not 3 policies with mark 0x6/0xffffffff; "
+      vti|vti6) [ "$(echo "$pol" | grep -c 'mark 0x6/0xffffffff')" = 3 ] || why+="$s: not 3 policies with mark 0x6/0xffffffff; "
            [ "$(ip -n $s xfrm state | grep -c 'mark 0x6/0xffffffff')" = 1 ] || why+="$s: not exactly the outbound SA with mark 0x6/0xffffffff; " ;;
       xfrmi) [ "$(echo "$pol" | grep -c 'if_id 0x2a')" -ge 2 ] || why+="$s: policies without if_id 0x2a; "
              [ "$(ip -n $s xfrm state | grep -c 'if_id 0x2a')" -ge 2 ] || why+="$s: SAs without if_id 0x2a; " ;;
@@ -534,6 +598,8 @@ EOF
   grep -Eq 'rb[{][0-9]+}:.*[1-9][0-9]* bytes_i \([0-9]+ pkts' $W/st-left || why+="iked statusall: no byte/packet counters; "
   if [ $peer = iked ]; then
     echo "--- right iked: ipsec statusall"; ipsec_cmd right statusall | tee $W/st-swan
+  elif [ $peer = swanctl ]; then
+    echo "--- strongSwan: swanctl --list-sas"; swanctl --list-sas | sed 's/^\(  rb\): /\1{1}: /' | tee $W/st-swan
   else
     echo "--- strongSwan: ipsec statusall"; ip netns exec right /usr/sbin/ipsec statusall | tee $W/st-swan
   fi
@@ -543,7 +609,9 @@ EOF
   kernel_empty left || why+="iked's kernel not empty after down; "
   [ $peer = iked ] && { kernel_empty right || why+="right iked's kernel not empty after down; "; }
   stop_iked left
-  if [ $peer = iked ]; then stop_iked right; else ip netns exec right /usr/sbin/ipsec stop; fi; sleep 1
+  if [ $peer = iked ]; then stop_iked right
+  elif [ $peer = swanctl ]; then kill -TERM "$(cat $W/swan.pid)" 2>/dev/null
+  else ip netns exec right /usr/sbin/ipsec stop; fi; sleep 1
   if [ -z "$why" ]; then result "$CASE PASS (iked <-> $peer, ping 5/5 over $dev, inbound packets left ${bl:-?}->$al right ${br:-?}->$ar, policies as strongSwan's, statusall counters)"
   else result "$CASE FAIL ($why)"; fi
 }
@@ -556,7 +624,9 @@ for sc in $SCENARIOS; do
     iked-route) route_case ;;
     iked-natt) natt_v6_case natt ;;
     iked-v6) natt_v6_case v6 ;;
-    iked-vti|iked-xfrmi|iked-gre) if [ -x /usr/lib/ipsec/starter ]; then rb_case "${sc#iked-}"; else result "$sc FAIL (strongSwan starter not installed)"; fi ;;
+    iked-vti|iked-vti6|iked-xfrmi|iked-gre) if [ -x /usr/lib/ipsec/starter ]; then rb_case "${sc#iked-}"; else result "$sc FAIL (strongSwan starter not installed)"; fi ;;
+    iked-xfrmi-swan) if [ -x /usr/sbin/charon-systemd ]; then rb_case xfrmi init swanctl; else result "$sc FAIL (strongSwan not installed)"; fi ;;
+    iked-*-resp) if [ -x /usr/lib/ipsec/starter ]; then rb_case "$(echo $sc | sed 's/^iked-//; s/-resp$//')" resp; else result "$sc FAIL (strongSwan starter not installed)"; fi ;;
     iked-*) iked_case "${sc#iked-}" ;;
     swan-*) if [ -x /usr/sbin/charon-systemd ]; then swan_case "${sc#swan-}"; else result "$sc FAIL (strongSwan not installed)"; fi ;;
     starter-*) if [ -x /usr/sbin/ipsec ] && [ -x /usr/lib/ipsec/starter ]; then starter_case "${sc#starter-}"; else result "$sc FAIL (strongSwan starter not installed)"; fi ;;
