@@ -160,13 +160,19 @@ pub fn conn_view(c: &conf::Conn, addrs: &[IpAddr]) -> ConnView {
             .collect::<Vec<_>>()
             .join(",")
     };
+    // strongSwan shows the end's protoport on each selector: `dynamic[gre]`.
     let ts = |e: &conf::End| {
+        let pp = &e.protoport;
+        let suffix = super::status::protoport_suffix(pp.proto, pp.port_from, pp.port_to);
         if e.subnets.is_empty() {
-            "dynamic".to_owned()
+            format!("dynamic{suffix}")
         } else {
             e.subnets
                 .iter()
-                .map(ToString::to_string)
+                .map(|s| match s.protoport {
+                    Some(_) => s.to_string(),
+                    None => format!("{s}{suffix}"),
+                })
                 .collect::<Vec<_>>()
                 .join(",")
         }

@@ -334,6 +334,22 @@ pub fn ts_string(s: &crate::sa::Selector) -> String {
     }
 }
 
+/// A conn end's `leftprotoport=` as strongSwan appends it to a selector:
+/// `""` for any, `[gre]`, `[tcp/443]`, `[udp/500-501]`.
+pub fn protoport_suffix(proto: u8, from: u16, to: u16) -> String {
+    if proto == 0 && from == 0 && to == 65535 {
+        return String::new();
+    }
+    let p = proto_name(proto).map_or_else(|| proto.to_string(), str::to_owned);
+    if from == 0 && to == 65535 {
+        format!("[{p}]")
+    } else if from == to {
+        format!("[{p}/{from}]")
+    } else {
+        format!("[{p}/{from}-{to}]")
+    }
+}
+
 fn proto_name(p: u8) -> Option<&'static str> {
     Some(match p {
         1 => "icmp",
@@ -682,5 +698,24 @@ mod tests {
         sel.start_port = 0;
         sel.end_port = 65535;
         assert_eq!(ts_string(&sel), "192.0.2.1/32");
+        assert_eq!(protoport_suffix(0, 0, 65535), "");
+        assert_eq!(protoport_suffix(47, 0, 65535), "[gre]");
+        assert_eq!(protoport_suffix(17, 500, 501), "[udp/500-501]");
+    }
+
+    #[test]
+    fn conn_view_shows_protoport_like_strongswan() {
+        let src = conf::MemSource::default().with(
+            "/c",
+            "conn gre\n  left=192.0.2.1\n  right=192.0.2.2\n  leftprotoport=gre\n  rightprotoport=gre\n  type=transport\n  authby=psk\n",
+        );
+        let cfg = conf::load_from(&src, std::path::Path::new("/c"), None).unwrap();
+        let local = ["192.0.2.1".parse().unwrap()];
+        let v = crate::daemon::server::conn_view(cfg.conn("gre").unwrap(), &local);
+        assert_eq!(
+            (v.local_ts.as_str(), v.remote_ts.as_str()),
+            ("dynamic[gre]", "dynamic[gre]")
+        );
+        assert_eq!(v.mode, "TRANSPORT");
     }
 }
