@@ -23,6 +23,15 @@
 # swan-*        iked <-> strongSwan (charon-systemd + swanctl), both directions.
 # starter-*     iked <-> strongSwan's starter from a literal ipsec.conf (aes256-sha256-modp2048,
 #               PFS), both directions; strongSwan's own `ipsec status` shown and checked.
+# iked-vti, iked-vti6, iked-xfrmi, iked-gre (+ -resp: the peer initiates; iked-xfrmi-swan)
+#               route-based and GRE-over-IPsec: ONE ipsec.conf (aes256gcm16-prfsha384-ecp384!,
+#               keyingtries=%forever, mobike=no) for iked (left) and strongSwan's starter (right):
+#               vti0 (mark=6, 0.0.0.0/0), vti6x (mark=6, ::/0, IPv6 outside), ipsec42 (if_id 42;
+#               iked <-> iked, and iked <-> swanctl since the starter lacks if_id_in/out), gre1 over
+#               type=transport + leftprotoport=gre. Ping across the interface, inbound SA counters
+#               +5 on both sides, policies/SAs with mark 0x6/0xffffffff (policies and the outbound
+#               SA, as strongSwan) / if_id 0x2a / proto gre, statusall byte+packet counters; for GRE
+#               a plain ping leaves the counters alone.
 set -u
 OUT=$1 BIN=$2
 [ -f "$OUT/env.sh" ] && . "$OUT/env.sh"
