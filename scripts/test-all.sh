@@ -33,5 +33,11 @@ if [ "${LAB_GUEST:-1}" != 0 ]; then
   echo "== [${SECONDS}s] lab guest scenarios (LAB_GUEST=0 skips them)"
   bash interop-tests/lab/setup.sh
   cargo test -p interop-tests --test guest -- --ignored --nocapture --test-threads=16
+  # iked's own daemon lab (a second boot): iked<->iked GCM with ipsec down / SIGTERM
+  # leaving both kernels empty, wrong PSK, auto=route + ACQUIRE, forceencaps NAT-T,
+  # and iked<->strongSwan from one ipsec.conf. All scenarios: ike/tests/lab/run-daemon-guest.sh
+  echo "== [${SECONDS}s] iked daemon lab (guest)"
+  SCENARIOS="${DAEMON_LAB_SCENARIOS:-iked-gcm iked-badpsk iked-route iked-natt starter-init}" \
+    bash ike/tests/lab/run-daemon-guest.sh
 fi
 echo "== [${SECONDS}s] all tests passed"
