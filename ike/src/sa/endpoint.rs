@@ -29,6 +29,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::{debug, info, warn};
 
+/// The first payload of a kind: `find_payload!(payloads, Sa)` -> `Option<&SaPayload>`.
+macro_rules! find_payload {
+    ($payloads:expr, $kind:ident) => {
+        $payloads.iter().find_map(|p| match p {
+            Payload::$kind(x) => Some(x),
+            _ => None,
+        })
+    };
+}
+
 /// strongSwan's retransmission defaults: timeout 4 s, base 1.8, 5 retries.
 const RETRANSMIT_TIMEOUT: f64 = 4.0;
 const RETRANSMIT_BASE: f64 = 1.8;
@@ -1358,27 +1368,9 @@ impl Endpoint {
     /// The peer's answer to our CREATE_CHILD_SA.
     fn on_create_response(&mut self, now: Instant, sa: &mut IkeSa, payloads: Vec<Payload>) {
         let Some(req) = sa.create.take() else { return };
-        let nr = payloads.iter().find_map(|p| {
-            if let Payload::Nonce(n) = p {
-                Some(n.clone())
-            } else {
-                None
-            }
-        });
-        let sa_p = payloads.iter().find_map(|p| {
-            if let Payload::Sa(s) = p {
-                Some(s.clone())
-            } else {
-                None
-            }
-        });
-        let ke = payloads.iter().find_map(|p| {
-            if let Payload::Ke(k) = p {
-                Some(k.clone())
-            } else {
-                None
-            }
-        });
+        let nr = find_payload!(payloads, Nonce).cloned();
+        let sa_p = find_payload!(payloads, Sa).cloned();
+        let ke = find_payload!(payloads, Ke).cloned();
         let retry_later = |sa: &mut IkeSa, rekey_of: Option<u32>| {
             if let Some(c) = rekey_of.and_then(|id| sa.children.iter_mut().find(|c| c.id == id)) {
                 c.rekeying = false;
@@ -1406,25 +1398,11 @@ impl Endpoint {
                     retry_later(sa, rekey_of);
                     return;
                 };
-                let tsi = payloads
-                    .iter()
-                    .find_map(|p| {
-                        if let Payload::TsI(t) = p {
-                            Some(crate::ts::from_wire(t))
-                        } else {
-                            None
-                        }
-                    })
+                let tsi = find_payload!(payloads, TsI)
+                    .map(|t| crate::ts::from_wire(t))
                     .unwrap_or_default();
-                let tsr = payloads
-                    .iter()
-                    .find_map(|p| {
-                        if let Payload::TsR(t) = p {
-                            Some(crate::ts::from_wire(t))
-                        } else {
-                            None
-                        }
-                    })
+                let tsr = find_payload!(payloads, TsR)
+                    .map(|t| crate::ts::from_wire(t))
                     .unwrap_or_default();
                 let picked = match sa_p.proposals.as_slice() {
                     [one] => select(
@@ -1684,27 +1662,9 @@ impl Endpoint {
             fail(self, sa, NotifyType::TEMPORARY_FAILURE, Vec::new());
             return;
         }
-        let sa_p = payloads.iter().find_map(|p| {
-            if let Payload::Sa(s) = p {
-                Some(s.clone())
-            } else {
-                None
-            }
-        });
-        let ni = payloads.iter().find_map(|p| {
-            if let Payload::Nonce(n) = p {
-                Some(n.clone())
-            } else {
-                None
-            }
-        });
-        let ke = payloads.iter().find_map(|p| {
-            if let Payload::Ke(k) = p {
-                Some(k.clone())
-            } else {
-                None
-            }
-        });
+        let sa_p = find_payload!(payloads, Sa).cloned();
+        let ni = find_payload!(payloads, Nonce).cloned();
+        let ke = find_payload!(payloads, Ke).cloned();
         let (Some(sa_p), Some(ni)) = (sa_p, ni) else {
             fail(self, sa, NotifyType::INVALID_SYNTAX, Vec::new());
             return;
@@ -1774,25 +1734,11 @@ impl Endpoint {
                 .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]])),
             _ => None,
         });
-        let tsi = payloads
-            .iter()
-            .find_map(|p| {
-                if let Payload::TsI(t) = p {
-                    Some(crate::ts::from_wire(t))
-                } else {
-                    None
-                }
-            })
+        let tsi = find_payload!(payloads, TsI)
+            .map(|t| crate::ts::from_wire(t))
             .unwrap_or_default();
-        let tsr = payloads
-            .iter()
-            .find_map(|p| {
-                if let Payload::TsR(t) = p {
-                    Some(crate::ts::from_wire(t))
-                } else {
-                    None
-                }
-            })
+        let tsr = find_payload!(payloads, TsR)
+            .map(|t| crate::ts::from_wire(t))
             .unwrap_or_default();
         let old = rekey.and_then(|spi| sa.children.iter().find(|c| c.spi_out == spi).cloned());
         if rekey.is_some() && old.is_none() {
@@ -2297,27 +2243,9 @@ impl Endpoint {
             );
             return;
         }
-        let sa_p = msg.payloads.iter().find_map(|p| {
-            if let Payload::Sa(s) = p {
-                Some(s)
-            } else {
-                None
-            }
-        });
-        let ke = msg.payloads.iter().find_map(|p| {
-            if let Payload::Ke(k) = p {
-                Some(k)
-            } else {
-                None
-            }
-        });
-        let nonce = msg.payloads.iter().find_map(|p| {
-            if let Payload::Nonce(n) = p {
-                Some(n)
-            } else {
-                None
-            }
-        });
+        let sa_p = find_payload!(msg.payloads, Sa);
+        let ke = find_payload!(msg.payloads, Ke);
+        let nonce = find_payload!(msg.payloads, Nonce);
         let (Some(sa_p), Some(ke), Some(nonce)) = (sa_p, ke, nonce) else {
             info!(target: "ike", "IKE_SA_INIT from {remote} lacks SA, KE or Nonce: answering INVALID_SYNTAX");
             reply_plain(self, vec![notify(NotifyType::INVALID_SYNTAX, Vec::new())]);
@@ -2595,27 +2523,9 @@ impl Endpoint {
             self.kill(sa, &format!("peer answered {e}"));
             return;
         }
-        let sa_p = payloads.iter().find_map(|p| {
-            if let Payload::Sa(s) = p {
-                Some(s)
-            } else {
-                None
-            }
-        });
-        let ke = payloads.iter().find_map(|p| {
-            if let Payload::Ke(k) = p {
-                Some(k)
-            } else {
-                None
-            }
-        });
-        let nonce = payloads.iter().find_map(|p| {
-            if let Payload::Nonce(n) = p {
-                Some(n)
-            } else {
-                None
-            }
-        });
+        let sa_p = find_payload!(payloads, Sa);
+        let ke = find_payload!(payloads, Ke);
+        let nonce = find_payload!(payloads, Nonce);
         let (Some(sa_p), Some(ke), Some(nonce)) = (sa_p, ke, nonce) else {
             info!(target: "ike", "IKE_SA_INIT response from {} lacks SA, KE or Nonce: ignored", sa.remote.ip());
             return;
@@ -2849,20 +2759,8 @@ impl Endpoint {
             self.kill(sa, "AUTHENTICATION_FAILED");
             return;
         }
-        let idr = payloads.iter().find_map(|p| {
-            if let Payload::IdR(i) = p {
-                Some(i.clone())
-            } else {
-                None
-            }
-        });
-        let auth = payloads.iter().find_map(|p| {
-            if let Payload::Auth(a) = p {
-                Some(a.clone())
-            } else {
-                None
-            }
-        });
+        let idr = find_payload!(payloads, IdR).cloned();
+        let auth = find_payload!(payloads, Auth).cloned();
         let (Some(idr), Some(auth)) = (idr, auth) else {
             let e = first_error(&payloads)
                 .map(|e| e.to_string())
@@ -2950,27 +2848,9 @@ impl Endpoint {
             warn!(target: "chd", "CHILD_SA of {} not established: peer answered {e}", conn.name);
             return;
         }
-        let sa_p = payloads.iter().find_map(|p| {
-            if let Payload::Sa(s) = p {
-                Some(s)
-            } else {
-                None
-            }
-        });
-        let tsi = payloads.iter().find_map(|p| {
-            if let Payload::TsI(t) = p {
-                Some(crate::ts::from_wire(t))
-            } else {
-                None
-            }
-        });
-        let tsr = payloads.iter().find_map(|p| {
-            if let Payload::TsR(t) = p {
-                Some(crate::ts::from_wire(t))
-            } else {
-                None
-            }
-        });
+        let sa_p = find_payload!(payloads, Sa);
+        let tsi = find_payload!(payloads, TsI).map(|t| crate::ts::from_wire(t));
+        let tsr = find_payload!(payloads, TsR).map(|t| crate::ts::from_wire(t));
         let (Some(sa_p), Some(tsi), Some(tsr)) = (sa_p, tsi, tsr) else {
             warn!(target: "chd", "IKE_AUTH response lacks SA/TSi/TSr: no CHILD_SA");
             return;
@@ -3173,27 +3053,9 @@ impl Endpoint {
             self.on_eap_round(now, sa, msg_id, payloads);
             return;
         }
-        let idi = payloads.iter().find_map(|p| {
-            if let Payload::IdI(i) = p {
-                Some(i.clone())
-            } else {
-                None
-            }
-        });
-        let idr_req = payloads.iter().find_map(|p| {
-            if let Payload::IdR(i) = p {
-                Some(i.clone())
-            } else {
-                None
-            }
-        });
-        let auth = payloads.iter().find_map(|p| {
-            if let Payload::Auth(a) = p {
-                Some(a.clone())
-            } else {
-                None
-            }
-        });
+        let idi = find_payload!(payloads, IdI).cloned();
+        let idr_req = find_payload!(payloads, IdR).cloned();
+        let auth = find_payload!(payloads, Auth).cloned();
         let Some(idi) = idi else {
             info!(target: "ike", "IKE_AUTH from {} has no IDi", sa.remote.ip());
             respond(
@@ -3431,20 +3293,8 @@ impl Endpoint {
             }
         };
         let Some(mut st) = sa.eap.take() else { return };
-        let eap = payloads.iter().find_map(|p| {
-            if let Payload::Eap(e) = p {
-                Some(e.clone())
-            } else {
-                None
-            }
-        });
-        let auth = payloads.iter().find_map(|p| {
-            if let Payload::Auth(a) = p {
-                Some(a.clone())
-            } else {
-                None
-            }
-        });
+        let eap = find_payload!(payloads, Eap).cloned();
+        let auth = find_payload!(payloads, Auth).cloned();
         let who = ident::from_wire(&st.idi)
             .map(|i| i.to_string())
             .unwrap_or_default();
@@ -3699,27 +3549,9 @@ impl Endpoint {
         conn: &Conn,
         payloads: &[Payload],
     ) -> Vec<Payload> {
-        let sa_p = payloads.iter().find_map(|p| {
-            if let Payload::Sa(s) = p {
-                Some(s)
-            } else {
-                None
-            }
-        });
-        let tsi = payloads.iter().find_map(|p| {
-            if let Payload::TsI(t) = p {
-                Some(crate::ts::from_wire(t))
-            } else {
-                None
-            }
-        });
-        let tsr = payloads.iter().find_map(|p| {
-            if let Payload::TsR(t) = p {
-                Some(crate::ts::from_wire(t))
-            } else {
-                None
-            }
-        });
+        let sa_p = find_payload!(payloads, Sa);
+        let tsi = find_payload!(payloads, TsI).map(|t| crate::ts::from_wire(t));
+        let tsr = find_payload!(payloads, TsR).map(|t| crate::ts::from_wire(t));
         let (Some(sa_p), Some(tsi), Some(tsr)) = (sa_p, tsi, tsr) else {
             info!(target: "chd", "IKE_AUTH without SA/TSi/TSr: IKE_SA only");
             return Vec::new();
