@@ -1176,6 +1176,13 @@ impl Endpoint {
         }
     }
 
+    /// Protects and sends a response (and keeps it for retransmitted requests).
+    fn reply(&mut self, sa: &mut IkeSa, exchange: ExchangeType, msg_id: u32, inner: Vec<Payload>) {
+        if let Some(p) = self.protect(sa, exchange, true, msg_id, &inner) {
+            self.send_response(sa, msg_id, p);
+        }
+    }
+
     /// Queues a request; sends it now if nothing is outstanding (window size 1).
     fn queue_request(&mut self, now: Instant, sa: &mut IkeSa, q: Queued) {
         sa.queue.push_back(q);
@@ -1648,15 +1655,15 @@ impl Endpoint {
         payloads: Vec<Payload>,
     ) {
         let answer = |ep: &mut Endpoint, sa: &mut IkeSa, inner: Vec<Payload>| {
-            if let Some(p) = ep.protect(sa, ExchangeType::CREATE_CHILD_SA, true, msg_id, &inner) {
-                ep.send_response(sa, msg_id, p);
-            }
+            ep.reply(sa, ExchangeType::CREATE_CHILD_SA, msg_id, inner)
         };
         let fail = |ep: &mut Endpoint, sa: &mut IkeSa, t: NotifyType, data: Vec<u8>| {
-            let inner = vec![notify(t, data)];
-            if let Some(p) = ep.protect(sa, ExchangeType::CREATE_CHILD_SA, true, msg_id, &inner) {
-                ep.send_response(sa, msg_id, p);
-            }
+            ep.reply(
+                sa,
+                ExchangeType::CREATE_CHILD_SA,
+                msg_id,
+                vec![notify(t, data)],
+            )
         };
         if sa.phase != Phase::Established {
             fail(self, sa, NotifyType::TEMPORARY_FAILURE, Vec::new());
@@ -3045,9 +3052,7 @@ impl Endpoint {
         payloads: Vec<Payload>,
     ) {
         let respond = |ep: &mut Endpoint, sa: &mut IkeSa, inner: Vec<Payload>| {
-            if let Some(p) = ep.protect(sa, ExchangeType::IKE_AUTH, true, msg_id, &inner) {
-                ep.send_response(sa, msg_id, p);
-            }
+            ep.reply(sa, ExchangeType::IKE_AUTH, msg_id, inner)
         };
         if sa.eap.is_some() {
             self.on_eap_round(now, sa, msg_id, payloads);
@@ -3201,9 +3206,7 @@ impl Endpoint {
         payloads: Vec<Payload>,
     ) {
         let respond = |ep: &mut Endpoint, sa: &mut IkeSa, inner: Vec<Payload>| {
-            if let Some(p) = ep.protect(sa, ExchangeType::IKE_AUTH, true, msg_id, &inner) {
-                ep.send_response(sa, msg_id, p);
-            }
+            ep.reply(sa, ExchangeType::IKE_AUTH, msg_id, inner)
         };
         let side = conn.local_side(&self.local_addrs);
         let (_, remote_end) = conn.ends(side);
@@ -3288,9 +3291,7 @@ impl Endpoint {
     /// A further IKE_AUTH round of an EAP authentication: an EAP response, or the final AUTH.
     fn on_eap_round(&mut self, now: Instant, sa: &mut IkeSa, msg_id: u32, payloads: Vec<Payload>) {
         let respond = |ep: &mut Endpoint, sa: &mut IkeSa, inner: Vec<Payload>| {
-            if let Some(p) = ep.protect(sa, ExchangeType::IKE_AUTH, true, msg_id, &inner) {
-                ep.send_response(sa, msg_id, p);
-            }
+            ep.reply(sa, ExchangeType::IKE_AUTH, msg_id, inner)
         };
         let Some(mut st) = sa.eap.take() else { return };
         let eap = find_payload!(payloads, Eap).cloned();
