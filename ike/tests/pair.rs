@@ -912,6 +912,69 @@ fn initiator_behind_nat_floats_encapsulates_and_sends_keepalives() {
 }
 
 #[test]
+fn nat_mapping_change_moves_the_ike_sa_and_its_children() {
+    let conf = net2net("aes128gcm16-prfsha256-x25519!", "aes128gcm16!");
+    let conf_b = conf.replace(&format!("left={A}"), "left=%any");
+    let mut p = Pair::new(&conf, PSK, &conf_b, PSK);
+    // The NAT maps 192.0.2.1:500/4500 to 198.51.100.7:40500/<nat_port>.
+    let nat_port = 44500;
+    p.a.initiate(p.now, "net-net").unwrap();
+    for _ in 0..10 {
+        while let Some(t) = p.a.poll_transmit() {
+            let from: SocketAddr = format!(
+                "198.51.100.7:{}",
+                if t.local.port() == 500 {
+                    40500
+                } else {
+                    nat_port
+                }
+            )
+            .parse()
+            .unwrap();
+            p.b.handle_datagram(p.now, t.remote, from, &t.data);
+        }
+        while let Some(t) = p.b.poll_transmit() {
+            let to: SocketAddr =
+                format!("{A}:{}", if t.remote.port() == 40500 { 500 } else { 4500 })
+                    .parse()
+                    .unwrap();
+            p.a.handle_datagram(p.now, to, t.local, &t.data);
+        }
+    }
+    p.drain();
+    let child = Pair::installs(&p.b_events)[0].child_id;
+    assert_eq!(
+        p.b.status(p.now)[0].remote.to_string(),
+        "198.51.100.7:44500"
+    );
+    // The kernel reports ESP from a new port (XFRM_MSG_MAPPING): the IKE_SA
+    // follows and the daemon is told to move every CHILD_SA.
+    p.b_events.clear();
+    let moved: SocketAddr = "198.51.100.7:45001".parse().unwrap();
+    assert!(p.b.peer_moved(child, moved));
+    p.drain();
+    assert_eq!(p.b.status(p.now)[0].remote, moved);
+    assert!(
+        p.b_events.iter().any(|e| matches!(e,
+            Event::PeerMoved { remote, child_ids, .. } if *remote == moved && child_ids == &vec![child])),
+        "{:?}",
+        p.b_events
+    );
+    // the same mapping again: nothing to do; another address or an unknown child: refused
+    p.b_events.clear();
+    assert!(p.b.peer_moved(child, moved));
+    p.drain();
+    assert!(p.b_events.is_empty(), "{:?}", p.b_events);
+    assert!(!p.b.peer_moved(child, "203.0.113.9:45001".parse().unwrap()));
+    assert!(!p.b.peer_moved(child + 100, moved));
+    assert_eq!(p.b.status(p.now)[0].remote, moved);
+    // the next request (here: the DELETE of `down`) goes to the new port
+    assert_eq!(p.b.terminate(p.now, "net-net"), 1);
+    let t = p.b.poll_transmit().expect("a DELETE request");
+    assert_eq!(t.remote, moved);
+}
+
+#[test]
 fn a_child_the_kernel_refused_is_deleted_on_the_peer_too() {
     let conf = net2net("aes128gcm16-prfsha256-x25519!", "aes128gcm16!");
     let mut p = Pair::same(&conf, PSK);

@@ -24,6 +24,10 @@ pub trait Core {
     /// The kernel refused a CHILD_SA: the core forgets it and tells the peer.
     fn child_failed(&mut self, _now: Instant, _child_id: u32) {}
     /// The reqid the core gives a conn's CHILD_SAs (for trap policies).
+    /// The kernel saw a new NAT mapping of the peer of CHILD_SA `child_id`.
+    fn peer_moved(&mut self, _child_id: u32, _remote: SocketAddr) -> bool {
+        false
+    }
     fn reqid(&mut self, _conn: &str) -> Option<u32> {
         None
     }
@@ -81,6 +85,9 @@ impl Core for crate::sa::Endpoint {
     }
     fn child_failed(&mut self, now: Instant, child_id: u32) {
         crate::sa::Endpoint::child_failed(self, now, child_id)
+    }
+    fn peer_moved(&mut self, child_id: u32, remote: SocketAddr) -> bool {
+        crate::sa::Endpoint::peer_moved(self, child_id, remote)
     }
     fn reqid(&mut self, conn: &str) -> Option<u32> {
         crate::sa::Endpoint::reqid(self, conn)

@@ -664,6 +664,40 @@ impl Kernel {
         Some(Ok((conn, child_id)))
     }
 
+    /// The peer of CHILD_SA `child_id` is now at `remote` (its NAT mapping
+    /// changed): moves the UDP encapsulation of both SAs to the new port.
+    /// `Ok(false)` when nothing had to change (not iked's, or already there).
+    pub fn move_peer(
+        &mut self,
+        child_id: u32,
+        remote: std::net::SocketAddr,
+    ) -> Result<bool, String> {
+        let Some(pair) = self.sas.get(&child_id) else {
+            return Ok(false);
+        };
+        if pair.0.encap.map(|e| e.sport) == Some(remote.port()) && pair.0.src == remote.ip() {
+            return Ok(false);
+        }
+        let m = xfrm::Mapping {
+            dst: pair.0.dst,
+            spi: pair.0.spi,
+            protocol: pair.0.protocol,
+            reqid: 0,
+            old_src: pair.0.src,
+            old_sport: pair.0.encap.map(|e| e.sport).unwrap_or_default(),
+            new_src: remote.ip(),
+            new_sport: remote.port(),
+        };
+        let (sa_in, sa_out) = remap(&pair.0, &pair.1, &m)?;
+        let x = self.xfrm.as_mut().ok_or("no XFRM socket")?;
+        for sa in [&sa_in, &sa_out] {
+            x.update_sa(sa)
+                .map_err(|e| format!("unable to update SAD entry with SPI {:08x}: {e}", sa.spi))?;
+        }
+        self.sas.insert(child_id, (sa_in, sa_out));
+        Ok(true)
+    }
+
     /// The kernel's counters for a CHILD_SA.
     pub fn counters(&mut self, child_id: u32) -> Option<ChildCounters> {
         let rec = self.children.get(&child_id)?;

@@ -1,14 +1,15 @@
 //! Running `leftupdown=` scripts: `/bin/sh -c SCRIPT` once per local/remote
 //! selector pair with strongSwan's `PLUTO_*` environment (built by
 //! [`crate::updown`]), after the CHILD_SA is in the kernel (up) and after it
-//! left it (down). Scripts run in the background; their exit is logged.
+//! left it (down). Scripts run in order on a background thread; their output
+//! and exit status are logged.
 
 use crate::crypto::SecretBytes;
 use crate::sa::{ChildSaInstall, EspKeys};
 use crate::updown::{Extra, Verb, env};
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 /// What a `down` run needs, kept from the `up` (keys stripped).
 #[derive(Debug, Clone)]
@@ -18,10 +19,19 @@ struct Kept {
     peer_id: String,
 }
 
-/// CHILD_SAs with an updown script, by child id.
+/// CHILD_SAs with an updown script, by child id. Scripts run one after the
+/// other, in the order of the events (an `up` before its `down`), on one
+/// background thread, so the daemon's loop never waits for them.
 #[derive(Debug, Default)]
 pub struct Updown {
     kept: HashMap<u32, Kept>,
+    worker: Option<std::sync::mpsc::Sender<Job>>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Job({}, {})", self.script, self.conn)
+    }
 }
 
 fn interface_of(addr: std::net::IpAddr) -> String {
@@ -56,31 +66,74 @@ pub fn envs(
     out
 }
 
-fn spawn(script: &str, conn: &str, vars: Vec<(String, String)>) {
-    let mut cmd = Command::new("/bin/sh");
-    cmd.arg("-c")
-        .arg(script)
-        .envs(vars)
+/// One script run.
+struct Job {
+    script: String,
+    conn: String,
+    vars: Vec<(String, String)>,
+}
+
+/// Runs one script to its end; its output is logged line by line (like
+/// strongSwan's `updown:` lines), a failure is logged, never fatal.
+fn run(job: Job) {
+    let out = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(&job.script)
+        .envs(job.vars)
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let (script, conn) = (script.to_owned(), conn.to_owned());
-    match cmd.spawn() {
-        Ok(child) => {
-            std::thread::spawn(move || match child.wait_with_output() {
-                Ok(o) if o.status.success() => {
-                    debug!(target: "chd", "updown '{script}' for '{conn}' done")
-                }
-                Ok(o) => warn!(target: "chd", "updown '{script}' for '{conn}' failed ({}): {}",
-                    o.status, String::from_utf8_lossy(&o.stderr).trim()),
-                Err(e) => warn!(target: "chd", "updown '{script}' for '{conn}': {e}"),
-            });
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output();
+    let (script, conn) = (&job.script, &job.conn);
+    match out {
+        Ok(o) => {
+            for line in String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .chain(String::from_utf8_lossy(&o.stderr).lines())
+                .filter(|l| !l.trim().is_empty())
+            {
+                info!(target: "chd", "updown: {line}");
+            }
+            if o.status.success() {
+                debug!(target: "chd", "updown '{script}' for '{conn}' done");
+            } else {
+                warn!(target: "chd", "updown '{script}' for '{conn}' failed ({})", o.status);
+            }
         }
         Err(e) => warn!(target: "chd", "unable to run updown '{script}' for '{conn}': {e}"),
     }
 }
 
 impl Updown {
+    fn spawn(&mut self, script: &str, conn: &str, vars: Vec<(String, String)>) {
+        let mut job = Job {
+            script: script.to_owned(),
+            conn: conn.to_owned(),
+            vars,
+        };
+        if let Some(tx) = &self.worker {
+            match tx.send(job) {
+                Ok(()) => return,
+                Err(e) => job = e.0, // the worker is gone: start another
+            }
+        }
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let started = std::thread::Builder::new()
+            .name("updown".into())
+            .spawn(move || {
+                for j in rx {
+                    run(j);
+                }
+            });
+        match started {
+            Ok(_) => {
+                let _ = tx.send(job);
+                self.worker = Some(tx);
+            }
+            Err(e) => warn!(target: "chd", "unable to start the updown thread: {e}"),
+        }
+    }
+
     /// After a CHILD_SA was installed.
     pub fn up(&mut self, c: &ChildSaInstall, my_id: &str, peer_id: &str) {
         let Some(script) = c.updown.clone() else {
@@ -88,7 +141,7 @@ impl Updown {
         };
         let iface = interface_of(c.local);
         for vars in envs(Verb::Up, c, my_id, peer_id, &iface) {
-            spawn(&script, &c.conn, vars);
+            self.spawn(&script, &c.conn, vars);
         }
         let mut child = Box::new(c.clone());
         let empty = || EspKeys {
@@ -117,7 +170,7 @@ impl Updown {
         };
         let iface = interface_of(k.child.local);
         for vars in envs(Verb::Down, &k.child, &k.my_id, &k.peer_id, &iface) {
-            spawn(&script, &k.child.conn, vars);
+            self.spawn(&script, &k.child.conn, vars);
         }
     }
 }
@@ -154,13 +207,13 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
         std::fs::remove_dir_all(&dir).unwrap();
-        let mut lines: Vec<&str> = text.lines().collect();
-        lines.sort();
+        let lines: Vec<&str> = text.lines().collect();
+        // in order: up before down
         assert_eq!(
             lines,
             [
-                "down-client net-net 198.51.100.0/24 203.0.113.0/24 moon",
-                "up-client net-net 198.51.100.0/24 203.0.113.0/24 moon"
+                "up-client net-net 198.51.100.0/24 203.0.113.0/24 moon",
+                "down-client net-net 198.51.100.0/24 203.0.113.0/24 moon"
             ]
         );
     }

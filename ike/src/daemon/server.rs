@@ -308,9 +308,16 @@ impl<C: Core> Daemon<C> {
                 None => {
                     debug!(target: "knl", "NAT mappings changed for an SA iked did not install (SPI {:08x})", m.spi)
                 }
-                Some(Ok((conn, child))) => info!(target: "knl",
-                    "NAT mappings of ESP CHILD_SA with SPI {:08x} and reqid {{{}}} changed, {}[{}] now at {}:{} (was {}:{}): SAs updated",
-                    m.spi, m.reqid, conn, child, m.new_src, m.new_sport, m.old_src, m.old_sport),
+                Some(Ok((conn, child))) => {
+                    info!(target: "knl",
+                        "NAT mappings of ESP CHILD_SA with SPI {:08x} and reqid {{{}}} changed, {}{{{}}} now at {}:{} (was {}:{}): SAs updated",
+                        m.spi, m.reqid, conn, child, m.new_src, m.new_sport, m.old_src, m.old_sport);
+                    // the IKE_SA follows (keepalives, DPD) and its other CHILD_SAs too
+                    let to = std::net::SocketAddr::new(m.new_src, m.new_sport);
+                    if !self.core.peer_moved(child, to) {
+                        debug!(target: "ike", "IKE_SA of {conn}{{{child}}} not moved to {to}");
+                    }
+                }
                 Some(Err(e)) => {
                     warn!(target: "knl", "NAT mapping change of SPI {:08x} not applied: {e}", m.spi)
                 }
@@ -404,6 +411,22 @@ impl<C: Core> Daemon<C> {
                     info!(target: "chd", "CHILD_SA {conn}{{{child_id}}} closed, SPIs {spi_in:08x}_i {spi_out:08x}_o removed from the kernel");
                 } else {
                     debug!(target: "chd", "CHILD_SA {conn}{{{child_id}}} closed (nothing installed)");
+                }
+            }
+            Event::PeerMoved {
+                conn,
+                ike_id,
+                remote,
+                child_ids,
+            } => {
+                for id in child_ids {
+                    match self.kernel.move_peer(id, remote) {
+                        Ok(true) => info!(target: "knl",
+                            "{conn}[{ike_id}]: UDP encapsulation of CHILD_SA {conn}{{{id}}} moved to {remote}"),
+                        Ok(false) => {}
+                        Err(e) => warn!(target: "knl",
+                            "{conn}[{ike_id}]: CHILD_SA {conn}{{{id}}} not moved to {remote}: {e}"),
+                    }
                 }
             }
             Event::IkeUp { conn, ike_id } => {
@@ -638,6 +661,7 @@ impl<C: Core> Daemon<C> {
                     ts_local: c.ts_local.iter().map(super::status::ts_string).collect(),
                     ts_remote: c.ts_remote.iter().map(super::status::ts_string).collect(),
                     established_secs_ago: c.established_secs_ago,
+                    rekey_in_secs: c.rekey_in_secs,
                     installed,
                     counters: k,
                 }
@@ -656,6 +680,7 @@ impl<C: Core> Daemon<C> {
             spi_r: hex(&s.spi_r),
             proposal: s.proposal,
             established_secs_ago: s.established_secs_ago,
+            rekey_in_secs: s.rekey_in_secs,
             children,
         }
     }
@@ -1103,6 +1128,7 @@ mod tests {
             spi_r: [0xff; 8],
             proposal: "AES_GCM_16_256/PRF_HMAC_SHA2_384/ECP_384".into(),
             established_secs_ago: Some(65),
+            rekey_in_secs: Some(3600),
             children: vec![ChildStatus {
                 conn: conn.into(),
                 child_id: ike_id,
@@ -1115,6 +1141,7 @@ mod tests {
                 ts_local: vec![],
                 ts_remote: vec![],
                 established_secs_ago: 65,
+                rekey_in_secs: Some(600),
             }],
         }
     }

@@ -82,6 +82,9 @@ pub struct IkeSaView {
     pub spi_r: String,
     pub proposal: String,
     pub established_secs_ago: Option<u64>,
+    /// Seconds until the IKE_SA is rekeyed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rekey_in_secs: Option<u64>,
     pub children: Vec<ChildSaView>,
 }
 
@@ -100,6 +103,9 @@ pub struct ChildSaView {
     pub ts_local: Vec<String>,
     pub ts_remote: Vec<String>,
     pub established_secs_ago: u64,
+    /// Seconds until the CHILD_SA is rekeyed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rekey_in_secs: Option<u64>,
     /// Whether iked installed it into the kernel.
     #[serde(default)]
     pub installed: bool,
@@ -196,12 +202,18 @@ fn child_lines(out: &mut String, c: &ChildSaView, all: bool) {
                     }
                     s
                 };
-                let _ = writeln!(
+                let _ = write!(
                     out,
                     ", {}, {}",
                     dir(k.bytes_in, k.packets_in, k.idle_in_secs, 'i'),
                     dir(k.bytes_out, k.packets_out, k.idle_out_secs, 'o')
                 );
+            }
+            None => {}
+        }
+        match c.rekey_in_secs {
+            Some(s) => {
+                let _ = writeln!(out, ", rekeying in {}", time_delta(s));
             }
             None => {
                 let _ = writeln!(out);
@@ -237,8 +249,12 @@ fn sas_section(out: &mut String, r: &StatusReport, all: bool) {
             let (mi, mr) = if sa.initiator { ("*", "") } else { ("", "*") };
             let _ = writeln!(
                 out,
-                "{p}: IKEv2 SPIs: {}_i{mi} {}_r{mr}",
-                sa.spi_i, sa.spi_r
+                "{p}: IKEv2 SPIs: {}_i{mi} {}_r{mr}{}",
+                sa.spi_i,
+                sa.spi_r,
+                sa.rekey_in_secs
+                    .map(|s| format!(", rekeying in {}", time_delta(s)))
+                    .unwrap_or_default()
             );
             if !sa.proposal.is_empty() {
                 let _ = writeln!(out, "{p}: IKE proposal: {}", sa.proposal);
@@ -381,6 +397,7 @@ mod tests {
             ts_local: vec!["10.1.0.0/16".into()],
             ts_remote: vec!["10.2.0.0/16".into()],
             established_secs_ago: 5,
+            rekey_in_secs: None,
             installed: true,
             counters: None,
         }
@@ -407,6 +424,7 @@ mod tests {
                 spi_r: "8899aabbccddeeff".into(),
                 proposal: "AES_GCM_16_128/PRF_HMAC_SHA2_256/CURVE_25519".into(),
                 established_secs_ago: Some(5),
+                rekey_in_secs: None,
                 children,
             }],
             routed: vec![],
@@ -604,6 +622,36 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("Security Associations (1 up, 0 connecting):"));
+    }
+
+    #[test]
+    fn statusall_shows_rekey_times_like_strongswan() {
+        let mut c = child(false, "TUNNEL");
+        c.counters = Some(Counters::default());
+        c.rekey_in_secs = Some(13 * 60 + 20);
+        let mut r = report(vec![c]);
+        r.ike_sas[0].rekey_in_secs = Some(3 * 3600 + 5);
+        let out = format_statusall(&r);
+        assert!(
+            out.contains(
+                "     net-net{1}:  AES_GCM_16_128, 0 bytes_i, 0 bytes_o, rekeying in 13 minutes\n"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                "IKEv2 SPIs: 0011223344556677_i* 8899aabbccddeeff_r, rekeying in 3 hours\n"
+            ),
+            "{out}"
+        );
+        // no counters (child not in the kernel): the rekey time still shows
+        r.ike_sas[0].children[0].counters = None;
+        r.ike_sas[0].children[0].rekey_in_secs = Some(45);
+        let out = format_statusall(&r);
+        assert!(
+            out.contains("net-net{1}:  AES_GCM_16_128, rekeying in 45 seconds\n"),
+            "{out}"
+        );
     }
 
     #[test]

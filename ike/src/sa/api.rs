@@ -139,6 +139,15 @@ pub enum Event {
         spi_in: u32,
         spi_out: u32,
     },
+    /// The peer's NAT mapping changed (IKE or ESP arrived from a new port on
+    /// 4500): the IKE_SA now talks to `remote`; the CHILD_SAs' UDP
+    /// encapsulation must follow (outbound destination port, inbound source port).
+    PeerMoved {
+        conn: String,
+        ike_id: u32,
+        remote: std::net::SocketAddr,
+        child_ids: Vec<u32>,
+    },
     /// An IKE_SA was established.
     IkeUp { conn: String, ike_id: u32 },
     /// An IKE_SA is gone (deleted, failed, or timed out); `reason` says why.
@@ -182,6 +191,8 @@ pub struct ChildStatus {
     pub ts_local: Vec<Selector>,
     pub ts_remote: Vec<Selector>,
     pub established_secs_ago: u64,
+    /// Seconds until this CHILD_SA is rekeyed (None: no rekey scheduled).
+    pub rekey_in_secs: Option<u64>,
 }
 
 /// One IKE_SA for status output.
@@ -200,5 +211,7 @@ pub struct IkeStatus {
     /// e.g. "AES_GCM_16_256/PRF_HMAC_SHA2_384/ECP_384".
     pub proposal: String,
     pub established_secs_ago: Option<u64>,
+    /// Seconds until this IKE_SA is rekeyed (None: no rekey scheduled).
+    pub rekey_in_secs: Option<u64>,
     pub children: Vec<ChildStatus>,
 }

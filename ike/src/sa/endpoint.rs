@@ -1017,6 +1017,46 @@ impl Endpoint {
     }
 
     /// The reqid a conn's CHILD_SAs use (`reqid=`, else the one assigned on first use).
+    /// The kernel saw ESP of CHILD_SA `child_id` arrive from `remote`, a new
+    /// NAT mapping of the peer (XFRM_MSG_MAPPING). The owning IKE_SA follows it
+    /// (keepalives, DPD and requests go to the new port) and a
+    /// [`Event::PeerMoved`] asks the daemon to move every CHILD_SA's UDP
+    /// encapsulation. Only the port may change (no MOBIKE): a new address, a
+    /// non-NAT-T IKE_SA or an unknown child returns false and changes nothing.
+    pub fn peer_moved(&mut self, child_id: u32, remote: SocketAddr) -> bool {
+        let Some(key) = self
+            .sas
+            .iter()
+            .find(|(_, sa)| sa.children.iter().any(|c| c.id == child_id))
+            .map(|(k, _)| *k)
+        else {
+            return false;
+        };
+        let Some(mut sa) = self.sas.remove(&key) else {
+            return false;
+        };
+        let ok = sa.local.port() == NATT_PORT && sa.remote.ip() == remote.ip();
+        if ok && sa.remote != remote {
+            self.move_peer(&mut sa, remote);
+        }
+        self.sas.insert(key, sa);
+        ok
+    }
+
+    /// The peer (behind a NAT) is now at `remote` (same address, new port).
+    fn move_peer(&mut self, sa: &mut IkeSa, remote: SocketAddr) {
+        info!(target: "ike", "{}[{}]: NAT mapping of the peer changed, {} -> {remote}", sa.conn.name, sa.id, sa.remote);
+        sa.remote = remote;
+        if !sa.children.is_empty() {
+            self.events.push_back(Event::PeerMoved {
+                conn: sa.conn.name.clone(),
+                ike_id: sa.id,
+                remote,
+                child_ids: sa.children.iter().map(|c| c.id).collect(),
+            });
+        }
+    }
+
     pub fn reqid(&mut self, conn_name: &str) -> Option<u32> {
         let conn = self.conns.iter().find(|c| c.name == conn_name).cloned()?;
         Some(self.reqid_for(&conn))
@@ -2065,8 +2105,7 @@ impl Endpoint {
             sa.local = local;
             sa.remote = remote;
         } else if sa.remote != remote && sa.local.port() == NATT_PORT {
-            debug!(target: "ike", "peer {} moved to {remote}", sa.remote);
-            sa.remote = remote;
+            self.move_peer(&mut sa, remote);
         }
         if response {
             self.on_response(now, &mut sa, data, msg);
@@ -3806,6 +3845,10 @@ impl Endpoint {
                 established_secs_ago: sa
                     .established
                     .map(|t| now.saturating_duration_since(t).as_secs()),
+                rekey_in_secs: sa
+                    .rekey_at
+                    .filter(|_| sa.phase == Phase::Established)
+                    .map(|t| t.saturating_duration_since(now).as_secs()),
                 children: sa
                     .children
                     .iter()
@@ -3823,6 +3866,10 @@ impl Endpoint {
                         established_secs_ago: now
                             .saturating_duration_since(c.established)
                             .as_secs(),
+                        rekey_in_secs: c
+                            .rekey_at
+                            .filter(|_| !c.rekeying)
+                            .map(|t| t.saturating_duration_since(now).as_secs()),
                     })
                     .collect(),
             })
