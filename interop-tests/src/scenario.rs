@@ -257,6 +257,28 @@ pub fn all() -> Vec<Scenario> {
                 tunnel(c, &t, PeerKind::Swanctl, PeerKind::Iked)
             },
         },
+        // iked against libreswan's pluto, both roles, in the default suite.
+        Scenario {
+            name: "iked-libreswan",
+            place: Guest,
+            suite: true,
+            about: "iked (initiator, from ipsec.conf) <-> libreswan pluto (responder), AES-GCM-128, X25519, kernel ESP",
+            run: |c| tunnel(c, &Tunnel::gcm(), PeerKind::Iked, PeerKind::Libreswan),
+        },
+        Scenario {
+            name: "libreswan-iked",
+            place: Guest,
+            suite: true,
+            about: "libreswan pluto (initiator) -> iked (responder), AES-128-CBC + HMAC-SHA-256, MODP2048, kernel ESP",
+            run: |c| {
+                let t = Tunnel {
+                    ike: "aes128-sha256-modp2048".into(),
+                    esp: "aes128-sha256-modp2048".into(),
+                    ..Tunnel::gcm()
+                };
+                tunnel(c, &t, PeerKind::Libreswan, PeerKind::Iked)
+            },
+        },
         Scenario {
             name: "neg-no-sa",
             place: Guest,

@@ -107,5 +107,7 @@ guest_tests! {
     iked_swanctl => "iked-swanctl",
     iked_starter => "iked-starter",
     iked_responder_cbc => "iked-responder-cbc",
+    iked_libreswan => "iked-libreswan",
+    libreswan_iked => "libreswan-iked",
     neg_no_sa => "neg-no-sa",
 }

@@ -189,27 +189,24 @@ fn child_lines(out: &mut String, c: &ChildSaView, all: bool) {
     );
     if all {
         let _ = write!(out, "{p}:  {}", c.proposal);
-        match c.counters {
-            Some(k) => {
-                let dir = |bytes: u64, pkts: u64, idle: Option<u64>, d: char| {
-                    let mut s = format!("{bytes} bytes_{d}");
-                    if pkts > 0 {
-                        s += &format!(" ({pkts} pkt{}", if pkts == 1 { "" } else { "s" });
-                        if let Some(i) = idle {
-                            s += &format!(", {i}s ago");
-                        }
-                        s += ")";
+        if let Some(k) = c.counters {
+            let dir = |bytes: u64, pkts: u64, idle: Option<u64>, d: char| {
+                let mut s = format!("{bytes} bytes_{d}");
+                if pkts > 0 {
+                    s += &format!(" ({pkts} pkt{}", if pkts == 1 { "" } else { "s" });
+                    if let Some(i) = idle {
+                        s += &format!(", {i}s ago");
                     }
-                    s
-                };
-                let _ = write!(
-                    out,
-                    ", {}, {}",
-                    dir(k.bytes_in, k.packets_in, k.idle_in_secs, 'i'),
-                    dir(k.bytes_out, k.packets_out, k.idle_out_secs, 'o')
-                );
-            }
-            None => {}
+                    s += ")";
+                }
+                s
+            };
+            let _ = write!(
+                out,
+                ", {}, {}",
+                dir(k.bytes_in, k.packets_in, k.idle_in_secs, 'i'),
+                dir(k.bytes_out, k.packets_out, k.idle_out_secs, 'o')
+            );
         }
         match c.rekey_in_secs {
             Some(s) => {

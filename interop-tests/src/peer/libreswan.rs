@@ -23,6 +23,8 @@ fn proposals(t: &Tunnel) -> Result<(&'static str, &'static str)> {
     let esp = match t.esp.as_str() {
         "aes128gcm16-x25519" | "aes128gcm16" => "aes_gcm128",
         "aes128-sha256-x25519" | "aes128-sha256" => "aes128-sha2_256",
+        // pluto's ESP DH group is its PFS group (used from the first rekey on)
+        "aes128-sha256-modp2048" => "aes128-sha2_256-modp2048",
         other => return Err(lab_err!("libreswan peer: no translation for esp={other}")),
     };
     Ok((ike, esp))
