@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the guest lab needs, idempotently (root, Debian):
 #   - qemu-system-x86 + Debian's stock kernel (linux-image-amd64) for a full-featured guest kernel
-#   - iproute2/ping/tcpdump/bc used by guest scripts
+#   - iproute2/ping/tcpdump/bc/iptables/conntrack used by guest scripts
 #   - virtme-ng in a venv (vng needs its bin dir on PATH: it shells out to virtme-run)
 # Prints nothing but a one-line summary when everything is already there.
 # env: LAB_VENV (default: /var/cache/iked-lab/venv)
@@ -16,6 +16,9 @@ have_kernel || need+=(linux-image-amd64)
 command -v ping >/dev/null || need+=(iputils-ping)
 command -v tcpdump >/dev/null || need+=(tcpdump)
 command -v bc >/dev/null || need+=(bc)
+# the daemon lab's NAT namespace (MASQUERADE) and its mapping change (conntrack -F)
+command -v iptables >/dev/null || need+=(iptables)
+command -v conntrack >/dev/null || need+=(conntrack)
 dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)   # virtme-ng builds its initramfs with it
 command -v ip >/dev/null || need+=(iproute2)
 command -v python3 >/dev/null || need+=(python3)
