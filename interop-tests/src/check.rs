@@ -5,7 +5,7 @@
 //! if_id), and the inbound ESP packet counters on BOTH sides to rise by at
 //! least the number of pings answered.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::time::Duration;
 
 use crate::peer::{Peer, Tunnel};
@@ -362,6 +362,20 @@ pub fn prove_tunnel(
     let (wire, capture) = wire_check(topo, f, count)?;
     ev.wire = wire;
     ev.detail.push_str(&capture);
+    // the peers' own view after the traffic (pluto's byte counters, ...)
+    let after_status = |p: &mut dyn Peer, out: &mut String| {
+        let s = p.status().unwrap_or_else(|e| e.to_string());
+        let _ = writeln!(
+            out,
+            "--- {} after the pings: `{}` ({})\n{}",
+            p.side().as_str(),
+            p.status_command(),
+            p.label(),
+            s.trim_end()
+        );
+    };
+    after_status(left, &mut ev.detail);
+    after_status(right, &mut ev.detail);
     Ok(ev)
 }
 

@@ -3,11 +3,10 @@
 //!
 //! [`Iked::check_config`] runs `iked --check-config`. [`Iked::start`]
 //! validates the configuration, starts `iked --ctl SOCK` in the side's
-//! namespace, and waits (bounded) for its control socket; a daemon that exits
-//! instead fails the start with its own words. `initiate` and `status` go
-//! through `ikectl --ctl SOCK up|status|statusall` (strongSwan's `ipsec
-//! status` format). In the version this was written against, the daemon was
-//! still being built: no scenario runs iked yet (see the crate README).
+//! namespace, and waits (bounded) for its control socket and its first answer
+//! to `ikectl status`; a daemon that exits instead fails the start with its
+//! own words. `initiate` and `status` go through `ikectl --ctl SOCK
+//! up|status|statusall` (strongSwan's `ipsec status` format).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -134,6 +133,26 @@ impl Iked {
                 "iked ({}) made no control socket {} within {:?}",
                 side.as_str(),
                 s.ctl.display(),
+                super::START_BOUND
+            ));
+        }
+        // The control socket is bound before the IKE sockets: a peer that
+        // initiates right away may meet a closed UDP port (ICMP unreachable,
+        // then a retransmission). The daemon answers `ikectl status` only once
+        // its loop runs, after every socket is bound.
+        let ready = crate::cmd::poll(super::START_BOUND, || {
+            if s.daemon.exited().is_some() {
+                return Some(false);
+            }
+            s.ikectl(&["status"], Duration::from_secs(10))
+                .is_ok()
+                .then_some(true)
+        });
+        if ready != Some(true) {
+            s.daemon.ensure_running()?;
+            return Err(lab_err!(
+                "iked ({}) did not answer `ikectl status` within {:?}",
+                side.as_str(),
                 super::START_BOUND
             ));
         }

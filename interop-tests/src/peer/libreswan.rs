@@ -220,17 +220,26 @@ impl Peer for Libreswan {
         }
     }
     fn status_command(&self) -> &'static str {
-        "whack --trafficstatus"
+        "whack --showstates; whack --trafficstatus"
     }
     fn status(&mut self) -> Result<String> {
         self.daemon.ensure_running()?;
-        self.whack(&["--trafficstatus"])
+        Ok(format!(
+            "{}{}",
+            self.whack(&["--showstates"])?,
+            self.whack(&["--trafficstatus"])?
+        ))
     }
     fn check_established(&mut self) -> Result<String> {
         let s = self.status()?;
-        if !s.contains(&format!("\"{CONN}\"")) || !s.contains("type=ESP") {
+        let conn = format!("\"{CONN}\"");
+        let has = |state: &str| s.lines().any(|l| l.contains(&conn) && l.contains(state));
+        if !has("STATE_V2_ESTABLISHED_IKE_SA")
+            || !has("STATE_V2_ESTABLISHED_CHILD_SA")
+            || !has("type=ESP")
+        {
             return Err(lab_err!(
-                "pluto ({}) --trafficstatus shows no ESP SA for '{CONN}': {s}",
+                "pluto ({}) shows no established IKE SA + ESP Child SA for '{CONN}': {s}",
                 self.side.as_str()
             ));
         }
