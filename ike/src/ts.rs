@@ -212,6 +212,14 @@ pub fn narrow(proposed: &[Selector], configured: &[Selector]) -> Vec<Selector> {
             }
         }
     }
+    // Like strongSwan, drop selectors another one covers: an initiator that
+    // proposes the triggering packet first (TSi = 10.1.0.5/32[tcp/80], then
+    // 10.1.0.0/16) gets the whole subnet, not one SA per flow.
+    let all = out.clone();
+    out.retain(|s| {
+        !all.iter()
+            .any(|o| o != s && intersect(s, o).as_ref() == Some(s))
+    });
     out
 }
 
@@ -285,6 +293,9 @@ mod tests {
         tcp.start_port = 22;
         tcp.end_port = 22;
         assert_eq!(narrow(&[tcp], &conf), vec![tcp]);
+        // the triggering packet first, then the subnet (auto=route initiators, RFC 7296
+        // §2.9): strongSwan answers with the subnet alone, so does iked
+        assert_eq!(narrow(&[tcp, sel("10.1.0.0", "10.1.255.255")], &conf), conf);
         assert!(is_subset(&tcp, &conf));
         assert!(!is_subset(&sel("10.0.0.0", "10.255.255.255"), &conf));
         let mut gre = sel("10.1.0.5", "10.1.0.5");

@@ -89,7 +89,7 @@ tunnel_case() {
     local td=$!; sleep 1.5; ip netns exec left ping -c 2 -i 0.2 -W 2 -I 198.51.100.1 203.0.113.1 >/dev/null; wait $td
   fi
   if [ "$c" = gcm ]; then
-    echo "--- ip -s xfrm state (left), read-only view"; ip -n left -s xfrm state
+    echo "--- ip -s xfrm state (left), read-only view"; ip -n left -s xfrm state | sed -E "s/^([[:space:]]*(aead|enc|auth|auth-trunc) [^ ]+) 0x[0-9a-f]+/\\1 <key redacted>/"
     echo "--- ip xfrm policy (left)"; ip -n left xfrm policy
     echo "--- the same SAs and policies read through the crate (left)"; L show gcm left
   fi

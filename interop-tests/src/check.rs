@@ -144,6 +144,26 @@ pub fn parse_policies(text: &str) -> Vec<XfrmPolicy> {
         .collect()
 }
 
+/// `ip xfrm state` output without the key material (`aead`, `enc`, `auth`,
+/// `auth-trunc` lines keep the algorithm and key length).
+pub fn redact_keys(s: &str) -> String {
+    s.lines()
+        .map(|l| {
+            let t = l.trim_start();
+            let algo = ["aead ", "enc ", "auth ", "auth-trunc "]
+                .iter()
+                .any(|k| t.starts_with(k));
+            let mut w: Vec<&str> = l.split(' ').collect();
+            if algo {
+                if let Some(k) = w.iter_mut().find(|x| x.starts_with("0x")) {
+                    *k = "<key redacted>";
+                }
+            }
+            w.join(" ") + "\n"
+        })
+        .collect()
+}
+
 /// The ESP SAs and policies of one namespace.
 pub fn kernel_state(topo: &Topology, h: &Host) -> Result<(Vec<XfrmSa>, Vec<XfrmPolicy>, String)> {
     let s = topo.ip(h, &["-s", "xfrm", "state"])?;
@@ -155,8 +175,10 @@ pub fn kernel_state(topo: &Topology, h: &Host) -> Result<(Vec<XfrmSa>, Vec<XfrmP
         .flat_map(|b| b.into_iter().map(|l| format!("{l}\n")))
         .collect();
     let raw = format!(
-        "--- ip -s xfrm state ({})\n{s}--- ip xfrm policy ({}, per-socket policies not shown)\n{shown}",
-        h.ns, h.ns
+        "--- ip -s xfrm state ({}, keys redacted)\n{}--- ip xfrm policy ({}, per-socket policies not shown)\n{shown}",
+        h.ns,
+        redact_keys(&s),
+        h.ns
     );
     Ok((parse_states(&s), parse_policies(&p), raw))
 }
@@ -450,6 +472,21 @@ pub fn wire_check(topo: &Topology, f: Family, count: u32) -> Result<(String, Str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_are_redacted_in_reports() {
+        let s = "\taead rfc4106(gcm(aes)) 0xa1ae54c6a871 (160 bits) 128\n\tenc cbc(aes) 0x0011\n\tauth-trunc hmac(sha256) 0x2233 128\n\tproto esp spi 0xc4a1b2c3(1) reqid 1\n";
+        let r = redact_keys(s);
+        assert!(
+            !r.contains("0xa1ae") && !r.contains("0x0011") && !r.contains("0x2233"),
+            "{r}"
+        );
+        assert!(
+            r.contains("aead rfc4106(gcm(aes)) <key redacted> (160 bits) 128"),
+            "{r}"
+        );
+        assert!(r.contains("spi 0xc4a1b2c3(1)"), "{r}");
+    }
 
     const STATE: &str = "src 192.0.2.2 dst 192.0.2.1
 \tproto esp spi 0xc4a1b2c3(3298931395) reqid 1(0x00000001) mode tunnel

@@ -283,7 +283,8 @@ pub fn policies(c: &ChildSaInstall) -> Result<Vec<Policy>, String> {
     Ok(out)
 }
 
-/// The outbound trap policies of an `auto=route` conn, from its configuration.
+/// The trap policies of an `auto=route` conn (out, in, and fwd in tunnel
+/// mode, like strongSwan's), from its configuration.
 /// `reqid`: the one the core gives the conn's CHILD_SAs, so an ACQUIRE's
 /// larval state is the one the CHILD_SA later completes.
 pub fn trap_policies(
@@ -308,18 +309,25 @@ pub fn trap_policies(
         }) => Ok(Some(Mark { value: v, mask })),
         Some(_) => Err("auto=route with a unique mark is not supported".to_owned()),
     };
-    let if_id = match c.if_id_out {
-        None => None,
-        Some(conf::values::IfId::Fixed(v)) => Some(v),
-        Some(_) => return Err("auto=route with a unique if_id is not supported".into()),
+    let fixed_if_id = |i: Option<conf::values::IfId>| match i {
+        None => Ok(None),
+        Some(conf::values::IfId::Fixed(v)) => Ok(Some(v)),
+        Some(_) => Err("auto=route with a unique if_id is not supported".to_owned()),
     };
-    let mark = fixed_mark(c.mark_out)?;
+    let (mark_out, mark_in) = (fixed_mark(c.mark_out)?, fixed_mark(c.mark_in)?);
+    let (if_id_out, if_id_in) = (fixed_if_id(c.if_id_out)?, fixed_if_id(c.if_id_in)?);
     let reqid = reqid.or(c.reqid).unwrap_or(0);
-    let tmpl = match c.conn_type {
-        conf::conn::ConnType::Transport | conf::conn::ConnType::TransportProxy => {
-            Template::transport(reqid)
-        }
-        _ => Template::tunnel(lh, rh, reqid),
+    let tunnel = !matches!(
+        c.conn_type,
+        conf::conn::ConnType::Transport | conf::conn::ConnType::TransportProxy
+    );
+    let (t_out, t_in) = if tunnel {
+        (
+            Template::tunnel(lh, rh, reqid),
+            Template::tunnel(rh, lh, reqid),
+        )
+    } else {
+        (Template::transport(reqid), Template::transport(reqid))
     };
     let ls = crate::ts::configured(&l.subnets, &l.protoport, lh);
     let rs = crate::ts::configured(&r.subnets, &r.protoport, rh);
@@ -327,11 +335,23 @@ pub fn trap_policies(
     for a in &ls {
         for b in &rs {
             for sel in kernel_selectors(a, b)? {
-                let mut p = Policy::new(sel, Direction::Out, vec![tmpl]);
-                p.priority = priority(&sel);
-                p.mark = mark;
-                p.if_id = if_id;
-                out.push(p);
+                // out (triggers ACQUIREs), and like strongSwan in and (tunnel) fwd:
+                // cleartext from the peer's side is dropped until the tunnel is up
+                let rsel = reverse(&sel);
+                let mut dirs = vec![
+                    (sel, Direction::Out, t_out, mark_out, if_id_out),
+                    (rsel, Direction::In, t_in, mark_in, if_id_in),
+                ];
+                if tunnel {
+                    dirs.push((rsel, Direction::Fwd, t_in, mark_in, if_id_in));
+                }
+                for (s, d, t, m, i) in dirs {
+                    let mut p = Policy::new(s, d, vec![t]);
+                    p.priority = priority(&s);
+                    p.mark = m;
+                    p.if_id = i;
+                    out.push(p);
+                }
             }
         }
     }
@@ -1003,12 +1023,20 @@ pub(crate) mod tests {
         );
         let cfg = conf::load_from(&src, std::path::Path::new("/c"), None).unwrap();
         let local = [ip_of("192.0.2.1")];
-        let p = trap_policies(cfg.conn("r").unwrap(), &local, None).unwrap();
-        assert_eq!(p.len(), 2);
+        let all = trap_policies(cfg.conn("r").unwrap(), &local, None).unwrap();
+        assert_eq!(all.len(), 6, "out, in, fwd for each of 2 selector pairs");
         assert!(
-            p.iter()
-                .all(|p| p.dir == Direction::Out && p.mark == Some(Mark::exact(6)))
+            all.iter()
+                .filter(|p| p.dir != Direction::Out)
+                .all(|p| p.mark.is_none()
+                    && p.templates[0] == Template::tunnel(ip_of("192.0.2.2"), local[0], 0))
         );
+        let p: Vec<_> = all
+            .into_iter()
+            .filter(|p| p.dir == Direction::Out)
+            .collect();
+        assert_eq!(p.len(), 2);
+        assert!(p.iter().all(|p| p.mark == Some(Mark::exact(6))));
         assert_eq!(
             p[0].templates[0],
             Template::tunnel(local[0], ip_of("192.0.2.2"), 0)
@@ -1017,6 +1045,7 @@ pub(crate) mod tests {
         // Swapped: the same conn seen from the right host.
         let p = trap_policies(cfg.conn("r").unwrap(), &[ip_of("192.0.2.2")], None).unwrap();
         assert_eq!(p[0].selector.src.to_string(), "203.0.113.0/24");
+        assert_eq!(p[0].dir, Direction::Out);
         assert!(trap_policies(cfg.conn("any").unwrap(), &local, None).is_err());
     }
 

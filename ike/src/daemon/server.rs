@@ -595,6 +595,28 @@ impl<C: Core> Daemon<C> {
     /// The status snapshot; with `counters`, kernel counters per CHILD_SA.
     pub fn report(&mut self, now: Instant, counters: bool) -> StatusReport {
         let sas = self.core.status(now);
+        let names: Vec<String> = self
+            .kernel
+            .routed_conns()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        let routed = names
+            .iter()
+            .filter_map(|n| {
+                let c = self.config.conn(n)?;
+                let v = conn_view(c, &self.addrs);
+                // the reqid the trap's template names (strongSwan: `name{reqid}: ROUTED`)
+                let reqid = c.reqid.or_else(|| self.core.reqid(n)).unwrap_or(0);
+                Some(RoutedView {
+                    conn: v.name,
+                    mode: v.mode,
+                    reqid,
+                    ts_local: v.local_ts,
+                    ts_remote: v.remote_ts,
+                })
+            })
+            .collect();
         let ike_sas = sas
             .into_iter()
             .map(|s| self.ike_view(s, counters))
@@ -612,22 +634,7 @@ impl<C: Core> Daemon<C> {
                 .map(|c| conn_view(c, &self.addrs))
                 .collect(),
             ike_sas,
-            routed: self
-                .kernel
-                .routed_conns()
-                .into_iter()
-                .filter_map(|n| self.config.conn(n))
-                .map(|c| {
-                    let v = conn_view(c, &self.addrs);
-                    RoutedView {
-                        conn: v.name,
-                        mode: v.mode,
-                        reqid: c.reqid.unwrap_or(0),
-                        ts_local: v.local_ts,
-                        ts_remote: v.remote_ts,
-                    }
-                })
-                .collect(),
+            routed,
         }
     }
 
@@ -891,7 +898,6 @@ pub async fn serve<C: Core>(
     opts: Options,
     log: LogHandle,
 ) -> Result<(), String> {
-    let listener = bind_control(&opts.ctl)?;
     let config = Arc::new(config);
     let addrs = net::local_addrs();
     let (tx, rx) = mpsc::channel(1024);
@@ -901,6 +907,8 @@ pub async fn serve<C: Core>(
         warn!(target: "net", "no IKE socket could be bound");
     }
     let (kernel, spis) = Kernel::open_pair();
+    // The control socket last: once it exists, iked also answers IKE.
+    let listener = bind_control(&opts.ctl)?;
     let core = make_core(config.clone(), addrs.clone(), spis);
     let ctl = opts.ctl.clone();
     info!(target: "dmn", "iked {} starting: {} conn{}, listening on {:?}, control socket {}",

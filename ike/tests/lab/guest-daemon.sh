@@ -18,7 +18,7 @@
 # iked-natt     forceencaps=yes: IKE moves to 4500 (non-ESP marker), ESP in UDP (ESPINUDP
 #               socket), "ESP in UDP SPIs" in ipsec status, ping + counters.
 # iked-v6       IPv6 outside and inside (2001:db8::/32).
-# iked-route    auto=route: a trap policy only; a ping triggers ACQUIRE -> tunnel;
+# iked-route    auto=route: trap policies only (out, in, fwd); a ping triggers ACQUIRE -> tunnel;
 #               after `ipsec down` only the trap is left; SIGTERM leaves nothing.
 # swan-*        iked <-> strongSwan (charon-systemd + swanctl), both directions.
 # starter-*     iked <-> strongSwan's starter from a literal ipsec.conf (aes256-sha256-modp2048,
@@ -32,10 +32,18 @@
 #               +5 on both sides, policies/SAs with mark 0x6/0xffffffff (policies and the outbound
 #               SA, as strongSwan) / if_id 0x2a / proto gre, statusall byte+packet counters; for GRE
 #               a plain ping leaves the counters alone.
+# iked-route6 (+ -resp)  IPv6 outside and inside, auto=route against the starter: trap policies
+#               before traffic on the routing side, the first ping triggers the tunnel; iked's
+#               leftupdown script writes its PLUTO_* environment to a file (shown, checked).
+# iked-encaps (+ -resp)  forceencaps=yes, aes256-sha2_256-modp1024 / aes256-sha2_256 against the
+#               starter: SAs encap espinudp 4500/4500, tcpdump sees UDP 4500 and no ESP.
+# iked-nat (+ -resp)  a real NAT namespace (iptables MASQUERADE) between iked and the starter,
+#               then a NAT mapping change (conntrack -F, new port range): XFRM_MSG_MAPPING, SAs
+#               and (iked responder) the IKE_SA move to the new port, traffic keeps flowing.
 set -u
 OUT=$1 BIN=$2
 [ -f "$OUT/env.sh" ] && . "$OUT/env.sh"
-SCENARIOS=${SCENARIOS:-"install-gcm install-cbc install-chacha install-encap install-transport iked-gcm iked-cbc iked-badpsk iked-route iked-natt iked-v6 iked-vti iked-vti-resp iked-vti6 iked-xfrmi iked-xfrmi-swan iked-gre iked-gre-resp swan-init swan-resp starter-init starter-resp"}
+SCENARIOS=${SCENARIOS:-"install-gcm install-cbc install-chacha install-encap install-transport iked-gcm iked-cbc iked-badpsk iked-route iked-route6 iked-route6-resp iked-natt iked-encaps iked-encaps-resp iked-nat iked-nat-resp iked-v6 iked-vti iked-vti-resp iked-vti6 iked-xfrmi iked-xfrmi-swan iked-gre iked-gre-resp swan-init swan-resp starter-init starter-resp"}
 exec >"$OUT/guest.log" 2>&1
 RES=$OUT/results.txt; : >"$RES"
 result() { echo "RESULT $*" | tee -a "$RES"; }
@@ -66,8 +74,10 @@ kernel_empty() { # side -> 0 if no SA and no policy
   [ "$s" = 0 ] && [ "$p" = 0 ]
 }
 
+# `ip xfrm state` without the keys (lab keys, but keys stay out of logs)
+redact() { sed -E 's/^([[:space:]]*(aead|enc|auth|auth-trunc) [^ ]+) 0x[0-9a-f]+/\1 <key redacted>/'; }
 show_kernel() {
-  for s in left right; do echo "--- $s: ip -s xfrm state"; ip -n $s -s xfrm state; echo "--- $s: ip xfrm policy"; ip -n $s xfrm policy; done
+  for s in left right; do echo "--- $s: ip -s xfrm state"; ip -n $s -s xfrm state | redact; echo "--- $s: ip xfrm policy"; ip -n $s xfrm policy; done
 }
 
 ping_tunnel() { ip netns exec left ping -c 3 -i 0.3 -W 2 -I 198.51.100.1 203.0.113.1; }
@@ -248,7 +258,7 @@ route_case() {
   sleep 0.5
   echo "--- left policies before traffic"; ip -n left xfrm policy
   local np ns; np=$(ip -n left xfrm policy | grep -c '^src'); ns=$(ip -n left xfrm state | grep -c '^src')
-  [ "$np" = 1 ] && [ "$ns" = 0 ] || why+="expected 1 trap policy and no SA before traffic (got $np/$ns); "
+  [ "$np" = 3 ] && [ "$ns" = 0 ] || why+="expected 3 trap policies (out, in, fwd) and no SA before traffic (got $np/$ns); "
   ipsec_cmd left status | tee $W/st-route
   grep -Eq 'net-net[{]7}:  ROUTED, TUNNEL, reqid 7' $W/st-route || why+="no ROUTED line; "
   ip netns exec left ping -c 8 -i 0.5 -W 2 -I 198.51.100.1 203.0.113.1
@@ -264,7 +274,7 @@ route_case() {
   sleep 0.5
   np=$(ip -n left xfrm policy | grep -c '^src'); ns=$(ip -n left xfrm state | grep -c '^src')
   echo "after down: $np policies, $ns SAs"; ip -n left xfrm policy
-  [ "$np" = 1 ] && [ "$ns" = 0 ] || why+="expected only the trap after down (got $np policies, $ns SAs); "
+  [ "$np" = 3 ] && [ "$ns" = 0 ] || why+="expected only the trap (3 policies) after down (got $np policies, $ns SAs); "
   stop_iked left; sleep 0.3
   kernel_empty left || why+="left kernel not empty after SIGTERM; "
   kernel_empty right || why+="right kernel not empty; "
@@ -625,12 +635,309 @@ EOF
   else result "$CASE FAIL ($why)"; fi
 }
 
+# strongSwan's starter (ipsec.conf + stroke) in namespace $1 from $W/swan.conf; $2 = the conn,
+# $3 = PSK. The guest's /etc is a throw-away overlay.
+starter_start() {
+  cp $W/swan.conf /etc/ipsec.conf
+  printf 'moon sun : PSK "%s"\n' "$3" >/etc/ipsec.secrets; chmod 600 /etc/ipsec.secrets
+  cat >/etc/strongswan.conf <<EOF
+charon {
+  load_modular = yes
+  install_routes = no
+  filelog { swan { path = $OUT/swan-$CASE.log
+    default = 1
+    ike = 2
+    knl = 2 } }
+  plugins { include strongswan.d/charon/*.conf }
+}
+EOF
+  ip netns exec $1 /usr/sbin/ipsec start || return 1
+  for _ in $(seq 100); do ip netns exec $1 /usr/sbin/ipsec statusall 2>/dev/null | grep -q "^ *$2:  " && return 0; sleep 0.3; done
+  echo "starter: conn $2 not loaded"; return 1
+}
+swan_ipsec() { local ns=$1; shift; ip netns exec $ns /usr/sbin/ipsec "$@"; }
+
+# An updown script that appends its PLUTO_* environment to $W/updown.env and prints one line
+# (iked logs it as "updown: ...").
+write_updown() {
+  : >$W/updown.env
+  cat >$W/updown.sh <<EOF
+#!/bin/sh
+{ echo "== \$PLUTO_VERB"; env | grep '^PLUTO_' | sort; } >>$W/updown.env
+echo "\$PLUTO_VERB \$PLUTO_CONNECTION \$PLUTO_MY_CLIENT === \$PLUTO_PEER_CLIENT"
+EOF
+  chmod 755 $W/updown.sh
+}
+
+# IPv6 outside and inside, policy-based net-to-net PSK, auto=route, against the starter:
+# init: iked (left) routes, the first ping left->right triggers it, strongSwan answers;
+# resp: strongSwan (right) routes, the first ping right->left triggers it, iked answers.
+# iked runs leftupdown=$W/updown.sh: its environment is shown and checked.
+route6_case() {
+  local dir=$1 why="" la=route ra=add trig=left from=2001:db8:a::1 to=2001:db8:b::1
+  [ $dir = resp ] && { la=add ra=route trig=right from=2001:db8:b::1 to=2001:db8:a::1; }
+  CASE=iked-route6; [ $dir = resp ] && CASE=iked-route6-resp
+  netns_setup
+  write_updown
+  local psk="route6-psk-0123456789abcdef" a
+  for a in $la $ra; do
+    cat >$W/r6-$a.conf <<EOF
+config setup
+  charondebug="ike 2, knl 2, chd 2, cfg 1"
+conn r6
+  left=2001:db8:0:1::1
+  leftsubnet=2001:db8:a::/64
+  leftid=moon
+  leftupdown=$W/updown.sh
+  right=2001:db8:0:1::2
+  rightsubnet=2001:db8:b::/64
+  rightid=sun
+  authby=secret
+  keyexchange=ikev2
+  ike=aes256gcm16-prfsha384-ecp384!
+  esp=aes256gcm16!
+  auto=$a
+EOF
+  done
+  cp $W/r6-$la.conf $W/left.conf; write_secrets left $psk
+  cp $W/r6-$ra.conf $W/swan.conf
+  start_iked left || why+="iked did not start; "
+  starter_start right r6 $psk || why+="strongSwan did not start; "
+  sleep 1
+  echo "--- $trig: ip xfrm policy before any traffic"; ip -n $trig xfrm policy | tee $W/pol-before
+  local np ns; np=$(grep -c 'tmpl src' $W/pol-before); ns=$(ip -n $trig xfrm state | grep -c '^src')
+  echo "$trig before traffic: $np trap policies, $ns SAs"
+  # out, in, fwd: strongSwan's traps, and iked's the same
+  [ "$np" = 3 ] && [ "$ns" = 0 ] || why+="$trig: expected 3 trap policies and no SA before traffic (got $np/$ns); "
+  if [ $dir = init ]; then
+    ipsec_cmd left status | tee $W/st-route
+    grep -Eq 'r6[{]1}:  ROUTED, TUNNEL, reqid 1' $W/st-route || why+="iked: no ROUTED line; "
+  else
+    swan_ipsec right status | tee $W/st-route
+    grep -Eq 'r6[{][0-9]+}:  ROUTED, TUNNEL' $W/st-route || why+="strongSwan: no ROUTED line; "
+  fi
+  echo "--- first ping $from -> $to (triggers the tunnel)"
+  ip netns exec $trig ping -6 -c 6 -i 0.5 -W 2 -I $from $to
+  local pingout; pingout=$(ip netns exec $trig ping -6 -c 3 -i 0.3 -W 2 -I $from $to 2>&1); echo "$pingout"
+  echo "$pingout" | grep -q ' 0% packet loss' || why+="ping after ACQUIRE failed; "
+  show_kernel
+  local pl pr; pl=$(in_packets left 2001:db8:0:1::1); pr=$(in_packets right 2001:db8:0:1::2)
+  [ "${pl:-0}" -ge 3 ] && [ "${pr:-0}" -ge 3 ] || why+="inbound packets left=${pl:-?} right=${pr:-?}; "
+  echo "--- iked: ipsec statusall"; ipsec_cmd left statusall | tee $W/st-left
+  grep -Eq 'r6[{][0-9]+}:  INSTALLED, TUNNEL' $W/st-left || why+="iked: no INSTALLED line; "
+  # the packet's /128 is proposed first, the subnets are what both sides settle on
+  grep -Eq 'r6[{][0-9]+}:   2001:db8:a::/64 === 2001:db8:b::/64' $W/st-left || why+="iked: CHILD_SA not 2001:db8:a::/64 === 2001:db8:b::/64; "
+  echo "--- strongSwan: ipsec statusall"; swan_ipsec right statusall | tee $W/st-swan
+  grep -Eq 'r6[{][0-9]+}:  INSTALLED, TUNNEL' $W/st-swan || why+="strongSwan: child not INSTALLED; "
+  [ $dir = init ] && { grep -q 'creating acquire job' "$OUT/iked-$CASE-left.log" || why+="iked: no ACQUIRE log line; "; }
+  echo "--- iked: ipsec down r6"; ipsec_cmd left down r6 || why+="ipsec down failed; "
+  sleep 1
+  np=$(ip -n left xfrm policy | grep -c '^src'); ns=$(ip -n left xfrm state | grep -c '^src')
+  echo "iked after down: $np policies, $ns SAs"
+  if [ $dir = init ]; then [ "$np" = 3 ] && [ "$ns" = 0 ] || why+="iked: expected only the 3 trap policies after down ($np/$ns); "
+  else [ "$np" = 0 ] && [ "$ns" = 0 ] || why+="iked: kernel not empty after down ($np/$ns); "; fi
+  stop_iked left
+  kernel_empty left || why+="iked's kernel not empty after SIGTERM; "
+  swan_ipsec right stop; sleep 1
+  echo "--- updown environment ($W/updown.env)"; cat $W/updown.env
+  grep -q '^== up-client' $W/updown.env || why+="updown: no up-client run; "
+  grep -q '^== down-client' $W/updown.env || why+="updown: no down-client run; "
+  for v in PLUTO_CONNECTION=r6 PLUTO_ME=2001:db8:0:1::1 PLUTO_PEER=2001:db8:0:1::2 PLUTO_MY_ID=moon PLUTO_PEER_ID=sun \
+           PLUTO_MY_CLIENT=2001:db8:a:: PLUTO_PEER_CLIENT=2001:db8:b:: PLUTO_REQID= PLUTO_UNIQUEID= PLUTO_PROTO=esp; do
+    grep -q "^$v" $W/updown.env || why+="updown: no $v; "
+  done
+  grep -q 'updown: up-client-v6 r6' "$OUT/iked-$CASE-left.log" || why+="iked did not log the script's output; "
+  if [ -z "$why" ]; then result "$CASE PASS (IPv6, trap policies before traffic on $trig, ping -> ACQUIRE -> tunnel, inbound packets left=$pl right=$pr, updown up/down with PLUTO_* env)"
+  else result "$CASE FAIL ($why)"; fi
+}
+
+# forceencaps=yes with ike=aes256-sha2_256-modp1024!, esp=aes256-sha2_256! against the starter:
+# both SAs UDP-encapsulated on 4500, and on the wire (tcpdump on the link) only UDP 4500, no ESP.
+encaps_case() { # init (iked initiates) | resp
+  local dir=$1 why=""
+  CASE=iked-encaps; [ $dir = resp ] && CASE=iked-encaps-resp
+  netns_setup
+  local psk="encaps-psk-0123456789abcdef"
+  cat >$W/swan.conf <<EOF
+config setup
+  charondebug="ike 2, knl 2, chd 2, cfg 1"
+conn nat
+  left=192.0.2.1
+  leftsubnet=198.51.100.0/24
+  leftid=moon
+  right=192.0.2.2
+  rightsubnet=203.0.113.0/24
+  rightid=sun
+  authby=secret
+  keyexchange=ikev2
+  ike=aes256-sha2_256-modp1024!
+  esp=aes256-sha2_256!
+  forceencaps=yes
+  auto=add
+EOF
+  cp $W/swan.conf $W/left.conf; write_secrets left $psk
+  start_iked left || why+="iked did not start; "
+  starter_start right nat $psk || why+="strongSwan did not start; "
+  if [ $dir = init ]; then ctl left up nat || why+="ikectl up failed; "
+  else swan_ipsec right up nat || why+="strongSwan ipsec up failed; "; sleep 0.5; fi
+  # what each side sends on the link (-Q out: the kernel also shows decapsulated inbound
+  # packets on the receiving interface, which never were on the wire)
+  ip netns exec left tcpdump -ni vl -Q out -U -w $W/encaps-l.pcap 2>$W/tcpdump-l.err & local tl=$!
+  ip netns exec right tcpdump -ni vr -Q out -U -w $W/encaps-r.pcap 2>$W/tcpdump-r.err & local tr=$!
+  sleep 2
+  local pingout; pingout=$(ip netns exec left ping -c 5 -i 0.3 -W 2 -I 198.51.100.1 203.0.113.1 2>&1); echo "$pingout"
+  echo "$pingout" | grep -q ' 0% packet loss' || why+="ping failed; "
+  sleep 1; kill -INT $tl $tr; wait $tl $tr 2>/dev/null
+  local udp=0 esp=0 clear=0 f
+  for f in $W/encaps-l.pcap $W/encaps-r.pcap; do
+    echo "--- tcpdump -Q out ($(basename $f)):"; tcpdump -nr $f 2>/dev/null | head -8
+    udp=$((udp + $(tcpdump -nr $f 'udp port 4500 and greater 100' 2>/dev/null | wc -l)))
+    esp=$((esp + $(tcpdump -nr $f 'ip proto 50' 2>/dev/null | wc -l)))
+    clear=$((clear + $(tcpdump -nr $f 'icmp' 2>/dev/null | wc -l)))
+  done
+  echo "sent on the link by both sides: $udp UDP-4500 packets (ESP in UDP), $esp ESP packets, $clear clear ICMP"
+  [ "$udp" -ge 10 ] && [ "$esp" = 0 ] && [ "$clear" = 0 ] || why+="wire: udp4500=$udp esp=$esp icmp=$clear; "
+  show_kernel
+  for s in left right; do
+    [ "$(ip -n $s xfrm state | grep -c 'encap type espinudp sport 4500 dport 4500')" = 2 ] || why+="$s: SAs not UDP-encapsulated on 4500; "
+  done
+  ip -n left xfrm state | grep -q 'enc cbc(aes)' && ip -n left xfrm state | grep -q 'auth-trunc hmac(sha256)' || why+="SAs not aes256-cbc + hmac-sha256; "
+  local pl; pl=$(in_packets left 192.0.2.1)
+  [ "${pl:-0}" -ge 3 ] || why+="iked inbound packets ${pl:-?}; "
+  echo "--- iked: ipsec statusall"; ipsec_cmd left statusall | tee $W/st-left
+  grep -Eq 'nat[{][0-9]+}:  INSTALLED, TUNNEL, reqid [0-9]+, ESP in UDP SPIs' $W/st-left || why+="iked: no ESP in UDP line; "
+  grep -q 'MODP_1024' $W/st-left || why+="iked: not MODP_1024; "
+  echo "--- strongSwan: ipsec statusall"; swan_ipsec right statusall | tee $W/st-swan
+  grep -Eq 'nat[{][0-9]+}:  INSTALLED, TUNNEL, reqid [0-9]+, ESP in UDP SPIs' $W/st-swan || why+="strongSwan: no ESP in UDP line; "
+  ipsec_cmd left down nat || why+="down failed; "
+  sleep 1
+  kernel_empty left || why+="iked's kernel not empty after down; "
+  stop_iked left; swan_ipsec right stop; sleep 1
+  if [ -z "$why" ]; then result "$CASE PASS (forceencaps, aes256-sha2_256-modp1024: SAs encap espinudp 4500/4500 on both, wire: $udp UDP-4500 / $esp ESP / $clear clear, ping 3/3)"
+  else result "$CASE FAIL ($why)"; fi
+}
+
+# A real NAT: left -- nat (iptables MASQUERADE, UDP source ports 40000-40099) -- right.
+# left 192.0.2.1/25 (private side), nat 192.0.2.126/25 + 192.0.2.129/25, right 192.0.2.130/25;
+# right has no route to 192.0.2.0/25: it sees only the NAT's address.
+nat_setup() {
+  for ns in left nat right; do ip netns del $ns 2>/dev/null; ip netns add $ns; ip -n $ns link set lo up; done
+  ip link add vl netns left type veth peer name nl netns nat
+  ip link add nr netns nat type veth peer name vr netns right
+  ip -n left addr add 192.0.2.1/25 dev vl; ip -n left link set vl up
+  ip -n nat addr add 192.0.2.126/25 dev nl; ip -n nat link set nl up
+  ip -n nat addr add 192.0.2.129/25 dev nr; ip -n nat link set nr up
+  ip -n right addr add 192.0.2.130/25 dev vr; ip -n right link set vr up
+  ip -n left addr add 198.51.100.1/32 dev lo; ip -n right addr add 203.0.113.1/32 dev lo
+  ip -n left route add default via 192.0.2.126
+  ip -n left route add 203.0.113.0/24 via 192.0.2.126 src 198.51.100.1
+  ip -n right route add 198.51.100.0/24 via 192.0.2.129 src 203.0.113.1
+  ip netns exec nat sysctl -qw net.ipv4.ip_forward=1
+  ip netns exec nat iptables -t nat -A POSTROUTING -o nr -p udp -j MASQUERADE --to-ports 40000-40099
+  ip netns exec nat iptables -t nat -A POSTROUTING -o nr -j MASQUERADE
+}
+nat_conf() { # left address (192.0.2.1 or %any) -> stdout
+  cat <<EOF
+config setup
+  charondebug="ike 2, knl 2, chd 2, cfg 1, net 1"
+conn nat
+  left=$1
+  leftsubnet=198.51.100.0/24
+  leftid=moon
+  right=192.0.2.130
+  rightsubnet=203.0.113.0/24
+  rightid=sun
+  authby=secret
+  keyexchange=ikev2
+  ike=aes128gcm16-prfsha256-ecp256!
+  esp=aes128gcm16!
+  auto=add
+EOF
+}
+
+# init: iked behind the NAT (left) initiates to strongSwan (right, left=%any);
+# resp: strongSwan behind the NAT initiates to iked (right, left=%any).
+# Then the NAT's mapping changes (other port range, conntrack -F): the next ESP from left
+# arrives from a new port, the right kernel reports XFRM_MSG_MAPPING and the right daemon
+# moves its SAs there (for resp: iked, which must also move its IKE_SA).
+nat_case() {
+  local dir=$1 why=""
+  CASE=iked-nat; [ $dir = resp ] && CASE=iked-nat-resp
+  nat_setup
+  local psk="nat-psk-0123456789abcdef"
+  if [ $dir = init ]; then
+    nat_conf 192.0.2.1 >$W/left.conf; write_secrets left $psk; nat_conf %any >$W/swan.conf
+    start_iked left || why+="iked did not start; "
+    starter_start right nat $psk || why+="strongSwan did not start; "
+    ctl left up nat || why+="ikectl up failed; "
+  else
+    nat_conf %any >$W/right.conf; write_secrets right $psk; nat_conf 192.0.2.1 >$W/swan.conf
+    start_iked right || why+="iked did not start; "
+    starter_start left nat $psk || why+="strongSwan did not start; "
+    swan_ipsec left up nat || why+="strongSwan ipsec up failed; "
+  fi
+  sleep 0.5
+  local pingout; pingout=$(ping_tunnel 2>&1); echo "$pingout"
+  echo "$pingout" | grep -q ' 0% packet loss' || why+="ping through the NAT failed; "
+  echo "--- nat: conntrack"; ip netns exec nat conntrack -L 2>/dev/null
+  show_kernel
+  local p1; p1=$(ip -n right xfrm state | sed -n 's/.*encap type espinudp sport \([0-9]*\) dport 4500.*/\1/p' | head -1)
+  echo "right sees the peer at 192.0.2.129:${p1:-?}"
+  case "$p1" in 400[0-9][0-9]) ;; *) why+="right's inbound SA not from the NAT's port range (${p1:-none}); " ;; esac
+  ip -n left xfrm state | grep -q 'encap type espinudp sport 4500 dport 4500' || why+="left: SA not UDP-encapsulated; "
+  if [ $dir = init ]; then
+    ipsec_cmd left statusall | tee $W/st-iked
+  else
+    ipsec_cmd right statusall | tee $W/st-iked
+  fi
+  grep -Eq 'nat[{][0-9]+}:  INSTALLED, TUNNEL, reqid [0-9]+, ESP in UDP SPIs' $W/st-iked || why+="iked: no ESP in UDP line; "
+  echo "--- the NAT's mapping changes (ports 41000-41099, conntrack -F)"
+  ip netns exec nat iptables -t nat -R POSTROUTING 1 -o nr -p udp -j MASQUERADE --to-ports 41000-41099
+  ip netns exec nat conntrack -F 2>&1
+  ip netns exec left ping -c 4 -i 0.5 -W 2 -I 198.51.100.1 203.0.113.1
+  sleep 1
+  pingout=$(ping_tunnel 2>&1); echo "$pingout"
+  echo "$pingout" | grep -q ' 0% packet loss' || why+="ping after the mapping change failed; "
+  echo "--- nat: conntrack"; ip netns exec nat conntrack -L 2>/dev/null
+  echo "--- right: ip xfrm state"; ip -n right xfrm state | redact
+  local p2 o2
+  p2=$(ip -n right xfrm state | sed -n 's/.*encap type espinudp sport \([0-9]*\) dport 4500.*/\1/p' | head -1)
+  o2=$(ip -n right xfrm state | sed -n 's/.*encap type espinudp sport 4500 dport \([0-9]*\).*/\1/p' | head -1)
+  echo "right now sees the peer at 192.0.2.129:${p2:-?} and sends to port ${o2:-?}"
+  case "$p2" in 410[0-9][0-9]) ;; *) why+="right's inbound SA did not move to the new port (${p2:-none}); " ;; esac
+  [ "${o2:-x}" = "${p2:-y}" ] || why+="right's outbound SA not moved (${o2:-?} vs ${p2:-?}); "
+  if [ $dir = resp ]; then
+    grep 'NAT mapping' "$OUT/iked-$CASE-right.log"
+    grep -q 'NAT mappings of ESP CHILD_SA' "$OUT/iked-$CASE-right.log" || why+="iked: no MAPPING log line; "
+    grep -q 'NAT mapping of the peer changed' "$OUT/iked-$CASE-right.log" || why+="iked: IKE_SA did not follow the mapping; "
+    local r; r=$(ctl right statusall --json | tr -d ' \n' | grep -o '"remote":"[^"]*"' | head -1); echo "iked's IKE_SA: $r"
+    echo "$r" | grep -q ":$p2\"" || why+="iked's IKE_SA remote is not the new port ($r); "
+    ipsec_cmd right statusall
+  else
+    swan_ipsec right statusall
+    grep -i 'mapping' "$OUT/swan-$CASE.log" | head -3
+  fi
+  if [ $dir = init ]; then ipsec_cmd left down nat || why+="down failed; "; sleep 1; kernel_empty left || why+="left kernel not empty; "
+  else ipsec_cmd right down nat || why+="down failed; "; sleep 1; kernel_empty right || why+="right kernel not empty; "; fi
+  stop_iked left; stop_iked right
+  swan_ipsec $([ $dir = init ] && echo right || echo left) stop; sleep 1
+  ip netns del nat 2>/dev/null
+  if [ -z "$why" ]; then result "$CASE PASS (through MASQUERADE: peer at 192.0.2.129:$p1, ping 3/3; mapping changed -> 192.0.2.129:$p2, SAs moved, ping 3/3)"
+  else result "$CASE FAIL ($why)"; fi
+}
+
 for sc in $SCENARIOS; do
   echo "===== $sc ($(cut -d' ' -f1 /proc/uptime)s)"
   case $sc in
     install-*) install_case "${sc#install-}" ;;
     iked-badpsk) badpsk_case ;;
     iked-route) route_case ;;
+    iked-route6) route6_case init ;;
+    iked-route6-resp) route6_case resp ;;
+    iked-encaps) encaps_case init ;;
+    iked-encaps-resp) encaps_case resp ;;
+    iked-nat) nat_case init ;;
+    iked-nat-resp) nat_case resp ;;
     iked-natt) natt_v6_case natt ;;
     iked-v6) natt_v6_case v6 ;;
     iked-vti|iked-vti6|iked-xfrmi|iked-gre) if [ -x /usr/lib/ipsec/starter ]; then rb_case "${sc#iked-}"; else result "$sc FAIL (strongSwan starter not installed)"; fi ;;
@@ -642,5 +949,5 @@ for sc in $SCENARIOS; do
     *) result "$sc FAIL (unknown scenario)" ;;
   esac
 done
-for ns in left right; do ip netns del $ns 2>/dev/null; done
+for ns in left right nat; do ip netns del $ns 2>/dev/null; done
 echo DONE >>"$RES"

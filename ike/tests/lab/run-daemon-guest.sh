@@ -22,12 +22,14 @@ mkdir -p "$OUT"; rm -f "$OUT/results.txt" "$OUT/guest.log"
 BIN="$OUT/bin"; mkdir -p "$BIN"
 T="${CARGO_TARGET_DIR:-$REPO/target}/release"
 cp "$T/iked" "$T/ikectl" "$T/ipsec" "$T/examples/install-child" "$BIN/"
+# the guest runs a copy: editing the script during a run cannot disturb it
+cp "$HERE/guest-daemon.sh" "$OUT/guest-daemon.sh"
 rm -f "$OUT/env.sh"
 if [ -n "${SCENARIOS:-}" ]; then echo "SCENARIOS=\"$SCENARIOS\"" >"$OUT/env.sh"; fi
 echo "[lab] booting $KVER (results in $OUT)"
 set +e
 flock /tmp/iked-guest.lock timeout "${LAB_TIMEOUT:-900}" vng --run "/boot/vmlinuz-$KVER" --disable-kvm -m 1G -p 2 \
-  --rwdir "$OUT" --exec "bash $HERE/guest-daemon.sh $OUT $BIN" >"$OUT/console.log" 2>&1 </dev/null
+  --rwdir "$OUT" --exec "bash $OUT/guest-daemon.sh $OUT $BIN" >"$OUT/console.log" 2>&1 </dev/null
 rc=$?
 set -e
 echo "[lab] guest exited (rc $rc)"
