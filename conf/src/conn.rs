@@ -1183,8 +1183,31 @@ fn check_conn(c: &mut Conn, settings: &Settings, cx: &mut Ctx<'_>) {
             }
         }
     }
+    let shunt = matches!(c.conn_type, ConnType::Passthrough | ConnType::Drop);
+    // A shunt (type=passthrough/drop) is only policies: its selectors come from
+    // the subnets, or from concrete host addresses.
+    if shunt {
+        for (side, e) in [("left", &c.left), ("right", &c.right)] {
+            if e.subnets.is_empty() && e.is_any() {
+                at(
+                    cx,
+                    "type",
+                    Severity::Error,
+                    format!(
+                        "a type={} conn needs {side}subnet= (or a concrete {side}=) for its policies",
+                        if c.conn_type == ConnType::Drop {
+                            "drop"
+                        } else {
+                            "passthrough"
+                        }
+                    ),
+                );
+            }
+        }
+    }
     // A conn that initiates needs a concrete remote address.
-    if matches!(c.auto, Auto::Start | Auto::Route) && c.left.is_any() && c.right.is_any() {
+    if !shunt && matches!(c.auto, Auto::Start | Auto::Route) && c.left.is_any() && c.right.is_any()
+    {
         at(
             cx,
             "auto",

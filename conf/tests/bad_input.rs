@@ -125,6 +125,10 @@ const CASES: &[(&str, &str)] = &[
         "/etc/ipsec.conf:2:8: auto: auto=start/route needs a concrete peer address",
     ),
     (
+        "conn a\n  rightsubnet=10.1.0.0/16\n  type=passthrough\n  auto=route\n",
+        "/etc/ipsec.conf:3:8: type: a type=passthrough conn needs leftsubnet= (or a concrete left=) for its policies (conn 'a')",
+    ),
+    (
         "conn a\n  leftrsasigkey=0s!!!\n",
         "/etc/ipsec.conf:2:17: leftrsasigkey: 0s key is not valid base64",
     ),
@@ -150,6 +154,16 @@ fn bad_inputs_name_file_line_and_keyword() {
     }
     println!("{table}");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn a_shunt_needs_no_peer_address() {
+    let src = conf::MemSource::default().with(
+        "/etc/ipsec.conf",
+        "conn local-net\n  leftsubnet=10.1.0.0/16\n  rightsubnet=10.1.0.0/16\n  authby=never\n  type=passthrough\n  auto=route\n",
+    );
+    let cfg = conf::load_from(&src, Path::new("/etc/ipsec.conf"), None).unwrap();
+    assert!(cfg.conn("local-net").unwrap().is_shunt());
 }
 
 #[test]

@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tracing::{debug, error, warn};
 use xfrm::{
-    AeadAlg, Crypto, Direction, EncrAlg, IntegAlg, Key, Lifetime, Limits, Mark, Policy, PolicyId,
-    Prefix, Sa, SaId, SpiRequest, Template, UdpEncap, Xfrm,
+    Action, AeadAlg, Crypto, Direction, EncrAlg, IntegAlg, Key, Lifetime, Limits, Mark, Policy,
+    PolicyId, Prefix, Sa, SaId, SpiRequest, Template, UdpEncap, Xfrm,
 };
 
 /// strongSwan-like policy priorities: a base for IPsec policies, minus the
@@ -358,6 +358,61 @@ pub fn trap_policies(
     Ok(out)
 }
 
+/// The policies of a shunt conn (`type=passthrough` / `type=drop`, installed
+/// at start like a route): out, in and fwd without templates, `allow` (a
+/// bypass) or `block`, at priorities that win over every IPsec policy
+/// (strongSwan's `PASS`/`DROP` policies).
+pub fn shunt_policies(c: &conf::Conn, local_addrs: &[IpAddr]) -> Result<Vec<Policy>, String> {
+    let action = match c.conn_type {
+        conf::conn::ConnType::Passthrough => Action::Allow,
+        conf::conn::ConnType::Drop => Action::Block,
+        _ => return Err("not a type=passthrough/drop conn".into()),
+    };
+    let (l, r) = c.ends(c.local_side(local_addrs));
+    let host = |e: &conf::conn::End, v6: bool| {
+        e.addrs()
+            .find(|a| local_addrs.contains(a))
+            .or_else(|| e.addrs().next())
+            .unwrap_or(if v6 {
+                IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
+            } else {
+                IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)
+            })
+    };
+    let ls = crate::ts::configured(&l.subnets, &l.protoport, host(l, false));
+    let rs = crate::ts::configured(&r.subnets, &r.protoport, host(r, false));
+    let mut out = Vec::new();
+    for a in &ls {
+        for b in &rs {
+            if a.start.is_ipv4() != b.start.is_ipv4()
+                || a.start.is_unspecified() && a.end.is_unspecified()
+            {
+                continue;
+            }
+            for sel in kernel_selectors(a, b)? {
+                let rsel = reverse(&sel);
+                for (s, d) in [
+                    (sel, Direction::Out),
+                    (rsel, Direction::In),
+                    (rsel, Direction::Fwd),
+                ] {
+                    let mut p = Policy::new(s, d, vec![]);
+                    p.action = action;
+                    p.priority = priority(&s) - SHUNT_PRIO_OFFSET;
+                    out.push(p);
+                }
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err("no traffic selectors (leftsubnet=/rightsubnet= of one address family)".into());
+    }
+    Ok(out)
+}
+
+/// Shunt policies sit this much below (= before) the IPsec policies' priorities.
+const SHUNT_PRIO_OFFSET: u32 = 200_000;
+
 /// What iked installed for one CHILD_SA.
 #[derive(Debug, Clone)]
 pub struct Installed {
@@ -383,6 +438,8 @@ pub struct Kernel {
     larval: Larval,
     /// Trap policies of `auto=route` conns: (policy, conn).
     traps: Vec<(PolicyId, String)>,
+    /// Shunt policies of `type=passthrough/drop` conns: (policy, conn).
+    shunts: Vec<(PolicyId, String)>,
     /// child_id -> the SAs as installed (inbound, outbound), to update them when
     /// the kernel reports a new NAT mapping (XFRM_MSG_UPDSA needs the whole SA).
     sas: HashMap<u32, (Sa, Sa)>,
@@ -419,6 +476,7 @@ impl Kernel {
             policy_refs: HashMap::new(),
             larval: Larval::default(),
             traps: Vec::new(),
+            shunts: Vec::new(),
             sas: HashMap::new(),
         }
     }
@@ -575,6 +633,57 @@ impl Kernel {
         gone.len()
     }
 
+    /// Installs the bypass/drop policies of a shunt conn; returns how many.
+    pub fn install_shunt(&mut self, conn: &str, policies: &[Policy]) -> Result<usize, String> {
+        let Some(x) = self.xfrm.as_mut() else {
+            return Err("no XFRM socket".into());
+        };
+        let mut n = 0;
+        for p in policies {
+            let id = p.id();
+            if self.shunts.iter().any(|(t, _)| *t == id) {
+                continue;
+            }
+            x.update_policy(p).map_err(|e| {
+                format!(
+                    "unable to install shunt policy {} === {} {}: {e}",
+                    p.selector.src, p.selector.dst, p.dir
+                )
+            })?;
+            *self.policy_refs.entry(id).or_insert(0) += 1;
+            self.shunts.push((id, conn.to_owned()));
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Removes the shunt policies of a conn (all with `None`).
+    pub fn remove_shunts(&mut self, conn: Option<&str>) -> usize {
+        let (gone, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.shunts)
+            .into_iter()
+            .partition(|(_, c)| conn.is_none_or(|n| n == c));
+        self.shunts = keep;
+        let rec = Installed {
+            conn: String::new(),
+            sa_in: None,
+            sa_out: None,
+            policies: gone.iter().map(|(id, _)| *id).collect(),
+        };
+        self.remove_record(&rec);
+        gone.len()
+    }
+
+    /// Conns with shunt policies installed, in installation order.
+    pub fn shunted_conns(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = Vec::new();
+        for (_, c) in &self.shunts {
+            if !v.contains(&c.as_str()) {
+                v.push(c);
+            }
+        }
+        v
+    }
+
     /// Conns with trap policies installed, in installation order.
     pub fn routed_conns(&self) -> Vec<&str> {
         let mut v: Vec<&str> = Vec::new();
@@ -647,6 +756,7 @@ impl Kernel {
             self.remove(*id);
         }
         self.remove_traps(None);
+        self.remove_shunts(None);
         ids.len()
     }
 
@@ -1047,6 +1157,31 @@ pub(crate) mod tests {
         assert_eq!(p[0].selector.src.to_string(), "203.0.113.0/24");
         assert_eq!(p[0].dir, Direction::Out);
         assert!(trap_policies(cfg.conn("any").unwrap(), &local, None).is_err());
+    }
+
+    #[test]
+    fn shunt_policies_pass_and_drop() {
+        let src = conf::MemSource::default().with(
+            "/c",
+            "conn local-net\n  leftsubnet=10.1.0.0/16\n  rightsubnet=10.1.0.0/16\n  authby=never\n  type=passthrough\n  auto=route\nconn block\n  left=192.0.2.1\n  leftsubnet=198.51.100.0/24\n  rightsubnet=203.0.113.3/32\n  type=drop\n  auto=route\nconn tun\n  left=192.0.2.1\n  right=192.0.2.2\n  authby=psk\n  auto=route\n",
+        );
+        let cfg = conf::load_from(&src, std::path::Path::new("/c"), None).unwrap();
+        let local = [ip_of("192.0.2.1")];
+        let p = shunt_policies(cfg.conn("local-net").unwrap(), &local).unwrap();
+        assert_eq!(p.len(), 3);
+        assert!(
+            p.iter()
+                .all(|p| p.action == Action::Allow && p.templates.is_empty())
+        );
+        let dirs: Vec<_> = p.iter().map(|p| p.dir).collect();
+        assert_eq!(dirs, [Direction::Out, Direction::In, Direction::Fwd]);
+        let trap = trap_policies(cfg.conn("tun").unwrap(), &local, None).unwrap();
+        // a shunt wins over any IPsec policy, even a /32 one
+        assert!(p[0].priority < trap[0].priority);
+        let d = shunt_policies(cfg.conn("block").unwrap(), &local).unwrap();
+        assert!(d.iter().all(|p| p.action == Action::Block));
+        assert_eq!(d[0].selector.dst.to_string(), "203.0.113.3/32");
+        assert!(shunt_policies(cfg.conn("tun").unwrap(), &local).is_err());
     }
 
     fn ip_of(s: &str) -> IpAddr {

@@ -6,7 +6,9 @@ use super::control::{self, Request, Response};
 use super::core::Core;
 use super::kernel::{Kernel, KernelSpis};
 use super::net::{self, Datagram, NattInput, Sockets};
-use super::status::{ChildSaView, ConnView, Counters, IkeSaView, RoutedView, StatusReport};
+use super::status::{
+    ChildSaView, ConnView, Counters, IkeSaView, RoutedView, ShuntView, StatusReport,
+};
 use super::{LogHandle, Options};
 use crate::sa::{ChildSaInstall, Event, IkeStatus, Mode};
 use std::collections::HashMap;
@@ -263,11 +265,25 @@ impl<C: Core> Daemon<C> {
     /// reload, the traps of the new configuration replace the old ones).
     pub fn route_conns(&mut self) {
         self.kernel.remove_traps(None);
+        self.kernel.remove_shunts(None);
         let cfg = self.config.clone();
+        // Shunts (type=passthrough/drop with auto=route or start): policies only.
+        for c in cfg.conns.iter().filter(|c| {
+            c.is_shunt() && matches!(c.auto, conf::conn::Auto::Route | conf::conn::Auto::Start)
+        }) {
+            match super::kernel::shunt_policies(c, &self.addrs)
+                .and_then(|p| self.kernel.install_shunt(&c.name, &p))
+            {
+                Ok(n) => {
+                    info!(target: "cfg", "'{}' shunted ({}): {n} policies", c.name, if c.conn_type == conf::conn::ConnType::Drop { "DROP" } else { "PASS" })
+                }
+                Err(e) => error!(target: "knl", "unable to install shunt '{}': {e}", c.name),
+            }
+        }
         for c in cfg
             .conns
             .iter()
-            .filter(|c| c.auto == conf::conn::Auto::Route)
+            .filter(|c| c.auto == conf::conn::Auto::Route && !c.is_shunt())
         {
             let reqid = self.core.reqid(&c.name);
             match super::kernel::trap_policies(c, &self.addrs, reqid)
@@ -335,7 +351,7 @@ impl<C: Core> Daemon<C> {
             .config
             .conns
             .iter()
-            .filter(|c| c.auto == conf::conn::Auto::Start)
+            .filter(|c| c.auto == conf::conn::Auto::Start && !c.is_shunt())
             .filter(|c| only_new_since.is_none_or(|old| old.conn(&c.name).is_none()))
             .map(|c| c.name.clone())
             .collect();
@@ -601,6 +617,21 @@ impl<C: Core> Daemon<C> {
             .into_iter()
             .map(str::to_owned)
             .collect();
+        let shunted = self
+            .kernel
+            .shunted_conns()
+            .into_iter()
+            .filter_map(|n| self.config.conn(n))
+            .map(|c| {
+                let v = conn_view(c, &self.addrs);
+                ShuntView {
+                    conn: v.name,
+                    mode: v.mode,
+                    ts_local: v.local_ts,
+                    ts_remote: v.remote_ts,
+                }
+            })
+            .collect();
         let routed = names
             .iter()
             .filter_map(|n| {
@@ -634,6 +665,7 @@ impl<C: Core> Daemon<C> {
                 .map(|c| conn_view(c, &self.addrs))
                 .collect(),
             ike_sas,
+            shunted,
             routed,
         }
     }

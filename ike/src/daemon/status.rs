@@ -28,6 +28,9 @@ pub struct StatusReport {
     pub conns: Vec<ConnView>,
     /// IKE_SAs.
     pub ike_sas: Vec<IkeSaView>,
+    /// `type=passthrough/drop` conns with their policies in the kernel.
+    #[serde(default)]
+    pub shunted: Vec<ShuntView>,
     /// `auto=route` conns with trap policies in the kernel.
     #[serde(default)]
     pub routed: Vec<RoutedView>,
@@ -40,6 +43,16 @@ pub struct RoutedView {
     /// `TUNNEL` or `TRANSPORT`.
     pub mode: String,
     pub reqid: u32,
+    pub ts_local: String,
+    pub ts_remote: String,
+}
+
+/// A shunt conn (`type=passthrough` / `type=drop`) whose policies are installed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShuntView {
+    pub conn: String,
+    /// `PASS` or `DROP`.
+    pub mode: String,
     pub ts_local: String,
     pub ts_remote: String,
 }
@@ -263,6 +276,24 @@ fn sas_section(out: &mut String, r: &StatusReport, all: bool) {
     }
 }
 
+/// strongSwan's `Shunted Connections:` (`name:  ts === ts PASS`).
+fn shunted_section(out: &mut String, r: &StatusReport) {
+    if r.shunted.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "Shunted Connections:");
+    for c in &r.shunted {
+        let _ = writeln!(
+            out,
+            "{}:  {} === {} {}",
+            name_col(&c.conn),
+            c.ts_local,
+            c.ts_remote,
+            c.mode
+        );
+    }
+}
+
 fn routed_section(out: &mut String, r: &StatusReport) {
     if r.routed.is_empty() {
         return;
@@ -278,6 +309,7 @@ fn routed_section(out: &mut String, r: &StatusReport) {
 /// `ipsec status`.
 pub fn format_status(r: &StatusReport) -> String {
     let mut out = String::new();
+    shunted_section(&mut out, r);
     routed_section(&mut out, r);
     sas_section(&mut out, r, false);
     out
@@ -325,6 +357,7 @@ pub fn format_statusall(r: &StatusReport) -> String {
             c.local_ts, c.remote_ts, c.mode
         );
     }
+    shunted_section(&mut out, r);
     routed_section(&mut out, r);
     sas_section(&mut out, r, true);
     out
@@ -424,6 +457,7 @@ mod tests {
                 rekey_in_secs: None,
                 children,
             }],
+            shunted: vec![],
             routed: vec![],
         }
     }
@@ -661,6 +695,24 @@ mod tests {
             "{out}"
         );
         assert!(!grep("net-net.*INSTALLED", &out));
+    }
+
+    #[test]
+    fn shunted_connections_like_strongswan() {
+        let mut r = report(vec![]);
+        r.shunted.push(ShuntView {
+            conn: "local-net".into(),
+            mode: "PASS".into(),
+            ts_local: "10.1.0.0/16".into(),
+            ts_remote: "10.1.0.0/16".into(),
+        });
+        let out = format_status(&r);
+        assert!(
+            out.starts_with(
+                "Shunted Connections:\n   local-net:  10.1.0.0/16 === 10.1.0.0/16 PASS\n"
+            ),
+            "{out}"
+        );
     }
 
     #[test]

@@ -35,6 +35,8 @@
 # iked-route6 (+ -resp)  IPv6 outside and inside, auto=route against the starter: trap policies
 #               before traffic on the routing side, the first ping triggers the tunnel; iked's
 #               leftupdown script writes its PLUTO_* environment to a file (shown, checked).
+# iked-shunt    type=passthrough / type=drop shunts (auto=route) beside a tunnel: bypass in
+#               clear, drop, "Shunted Connections:" in ipsec status.
 # iked-encaps (+ -resp)  forceencaps=yes, aes256-sha2_256-modp1024 / aes256-sha2_256 against the
 #               starter: SAs encap espinudp 4500/4500, tcpdump sees UDP 4500 and no ESP.
 # iked-nat (+ -resp)  a real NAT namespace (iptables MASQUERADE) between iked and the starter,
@@ -43,7 +45,7 @@
 set -u
 OUT=$1 BIN=$2
 [ -f "$OUT/env.sh" ] && . "$OUT/env.sh"
-SCENARIOS=${SCENARIOS:-"install-gcm install-cbc install-chacha install-encap install-transport iked-gcm iked-cbc iked-badpsk iked-route iked-route6 iked-route6-resp iked-natt iked-encaps iked-encaps-resp iked-nat iked-nat-resp iked-v6 iked-vti iked-vti-resp iked-vti6 iked-xfrmi iked-xfrmi-swan iked-gre iked-gre-resp swan-init swan-resp starter-init starter-resp"}
+SCENARIOS=${SCENARIOS:-"install-gcm install-cbc install-chacha install-encap install-transport iked-gcm iked-cbc iked-badpsk iked-route iked-shunt iked-route6 iked-route6-resp iked-natt iked-encaps iked-encaps-resp iked-nat iked-nat-resp iked-v6 iked-vti iked-vti-resp iked-vti6 iked-vti6-resp iked-xfrmi iked-xfrmi-swan iked-xfrmi-swan-resp iked-gre iked-gre-resp swan-init swan-resp starter-init starter-resp"}
 exec >"$OUT/guest.log" 2>&1
 RES=$OUT/results.txt; : >"$RES"
 result() { echo "RESULT $*" | tee -a "$RES"; }
@@ -555,7 +557,7 @@ rb_case() { # vti | vti6 | xfrmi | gre, then init (iked initiates) | resp (the p
   rb_conf $c
   cp $W/rb.conf $W/left.conf; write_secrets left "rb-$c-psk-0123456789abcdef"
   [ -n "$peer" ] || { peer=starter; [ $c = xfrmi ] && peer=iked; }
-  [ $peer = swanctl ] && CASE=$CASE-swan
+  [ $peer = swanctl ] && { CASE=iked-$c-swan; [ $dir = resp ] && CASE=iked-$c-swan-resp; }
   if [ $peer = iked ]; then cp $W/rb.conf $W/right.conf; write_secrets right "rb-$c-psk-0123456789abcdef"; fi
   cp $W/rb.conf /etc/ipsec.conf
   printf 'moon sun : PSK "rb-%s-psk-0123456789abcdef"\n' $c >/etc/ipsec.secrets; chmod 600 /etc/ipsec.secrets
@@ -926,12 +928,81 @@ nat_case() {
   else result "$CASE FAIL ($why)"; fi
 }
 
+# Shunts: iked <-> iked with one ipsec.conf holding a tunnel (198.51.100.0/24 === 203.0.113.0/24)
+# and two auto=route shunts inside it: type=passthrough for 203.0.113.2 (cleartext on the wire,
+# SA counters unchanged) and type=drop for 203.0.113.3 (nothing leaves). `ipsec status` lists
+# them under "Shunted Connections:" as strongSwan does; SIGTERM removes every policy.
+shunt_case() {
+  CASE=iked-shunt
+  local why=""
+  netns_setup
+  ip -n right addr add 203.0.113.2/32 dev lo; ip -n right addr add 203.0.113.3/32 dev lo
+  for s in left right; do
+    write_conf $s aes128gcm16-prfsha256-x25519! aes128gcm16! add
+    cat >>$W/$s.conf <<EOF
+conn pass
+  left=192.0.2.1
+  leftsubnet=198.51.100.0/24
+  right=192.0.2.2
+  rightsubnet=203.0.113.2/32
+  authby=never
+  type=passthrough
+  auto=route
+conn block
+  left=192.0.2.1
+  leftsubnet=198.51.100.0/24
+  right=192.0.2.2
+  rightsubnet=203.0.113.3/32
+  authby=never
+  type=drop
+  auto=route
+EOF
+    write_secrets $s "shunt-psk-0123456789abcdef"
+  done
+  start_iked left && start_iked right || why+="start failed; "
+  ctl left up net-net || why+="up failed; "
+  echo "--- left: ip xfrm policy"; ip -n left xfrm policy | tee $W/pol-left
+  [ "$(grep -c 'action block' $W/pol-left)" = 3 ] || why+="left: not 3 block policies; "
+  ipsec_cmd left status | tee $W/st-left
+  grep -Eq '^ +pass:  198.51.100.0/24 === 203.0.113.2/32 PASS$' $W/st-left || why+="no PASS shunt line; "
+  grep -Eq '^ +block:  198.51.100.0/24 === 203.0.113.3/32 DROP$' $W/st-left || why+="no DROP shunt line; "
+  grep -q '^Shunted Connections:' $W/st-left || why+="no Shunted Connections section; "
+  ip netns exec left tcpdump -ni vl -Q out -U -w $W/shunt.pcap 2>$W/tcpdump-s.err & local tp=$!
+  sleep 2
+  local b a p1 p2 p3
+  b=$(in_packets right 192.0.2.2)
+  p1=$(ip netns exec left ping -c 3 -i 0.3 -W 2 -I 198.51.100.1 203.0.113.1 2>&1); echo "$p1"
+  a=$(in_packets right 192.0.2.2)
+  p2=$(ip netns exec left ping -c 3 -i 0.3 -W 2 -I 198.51.100.1 203.0.113.2 2>&1); echo "$p2"
+  local a2; a2=$(in_packets right 192.0.2.2)
+  p3=$(ip netns exec left ping -c 3 -i 0.3 -W 1 -I 198.51.100.1 203.0.113.3 2>&1); echo "$p3"
+  sleep 0.5; kill -INT $tp; wait $tp 2>/dev/null
+  echo "right inbound ESP packets: before $b, after the tunnel ping $a, after the passthrough ping $a2"
+  echo "$p1" | grep -q ' 0% packet loss' || why+="tunnel ping failed; "
+  [ "${a:-0}" -ge $(( ${b:-0} + 3 )) ] || why+="tunnel ping did not use the SA ($b -> $a); "
+  echo "$p2" | grep -q ' 0% packet loss' || why+="passthrough ping failed; "
+  [ "${a2:-x}" = "${a:-y}" ] || why+="passthrough ping went through the SA ($a -> $a2); "
+  echo "$p3" | grep -q ' 100% packet loss' || why+="ping into the drop shunt was not dropped; "
+  local clear2 clear3 esp
+  clear2=$(tcpdump -nr $W/shunt.pcap 'icmp and dst host 203.0.113.2' 2>/dev/null | wc -l)
+  clear3=$(tcpdump -nr $W/shunt.pcap 'dst host 203.0.113.3' 2>/dev/null | wc -l)
+  esp=$(tcpdump -nr $W/shunt.pcap 'ip proto 50' 2>/dev/null | wc -l)
+  echo "left sent: $esp ESP packets, $clear2 clear ICMP to 203.0.113.2, $clear3 packets to 203.0.113.3"
+  [ "$clear2" = 3 ] && [ "$clear3" = 0 ] && [ "$esp" -ge 3 ] || why+="wire: esp=$esp clear-to-.2=$clear2 to-.3=$clear3; "
+  stop_iked left; stop_iked right; sleep 0.3
+  kernel_empty left || why+="left kernel not empty after SIGTERM; "
+  kernel_empty right || why+="right kernel not empty after SIGTERM; "
+  if [ -z "$why" ]; then result "$CASE PASS (tunnel via ESP +$((a - b)), passthrough 3/3 in clear with the SA untouched, drop 0/3 and nothing sent, Shunted Connections listed, SIGTERM leaves nothing)"
+  else result "$CASE FAIL ($why)"; fi
+}
+
 for sc in $SCENARIOS; do
   echo "===== $sc ($(cut -d' ' -f1 /proc/uptime)s)"
   case $sc in
     install-*) install_case "${sc#install-}" ;;
     iked-badpsk) badpsk_case ;;
     iked-route) route_case ;;
+    iked-shunt) shunt_case ;;
     iked-route6) route6_case init ;;
     iked-route6-resp) route6_case resp ;;
     iked-encaps) encaps_case init ;;
@@ -942,6 +1013,7 @@ for sc in $SCENARIOS; do
     iked-v6) natt_v6_case v6 ;;
     iked-vti|iked-vti6|iked-xfrmi|iked-gre) if [ -x /usr/lib/ipsec/starter ]; then rb_case "${sc#iked-}"; else result "$sc FAIL (strongSwan starter not installed)"; fi ;;
     iked-xfrmi-swan) if [ -x /usr/sbin/charon-systemd ]; then rb_case xfrmi init swanctl; else result "$sc FAIL (strongSwan not installed)"; fi ;;
+    iked-xfrmi-swan-resp) if [ -x /usr/sbin/charon-systemd ]; then rb_case xfrmi resp swanctl; else result "$sc FAIL (strongSwan not installed)"; fi ;;
     iked-*-resp) if [ -x /usr/lib/ipsec/starter ]; then rb_case "$(echo $sc | sed 's/^iked-//; s/-resp$//')" resp; else result "$sc FAIL (strongSwan starter not installed)"; fi ;;
     iked-*) iked_case "${sc#iked-}" ;;
     swan-*) if [ -x /usr/sbin/charon-systemd ]; then swan_case "${sc#swan-}"; else result "$sc FAIL (strongSwan not installed)"; fi ;;

@@ -4,7 +4,7 @@
 # interop-tests/lab/setup.sh) and runs ike/tests/lab/guest-daemon.sh inside it.
 #
 # usage: ike/tests/lab/run-daemon-guest.sh
-# env:   SCENARIOS="install-gcm iked-gcm ..." (default: all), LAB_OUT=DIR, LAB_TIMEOUT=SECS (900),
+# env:   SCENARIOS="install-gcm iked-gcm ..." (default: all), LAB_OUT=DIR, LAB_TIMEOUT=SECS (2400),
 #        LAB_VENV (/var/cache/iked-lab/venv)
 # Exit status 0 when every RESULT is PASS. One guest at a time: holds /tmp/iked-guest.lock.
 set -euo pipefail
@@ -28,7 +28,7 @@ rm -f "$OUT/env.sh"
 if [ -n "${SCENARIOS:-}" ]; then echo "SCENARIOS=\"$SCENARIOS\"" >"$OUT/env.sh"; fi
 echo "[lab] booting $KVER (results in $OUT)"
 set +e
-flock /tmp/iked-guest.lock timeout "${LAB_TIMEOUT:-900}" vng --run "/boot/vmlinuz-$KVER" --disable-kvm -m 1G -p 2 \
+flock /tmp/iked-guest.lock timeout "${LAB_TIMEOUT:-2400}" vng --run "/boot/vmlinuz-$KVER" --disable-kvm -m 1G -p 2 \
   --rwdir "$OUT" --exec "bash $OUT/guest-daemon.sh $OUT $BIN" >"$OUT/console.log" 2>&1 </dev/null
 rc=$?
 set -e
