@@ -56,6 +56,26 @@ fn key_debug_is_redacted() {
 }
 
 #[test]
+fn af_unspec_tunnel_sa_has_an_unspec_selector() {
+    let mut sa = gcm_sa();
+    let family = |sa: &Sa| {
+        let req = wire::sa_request(sa, false).unwrap();
+        let m = wire::decode(nx::XFRM_MSG_NEWSA, &req.body)
+            .unwrap()
+            .unwrap();
+        let nx::XfrmMessage::AddSa(raw) = &m else {
+            panic!("not an SA")
+        };
+        (raw.user_sa_info.selector.family, raw.user_sa_info.flags)
+    };
+    assert_eq!(family(&sa).0, 2, "AF_INET selector by default");
+    sa.flags = sa.flags | SaFlags::AF_UNSPEC;
+    let (fam, flags) = family(&sa);
+    assert_eq!(fam, 0, "AF_UNSPEC: either inner family (4in6 / 6in4)");
+    assert_eq!(flags & 32, 32);
+}
+
+#[test]
 fn sa_round_trips_through_the_kernel_format() {
     let sa = gcm_sa();
     let req = wire::sa_request(&sa, false).unwrap();

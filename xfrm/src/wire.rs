@@ -252,6 +252,9 @@ pub(crate) fn sa_request(sa: &Sa, update: bool) -> Result<Req, Error> {
     let mut info = nx::UserSaInfo {
         selector: match &sa.selector {
             Some(s) => selector_to_nx(s),
+            // XFRM_STATE_AF_UNSPEC with an AF_UNSPEC selector: a tunnel SA that
+            // carries either inner family (IPv4 in IPv6 and the other way round)
+            None if sa.flags.0 & SaFlags::AF_UNSPEC.0 != 0 => nx::Selector::default(),
             None => nx::Selector {
                 family: fam,
                 ..Default::default()

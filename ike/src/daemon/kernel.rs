@@ -15,7 +15,7 @@ use std::time::Duration;
 use tracing::{debug, error, warn};
 use xfrm::{
     Action, AeadAlg, Crypto, Direction, EncrAlg, IntegAlg, Key, Lifetime, Limits, Mark, Policy,
-    PolicyId, Prefix, Sa, SaId, SpiRequest, Template, UdpEncap, Xfrm,
+    PolicyId, Prefix, Sa, SaFlags, SaId, SpiRequest, Template, UdpEncap, Xfrm,
 };
 
 /// strongSwan-like policy priorities: a base for IPsec policies, minus the
@@ -232,6 +232,10 @@ pub fn sas(c: &ChildSaInstall) -> Result<(Sa, Sa), String> {
         (&mut sa_out, c.mark_out, c.if_id_out),
     ] {
         sa.esn = c.esn;
+        if c.mode == Mode::Tunnel {
+            // like strongSwan: either inner family (4in6, 6in4)
+            sa.flags = sa.flags | SaFlags::AF_UNSPEC;
+        }
         sa.mark = mark(m);
         sa.if_id = i;
         sa.lifetime = lifetime(c);

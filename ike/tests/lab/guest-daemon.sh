@@ -17,7 +17,8 @@
 # iked-badpsk   wrong PSK: `ikectl up` fails, nothing left in either kernel.
 # iked-natt     forceencaps=yes: IKE moves to 4500 (non-ESP marker), ESP in UDP (ESPINUDP
 #               socket), "ESP in UDP SPIs" in ipsec status, ping + counters.
-# iked-v6       IPv6 outside and inside (2001:db8::/32).
+# iked-v6       IPv6 outside and inside (2001:db8::/32); iked-4in6 / iked-6in4: IPv4 inside
+#               IPv6 and IPv6 inside IPv4.
 # iked-route    auto=route: trap policies only (out, in, fwd); a ping triggers ACQUIRE -> tunnel;
 #               after `ipsec down` only the trap is left; SIGTERM leaves nothing.
 # swan-*        iked <-> strongSwan (charon-systemd + swanctl), both directions.
@@ -45,7 +46,7 @@
 set -u
 OUT=$1 BIN=$2
 [ -f "$OUT/env.sh" ] && . "$OUT/env.sh"
-SCENARIOS=${SCENARIOS:-"install-gcm install-cbc install-chacha install-encap install-transport iked-gcm iked-cbc iked-badpsk iked-route iked-shunt iked-route6 iked-route6-resp iked-natt iked-encaps iked-encaps-resp iked-nat iked-nat-resp iked-v6 iked-vti iked-vti-resp iked-vti6 iked-vti6-resp iked-xfrmi iked-xfrmi-swan iked-xfrmi-swan-resp iked-gre iked-gre-resp swan-init swan-resp starter-init starter-resp"}
+SCENARIOS=${SCENARIOS:-"install-gcm install-cbc install-chacha install-encap install-transport iked-gcm iked-cbc iked-badpsk iked-route iked-shunt iked-route6 iked-route6-resp iked-natt iked-encaps iked-encaps-resp iked-nat iked-nat-resp iked-v6 iked-4in6 iked-6in4 iked-vti iked-vti-resp iked-vti6 iked-vti6-resp iked-xfrmi iked-xfrmi-swan iked-xfrmi-swan-resp iked-gre iked-gre-resp swan-init swan-resp starter-init starter-resp"}
 exec >"$OUT/guest.log" 2>&1
 RES=$OUT/results.txt; : >"$RES"
 result() { echo "RESULT $*" | tee -a "$RES"; }
@@ -119,6 +120,9 @@ write_conf() {
   local side=$1 ike=$2 esp=$3 auto=$4 extra=${5:-}
   local l=192.0.2.1 r=192.0.2.2 ls=198.51.100.0/24 rs=203.0.113.0/24
   [ -n "${V6:-}" ] && { l=2001:db8:0:1::1 r=2001:db8:0:1::2 ls=2001:db8:a::/64 rs=2001:db8:b::/64; }
+  # MIX=4in6: IPv6 outside, IPv4 inside; MIX=6in4: the other way round
+  [ "${MIX:-}" = 4in6 ] && { l=2001:db8:0:1::1 r=2001:db8:0:1::2; }
+  [ "${MIX:-}" = 6in4 ] && { ls=2001:db8:a::/64 rs=2001:db8:b::/64; }
   cat >$W/$side.conf <<EOF
 config setup
   charondebug="ike 1, knl 2, cfg 1, net 1, chd 2"
@@ -211,24 +215,31 @@ badpsk_case() {
   else result "$CASE FAIL ($why)"; fi
 }
 
-natt_v6_case() { # natt | v6
+natt_v6_case() { # natt | v6 | 4in6 | 6in4
   local c=$1 why="" extra=""
   CASE=iked-$c
   netns_setup
   [ $c = natt ] && extra="forceencaps=yes"
   [ $c = v6 ] && export V6=1
+  case $c in 4in6|6in4) export MIX=$c ;; esac
   for s in left right; do write_conf $s aes128gcm16-prfsha256-x25519! aes128gcm16! add "$extra"; write_secrets $s "$c-psk-0123456789"; done
-  unset V6
+  unset V6 MIX
   start_iked left && start_iked right || why+="start failed; "
   ctl left up net-net || why+="up failed; "
   local pingout
-  if [ $c = v6 ]; then pingout=$(ip netns exec left ping -6 -c 3 -i 0.3 -W 2 -I 2001:db8:a::1 2001:db8:b::1 2>&1)
+  if [ $c = v6 ] || [ $c = 6in4 ]; then pingout=$(ip netns exec left ping -6 -c 3 -i 0.3 -W 2 -I 2001:db8:a::1 2001:db8:b::1 2>&1)
   else pingout=$(ping_tunnel 2>&1); fi
   echo "$pingout"
   echo "$pingout" | grep -q ' 0% packet loss' || why+="ping failed; "
   show_kernel
   local pl pr; pl=$(packets_in left); pr=$(packets_in right)
   [ "${pl:-0}" -ge 3 ] && [ "${pr:-0}" -ge 3 ] || why+="inbound packets left=${pl:-?} right=${pr:-?}; "
+  case $c in
+    4in6) ip -n left xfrm state | grep -q '^src 2001:db8:0:1::1 dst 2001:db8:0:1::2' || why+="outer SA not IPv6; "
+          ip -n left xfrm policy | grep -q '^src 198.51.100.0/24 dst 203.0.113.0/24' || why+="inner policy not IPv4; " ;;
+    6in4) ip -n left xfrm state | grep -q '^src 192.0.2.1 dst 192.0.2.2' || why+="outer SA not IPv4; "
+          ip -n left xfrm policy | grep -q '^src 2001:db8:a::/64 dst 2001:db8:b::/64' || why+="inner policy not IPv6; " ;;
+  esac
   for s in left right; do
     ipsec_cmd $s statusall | tee $W/st-$s
     grep -Eq 'net-net[{]1}.*INSTALLED, TUNNEL' $W/st-$s || why+="$s: not INSTALLED; "
@@ -1011,6 +1022,8 @@ for sc in $SCENARIOS; do
     iked-nat-resp) nat_case resp ;;
     iked-natt) natt_v6_case natt ;;
     iked-v6) natt_v6_case v6 ;;
+    iked-4in6) natt_v6_case 4in6 ;;
+    iked-6in4) natt_v6_case 6in4 ;;
     iked-vti|iked-vti6|iked-xfrmi|iked-gre) if [ -x /usr/lib/ipsec/starter ]; then rb_case "${sc#iked-}"; else result "$sc FAIL (strongSwan starter not installed)"; fi ;;
     iked-xfrmi-swan) if [ -x /usr/sbin/charon-systemd ]; then rb_case xfrmi init swanctl; else result "$sc FAIL (strongSwan not installed)"; fi ;;
     iked-xfrmi-swan-resp) if [ -x /usr/sbin/charon-systemd ]; then rb_case xfrmi resp swanctl; else result "$sc FAIL (strongSwan not installed)"; fi ;;
