@@ -832,13 +832,34 @@ impl Kernel {
         Ok(true)
     }
 
-    /// The kernel's counters for a CHILD_SA.
+    /// The kernel's counters for a CHILD_SA. `use_time` is the LAST use, as
+    /// strongSwan shows it ("3 pkts, 1s ago"): an SA's own use_time is its first
+    /// use, so it is taken from the CHILD_SA's policies (the kernel stamps a
+    /// policy at every lookup): out for outbound, in/fwd for inbound. Without
+    /// policies (installpolicy=no) the SA's first use remains.
     pub fn counters(&mut self, child_id: u32) -> Option<ChildCounters> {
         let rec = self.children.get(&child_id)?;
         let (i, o) = (rec.sa_in?, rec.sa_out?);
+        let pols = rec.policies.clone();
         let x = self.xfrm.as_mut()?;
-        let ci = x.get_sa(&i).ok()?.current;
-        let co = x.get_sa(&o).ok()?.current;
+        let mut ci = x.get_sa(&i).ok()?.current;
+        let mut co = x.get_sa(&o).ok()?.current;
+        let (mut last_in, mut last_out) = (0u64, 0u64);
+        for id in &pols {
+            let Ok(p) = x.get_policy(id) else { continue };
+            let t = p.current.use_time;
+            match id.dir {
+                Direction::Out => last_out = last_out.max(t),
+                _ => last_in = last_in.max(t),
+            }
+        }
+        // only while the SA itself was used (a shared policy may have been used by another SA)
+        if ci.packets > 0 && last_in > 0 {
+            ci.use_time = last_in.max(ci.use_time);
+        }
+        if co.packets > 0 && last_out > 0 {
+            co.use_time = last_out.max(co.use_time);
+        }
         Some((ci, co))
     }
 }

@@ -14,6 +14,8 @@
 #               counters >= 3 on both sides (ikectl statusall --json), `ipsec
 #               status` regexes, `ipsec down` empties the kernel on both sides,
 #               up again, SIGTERM empties it on both sides.
+# iked-rekey (+ -resp)  against the starter, lifetime=20s/ikelifetime=40s: CHILD_SA rekeyed >= 2
+#               times and the IKE_SA once under a ping every 0.2 s, not one packet lost.
 # iked-badpsk   wrong PSK: `ikectl up` fails, nothing left in either kernel.
 # iked-natt     forceencaps=yes: IKE moves to 4500 (non-ESP marker), ESP in UDP (ESPINUDP
 #               socket), "ESP in UDP SPIs" in ipsec status, ping + counters.
@@ -46,7 +48,7 @@
 set -u
 OUT=$1 BIN=$2
 [ -f "$OUT/env.sh" ] && . "$OUT/env.sh"
-SCENARIOS=${SCENARIOS:-"install-gcm install-cbc install-chacha install-encap install-transport iked-gcm iked-cbc iked-badpsk iked-route iked-shunt iked-route6 iked-route6-resp iked-natt iked-encaps iked-encaps-resp iked-nat iked-nat-resp iked-v6 iked-4in6 iked-6in4 iked-vti iked-vti-resp iked-vti6 iked-vti6-resp iked-xfrmi iked-xfrmi-swan iked-xfrmi-swan-resp iked-gre iked-gre-resp swan-init swan-resp starter-init starter-resp"}
+SCENARIOS=${SCENARIOS:-"install-gcm install-cbc install-chacha install-encap install-transport iked-gcm iked-cbc iked-rekey iked-rekey-resp iked-badpsk iked-route iked-shunt iked-route6 iked-route6-resp iked-natt iked-encaps iked-encaps-resp iked-nat iked-nat-resp iked-v6 iked-4in6 iked-6in4 iked-vti iked-vti-resp iked-vti6 iked-vti6-resp iked-xfrmi iked-xfrmi-swan iked-xfrmi-swan-resp iked-gre iked-gre-resp swan-init swan-resp starter-init starter-resp"}
 exec >"$OUT/guest.log" 2>&1
 RES=$OUT/results.txt; : >"$RES"
 result() { echo "RESULT $*" | tee -a "$RES"; }
@@ -1007,6 +1009,68 @@ EOF
   else result "$CASE FAIL ($why)"; fi
 }
 
+# Rekeying under traffic against the starter: lifetime=20s / ikelifetime=40s, margintime=8s,
+# rekeyfuzz=0%, a ping every 0.2 s for 45 s must lose nothing while the CHILD_SA is rekeyed
+# (at least twice) and the IKE_SA once. init: iked initiates (and rekeys first); resp: strongSwan.
+rekey_case() {
+  local dir=$1 why=""
+  CASE=iked-rekey; [ $dir = resp ] && CASE=iked-rekey-resp
+  netns_setup
+  local psk="rekey-psk-0123456789abcdef"
+  cat >$W/swan.conf <<EOF
+config setup
+  charondebug="ike 2, knl 2, chd 2, cfg 1"
+conn rk
+  left=192.0.2.1
+  leftsubnet=198.51.100.0/24
+  leftid=moon
+  right=192.0.2.2
+  rightsubnet=203.0.113.0/24
+  rightid=sun
+  authby=secret
+  keyexchange=ikev2
+  ike=aes128gcm16-prfsha256-x25519!
+  esp=aes128gcm16-x25519!
+  ikelifetime=40s
+  lifetime=20s
+  margintime=8s
+  rekeyfuzz=0%
+  reauth=no
+  auto=add
+EOF
+  cp $W/swan.conf $W/left.conf; write_secrets left $psk
+  # strongSwan's side rekeys later than iked's, so the initiator's timers drive it
+  if [ $dir = init ]; then sed -i 's/^  margintime=8s/  margintime=4s/' $W/swan.conf
+  else sed -i 's/^  margintime=8s/  margintime=4s/' $W/left.conf; fi
+  start_iked left || why+="iked did not start; "
+  starter_start right rk $psk || why+="strongSwan did not start; "
+  if [ $dir = init ]; then ctl left up rk || why+="ikectl up failed; "
+  else swan_ipsec right up rk || why+="strongSwan ipsec up failed; "; fi
+  local pingout; pingout=$(ip netns exec left ping -c 225 -i 0.2 -W 1 -I 198.51.100.1 203.0.113.1 2>&1)
+  echo "$pingout" | tail -3
+  echo "$pingout" | grep -q ' 0% packet loss' || why+="packets lost during rekeying ($(echo "$pingout" | grep -o '[0-9]* received')); "
+  ipsec_cmd left statusall | tee $W/st-left
+  swan_ipsec right statusall | tee $W/st-swan
+  # right after the last ping: the last use (not the first) of both SAs is seconds ago
+  grep -Eq 'rk[{][0-9]+}:.* bytes_i \([0-9]+ pkts, [0-3]s ago\), [0-9]+ bytes_o \([0-9]+ pkts, [0-3]s ago\)' $W/st-left || why+="iked statusall: last use not 0-3 s ago; "
+  local nchild nike
+  nchild=$(grep -c 'CHILD_SA rk{[0-9]*} installed in the kernel' "$OUT/iked-$CASE-left.log")
+  nike=$(grep -ci 'IKE_SA.*rekeyed\|rekeyed IKE_SA\|IKE_SA rk\[[0-9]*\] rekeyed' "$OUT/iked-$CASE-left.log")
+  echo "iked installed $nchild CHILD_SAs in 45 s; IKE_SA rekey log lines: $nike"
+  grep -i 'rekey' "$OUT/iked-$CASE-left.log" | head -12
+  [ "$nchild" -ge 3 ] || why+="CHILD_SA rekeyed fewer than 2 times ($nchild installs); "
+  [ "$nike" -ge 1 ] || why+="IKE_SA not rekeyed; "
+  [ "$(grep -c 'rk\[[0-9]*\]: ESTABLISHED' $W/st-left)" = 1 ] || why+="iked: not exactly one IKE_SA; "
+  grep -Eq 'rk[{][0-9]+}:  INSTALLED' $W/st-swan || why+="strongSwan: no INSTALLED CHILD_SA; "
+  [ "$(ip -n left xfrm state | grep -c '^src')" -le 4 ] || why+="old SAs left behind in iked's kernel; "
+  ipsec_cmd left down rk || why+="down failed; "
+  sleep 1
+  kernel_empty left || why+="iked's kernel not empty after down; "
+  stop_iked left; swan_ipsec right stop; sleep 1
+  if [ -z "$why" ]; then result "$CASE PASS (225 pings over 45 s, 0 lost; $nchild CHILD_SAs installed by iked, IKE_SA rekeyed $nike time(s))"
+  else result "$CASE FAIL ($why)"; fi
+}
+
 for sc in $SCENARIOS; do
   echo "===== $sc ($(cut -d' ' -f1 /proc/uptime)s)"
   case $sc in
@@ -1014,6 +1078,8 @@ for sc in $SCENARIOS; do
     iked-badpsk) badpsk_case ;;
     iked-route) route_case ;;
     iked-shunt) shunt_case ;;
+    iked-rekey) rekey_case init ;;
+    iked-rekey-resp) rekey_case resp ;;
     iked-route6) route6_case init ;;
     iked-route6-resp) route6_case resp ;;
     iked-encaps) encaps_case init ;;
