@@ -701,6 +701,7 @@ impl<C: Core> Daemon<C> {
                     ts_remote: c.ts_remote.iter().map(super::status::ts_string).collect(),
                     established_secs_ago: c.established_secs_ago,
                     rekey_in_secs: c.rekey_in_secs,
+                    rekeying: c.rekeying,
                     installed,
                     counters: k,
                 }
@@ -1182,6 +1183,7 @@ mod tests {
                 ts_remote: vec![],
                 established_secs_ago: 65,
                 rekey_in_secs: Some(600),
+                rekeying: false,
             }],
         }
     }

@@ -119,6 +119,9 @@ pub struct ChildSaView {
     /// Seconds until the CHILD_SA is rekeyed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rekey_in_secs: Option<u64>,
+    /// A rekey is under way.
+    #[serde(default)]
+    pub rekeying: bool,
     /// Whether iked installed it into the kernel.
     #[serde(default)]
     pub installed: bool,
@@ -221,12 +224,16 @@ fn child_lines(out: &mut String, c: &ChildSaView, all: bool) {
                 dir(k.bytes_out, k.packets_out, k.idle_out_secs, 'o')
             );
         }
-        match c.rekey_in_secs {
-            Some(s) => {
+        // strongSwan's three cases
+        match (c.rekeying, c.rekey_in_secs) {
+            (true, _) => {
+                let _ = writeln!(out, ", rekeying active");
+            }
+            (false, Some(s)) => {
                 let _ = writeln!(out, ", rekeying in {}", time_delta(s));
             }
-            None => {
-                let _ = writeln!(out);
+            (false, None) => {
+                let _ = writeln!(out, ", rekeying disabled");
             }
         }
     }
@@ -428,6 +435,7 @@ mod tests {
             ts_remote: vec!["10.2.0.0/16".into()],
             established_secs_ago: 5,
             rekey_in_secs: None,
+            rekeying: false,
             installed: true,
             counters: None,
         }
@@ -644,7 +652,7 @@ mod tests {
         let out = format_statusall(&report(vec![c]));
         assert!(
             out.contains(
-                "     net-net{1}:  AES_GCM_16_128, 252 bytes_i (3 pkts, 1s ago), 0 bytes_o\n"
+                "     net-net{1}:  AES_GCM_16_128, 252 bytes_i (3 pkts, 1s ago), 0 bytes_o, rekeying disabled\n"
             ),
             "{out}"
         );
@@ -683,6 +691,11 @@ mod tests {
             out.contains("net-net{1}:  AES_GCM_16_128, rekeying in 45 seconds\n"),
             "{out}"
         );
+        r.ike_sas[0].children[0].rekeying = true;
+        assert!(format_statusall(&r).contains("AES_GCM_16_128, rekeying active\n"));
+        r.ike_sas[0].children[0].rekeying = false;
+        r.ike_sas[0].children[0].rekey_in_secs = None;
+        assert!(format_statusall(&r).contains("AES_GCM_16_128, rekeying disabled\n"));
     }
 
     #[test]

@@ -193,6 +193,8 @@ pub struct ChildStatus {
     pub established_secs_ago: u64,
     /// Seconds until this CHILD_SA is rekeyed (None: no rekey scheduled).
     pub rekey_in_secs: Option<u64>,
+    /// A rekey of this CHILD_SA is under way.
+    pub rekeying: bool,
 }
 
 /// One IKE_SA for status output.

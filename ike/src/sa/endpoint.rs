@@ -3870,6 +3870,7 @@ impl Endpoint {
                             .rekey_at
                             .filter(|_| !c.rekeying)
                             .map(|t| t.saturating_duration_since(now).as_secs()),
+                        rekeying: c.rekeying,
                     })
                     .collect(),
             })
