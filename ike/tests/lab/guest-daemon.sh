@@ -906,6 +906,14 @@ nat_case() {
     ipsec_cmd right statusall | tee $W/st-iked
   fi
   grep -Eq 'nat[{][0-9]+}:  INSTALLED, TUNNEL, reqid [0-9]+, ESP in UDP SPIs' $W/st-iked || why+="iked: no ESP in UDP line; "
+  local ka=""
+  if [ $dir = init ]; then # iked is behind the NAT: it keeps the mapping alive (one 0xff octet, every 20 s)
+    ip netns exec nat tcpdump -ni nl -U -w $W/ka.pcap 'udp and src host 192.0.2.1 and dst port 4500' 2>/dev/null & local tk=$!
+    sleep 25; kill -INT $tk; wait $tk 2>/dev/null
+    ka=$(tcpdump -nr $W/ka.pcap 'udp[4:2] = 9 and udp[8] = 0xff' 2>/dev/null | wc -l)
+    echo "NAT-T keepalives from iked in 25 idle seconds: $ka"; tcpdump -nr $W/ka.pcap 2>/dev/null | head -3
+    [ "$ka" -ge 1 ] || why+="no NAT-T keepalive from iked in 25 s; "
+  fi
   echo "--- the NAT's mapping changes (ports 41000-41099, conntrack -F)"
   ip netns exec nat iptables -t nat -R POSTROUTING 1 -o nr -p udp -j MASQUERADE --to-ports 41000-41099
   ip netns exec nat conntrack -F 2>&1
@@ -937,7 +945,7 @@ nat_case() {
   stop_iked left; stop_iked right
   swan_ipsec $([ $dir = init ] && echo right || echo left) stop; sleep 1
   ip netns del nat 2>/dev/null
-  if [ -z "$why" ]; then result "$CASE PASS (through MASQUERADE: peer at 192.0.2.129:$p1, ping 3/3; mapping changed -> 192.0.2.129:$p2, SAs moved, ping 3/3)"
+  if [ -z "$why" ]; then result "$CASE PASS (through MASQUERADE: peer at 192.0.2.129:$p1, ping 3/3;${ka:+ $ka keepalive(s) in 25 s;} mapping changed -> 192.0.2.129:$p2, SAs moved, ping 3/3)"
   else result "$CASE FAIL ($why)"; fi
 }
 
