@@ -73,7 +73,14 @@ pub fn run_with<C: core::Core>(
     if !opts.secrets.exists() {
         tracing::warn!(target: "cfg", "{}: secrets file not found", opts.secrets.display());
     }
-    let rt = tokio::runtime::Builder::new_current_thread()
+    // The daemon's loop (protocol core, key exchange, netlink) runs on this
+    // thread inside block_on; the socket readers and control clients are tasks
+    // on two worker threads, so datagrams are drained from the kernel (into a
+    // 1024-datagram queue) while the loop computes, instead of overflowing the
+    // sockets' receive buffers under a burst (bench/README.md, finding 1).
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("iked-io")
         .enable_all()
         .build()
         .map_err(|e| format!("tokio runtime: {e}"))?;
