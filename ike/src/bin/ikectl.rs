@@ -33,6 +33,10 @@ enum Cmd {
     Up { name: String },
     /// Close a conn's IKE_SAs (and their CHILD_SAs).
     Down { name: String },
+    /// Install a conn's trap policies (a shunt's policies), like `ipsec route`.
+    Route { name: String },
+    /// Remove them again, like `ipsec unroute`.
+    Unroute { name: String },
     /// Re-read ipsec.conf / ipsec.secrets (a broken file keeps the old configuration).
     Reload,
     /// Stop iked (it deletes its SAs first).
@@ -46,6 +50,8 @@ fn main() -> ExitCode {
         Cmd::Statusall { json } => (Request::Statusall, json, true),
         Cmd::Up { name } => (Request::Up { conn: name }, false, false),
         Cmd::Down { name } => (Request::Down { conn: name }, false, false),
+        Cmd::Route { name } => (Request::Route { conn: name }, false, false),
+        Cmd::Unroute { name } => (Request::Unroute { conn: name }, false, false),
         Cmd::Reload => (Request::Reload, false, false),
         Cmd::Stop => (Request::Stop, false, false),
     };

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-const USAGE: &str = "usage: ipsec start|stop|restart|status [NAME]|statusall [NAME]|up NAME|down NAME|reload|update|rereadsecrets|rereadall|version";
+const USAGE: &str = "usage: ipsec start|stop|restart|status [NAME]|statusall [NAME]|up NAME|down NAME|route NAME|unroute NAME|reload|update|rereadsecrets|rereadall|version";
 
 fn env_path(var: &str, default: &str) -> PathBuf {
     std::env::var_os(var)
@@ -210,6 +210,26 @@ fn main() -> ExitCode {
         ["down", n] => match ask(
             &Request::Down { conn: (*n).into() },
             Duration::from_secs(30),
+        ) {
+            Ok(r) => show(&r),
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(1)
+            }
+        },
+        ["route", n] => match ask(
+            &Request::Route { conn: (*n).into() },
+            Duration::from_secs(10),
+        ) {
+            Ok(r) => show(&r),
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(1)
+            }
+        },
+        ["unroute", n] => match ask(
+            &Request::Unroute { conn: (*n).into() },
+            Duration::from_secs(10),
         ) {
             Ok(r) => show(&r),
             Err(e) => {

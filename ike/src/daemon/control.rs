@@ -7,6 +7,8 @@
 //! -> {"cmd":"statusall"}              <- the same, with kernel counters
 //! -> {"cmd":"up","conn":"net-net"}    <- {"ok":true,"message":"connection 'net-net' established successfully"}
 //! -> {"cmd":"down","conn":"net-net"}  <- {"ok":true,"message":"closed 1 IKE_SA of 'net-net'"}
+//! -> {"cmd":"route","conn":"net-net"} <- {"ok":true,"message":"'net-net' routed"}
+//! -> {"cmd":"unroute","conn":"net-net"} <- {"ok":true,"message":"configuration 'net-net' unrouted"}
 //! -> {"cmd":"reload"}                 <- {"ok":false,"message":"...","errors":["file:line:col: ..."]}
 //! -> {"cmd":"stop"}                   <- {"ok":true,"message":"stopping"}
 //! ```
@@ -29,8 +31,20 @@ pub const MAX_REQUEST: usize = 4096;
 pub enum Request {
     Status,
     Statusall,
-    Up { conn: String },
-    Down { conn: String },
+    Up {
+        conn: String,
+    },
+    Down {
+        conn: String,
+    },
+    /// Install a conn's trap (or shunt) policies, like `ipsec route`.
+    Route {
+        conn: String,
+    },
+    /// Remove them, like `ipsec unroute`.
+    Unroute {
+        conn: String,
+    },
     Reload,
     Stop,
 }

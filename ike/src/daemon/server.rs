@@ -66,6 +66,8 @@ pub struct Daemon<C: Core> {
     retries: Vec<(Instant, String)>,
     stopping: bool,
     updown: super::scripts::Updown,
+    /// Conns routed by `ipsec route` (kept across reloads while they exist).
+    manual_routes: Vec<String>,
 }
 
 impl<C: Core> std::fmt::Debug for Daemon<C> {
@@ -258,43 +260,55 @@ impl<C: Core> Daemon<C> {
             retries: Vec::new(),
             stopping: false,
             updown: Default::default(),
+            manual_routes: Vec::new(),
         }
     }
 
-    /// Installs the trap policies of every `auto=route` conn (again: after a
-    /// reload, the traps of the new configuration replace the old ones).
+    /// Installs the trap policies of every `auto=route` conn and of the conns
+    /// routed by `ipsec route`, and the policies of shunts (again after a
+    /// reload: those of the new configuration replace the old ones).
     pub fn route_conns(&mut self) {
         self.kernel.remove_traps(None);
         self.kernel.remove_shunts(None);
         let cfg = self.config.clone();
-        // Shunts (type=passthrough/drop with auto=route or start): policies only.
+        self.manual_routes.retain(|n| cfg.conn(n).is_some());
+        let manual = self.manual_routes.clone();
         for c in cfg.conns.iter().filter(|c| {
-            c.is_shunt() && matches!(c.auto, conf::conn::Auto::Route | conf::conn::Auto::Start)
+            matches!(c.auto, conf::conn::Auto::Route)
+                || (c.is_shunt() && c.auto == conf::conn::Auto::Start)
+                || manual.contains(&c.name)
         }) {
-            match super::kernel::shunt_policies(c, &self.addrs)
+            match self.route_one(c) {
+                Ok(m) => info!(target: "cfg", "{m}"),
+                Err(e) => error!(target: "knl", "{e}"),
+            }
+        }
+    }
+
+    /// Installs one conn's trap policies (or a shunt's policies).
+    fn route_one(&mut self, c: &conf::Conn) -> Result<String, String> {
+        if c.is_shunt() {
+            let mode = if c.conn_type == conf::conn::ConnType::Drop {
+                "DROP"
+            } else {
+                "PASS"
+            };
+            return super::kernel::shunt_policies(c, &self.addrs)
                 .and_then(|p| self.kernel.install_shunt(&c.name, &p))
-            {
-                Ok(n) => {
-                    info!(target: "cfg", "'{}' shunted ({}): {n} policies", c.name, if c.conn_type == conf::conn::ConnType::Drop { "DROP" } else { "PASS" })
-                }
-                Err(e) => error!(target: "knl", "unable to install shunt '{}': {e}", c.name),
-            }
+                .map(|n| format!("'{}' shunted ({mode}): {n} policies", c.name))
+                .map_err(|e| format!("unable to install shunt '{}': {e}", c.name));
         }
-        for c in cfg
-            .conns
-            .iter()
-            .filter(|c| c.auto == conf::conn::Auto::Route && !c.is_shunt())
-        {
-            let reqid = self.core.reqid(&c.name);
-            match super::kernel::trap_policies(c, &self.addrs, reqid)
-                .and_then(|p| self.kernel.install_trap(&c.name, &p))
-            {
-                Ok(n) => {
-                    info!(target: "cfg", "'{}' routed: {n} trap polic{}", c.name, if n == 1 { "y" } else { "ies" })
-                }
-                Err(e) => error!(target: "knl", "unable to route '{}': {e}", c.name),
-            }
-        }
+        let reqid = self.core.reqid(&c.name);
+        super::kernel::trap_policies(c, &self.addrs, reqid)
+            .and_then(|p| self.kernel.install_trap(&c.name, &p))
+            .map(|n| {
+                format!(
+                    "'{}' routed: {n} trap polic{}",
+                    c.name,
+                    if n == 1 { "y" } else { "ies" }
+                )
+            })
+            .map_err(|e| format!("unable to route '{}': {e}", c.name))
     }
 
     /// A kernel event: ACQUIRE on a trap policy starts its conn.
@@ -809,6 +823,44 @@ impl<C: Core> Daemon<C> {
                         deadline: now + DOWN_WAIT,
                     });
                 }
+            }
+            Request::Route { conn } => {
+                let Some(c) = self.config.conn(&conn).cloned() else {
+                    let _ = tx.send(Response::err(format!("no config named '{conn}'")));
+                    return;
+                };
+                if self.kernel.routed_conns().contains(&conn.as_str())
+                    || self.kernel.shunted_conns().contains(&conn.as_str())
+                {
+                    let _ = tx.send(Response::ok(format!("'{conn}' already routed")));
+                    return;
+                }
+                let r = match self.route_one(&c) {
+                    Ok(m) => {
+                        info!(target: "cfg", "{m}");
+                        if !self.manual_routes.contains(&conn) {
+                            self.manual_routes.push(conn.clone());
+                        }
+                        Response::ok(format!("'{conn}' routed"))
+                    }
+                    Err(e) => {
+                        error!(target: "knl", "{e}");
+                        Response::err(e)
+                    }
+                };
+                let _ = tx.send(r);
+            }
+            Request::Unroute { conn } => {
+                self.manual_routes.retain(|n| *n != conn);
+                let n =
+                    self.kernel.remove_traps(Some(&conn)) + self.kernel.remove_shunts(Some(&conn));
+                let r = if n == 0 {
+                    Response::err(format!("configuration '{conn}' not found"))
+                } else {
+                    info!(target: "cfg", "'{conn}' unrouted: {n} policies removed");
+                    Response::ok(format!("configuration '{conn}' unrouted"))
+                };
+                let _ = tx.send(r);
             }
             Request::Reload => {
                 let r = self.reload(now);

@@ -22,6 +22,7 @@
 # iked-v6       IPv6 outside and inside (2001:db8::/32); iked-4in6 / iked-6in4: IPv4 inside
 #               IPv6 and IPv6 inside IPv4.
 # iked-route    auto=route: trap policies only (out, in, fwd); a ping triggers ACQUIRE -> tunnel;
+#               `ipsec unroute` / `ipsec route` remove and reinstall the traps;
 #               after `ipsec down` only the trap is left; SIGTERM leaves nothing.
 # swan-*        iked <-> strongSwan (charon-systemd + swanctl), both directions.
 # starter-*     iked <-> strongSwan's starter from a literal ipsec.conf (aes256-sha256-modp2048,
@@ -290,6 +291,14 @@ route_case() {
   np=$(ip -n left xfrm policy | grep -c '^src'); ns=$(ip -n left xfrm state | grep -c '^src')
   echo "after down: $np policies, $ns SAs"; ip -n left xfrm policy
   [ "$np" = 3 ] && [ "$ns" = 0 ] || why+="expected only the trap (3 policies) after down (got $np policies, $ns SAs); "
+  # strongSwan's `ipsec unroute` / `ipsec route`
+  ipsec_cmd left unroute net-net | tee $W/unroute; grep -q "configuration 'net-net' unrouted" $W/unroute || why+="unroute: wrong answer; "
+  np=$(ip -n left xfrm policy | grep -c '^src'); echo "after unroute: $np policies"
+  [ "$np" = 0 ] || why+="unroute left $np policies; "
+  ipsec_cmd left route net-net | tee $W/route; grep -q "'net-net' routed" $W/route || why+="route: wrong answer; "
+  np=$(ip -n left xfrm policy | grep -c '^src'); echo "after route: $np policies"
+  [ "$np" = 3 ] || why+="route installed $np policies, not 3; "
+  ipsec_cmd left status | grep -Eq 'net-net[{]7}:  ROUTED, TUNNEL, reqid 7' || why+="no ROUTED line after ipsec route; "
   stop_iked left; sleep 0.3
   kernel_empty left || why+="left kernel not empty after SIGTERM; "
   kernel_empty right || why+="right kernel not empty; "
