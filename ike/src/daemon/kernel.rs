@@ -449,6 +449,26 @@ pub struct Kernel {
     sas: HashMap<u32, (Sa, Sa)>,
 }
 
+/// Policies that belong to a conn, not to a CHILD_SA.
+#[derive(Debug, Clone, Copy)]
+enum Named {
+    /// `auto=route` trap policies.
+    Trap,
+    /// `type=passthrough/drop` policies.
+    Shunt,
+}
+
+/// The conns of a trap/shunt list, in installation order, once each.
+fn named_conns(list: &[(PolicyId, String)]) -> Vec<&str> {
+    let mut v: Vec<&str> = Vec::new();
+    for (_, c) in list {
+        if !v.contains(&c.as_str()) {
+            v.push(c);
+        }
+    }
+    v
+}
+
 /// Inbound SPIs handed out by ALLOCSPI: (local address, SPI).
 type Larval = Arc<Mutex<Vec<(IpAddr, u32)>>>;
 
@@ -594,79 +614,83 @@ impl Kernel {
         }
     }
 
-    /// Installs the outbound trap policies of an `auto=route` conn: matching
+    /// Installs the trap policies of an `auto=route` conn: matching outbound
     /// packets without an SA make the kernel send an ACQUIRE. A CHILD_SA with
     /// the same selectors later replaces the policy's template and leaves it in
     /// place when it goes (it traps again: the template names the conn's reqid).
     pub fn install_trap(&mut self, conn: &str, policies: &[Policy]) -> Result<usize, String> {
-        let Some(x) = self.xfrm.as_mut() else {
-            return Err("no XFRM socket".into());
-        };
-        let mut n = 0;
-        for p in policies {
-            let id = p.id();
-            if self.traps.iter().any(|(t, _)| *t == id) {
-                continue;
-            }
-            x.update_policy(p).map_err(|e| {
-                format!(
-                    "unable to install trap policy {} === {}: {e}",
-                    p.selector.src, p.selector.dst
-                )
-            })?;
-            *self.policy_refs.entry(id).or_insert(0) += 1;
-            self.traps.push((id, conn.to_owned()));
-            n += 1;
-        }
-        Ok(n)
+        self.install_named(Named::Trap, conn, policies)
     }
 
     /// Removes the trap policies of a conn (all conns with `None`).
     pub fn remove_traps(&mut self, conn: Option<&str>) -> usize {
-        let (gone, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.traps)
-            .into_iter()
-            .partition(|(_, c)| conn.is_none_or(|n| n == c));
-        self.traps = keep;
-        let rec = Installed {
-            conn: String::new(),
-            sa_in: None,
-            sa_out: None,
-            policies: gone.iter().map(|(id, _)| *id).collect(),
-        };
-        self.remove_record(&rec);
-        gone.len()
+        self.remove_named(Named::Trap, conn)
     }
 
     /// Installs the bypass/drop policies of a shunt conn; returns how many.
     pub fn install_shunt(&mut self, conn: &str, policies: &[Policy]) -> Result<usize, String> {
+        self.install_named(Named::Shunt, conn, policies)
+    }
+
+    /// Removes the shunt policies of a conn (all with `None`).
+    pub fn remove_shunts(&mut self, conn: Option<&str>) -> usize {
+        self.remove_named(Named::Shunt, conn)
+    }
+
+    /// Conns with shunt policies installed, in installation order.
+    pub fn shunted_conns(&self) -> Vec<&str> {
+        named_conns(&self.shunts)
+    }
+
+    /// Conns with trap policies installed, in installation order.
+    pub fn routed_conns(&self) -> Vec<&str> {
+        named_conns(&self.traps)
+    }
+
+    /// Installs policies that belong to a conn rather than to a CHILD_SA
+    /// (traps, shunts), recorded in that kind's list; returns how many were new.
+    fn install_named(
+        &mut self,
+        kind: Named,
+        conn: &str,
+        policies: &[Policy],
+    ) -> Result<usize, String> {
         let Some(x) = self.xfrm.as_mut() else {
             return Err("no XFRM socket".into());
+        };
+        let (list, what) = match kind {
+            Named::Trap => (&mut self.traps, "trap"),
+            Named::Shunt => (&mut self.shunts, "shunt"),
         };
         let mut n = 0;
         for p in policies {
             let id = p.id();
-            if self.shunts.iter().any(|(t, _)| *t == id) {
+            if list.iter().any(|(t, _)| *t == id) {
                 continue;
             }
             x.update_policy(p).map_err(|e| {
                 format!(
-                    "unable to install shunt policy {} === {} {}: {e}",
+                    "unable to install {what} policy {} === {} {}: {e}",
                     p.selector.src, p.selector.dst, p.dir
                 )
             })?;
             *self.policy_refs.entry(id).or_insert(0) += 1;
-            self.shunts.push((id, conn.to_owned()));
+            list.push((id, conn.to_owned()));
             n += 1;
         }
         Ok(n)
     }
 
-    /// Removes the shunt policies of a conn (all with `None`).
-    pub fn remove_shunts(&mut self, conn: Option<&str>) -> usize {
-        let (gone, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.shunts)
+    /// Removes a conn's policies of one kind (every conn's with `None`).
+    fn remove_named(&mut self, kind: Named, conn: Option<&str>) -> usize {
+        let list = match kind {
+            Named::Trap => &mut self.traps,
+            Named::Shunt => &mut self.shunts,
+        };
+        let (gone, keep): (Vec<_>, Vec<_>) = std::mem::take(list)
             .into_iter()
             .partition(|(_, c)| conn.is_none_or(|n| n == c));
-        self.shunts = keep;
+        *list = keep;
         let rec = Installed {
             conn: String::new(),
             sa_in: None,
@@ -675,28 +699,6 @@ impl Kernel {
         };
         self.remove_record(&rec);
         gone.len()
-    }
-
-    /// Conns with shunt policies installed, in installation order.
-    pub fn shunted_conns(&self) -> Vec<&str> {
-        let mut v: Vec<&str> = Vec::new();
-        for (_, c) in &self.shunts {
-            if !v.contains(&c.as_str()) {
-                v.push(c);
-            }
-        }
-        v
-    }
-
-    /// Conns with trap policies installed, in installation order.
-    pub fn routed_conns(&self) -> Vec<&str> {
-        let mut v: Vec<&str> = Vec::new();
-        for (_, c) in &self.traps {
-            if !v.contains(&c.as_str()) {
-                v.push(c);
-            }
-        }
-        v
     }
 
     /// The conn whose trap policy an ACQUIRE names (by selector, mark, if_id).
