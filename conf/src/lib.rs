@@ -1,6 +1,7 @@
 #![forbid(unsafe_code)]
-//! strongSwan `ipsec.conf` / `ipsec.secrets`, parsed and validated into a typed
-//! [`Config`]. Pure: text in, `Config` out (file access goes through [`Source`]).
+//! strongSwan `ipsec.conf` / `ipsec.secrets` / `strongswan.conf`, parsed and
+//! validated into a typed [`Config`]. Pure: text in, `Config` out (file access
+//! goes through [`Source`]).
 //!
 //! ```
 //! let text = "conn a\n  left=192.0.2.1\n  right=192.0.2.2\n  authby=psk\n  auto=add\n";
@@ -15,6 +16,7 @@ pub mod proposal;
 pub mod resolve;
 pub mod secrets;
 pub mod setup;
+pub mod swconf;
 pub mod syntax;
 mod util;
 pub mod values;
@@ -40,6 +42,8 @@ pub struct Config {
     pub conns: Vec<Conn>,
     pub cas: Vec<CaSection>,
     pub secrets: Secrets,
+    /// strongswan.conf's `charon` settings (defaults when none was read).
+    pub strongswan: swconf::Settings,
     /// Non-fatal findings (each names file:line and keyword).
     pub warnings: Vec<Diagnostic>,
 }
@@ -55,11 +59,31 @@ pub fn load(conf: &Path, secrets: Option<&Path>) -> Result<Config, ConfigErrors>
     load_from(&FileSystem, conf, secrets)
 }
 
+/// Loads ipsec.conf, ipsec.secrets and strongswan.conf (when given) from the file system.
+pub fn load_with(
+    conf: &Path,
+    secrets: Option<&Path>,
+    strongswan: Option<&Path>,
+) -> Result<Config, ConfigErrors> {
+    load_all(&FileSystem, conf, secrets, strongswan)
+}
+
 /// Loads from any [`Source`]. Collects all errors; returns them with the warnings.
 pub fn load_from(
     src: &dyn Source,
     conf: &Path,
     secrets: Option<&Path>,
+) -> Result<Config, ConfigErrors> {
+    load_all(src, conf, secrets, None)
+}
+
+/// Like [`load_from`], also reading strongswan.conf (and its includes) when
+/// `strongswan` is given; its findings join the others.
+pub fn load_all(
+    src: &dyn Source,
+    conf: &Path,
+    secrets: Option<&Path>,
+    strongswan: Option<&Path>,
 ) -> Result<Config, ConfigErrors> {
     let mut parser = syntax::Parser::new(src);
     parser.parse_file(conf, None);
@@ -104,6 +128,13 @@ pub fn load_from(
         secrets_out = p.secrets;
     }
 
+    let mut strongswan_out = swconf::Settings::default();
+    if let Some(sw) = strongswan {
+        let (settings, mut found) = swconf::load_from(src, sw);
+        diags.list.append(&mut found);
+        strongswan_out = settings;
+    }
+
     // Settings inherited by several conns are reported once, naming the others.
     type Key = (String, Option<String>, String, Severity);
     let mut seen: HashMap<Key, usize> = HashMap::new();
@@ -139,6 +170,7 @@ pub fn load_from(
         conns,
         cas,
         secrets: secrets_out,
+        strongswan: strongswan_out,
         warnings: list,
     })
 }
