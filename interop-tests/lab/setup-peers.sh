@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the interop peers, idempotently (root, Debian 12):
 #   - strongSwan: charon-systemd + swanctl (vici), strongswan-starter (`ipsec`, stroke),
-#     the extra plugins (kernel-libipsec for the host-only data path)
+#     the extra plugins (kernel-libipsec for the host-only data path), the extauth plugins
+#     (eap-mschapv2, for the road-warrior client of the daemon lab's rw-peruser)
 #   - libreswan 4.10, EXTRACTED into $LAB_LIBRESWAN (default /opt/iked-lab/libreswan; not
 #     under /var/cache or /tmp, which virtme-ng hides in the guest): its Debian package
 #     conflicts with strongSwan's, so it is never apt-installed; plus the libraries pluto needs
@@ -13,7 +14,7 @@ export DEBIAN_FRONTEND=noninteractive
 LSW=${LAB_LIBRESWAN:-/opt/iked-lab/libreswan}
 
 pkgs=(strongswan-starter strongswan-charon strongswan-swanctl charon-systemd libstrongswan-standard-plugins libcharon-extra-plugins
-      libstrongswan-extra-plugins iproute2 iputils-ping tcpdump procps util-linux
+      libcharon-extauth-plugins libstrongswan-extra-plugins iproute2 iputils-ping tcpdump procps util-linux
       libnss3-tools libcurl3-nss libevent-core-2.1-7 libevent-pthreads-2.1-7 libldns3
       libunbound8 libcap-ng0)
 need=()
