@@ -136,6 +136,7 @@ fn build(case: &str, left: bool) -> Option<ChildSaInstall> {
         replay_window: 32,
         install_policy: true,
         updown: None,
+        defer_outbound: false,
     })
 }
 

@@ -12,6 +12,7 @@ pub mod crypto;
 pub mod daemon;
 pub mod eap;
 pub mod sa;
+pub mod testing;
 pub mod ts;
 pub mod updown;
 pub mod wire;

@@ -206,6 +206,7 @@ mod tests {
             replay_window: 32,
             install_policy: true,
             updown: Some("/etc/ipsec.d/vti-updown".into()),
+            defer_outbound: false,
         }
     }
 

@@ -2,46 +2,12 @@
 //! (the `Pair` of DESIGN.md): every exchange, with loss and duplication.
 
 use ike::crypto::Provider;
-use ike::sa::{ChildSaInstall, Endpoint, Event, IkeState, Mode, SpiAllocator, Transmit};
-use rand_core::{CryptoRng, RngCore};
+use ike::sa::{ChildSaInstall, Endpoint, Event, IkeState, KernelError, Mode, Transmit};
+use ike::testing::{CountingSpis as Spis, TestRng};
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// Deterministic test randomness (splitmix64). Not for production.
-struct TestRng(u64);
-impl RngCore for TestRng {
-    fn next_u32(&mut self) -> u32 {
-        self.next_u64() as u32
-    }
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn fill_bytes(&mut self, dest: &mut [u8]) {
-        for c in dest.chunks_mut(8) {
-            let v = self.next_u64().to_le_bytes();
-            c.copy_from_slice(&v[..c.len()]);
-        }
-    }
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
-        self.fill_bytes(dest);
-        Ok(())
-    }
-}
-impl CryptoRng for TestRng {}
-
-struct Spis(u32);
-impl SpiAllocator for Spis {
-    fn alloc_spi(&mut self, _l: IpAddr, _r: IpAddr) -> Result<u32, String> {
-        self.0 += 1;
-        Ok(self.0)
-    }
-}
 
 const A: &str = "192.0.2.1";
 const B: &str = "192.0.2.2";
@@ -70,6 +36,9 @@ struct Pair {
     log: Vec<(char, usize)>,
     /// Deadlines after this are not run (rekeys recur forever).
     until: Instant,
+    /// The "kernel" of a / b refuses every CHILD_SA.
+    refuse_a: bool,
+    refuse_b: bool,
 }
 
 impl Pair {
@@ -92,6 +61,8 @@ impl Pair {
             a_events: Vec::new(),
             b_events: Vec::new(),
             log: Vec::new(),
+            refuse_a: false,
+            refuse_b: false,
         }
     }
 
@@ -99,12 +70,38 @@ impl Pair {
         Pair::new(conf, secrets, conf, secrets)
     }
 
+    /// Collects both sides' events; every `InstallChild` gets the kernel's
+    /// verdict (`refuse_a`/`refuse_b`: the kernel refuses it), as the daemon does.
     fn drain(&mut self) {
-        while let Some(e) = self.a.poll_event() {
-            self.a_events.push(e);
-        }
-        while let Some(e) = self.b.poll_event() {
-            self.b_events.push(e);
+        let now = self.now;
+        let verdict = |refuse: bool| {
+            if refuse {
+                Err(KernelError("injected kernel refusal".into()))
+            } else {
+                Ok(())
+            }
+        };
+        for _ in 0..100 {
+            let mut any = false;
+            while let Some(e) = self.a.poll_event() {
+                any = true;
+                if let Event::InstallChild(c) = &e {
+                    self.a
+                        .child_installed(now, c.child_id, verdict(self.refuse_a));
+                }
+                self.a_events.push(e);
+            }
+            while let Some(e) = self.b.poll_event() {
+                any = true;
+                if let Event::InstallChild(c) = &e {
+                    self.b
+                        .child_installed(now, c.child_id, verdict(self.refuse_b));
+                }
+                self.b_events.push(e);
+            }
+            if !any {
+                return;
+            }
         }
     }
 
@@ -645,11 +642,12 @@ fn ipv6_outer_and_ipv4_in_ipv6_inner() {
         while let Some(t) = p.a.poll_transmit() {
             p.b.handle_datagram(p.now, t.remote, t.local, &t.data);
         }
+        p.drain();
         while let Some(t) = p.b.poll_transmit() {
             p.a.handle_datagram(p.now, t.remote, t.local, &t.data);
         }
+        p.drain();
     }
-    p.drain();
     let (ia, ib) = (Pair::installs(&p.a_events), Pair::installs(&p.b_events));
     assert_eq!((ia.len(), ib.len()), (2, 2), "{:?}", p.a_events);
     assert_mirrored(ia[0], ib[0]);
@@ -880,9 +878,11 @@ fn initiator_behind_nat_floats_encapsulates_and_sends_keepalives() {
             }
             p.b.handle_datagram(p.now, t.remote, public(t.local.port()), &t.data);
         }
+        p.drain();
         while let Some(t) = p.b.poll_transmit() {
             p.a.handle_datagram(p.now, private(t.remote.port()), t.local, &t.data);
         }
+        p.drain();
         if round > 10 {
             p.now += Duration::from_secs(5);
             p.a.handle_timeout(p.now);
@@ -933,6 +933,7 @@ fn nat_mapping_change_moves_the_ike_sa_and_its_children() {
             .unwrap();
             p.b.handle_datagram(p.now, t.remote, from, &t.data);
         }
+        p.drain();
         while let Some(t) = p.b.poll_transmit() {
             let to: SocketAddr =
                 format!("{A}:{}", if t.remote.port() == 40500 { 500 } else { 4500 })
@@ -940,6 +941,7 @@ fn nat_mapping_change_moves_the_ike_sa_and_its_children() {
                     .unwrap();
             p.a.handle_datagram(p.now, to, t.local, &t.data);
         }
+        p.drain();
     }
     p.drain();
     let child = Pair::installs(&p.b_events)[0].child_id;

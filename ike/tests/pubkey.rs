@@ -3,45 +3,12 @@
 
 use ike::creds::Credentials;
 use ike::crypto::Provider;
-use ike::sa::{Endpoint, Event, IkeState, SpiAllocator};
-use rand_core::{CryptoRng, RngCore};
-use std::net::IpAddr;
+use ike::sa::{Endpoint, Event, IkeState};
+use ike::testing::{CountingSpis, TestRng};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
-
-struct Rng(u64);
-impl RngCore for Rng {
-    fn next_u32(&mut self) -> u32 {
-        self.next_u64() as u32
-    }
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 ^ (self.0 >> 29)
-    }
-    fn fill_bytes(&mut self, d: &mut [u8]) {
-        for b in d.iter_mut() {
-            *b = (self.next_u64() >> 24) as u8;
-        }
-    }
-    fn try_fill_bytes(&mut self, d: &mut [u8]) -> Result<(), rand_core::Error> {
-        self.fill_bytes(d);
-        Ok(())
-    }
-}
-impl CryptoRng for Rng {}
-
-struct Spis(u32);
-impl SpiAllocator for Spis {
-    fn alloc_spi(&mut self, _: IpAddr, _: IpAddr) -> Result<u32, String> {
-        self.0 += 1;
-        Ok(self.0)
-    }
-}
 
 fn openssl(dir: &Path, args: &[&str]) {
     let out = Command::new("openssl")
@@ -169,8 +136,8 @@ fn endpoint(conf_text: &str, secrets: &str, dir: &Path, addr: &str, seed: u64) -
         cfg,
         vec![addr.parse().unwrap()],
         Provider::default(),
-        Box::new(Rng(seed)),
-        Box::new(Spis(seed as u32 * 1000)),
+        Box::new(TestRng(seed)),
+        Box::new(CountingSpis(seed as u32 * 1000)),
     );
     ep.set_credentials(Arc::new(creds));
     ep
@@ -180,22 +147,26 @@ fn endpoint(conf_text: &str, secrets: &str, dir: &Path, addr: &str, seed: u64) -
 fn run(a: &mut Endpoint, b: &mut Endpoint, now: Instant) -> (Vec<Event>, Vec<Event>, Vec<usize>) {
     let (mut ea, mut eb) = (Vec::new(), Vec::new());
     let mut sizes = Vec::new();
+    // The kernel accepts every CHILD_SA (a responder answers only after that).
+    let drain = |ep: &mut Endpoint, into: &mut Vec<Event>| {
+        while let Some(e) = ep.poll_event() {
+            if let Event::InstallChild(c) = &e {
+                ep.child_installed(now, c.child_id, Ok(()));
+            }
+            into.push(e);
+        }
+    };
     for _ in 0..20 {
         while let Some(t) = a.poll_transmit() {
             sizes.push(t.data.len());
             b.handle_datagram(now, t.remote, t.local, &t.data);
         }
+        drain(&mut *b, &mut eb);
         while let Some(t) = b.poll_transmit() {
             sizes.push(t.data.len());
             a.handle_datagram(now, t.remote, t.local, &t.data);
         }
-    }
-
-    while let Some(e) = a.poll_event() {
-        ea.push(e);
-    }
-    while let Some(e) = b.poll_event() {
-        eb.push(e);
+        drain(&mut *a, &mut ea);
     }
     (ea, eb, sizes)
 }

@@ -1,7 +1,7 @@
 //! The daemon's view of the protocol core: the sans-IO endpoint's methods as a
 //! trait, so the I/O loop can also be driven by a scripted core in tests.
 
-use crate::sa::{Event, IkeStatus, Transmit};
+use crate::sa::{Event, IkeStatus, InitiateError, KernelError, Transmit};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
@@ -11,7 +11,7 @@ pub trait Core {
     fn set_config(&mut self, config: Arc<conf::Config>);
     fn set_local_addrs(&mut self, addrs: Vec<IpAddr>);
     fn handle_datagram(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, data: &[u8]);
-    fn initiate(&mut self, now: Instant, conn: &str) -> Result<u32, String>;
+    fn initiate(&mut self, now: Instant, conn: &str) -> Result<u32, InitiateError>;
     /// A kernel ACQUIRE for `conn`'s trap policy (packet from `src` to `dst`).
     fn acquire(
         &mut self,
@@ -19,10 +19,10 @@ pub trait Core {
         conn: &str,
         src: IpAddr,
         dst: IpAddr,
-    ) -> Result<u32, String>;
+    ) -> Result<u32, InitiateError>;
     fn terminate(&mut self, now: Instant, conn: &str) -> usize;
-    /// The kernel refused a CHILD_SA: the core forgets it and tells the peer.
-    fn child_failed(&mut self, _now: Instant, _child_id: u32) {}
+    /// The kernel's verdict on an `Event::InstallChild` (a responder's answer waits for it).
+    fn child_installed(&mut self, _now: Instant, _child_id: u32, _r: Result<(), KernelError>) {}
     /// The reqid the core gives a conn's CHILD_SAs (for trap policies).
     /// The kernel saw a new NAT mapping of the peer of CHILD_SA `child_id`.
     fn peer_moved(&mut self, _child_id: u32, _remote: SocketAddr) -> bool {
@@ -68,7 +68,7 @@ impl Core for crate::sa::Endpoint {
     ) {
         crate::sa::Endpoint::handle_datagram(self, now, local, remote, data)
     }
-    fn initiate(&mut self, now: Instant, conn: &str) -> Result<u32, String> {
+    fn initiate(&mut self, now: Instant, conn: &str) -> Result<u32, InitiateError> {
         crate::sa::Endpoint::initiate(self, now, conn)
     }
     fn acquire(
@@ -77,14 +77,14 @@ impl Core for crate::sa::Endpoint {
         conn: &str,
         src: IpAddr,
         dst: IpAddr,
-    ) -> Result<u32, String> {
+    ) -> Result<u32, InitiateError> {
         crate::sa::Endpoint::acquire(self, now, conn, src, dst)
     }
     fn terminate(&mut self, now: Instant, conn: &str) -> usize {
         crate::sa::Endpoint::terminate(self, now, conn)
     }
-    fn child_failed(&mut self, now: Instant, child_id: u32) {
-        crate::sa::Endpoint::child_failed(self, now, child_id)
+    fn child_installed(&mut self, now: Instant, child_id: u32, r: Result<(), KernelError>) {
+        crate::sa::Endpoint::child_installed(self, now, child_id, r)
     }
     fn peer_moved(&mut self, child_id: u32, remote: SocketAddr) -> bool {
         crate::sa::Endpoint::peer_moved(self, child_id, remote)
@@ -128,5 +128,6 @@ pub fn endpoint(
         Box::new(spis),
     );
     ep.set_credentials(creds);
+    ep.set_routes(Box::new(super::net::KernelRoutes));
     ep
 }

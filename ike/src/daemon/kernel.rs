@@ -7,7 +7,7 @@
 //! [`Event::DeleteChild`]: crate::sa::Event::DeleteChild
 
 use crate::crypto::{Encr, Integ};
-use crate::sa::{ChildSaInstall, EspKeys, Mode, Selector, SpiAllocator};
+use crate::sa::{ChildSaInstall, EspKeys, Mode, Selector, SpiAllocator, SpiError};
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::{Arc, Mutex};
@@ -553,14 +553,17 @@ impl Kernel {
         if let Ok(mut l) = self.larval.lock() {
             l.retain(|&(a, spi)| !(a == c.local && spi == c.spi_in));
         }
-        if let Err(e) = x.add_sa(&sa_out) {
-            self.undo(&rec);
-            return Err(format!(
-                "unable to add SAD entry with SPI {:08x}: {e}",
-                c.spi_out
-            ));
+        // As a rekey responder the outbound SA waits (install_outbound).
+        if !c.defer_outbound {
+            if let Err(e) = x.add_sa(&sa_out) {
+                self.undo(&rec);
+                return Err(format!(
+                    "unable to add SAD entry with SPI {:08x}: {e}",
+                    c.spi_out
+                ));
+            }
+            rec.sa_out = Some(sa_out.id());
         }
-        rec.sa_out = Some(sa_out.id());
         for p in &pols {
             let id = p.id();
             if let Err(e) = x.update_policy(p) {
@@ -713,6 +716,58 @@ impl Kernel {
                     && id.if_id == a.if_id
             })
             .map(|(_, c)| c.as_str())
+    }
+
+    /// Adds the outbound SA of a CHILD_SA installed with `defer_outbound`;
+    /// Ok(false) when there is none waiting.
+    pub fn install_outbound(&mut self, child_id: u32) -> Result<bool, String> {
+        let Some(rec) = self.children.get_mut(&child_id) else {
+            return Ok(false);
+        };
+        if rec.sa_out.is_some() {
+            return Ok(false);
+        }
+        let Some((_, sa_out)) = self.sas.get(&child_id) else {
+            return Ok(false);
+        };
+        let x = self.xfrm.as_mut().ok_or("no XFRM socket")?;
+        x.add_sa(sa_out)
+            .map_err(|e| format!("unable to add SAD entry with SPI {:08x}: {e}", sa_out.spi))?;
+        rec.sa_out = Some(sa_out.id());
+        Ok(true)
+    }
+
+    /// Deletes the larval SA of one allocated SPI a negotiation will not use;
+    /// true if there was one.
+    pub fn release_spi(&mut self, local: IpAddr, spi: u32) -> bool {
+        let known = match self.larval.lock() {
+            Ok(mut l) => {
+                let before = l.len();
+                l.retain(|&(a, s)| !(a == local && s == spi));
+                l.len() != before
+            }
+            Err(_) => false,
+        };
+        let Some(x) = self.xfrm.as_mut() else {
+            return false;
+        };
+        if !known {
+            return false;
+        }
+        let id = SaId {
+            dst: local,
+            spi,
+            protocol: xfrm::Protocol::Esp,
+            mark: None,
+        };
+        match x.delete_sa(&id) {
+            Ok(()) => true,
+            Err(e) if e.is_not_found() => false,
+            Err(e) => {
+                debug!(target: "knl", "unable to delete larval {id}: {e}");
+                false
+            }
+        }
     }
 
     /// Deletes the larval SAs of SPIs that were allocated but never installed
@@ -904,11 +959,14 @@ pub struct KernelSpis {
 }
 
 impl SpiAllocator for KernelSpis {
-    fn alloc_spi(&mut self, local: IpAddr, remote: IpAddr) -> Result<u32, String> {
-        let x = self.xfrm.as_mut().ok_or("no XFRM socket")?;
+    fn alloc_spi(&mut self, local: IpAddr, remote: IpAddr) -> Result<u32, SpiError> {
+        let x = self
+            .xfrm
+            .as_mut()
+            .ok_or_else(|| SpiError("no XFRM socket".into()))?;
         let spi = x
             .alloc_spi(&SpiRequest::new(remote, local, 0))
-            .map_err(|e| format!("unable to allocate SPI from kernel: {e}"))?;
+            .map_err(|e| SpiError(format!("the kernel refused: {e}")))?;
         debug!(target: "knl", "allocated SPI {spi:08x}");
         if let Ok(mut l) = self.larval.lock() {
             l.push((local, spi));
@@ -971,6 +1029,7 @@ pub(crate) mod tests {
             replay_window: 32,
             install_policy: true,
             updown: None,
+            defer_outbound: false,
         }
     }
 

@@ -280,3 +280,23 @@ mod tests {
         assert!(s.bound_addrs().is_empty());
     }
 }
+
+/// The kernel's route lookup, the way the kernel itself answers it: a UDP
+/// socket "connected" to the peer (no packet is sent) is given the source
+/// address of the route to it (the RTM_GETROUTE answer), in the daemon's
+/// network namespace.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct KernelRoutes;
+
+impl crate::sa::RouteLookup for KernelRoutes {
+    fn source_for(&self, remote: std::net::IpAddr) -> Option<std::net::IpAddr> {
+        let any: std::net::SocketAddr = match remote {
+            std::net::IpAddr::V4(_) => (std::net::Ipv4Addr::UNSPECIFIED, 0).into(),
+            std::net::IpAddr::V6(_) => (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
+        };
+        let s = std::net::UdpSocket::bind(any).ok()?;
+        s.connect((remote, 500)).ok()?;
+        let ip = s.local_addr().ok()?.ip();
+        (!ip.is_unspecified()).then_some(ip)
+    }
+}

@@ -374,7 +374,7 @@ impl<C: Core> Daemon<C> {
         }
     }
 
-    fn initiate(&mut self, now: Instant, conn: &str) -> Result<u32, String> {
+    fn initiate(&mut self, now: Instant, conn: &str) -> Result<u32, crate::sa::InitiateError> {
         match self.core.initiate(now, conn) {
             Ok(id) => {
                 debug!(target: "cfg", "initiating '{conn}' (IKE_SA {conn}[{id}])");
@@ -407,15 +407,19 @@ impl<C: Core> Daemon<C> {
     fn on_event(&mut self, now: Instant, ev: Event) {
         match ev {
             Event::InstallChild(c) => {
-                match self.kernel.install(&c) {
+                let verdict = self.kernel.install(&c);
+                match &verdict {
                     Ok(()) => info!(target: "knl",
-                        "CHILD_SA {}{{{}}} installed in the kernel: SPIs {:08x}_i {:08x}_o, TS {}",
-                        c.conn, c.child_id, c.spi_in, c.spi_out, ts_line(&c)),
+                        "CHILD_SA {}{{{}}} installed in the kernel: SPIs {:08x}_i {:08x}_o{}, TS {}",
+                        c.conn, c.child_id, c.spi_in, c.spi_out,
+                        if c.defer_outbound { " (outbound SA after the old CHILD_SA is deleted)" } else { "" },
+                        ts_line(&c)),
                     Err(e) => {
-                        error!(target: "knl", "{e}; CHILD_SA {}{{{}}} not installed", c.conn, c.child_id);
-                        self.core.child_failed(now, c.child_id);
+                        error!(target: "knl", "{e}; CHILD_SA {}{{{}}} not installed", c.conn, c.child_id)
                     }
                 }
+                self.core
+                    .child_installed(now, c.child_id, verdict.map_err(crate::sa::KernelError));
                 if c.updown.is_some() && self.kernel.installed(c.child_id).is_some() {
                     let ids = self
                         .core
@@ -427,6 +431,22 @@ impl<C: Core> Daemon<C> {
                     self.updown.up(&c, &ids.0, &ids.1);
                 }
                 self.finish_up(c.ike_id, &c.conn, true, "");
+            }
+            Event::InstallOutbound { conn, child_id } => {
+                match self.kernel.install_outbound(child_id) {
+                    Ok(true) => {
+                        info!(target: "knl", "CHILD_SA {conn}{{{child_id}}}: outbound SA installed")
+                    }
+                    Ok(false) => {
+                        debug!(target: "knl", "CHILD_SA {conn}{{{child_id}}}: no outbound SA waiting")
+                    }
+                    Err(e) => error!(target: "knl", "CHILD_SA {conn}{{{child_id}}}: {e}"),
+                }
+            }
+            Event::ReleaseSpi { local, spi } => {
+                if self.kernel.release_spi(local, spi) {
+                    debug!(target: "knl", "removed unused SPI {spi:08x} from the kernel");
+                }
             }
             Event::DeleteChild {
                 conn,
@@ -471,10 +491,6 @@ impl<C: Core> Daemon<C> {
                 reason,
             } => {
                 debug!(target: "ike", "IKE_SA {conn}[{ike_id}] down: {reason}");
-                let n = self.kernel.drop_larval();
-                if n > 0 {
-                    debug!(target: "knl", "removed {n} unused SPI{} from the kernel", if n == 1 { "" } else { "s" });
-                }
                 self.finish_up(ike_id, &conn, false, &reason);
                 self.finish_down(&conn);
                 if self.pending.remove(&ike_id).is_some() && !self.stopping {
@@ -1030,7 +1046,7 @@ mod tests {
         fn set_config(&mut self, _: Arc<conf::Config>) {}
         fn set_local_addrs(&mut self, _: Vec<IpAddr>) {}
         fn handle_datagram(&mut self, _: Instant, _: SocketAddr, _: SocketAddr, _: &[u8]) {}
-        fn initiate(&mut self, _: Instant, conn: &str) -> Result<u32, String> {
+        fn initiate(&mut self, _: Instant, conn: &str) -> Result<u32, crate::sa::InitiateError> {
             self.initiated.push(conn.to_owned());
             self.next_id += 1;
             Ok(self.next_id)
@@ -1041,7 +1057,7 @@ mod tests {
             conn: &str,
             _: IpAddr,
             _: IpAddr,
-        ) -> Result<u32, String> {
+        ) -> Result<u32, crate::sa::InitiateError> {
             self.initiate(now, conn)
         }
         fn terminate(&mut self, _: Instant, conn: &str) -> usize {

@@ -15,10 +15,94 @@ pub struct Transmit {
     pub data: Vec<u8>,
 }
 
+/// The kernel could not hand out an SPI (XFRM_MSG_ALLOCSPI failed).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unable to allocate SPI: {0}")]
+pub struct SpiError(pub String);
+
 /// Kernel SPI allocation (XFRM_MSG_ALLOCSPI in the daemon, a counter in tests).
 pub trait SpiAllocator {
     /// A fresh inbound ESP SPI for SAs from `remote` to `local`.
-    fn alloc_spi(&mut self, local: IpAddr, remote: IpAddr) -> Result<u32, String>;
+    fn alloc_spi(&mut self, local: IpAddr, remote: IpAddr) -> Result<u32, SpiError>;
+}
+
+/// The kernel's routing table, asked when a conn's local address is
+/// unspecified (`left=%any`, `%defaultroute`): the source address the kernel
+/// would use towards `remote` (RTM_GETROUTE in the daemon).
+pub trait RouteLookup {
+    fn source_for(&self, remote: IpAddr) -> Option<IpAddr>;
+}
+
+/// No routing table (tests, benchmarks): the conn's own addresses decide.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoRoutes;
+
+impl RouteLookup for NoRoutes {
+    fn source_for(&self, _remote: IpAddr) -> Option<IpAddr> {
+        None
+    }
+}
+
+/// The kernel refused a CHILD_SA (what the daemon reports to
+/// [`Endpoint::child_installed`](super::Endpoint::child_installed)).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct KernelError(pub String);
+
+/// Why a command to start an IKE_SA or CHILD_SA was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InitiateError {
+    #[error("no conn named '{0}'")]
+    NoSuchConn(String),
+    #[error("conn '{0}' is a {1} shunt, nothing to negotiate")]
+    Shunt(String, &'static str),
+    #[error("conn '{0}' has no concrete peer address to initiate to")]
+    NoPeerAddress(String),
+    #[error("conn '{0}': no local address of the peer's family")]
+    NoLocalAddress(String),
+    #[error("conn '{0}': no supported key exchange group in ike=")]
+    NoGroup(String),
+    #[error("conn '{conn}': {why}")]
+    Build { conn: String, why: String },
+}
+
+/// The core's tunables (strongswan.conf `charon.*`), strongSwan's defaults.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CoreSettings {
+    /// `retransmit_timeout` (4 s), `retransmit_base` (1.8), `retransmit_tries`
+    /// (5), `retransmit_limit` (no limit): the n-th retransmission waits
+    /// timeout * base^n, at most the limit.
+    pub retransmit_timeout: Duration,
+    pub retransmit_base: f64,
+    pub retransmit_tries: u32,
+    pub retransmit_limit: Duration,
+    /// `half_open_timeout` (30 s): a responder IKE_SA without IKE_AUTH is dropped.
+    pub half_open_timeout: Duration,
+    /// `keep_alive` (20 s): NAT-T keepalive interval when behind a NAT.
+    pub keep_alive: Duration,
+    /// `fragment_size` (1280): largest IKE datagram before RFC 7383 fragments.
+    pub fragment_size: usize,
+    /// `cookie_threshold` (10): half-open IKE_SAs from which on COOKIEs are demanded.
+    pub cookie_threshold: usize,
+    /// How long a CHILD_SA rekey responder waits for the initiator's DELETE of
+    /// the old CHILD_SA before it starts sending on the new one.
+    pub rekey_outbound_wait: Duration,
+}
+
+impl Default for CoreSettings {
+    fn default() -> Self {
+        CoreSettings {
+            retransmit_timeout: Duration::from_secs(4),
+            retransmit_base: 1.8,
+            retransmit_tries: 5,
+            retransmit_limit: Duration::from_secs(u32::MAX as u64),
+            half_open_timeout: Duration::from_secs(30),
+            keep_alive: Duration::from_secs(20),
+            fragment_size: 1280,
+            cookie_threshold: 10,
+            rekey_outbound_wait: Duration::from_secs(10),
+        }
+    }
 }
 
 /// Tunnel or transport mode.
@@ -122,13 +206,25 @@ pub struct ChildSaInstall {
     pub install_policy: bool,
     /// The conn's updown script, if any (run by the daemon).
     pub updown: Option<String>,
+    /// Install the inbound SA (and policies) now, the outbound SA only on a
+    /// later [`Event::InstallOutbound`]: as the responder of a CHILD_SA rekey
+    /// the initiator may not have its new inbound SA yet (RFC 7296 §2.8).
+    pub defer_outbound: bool,
 }
 
 /// What the daemon must do, or may show.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// Install SAs and policies for a new CHILD_SA.
+    /// Install SAs and policies for a new CHILD_SA; the daemon answers with
+    /// [`Endpoint::child_installed`](super::Endpoint::child_installed) (a
+    /// responder's answer waits for it).
     InstallChild(Box<ChildSaInstall>),
+    /// Install the outbound SA held back by `defer_outbound` (the rekey
+    /// initiator deleted the old CHILD_SA, or the wait is over).
+    InstallOutbound { conn: String, child_id: u32 },
+    /// An SPI allocated for a negotiation that will not use it: remove its
+    /// larval SA from the kernel (each negotiation releases only its own).
+    ReleaseSpi { local: IpAddr, spi: u32 },
     /// Remove a CHILD_SA's SAs and policies (peer DELETE, local down, IKE_SA gone).
     DeleteChild {
         conn: String,

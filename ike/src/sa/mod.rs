@@ -1,12 +1,42 @@
 //! The IKEv2 protocol core, sans-IO (see DESIGN.md): an [`Endpoint`] routes
 //! datagrams to IKE_SAs by SPI, drives them with time and commands, and is
 //! drained of datagrams to send, the next deadline, and kernel actions.
+//!
+//! Where things happen:
+//!
+//! | what                                   | file                          |
+//! |----------------------------------------|-------------------------------|
+//! | the border: Transmit, Event, ids, errors | `api.rs`                    |
+//! | services lent to an IKE_SA             | `ctx.rs`                      |
+//! | SA tables, routing by SPI, timer table | `endpoint.rs`                 |
+//! | the ONE rule that picks a conn         | `select.rs`                   |
+//! | exchange errors -> log, notify, kill   | `error.rs`, `IkeSa::fail`     |
+//! | COOKIEs                                | `cookie.rs`                   |
+//! | virtual-IP pools, CP payloads          | `vip.rs`                      |
+//! | CHILD_SA states, keys, kernel verdicts | `child.rs`                    |
+//! | IkeSa, its State, dispatch             | `ike_sa/mod.rs`               |
+//! | message IDs, retransmits, fragments    | `ike_sa/window.rs`            |
+//! | deadlines (one Timer enum)             | `ike_sa/timer.rs`             |
+//! | IKE_SA_INIT                            | `ike_sa/init.rs`              |
+//! | IKE_AUTH                               | `ike_sa/auth.rs`              |
+//! | EAP rounds of IKE_AUTH                 | `ike_sa/eap.rs`               |
+//! | CREATE_CHILD_SA (CHILD_SAs)            | `ike_sa/create_child.rs`      |
+//! | CREATE_CHILD_SA (IKE_SA rekey)         | `ike_sa/rekey_ike.rs`         |
+//! | INFORMATIONAL (DELETE, liveness)       | `ike_sa/informational.rs`     |
 
 mod api;
+mod child;
+mod cookie;
+mod ctx;
 mod endpoint;
+mod error;
 mod ident;
+mod ike_sa;
 mod proposal;
+mod select;
+mod vip;
 
 pub use api::*;
+pub use ctx::Counters;
 pub use endpoint::Endpoint;
 pub use proposal::suite_name;

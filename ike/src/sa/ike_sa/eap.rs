@@ -1,0 +1,260 @@
+//! EAP inside IKE_AUTH (RFC 7296 §2.16), responder side: we authenticate
+//! with our own credential, run EAP-MSCHAPv2 over further IKE_AUTH rounds,
+//! check the EAP identity against the conn (switching conn when another one
+//! fits it, like strongSwan), and finish with AUTH payloads keyed by the MSK.
+
+use super::window::find_notify;
+use super::{IkeSa, State, find_payload};
+use crate::crypto::{SecretBytes, auth};
+use crate::sa::ctx::Ctx;
+use crate::sa::error::ExchangeError;
+use crate::sa::ident;
+use crate::sa::select::{PeerAuth, Query, eap_identity_ok};
+use crate::wire::{AuthMethod, AuthPayload, ExchangeType, Identification, NotifyType, Payload};
+use conf::values::Identity;
+use std::time::Instant;
+use tracing::{info, warn};
+
+/// A peer authenticating with EAP, between IKE_AUTH rounds.
+pub(in crate::sa) struct EapState {
+    server: crate::eap::MschapV2Server,
+    /// The peer's IDi and the first IKE_AUTH request's payloads (SA, TS, ... for the CHILD_SA).
+    idi: Identification,
+    first: Vec<Payload>,
+    msk: Option<SecretBytes>,
+}
+
+/// EAP secrets from ipsec.secrets for the EAP server.
+struct EapPasswords<'a> {
+    secrets: &'a conf::Secrets,
+    local: Identity,
+}
+
+impl crate::eap::Passwords for EapPasswords<'_> {
+    fn password(&self, identity: &[u8]) -> Option<SecretBytes> {
+        let text = String::from_utf8_lossy(identity);
+        let id = conf::values::parse_identity(&text).ok()?;
+        self.secrets
+            .find_eap(&self.local, &id)
+            .map(|s| SecretBytes::from_slice(s.expose()))
+    }
+}
+
+fn to_wire(p: crate::eap::Packet) -> Payload {
+    Payload::Eap(crate::wire::EapMessage {
+        code: p.code,
+        identifier: p.identifier,
+        data: p.data,
+    })
+}
+
+impl IkeSa {
+    /// IKE_AUTH without AUTH from the peer: we authenticate ourselves and start EAP.
+    pub(super) fn start_eap(
+        &mut self,
+        ctx: &mut Ctx,
+        msg_id: u32,
+        idi: Identification,
+        peer_id: Identity,
+        payloads: Vec<Payload>,
+    ) -> Result<(), ExchangeError> {
+        let fail = |why: String| ExchangeError::kill(NotifyType::AUTHENTICATION_FAILED, why);
+        if !matches!(
+            crate::sa::select::eap_method(&self.conn, self.side),
+            Some(conf::conn::EapMethod::Mschapv2 | conf::conn::EapMethod::Any)
+        ) {
+            return Err(fail(format!(
+                "conn '{}' wants {:?} from '{peer_id}'; only EAP-MSCHAPv2 is implemented",
+                self.conn.name,
+                self.conn.ends(self.side).1.auth
+            )));
+        }
+        let prf = self.prf().ok_or_else(|| ExchangeError::fatal("no PRF"))?;
+        let keys = self
+            .keys
+            .as_ref()
+            .ok_or_else(|| ExchangeError::fatal("no keys"))?;
+        let octets_r = auth::signed_octets(
+            prf,
+            &self.init_resp,
+            &self.ni,
+            keys.ike.sk_pr.as_slice(),
+            &self.local_id.body(),
+        );
+        let (our_auth, our_certs, _) = self
+            .make_auth(ctx, &octets_r, &peer_id)
+            .map_err(|e| fail(format!("cannot authenticate ourselves: {e}")))?;
+        // eap_identity set: ask the client for its EAP identity; else EAP authenticates IDi.
+        let first_identity = match &self.conn.eap_identity {
+            None => Some(idi.data.clone()),
+            Some(_) => None,
+        };
+        let mut challenge = [0u8; 16];
+        ctx.rng.fill_bytes(&mut challenge);
+        let first_id = (ctx.rng.next_u32() & 0xff) as u8;
+        let name = self.local_name();
+        let (server, packet) =
+            crate::eap::MschapV2Server::start(first_identity, challenge, first_id, name.as_bytes());
+        info!(target: "ike", "authenticating '{peer_id}' with EAP-MSCHAPv2 ({})", self.name());
+        self.remote_id = Some(idi.clone());
+        self.state = State::Eap(Box::new(EapState {
+            server,
+            idi,
+            first: payloads,
+            msk: None,
+        }));
+        let mut inner = vec![Payload::IdR(self.local_id.clone())];
+        inner.extend(our_certs);
+        inner.extend([Payload::Auth(our_auth), to_wire(packet)]);
+        self.reply(ctx, ExchangeType::IKE_AUTH, msg_id, inner);
+        Ok(())
+    }
+
+    /// A further IKE_AUTH round of an EAP authentication: an EAP response, or the final AUTH.
+    pub(super) fn on_eap_round(
+        &mut self,
+        ctx: &mut Ctx,
+        now: Instant,
+        msg_id: u32,
+        payloads: Vec<Payload>,
+    ) -> Result<(), ExchangeError> {
+        let State::Eap(mut st) = std::mem::replace(&mut self.state, State::InitDone) else {
+            return Err(ExchangeError::drop("EAP round in the wrong state"));
+        };
+        let eap = find_payload!(payloads, Eap).cloned();
+        let auth_p = find_payload!(payloads, Auth).cloned();
+        let who = ident::from_wire(&st.idi)
+            .map(|i| i.to_string())
+            .unwrap_or_default();
+        if let Some(e) = eap {
+            let local = ident::from_wire(&self.local_id).unwrap_or(Identity::Any);
+            let pw = EapPasswords {
+                secrets: &ctx.config.secrets,
+                local,
+            };
+            let step = st.server.handle(
+                &crate::eap::Packet {
+                    code: e.code,
+                    identifier: e.identifier,
+                    data: e.data,
+                },
+                &pw,
+            );
+            match step {
+                crate::eap::Step::Send(p) => {
+                    self.state = State::Eap(st);
+                    self.reply(ctx, ExchangeType::IKE_AUTH, msg_id, vec![to_wire(p)]);
+                }
+                crate::eap::Step::Success {
+                    packet,
+                    msk,
+                    identity,
+                } => {
+                    let eap_id = String::from_utf8_lossy(&identity).into_owned();
+                    if let Err(why) = self.accept_eap_identity(ctx, &st.idi, &eap_id) {
+                        let failure = crate::eap::Packet {
+                            code: crate::eap::CODE_FAILURE,
+                            identifier: packet.identifier,
+                            data: Vec::new(),
+                        };
+                        warn!(target: "ike", "{}: {why}: EAP-Failure", self.name());
+                        self.reply(ctx, ExchangeType::IKE_AUTH, msg_id, vec![to_wire(failure)]);
+                        self.kill(ctx, "EAP identity mismatch");
+                        return Ok(());
+                    }
+                    info!(target: "ike", "EAP-MSCHAPv2 authentication of '{eap_id}' ({who}) successful");
+                    st.msk = Some(msk);
+                    self.state = State::Eap(st);
+                    self.reply(ctx, ExchangeType::IKE_AUTH, msg_id, vec![to_wire(packet)]);
+                }
+                crate::eap::Step::Failure { packet, why } => {
+                    warn!(target: "ike", "EAP authentication of '{who}' failed: {why}");
+                    self.reply(ctx, ExchangeType::IKE_AUTH, msg_id, vec![to_wire(packet)]);
+                    self.kill(ctx, "EAP authentication failed");
+                }
+            }
+            return Ok(());
+        }
+        let fail = |why: String| ExchangeError::kill(NotifyType::AUTHENTICATION_FAILED, why);
+        let (Some(auth_p), Some(msk)) = (auth_p, st.msk.as_ref()) else {
+            return Err(fail(format!(
+                "IKE_AUTH round of '{who}' has neither EAP nor AUTH after EAP success"
+            )));
+        };
+        let prf = self.prf().ok_or_else(|| ExchangeError::fatal("no PRF"))?;
+        let keys = self
+            .keys
+            .as_ref()
+            .ok_or_else(|| ExchangeError::fatal("no keys"))?;
+        // Both final AUTH payloads are MACed with the MSK (RFC 7296 §2.16).
+        let octets_i = auth::signed_octets(
+            prf,
+            &self.init_req,
+            &self.nr,
+            keys.ike.sk_pi.as_slice(),
+            &st.idi.body(),
+        );
+        if !auth::verify_shared_key_auth(prf, msk.as_slice(), &octets_i, &auth_p.data) {
+            return Err(fail(format!(
+                "AUTH of '{who}' after EAP does not verify with the MSK"
+            )));
+        }
+        let octets_r = auth::signed_octets(
+            prf,
+            &self.init_resp,
+            &self.ni,
+            keys.ike.sk_pr.as_slice(),
+            &self.local_id.body(),
+        );
+        let our_auth = auth::shared_key_auth(prf, msk.as_slice(), &octets_r);
+        let initial_contact = find_notify(&st.first, NotifyType::INITIAL_CONTACT).is_some();
+        self.authenticated(ctx, now, initial_contact, &who);
+        let base = vec![Payload::Auth(AuthPayload {
+            method: AuthMethod::SHARED_KEY_MIC,
+            data: our_auth.as_slice().to_vec(),
+        })];
+        self.answer_with_child(ctx, now, msg_id, base, &st.first);
+        Ok(())
+    }
+
+    /// The EAP identity must satisfy the conn's `eap_identity=`; when it does
+    /// not, the best other conn with the same local side that it satisfies is
+    /// taken (the selection rule with the EAP identity), else it is refused.
+    fn accept_eap_identity(
+        &mut self,
+        ctx: &Ctx,
+        idi: &Identification,
+        eap_id: &str,
+    ) -> Result<(), String> {
+        let got = conf::values::parse_identity(eap_id)
+            .map_err(|e| format!("EAP identity '{eap_id}' unreadable: {e}"))?;
+        let peer = ident::from_wire(idi);
+        let ours = ident::from_wire(&self.local_id);
+        if eap_identity_ok(&self.conn, &got, peer.as_ref()) {
+            return Ok(());
+        }
+        let q = Query {
+            local: self.local.ip(),
+            remote: self.remote.ip(),
+            peer_id: peer.as_ref(),
+            our_id: ours.as_ref(),
+            auth: Some(PeerAuth::Eap),
+            eap_id: Some(&got),
+        };
+        // Our AUTH is already sent: only a conn where we are the same will do.
+        let choice = self.choose(ctx, &q).ok_or_else(|| {
+            format!(
+                "EAP identity '{eap_id}' does not match eap_identity={} of conn '{}', nor any other conn",
+                self.conn
+                    .eap_identity
+                    .as_ref()
+                    .map_or_else(|| "(the IDi)".to_string(), ToString::to_string),
+                self.conn.name
+            )
+        })?;
+        info!(target: "cfg", "{}: EAP identity '{eap_id}' selects conn '{}'", self.name(), choice.conn.name);
+        self.conn = choice.conn;
+        self.side = choice.side;
+        Ok(())
+    }
+}

@@ -1,0 +1,234 @@
+//! Virtual IPs: `rightsourceip=` pools and static addresses (responder), and
+//! the CP payloads that ask for and hand out addresses (RFC 7296 §3.15).
+
+use crate::wire::{CfgAttribute as A, CfgType, ConfigPayload, Payload};
+use conf::conn::End;
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+use tracing::{info, warn};
+
+/// One pool: which identity had which address, which addresses are online.
+#[derive(Debug, Default)]
+struct Pool {
+    leases: HashMap<String, IpAddr>,
+    online: HashMap<IpAddr, String>,
+}
+
+/// Every pool of the endpoint, by its `rightsourceip=` text.
+#[derive(Debug, Default)]
+pub(super) struct Pools {
+    pools: HashMap<String, Pool>,
+}
+
+/// The addresses an IKE_SA holds: assigned to us (initiator) or leased to the
+/// peer (responder). It moves with the IKE_SA when that is rekeyed.
+#[derive(Debug, Default, Clone)]
+pub(super) struct Vips {
+    /// Initiator: asking for a virtual IP (Some(is IPv6)).
+    pub want: Option<bool>,
+    pub local: Vec<IpAddr>,
+    /// (pool, address) leased to the peer.
+    pub leases: Vec<(String, IpAddr)>,
+}
+
+impl Pools {
+    /// Gives the addresses of an IKE_SA back to their pools.
+    pub fn release(&mut self, vips: &mut Vips) {
+        for (pool, ip) in vips.leases.drain(..) {
+            if let Some(p) = self.pools.get_mut(&pool) {
+                p.online.remove(&ip);
+                info!(target: "cfg", "virtual IP {ip} of pool {pool} released");
+            }
+        }
+    }
+
+    /// Addresses online in a pool (for tests and status).
+    pub fn online(&self, pool: &str) -> usize {
+        self.pools.get(pool).map_or(0, |p| p.online.len())
+    }
+
+    /// Answers a CP(CFG_REQUEST) of peer `who` from the conn's `rightsourceip=`
+    /// and `rightdns=`: the CP reply and the addresses (recorded in `vips`).
+    pub fn assign(
+        &mut self,
+        conn_name: &str,
+        remote_end: &End,
+        who: &str,
+        payloads: &[Payload],
+        vips: &mut Vips,
+    ) -> (Option<Payload>, Vec<IpAddr>) {
+        let Some(req) = payloads.iter().find_map(|p| match p {
+            Payload::Cp(c) if c.cfg_type == CfgType::REQUEST => Some(c),
+            _ => None,
+        }) else {
+            return (None, Vec::new());
+        };
+        let want4 = req
+            .attributes
+            .iter()
+            .any(|a| matches!(a, A::InternalIp4Address(_)));
+        let want6 = req
+            .attributes
+            .iter()
+            .any(|a| matches!(a, A::InternalIp6Address(_)));
+        let mut got = Vec::new();
+        for src in &remote_end.sourceip {
+            let (key, cands) = match src {
+                conf::conn::SourceIp::Pool(p) => (p.to_string(), pool_addrs(p)),
+                conf::conn::SourceIp::Addr(a) => (a.to_string(), vec![*a]),
+                conf::conn::SourceIp::Named(n) => {
+                    warn!(target: "cfg", "named pool %{n} needs an attribute provider, which iked does not have yet");
+                    continue;
+                }
+                conf::conn::SourceIp::Config(_) => continue,
+            };
+            let Some(first) = cands.first() else { continue };
+            let v4 = first.is_ipv4();
+            if (v4 && !want4) || (!v4 && !want6) || got.iter().any(|x: &IpAddr| x.is_ipv4() == v4) {
+                continue;
+            }
+            let pool = self.pools.entry(key.clone()).or_default();
+            let previous = pool
+                .leases
+                .get(who)
+                .copied()
+                .filter(|a| !pool.online.contains_key(a));
+            let leased: HashSet<IpAddr> = pool.leases.values().copied().collect();
+            let pick = previous
+                .or_else(|| {
+                    cands
+                        .iter()
+                        .copied()
+                        .find(|a| !pool.online.contains_key(a) && !leased.contains(a))
+                })
+                .or_else(|| cands.iter().copied().find(|a| !pool.online.contains_key(a)));
+            match pick {
+                Some(a) => {
+                    pool.leases.retain(|_, v| *v != a);
+                    pool.leases.insert(who.to_owned(), a);
+                    pool.online.insert(a, who.to_owned());
+                    vips.leases.push((key.clone(), a));
+                    info!(target: "cfg", "assigning virtual IP {a} to peer '{who}' (pool {key})");
+                    got.push(a);
+                }
+                None => warn!(target: "cfg", "pool {key} is exhausted: no virtual IP for '{who}'"),
+            }
+        }
+        if got.is_empty() {
+            warn!(target: "cfg", "peer '{who}' asked for a virtual IP, but conn '{conn_name}' has none to give");
+            return (None, Vec::new());
+        }
+        let mut attrs = Vec::new();
+        for a in &got {
+            match a {
+                IpAddr::V4(x) => attrs.push(A::InternalIp4Address(Some(*x))),
+                IpAddr::V6(x) => attrs.push(A::InternalIp6Address(Some((*x, 128)))),
+            }
+        }
+        for d in &remote_end.dns {
+            if let conf::conn::DnsServer::Addr(a) = d {
+                match a {
+                    IpAddr::V4(x) => attrs.push(A::InternalIp4Dns(Some(*x))),
+                    IpAddr::V6(x) => attrs.push(A::InternalIp6Dns(Some(*x))),
+                }
+            }
+        }
+        (
+            Some(Payload::Cp(ConfigPayload {
+                cfg_type: CfgType::REPLY,
+                attributes: attrs,
+            })),
+            got,
+        )
+    }
+}
+
+/// The CP(CFG_REQUEST) an initiator sends for a virtual IP.
+pub(super) fn request(v6: bool) -> Payload {
+    let attributes = if v6 {
+        vec![A::InternalIp6Address(None), A::InternalIp6Dns(None)]
+    } else {
+        vec![A::InternalIp4Address(None), A::InternalIp4Dns(None)]
+    };
+    Payload::Cp(ConfigPayload {
+        cfg_type: CfgType::REQUEST,
+        attributes,
+    })
+}
+
+/// The addresses a CP(CFG_REPLY) assigns us.
+pub(super) fn assigned(payloads: &[Payload]) -> Vec<IpAddr> {
+    let mut v = Vec::new();
+    for p in payloads {
+        if let Payload::Cp(c) = p {
+            for a in &c.attributes {
+                match a {
+                    A::InternalIp4Address(Some(x)) => v.push(IpAddr::V4(*x)),
+                    A::InternalIp6Address(Some((x, _))) => v.push(IpAddr::V6(*x)),
+                    _ => {}
+                }
+            }
+        }
+    }
+    v
+}
+
+/// Candidate addresses of a pool (network and broadcast of IPv4 prefixes excluded), bounded.
+fn pool_addrs(p: &conf::values::TsAddr) -> Vec<IpAddr> {
+    const MAX: u128 = 65_536;
+    let (a, b) = match p {
+        conf::values::TsAddr::Net(n) => {
+            let (a, b) = crate::ts::prefix_range(n.addr, n.prefix);
+            match (a, b) {
+                (IpAddr::V4(x), IpAddr::V4(y)) if n.prefix < 31 => (
+                    IpAddr::V4((u32::from(x) + 1).into()),
+                    IpAddr::V4((u32::from(y) - 1).into()),
+                ),
+                (IpAddr::V6(x), y) if n.prefix < 128 => (IpAddr::V6((u128::from(x) + 1).into()), y),
+                other => other,
+            }
+        }
+        conf::values::TsAddr::Range(a, b) => (*a, *b),
+        conf::values::TsAddr::Dynamic => return Vec::new(),
+    };
+    let to = |x: IpAddr| match x {
+        IpAddr::V4(v) => u128::from(u32::from(v)),
+        IpAddr::V6(v) => u128::from(v),
+    };
+    let (lo, hi) = (to(a), to(b));
+    if hi < lo {
+        return Vec::new();
+    }
+    let hi = hi.min(lo.saturating_add(MAX - 1));
+    (lo..=hi)
+        .map(|v| match a {
+            IpAddr::V4(_) => IpAddr::V4((v as u32).into()),
+            IpAddr::V6(_) => IpAddr::V6(v.into()),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pool_addrs;
+    use conf::values::{TsAddr, parse_net};
+
+    #[test]
+    fn pools_exclude_network_and_broadcast_and_never_overflow() {
+        let p = |s: &str| TsAddr::Net(parse_net(s).unwrap().0);
+        let v = pool_addrs(&p("10.3.0.0/28"));
+        assert_eq!(v.len(), 14);
+        assert_eq!(v[0].to_string(), "10.3.0.1");
+        assert_eq!(v[13].to_string(), "10.3.0.14");
+        assert_eq!(pool_addrs(&p("10.3.0.7/32")).len(), 1);
+        assert_eq!(pool_addrs(&p("255.255.255.252/30")).len(), 2);
+        // Top of the IPv6 space, and a huge pool: bounded, no overflow.
+        assert_eq!(
+            pool_addrs(&p("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ff00/120")).len(),
+            255
+        );
+        assert_eq!(pool_addrs(&p("2001:db8::/64")).len(), 65_536);
+        let r = TsAddr::Range("192.0.2.10".parse().unwrap(), "192.0.2.12".parse().unwrap());
+        assert_eq!(pool_addrs(&r).len(), 3);
+    }
+}
