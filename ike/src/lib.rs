@@ -12,6 +12,7 @@ pub mod crypto;
 pub mod daemon;
 pub mod eap;
 pub mod sa;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod ts;
 pub mod updown;

@@ -25,6 +25,8 @@ pub(super) enum ChildState {
         replaces: u32,
         until: Instant,
     },
+    /// Replaced by our rekey: our DELETE of it is out (or queued).
+    Retiring,
 }
 
 #[derive(Debug, Clone)]
@@ -41,6 +43,9 @@ pub(super) struct ChildSa {
     pub established: Instant,
     pub rekey_at: Option<Instant>,
     pub state: ChildState,
+    /// Made by a rekey: (the CHILD_SA it replaces, the lowest nonce of its
+    /// exchange), to resolve simultaneous rekeys (RFC 7296 §2.8.1).
+    pub rekey_of: Option<(u32, Vec<u8>)>,
 }
 
 impl ChildSa {
@@ -80,7 +85,7 @@ pub(super) struct NewChild<'a> {
     pub shared: Option<&'a [u8]>,
     /// We initiated the exchange that creates the CHILD_SA (key order, RFC 7296 §2.17).
     pub we_initiated: bool,
-    /// As the responder of a rekey of this CHILD_SA: hold the outbound SA back.
+    /// The CHILD_SA this one rekeys; as the responder the outbound SA waits.
     pub replaces: Option<u32>,
 }
 
@@ -167,19 +172,20 @@ impl IkeSa {
             replay_window: conn.replay_window.unwrap_or(32),
             install_policy: conn.installpolicy,
             updown: local_end.updown.clone(),
-            defer_outbound: c.replaces.is_some(),
+            defer_outbound: c.replaces.is_some() && !c.we_initiated,
         };
         info!(target: "chd", "CHILD_SA {}{{{}}} established with SPIs {:08x}_i {:08x}_o and TS {} === {}", conn.name, child_id, c.spi_in, c.spi_out, show(&c.ts_local), show(&c.ts_remote));
         let rekey_at = conn
             .rekey
             .then(|| now + ctx.rekey_delay(conn.lifetime, conn.margintime, conn.rekeyfuzz));
         let state = match c.replaces {
-            Some(old) => ChildState::OutboundDeferred {
+            Some(old) if !c.we_initiated => ChildState::OutboundDeferred {
                 replaces: old,
                 until: now + ctx.settings.rekey_outbound_wait,
             },
-            None => ChildState::Installing,
+            _ => ChildState::Installing,
         };
+        let rekey_of = c.replaces.map(|old| (old, c.ni.min(c.nr).to_vec()));
         self.children.push(ChildSa {
             id: child_id,
             conn: conn.name.clone(),
@@ -193,6 +199,7 @@ impl IkeSa {
             established: now,
             rekey_at,
             state,
+            rekey_of,
         });
         ctx.events.push_back(Event::InstallChild(Box::new(install)));
         Ok(child_id)

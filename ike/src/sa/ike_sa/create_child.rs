@@ -7,7 +7,7 @@ use super::{IkeSa, Parked, describe_offer, find_payload, first_error, spi32};
 use crate::crypto::registry::Protocol as RegProto;
 use crate::crypto::{DhSecret, SecretBytes};
 use crate::sa::api::{Mode, Selector};
-use crate::sa::child::NewChild;
+use crate::sa::child::{ChildState, NewChild};
 use crate::sa::ctx::{Ctx, NONCE_LEN};
 use crate::sa::error::ExchangeError;
 use crate::sa::ident;
@@ -305,33 +305,54 @@ impl IkeSa {
                 nr,
                 shared: shared.as_ref().map(SecretBytes::as_slice),
                 we_initiated: true,
-                replaces: None,
+                replaces: rekey_of,
             },
             now,
         )?;
         if let Some(old_id) = rekey_of {
-            match self
-                .children
-                .iter()
-                .find(|c| c.id == old_id)
-                .map(|c| c.spi_in)
-            {
-                Some(old_spi) => self.queue_request(ctx, now, Queued::DeleteChild(vec![old_spi])),
-                None => {
-                    // The peer rekeyed (and deleted) it first: ours is redundant.
-                    if let Some(spi) = self
-                        .children
-                        .iter()
-                        .find(|c| c.id == new_id)
-                        .map(|c| c.spi_in)
-                    {
-                        info!(target: "chd", "CHILD_SA rekey collision: deleting our redundant CHILD_SA");
-                        self.queue_request(ctx, now, Queued::DeleteChild(vec![spi]));
-                    }
-                }
-            }
+            self.rekeyed(ctx, now, old_id, new_id);
         }
         Ok(())
+    }
+
+    /// Our rekey of CHILD_SA `old_id` produced `new_id`: delete the old one,
+    /// unless the peer rekeyed it at the same time (RFC 7296 §2.8.1): then the
+    /// SA of the exchange with the lowest nonce is redundant, and whoever made
+    /// it deletes it; the maker of the survivor deletes the old one.
+    fn rekeyed(&mut self, ctx: &mut Ctx, now: Instant, old_id: u32, new_id: u32) {
+        let find = |s: &Self, id: u32| s.children.iter().find(|c| c.id == id).cloned();
+        let ours = find(self, new_id).and_then(|c| c.rekey_of).map(|(_, n)| n);
+        let theirs = self
+            .children
+            .iter()
+            .find(|c| c.id != new_id && c.rekey_of.as_ref().is_some_and(|(o, _)| *o == old_id))
+            .and_then(|c| c.rekey_of.clone())
+            .map(|(_, n)| n);
+        let new_spi = find(self, new_id).map(|c| c.spi_in);
+        match (find(self, old_id), theirs) {
+            (None, _) => {
+                // The peer rekeyed (and deleted) it first: ours is redundant.
+                if let Some(spi) = new_spi {
+                    info!(target: "chd", "CHILD_SA rekey collision: deleting our redundant CHILD_SA");
+                    self.queue_request(ctx, now, Queued::DeleteChild(vec![spi]));
+                }
+            }
+            (Some(_), Some(t)) if ours.as_ref().is_some_and(|o| *o < t) => {
+                info!(target: "chd", "CHILD_SA rekey collision: ours has the lower nonce and goes, the peer deletes the old one");
+                if let Some(spi) = new_spi {
+                    self.queue_request(ctx, now, Queued::DeleteChild(vec![spi]));
+                }
+            }
+            (Some(old), theirs) => {
+                if theirs.is_some() {
+                    info!(target: "chd", "CHILD_SA rekey collision: ours survives, the peer deletes its redundant one");
+                }
+                if let Some(c) = self.children.iter_mut().find(|c| c.id == old_id) {
+                    c.state = ChildState::Retiring;
+                }
+                self.queue_request(ctx, now, Queued::DeleteChild(vec![old.spi_in]));
+            }
+        }
     }
 
     /// The peer's CREATE_CHILD_SA request.
@@ -429,6 +450,15 @@ impl IkeSa {
             return Err(ExchangeError::refuse(
                 NotifyType::CHILD_SA_NOT_FOUND,
                 "peer wants to rekey a CHILD_SA we do not have",
+            ));
+        }
+        if old
+            .as_ref()
+            .is_some_and(|o| o.state == ChildState::Retiring)
+        {
+            return Err(ExchangeError::refuse(
+                NotifyType::TEMPORARY_FAILURE,
+                "peer wants to rekey a CHILD_SA we are deleting",
             ));
         }
         let candidates: Vec<(Arc<Conn>, conf::conn::Side)> = match &old {
