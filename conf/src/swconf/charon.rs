@@ -153,10 +153,19 @@ pub(super) fn read(w: &mut Walk<'_>, charon: &Section, ns: &str) -> CharonSettin
             "cookie_threshold_ip" => set!(c.cookie_threshold_ip, value::u32_),
             "init_limit_half_open" => set!(c.init_limit_half_open, value::u32_),
             "block_threshold" => set!(c.block_threshold, value::u32_),
-            "half_open_timeout" => set!(c.half_open_timeout, value::time),
+            "half_open_timeout" => set!(c.half_open_timeout, |t| match value::time(t)? {
+                d if d.is_zero() => Err(
+                    "0 would drop every responder IKE_SA at once: give a time, e.g. 30s".to_owned()
+                ),
+                d => Ok(d),
+            }),
             "keep_alive" => set!(c.keep_alive, value::time),
-            "fragment_size" => set!(c.fragment_size, |t| value::int_in(t, 0, 65535)
-                .map(|n| u16::try_from(n).unwrap_or(1280))),
+            "fragment_size" => set!(c.fragment_size, |t| match value::int_in(t, 0, 65535)? {
+                1..512 => Err(format!(
+                    "{t} is too small for an IKE fragment (0 for the default, or 512 to 65535)"
+                )),
+                n => Ok(u16::try_from(n).unwrap_or(1280)),
+            }),
             "make_before_break" => set!(c.make_before_break, value::boolean),
             "ignore_routing_tables" => set!(c.ignore_routing_tables, |t: &str| t
                 .split_whitespace()
@@ -200,8 +209,8 @@ pub(super) fn read(w: &mut Walk<'_>, charon: &Section, ns: &str) -> CharonSettin
                     .chain(keys::KNOWN_SECTIONS)
                     .copied()
                     .collect();
-                // the section is reported as a whole, not key by key
-                if let Some(loc) = &s.loc {
+                // reported as a whole (not key by key), and only if it sets something
+                if let (true, Some(loc)) = (s.has_values(), &s.loc) {
                     w.unknown(loc, &path, n, &cands);
                 }
             }

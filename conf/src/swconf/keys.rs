@@ -113,6 +113,7 @@ pub const KNOWN_SECTIONS: &[&str] = &[
     "start-scripts",
     "stop-scripts",
     "tls",
+    "tnc",
     "x509",
 ];
 

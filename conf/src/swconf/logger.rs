@@ -89,6 +89,18 @@ fn levels(w: &mut Walk<'_>, sec: &Section, path: &str, opts: &[&str], target: Lo
     for s in &sec.sections {
         w.ignore_tree(s, &format!("{path}.{}", s.name));
     }
+    let sink = match &lg.target {
+        LogTarget::File(p) => Some(format!("the file {} is not written", p.display())),
+        LogTarget::Syslog(f) => Some(format!("the syslog facility '{f}' is not used")),
+        _ => None,
+    };
+    if let (Some(sink), Some(loc)) = (sink, &sec.loc) {
+        w.diags.warn(
+            loc.clone(),
+            Some(path),
+            format!("iked logs to stderr (the journal, under systemd): this logger's levels apply there, {sink}"),
+        );
+    }
     lg
 }
 

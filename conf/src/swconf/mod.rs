@@ -58,7 +58,12 @@ pub fn load_from(src: &dyn Source, path: &Path) -> (Settings, Vec<Diagnostic>) {
         .map(|c| charon::read(&mut w, c, NAMESPACE))
         .unwrap_or_default();
     if let Some(s) = root.section("charon-systemd") {
-        let has_settings = s.values.iter().any(|(k, _)| k != "load") || !s.sections.is_empty();
+        // Debian ships it with empty sections and a plugin list: nothing to say then.
+        let has_settings = s
+            .values
+            .iter()
+            .any(|(k, v)| k != "load" && !v.text.is_empty())
+            || s.sections.iter().any(Section::has_values);
         if let (true, Some(loc)) = (has_settings, &s.loc) {
             w.diags.warn(
                 loc.clone(),
@@ -84,7 +89,7 @@ pub fn load_from(src: &dyn Source, path: &Path) -> (Settings, Vec<Diagnostic>) {
 
 /// Collects the findings of the typed layer, each key reported once.
 pub(crate) struct Walk<'d> {
-    diags: &'d mut Diags,
+    pub(crate) diags: &'d mut Diags,
     warned: HashSet<String>,
     /// Plugin `load` settings seen: (first location, first key, count).
     plugin_loads: Option<(Location, String, usize)>,

@@ -47,6 +47,12 @@ impl Section {
         dotted.split('.').try_fold(self, |s, name| s.section(name))
     }
 
+    /// Whether any non-empty value is set here or in a subsection.
+    pub fn has_values(&self) -> bool {
+        self.values.iter().any(|(_, v)| !v.text.is_empty())
+            || self.sections.iter().any(Section::has_values)
+    }
+
     fn set(&mut self, key: String, value: Value) {
         match self.values.iter_mut().find(|(k, _)| *k == key) {
             Some((_, v)) => *v = value,

@@ -118,7 +118,7 @@ fn retransmission_schedule_matches_strongswan_conf_5() {
 fn bad_values_are_errors_with_location() {
     let (_, d) = load(&[(
         "/s.conf",
-        "charon {\n  retransmit_tries = many\n  dns1 = dns.example\n  port = 0\n  keep_alive = soon\n  retransmit_base = 0\n  install_routes = perhaps\n  plugins {\n    vici {\n      socket = /run/x\n    }\n  }\n}\n",
+        "charon {\n  retransmit_tries = many\n  dns1 = dns.example\n  port = 0\n  keep_alive = soon\n  retransmit_base = 0\n  install_routes = perhaps\n  half_open_timeout = 0\n  fragment_size = 100\n  plugins {\n    vici {\n      socket = /run/x\n    }\n  }\n}\n",
     )]);
     let want = [
         "/s.conf:2:22: charon.retransmit_tries: 'many' is not a number",
@@ -127,7 +127,9 @@ fn bad_values_are_errors_with_location() {
         "/s.conf:5:16: charon.keep_alive: 'soon' is not a time",
         "/s.conf:6:21: charon.retransmit_base: '0' must be greater than 0",
         "/s.conf:7:20: charon.install_routes: 'perhaps' is not a boolean",
-        "/s.conf:10:16: charon.plugins.vici.socket: '/run/x' is not a socket URI",
+        "/s.conf:8:23: charon.half_open_timeout: 0 would drop every responder IKE_SA",
+        "/s.conf:9:19: charon.fragment_size: 100 is too small for an IKE fragment",
+        "/s.conf:12:16: charon.plugins.vici.socket: '/run/x' is not a socket URI",
     ];
     assert_eq!(d.len(), want.len(), "{d:#?}");
     for (got, w) in d.iter().zip(want) {
@@ -150,7 +152,7 @@ fn other_keys_get_one_warning_each_and_typos_a_hint() {
     let (_, d) = load(&[
         (
             "/s.conf",
-            "charon {\n  threads = 16\n  retransmit_trys = 3\n  frobnicate = 1\n  plugins {\n    kernel-netlink {\n      xfrm_acq_expires = 60\n    }\n  }\n  crypto_test {\n    on_add = yes\n  }\n  plugin {\n    x = 1\n  }\n}\ninclude more.conf\n",
+            "charon {\n  threads = 16\n  retransmit_trys = 3\n  frobnicate = 1\n  plugins {\n    kernel-netlink {\n      xfrm_acq_expires = 60\n    }\n  }\n  crypto_test {\n    on_add = yes\n  }\n  plugin {\n    x = 1\n  }\n  tnc {\n  }\n  empty {\n    x =\n  }\n}\ninclude more.conf\n",
         ),
         ("/more.conf", "charon {\n  threads = 8\n}\n"),
     ]);
@@ -224,9 +226,12 @@ fn loggers_and_their_levels() {
     assert_eq!((l[4].level("ike"), l[4].level("net")), (0, -1));
     assert_eq!(l[5].target, LogTarget::Journal);
     let want = [
+        "/s.conf:3:5: warning: charon.filelog./var/log/charon.log: iked logs to stderr (the journal, under systemd): this logger's levels apply there, the file /var/log/charon.log is not written",
         "/s.conf:4:7: warning: charon.filelog./var/log/charon.log.time_format: not implemented by iked",
         "/s.conf:10:7: warning: charon.filelog.stderr.iek: unknown setting, ignored (did you mean 'ike'?)",
         "/s.conf:17:5: warning: charon.syslog.identifier: not implemented by iked",
+        "/s.conf:18:5: warning: charon.syslog.daemon: iked logs to stderr (the journal, under systemd): this logger's levels apply there, the syslog facility 'daemon' is not used",
+        "/s.conf:20:5: warning: charon.syslog.auth: iked logs",
         "/s.conf:26:15: charon.journal.default: 9 is out of range (-1 to 4): a log level",
     ];
     assert_eq!(d.len(), want.len(), "{d:#?}");
@@ -258,7 +263,7 @@ fn charon_systemd_settings_are_pointed_out() {
     );
     let (_, d) = load(&[(
         "/s.conf",
-        "charon-systemd {\n  load = random\n  syslog {\n  }\n}\n",
+        "charon-systemd {\n  load = random\n  journal {\n  }\n  syslog {\n    daemon {\n      knl = 2\n    }\n  }\n}\n",
     )]);
     assert_eq!(d.len(), 1, "{d:?}");
     assert!(d[0].starts_with(

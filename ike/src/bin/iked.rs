@@ -1,7 +1,7 @@
 //! iked: the IKEv2 keying daemon. Argument parsing only; the work is in the `ike` crate.
 
 use clap::Parser;
-use ike::daemon::{Options, control};
+use ike::daemon::{Options, StrongswanConf, control};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -22,29 +22,39 @@ struct Args {
     /// ipsec.secrets to read.
     #[arg(long = "secrets", value_name = "PATH", default_value = conf::DEFAULT_SECRETS)]
     secrets: PathBuf,
+    /// strongswan.conf to read (its `charon` section). Default: $STRONGSWAN_CONF,
+    /// else /etc/strongswan.conf if it exists. A file named here or in
+    /// STRONGSWAN_CONF must exist.
+    #[arg(long = "strongswan-conf", value_name = "PATH")]
+    strongswan_conf: Option<PathBuf>,
     /// Control socket (root-only) for ikectl and ipsec.
     #[arg(long = "ctl", value_name = "PATH", default_value = control::DEFAULT_CTL)]
     ctl: PathBuf,
-    /// UDP port for IKE.
-    #[arg(long, value_name = "PORT", default_value_t = 500)]
-    port: u16,
-    /// UDP port for NAT traversal (non-ESP marker, ESP-in-UDP).
-    #[arg(long = "natt-port", value_name = "PORT", default_value_t = 4500)]
-    natt_port: u16,
+    /// UDP port for IKE (overrides strongswan.conf's charon.port; default 500).
+    #[arg(long, value_name = "PORT")]
+    port: Option<u16>,
+    /// UDP port for NAT traversal, non-ESP marker and ESP-in-UDP (overrides
+    /// charon.port_nat_t; default 4500).
+    #[arg(long = "natt-port", value_name = "PORT")]
+    natt_port: Option<u16>,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    if args.check_config {
-        return check_config(&args);
-    }
     let opts = Options {
         config: args.config,
         secrets: args.secrets,
+        strongswan: Some(StrongswanConf::resolve(
+            args.strongswan_conf,
+            std::env::var_os("STRONGSWAN_CONF"),
+        )),
         ctl: args.ctl,
         port: args.port,
         natt_port: args.natt_port,
     };
+    if args.check_config {
+        return check_config(&opts);
+    }
     match ike::daemon::run_with(opts, ike::daemon::core::endpoint) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -57,21 +67,28 @@ fn main() -> ExitCode {
     }
 }
 
-fn check_config(args: &Args) -> ExitCode {
-    let secrets = args.secrets.exists().then_some(args.secrets.as_path());
-    if secrets.is_none() {
+fn check_config(opts: &Options) -> ExitCode {
+    if !opts.secrets.exists() {
         eprintln!(
             "{}: warning: secrets file not found; checking ipsec.conf only",
-            args.secrets.display()
+            opts.secrets.display()
         );
     }
-    match conf::load(&args.config, secrets) {
+    let sw = opts.strongswan.as_ref();
+    match ike::daemon::load(opts) {
         Ok(cfg) => {
             for w in &cfg.warnings {
                 eprintln!("{w}");
             }
             for c in &cfg.conns {
                 println!("{}", c.summary());
+            }
+            match sw.and_then(|s| s.to_read()) {
+                Some(p) => println!("{}", strongswan_summary(p, &cfg, opts)),
+                None => println!(
+                    "strongswan.conf: {} not found, strongSwan's defaults apply",
+                    sw.map(|s| s.path.display().to_string()).unwrap_or_default()
+                ),
             }
             println!(
                 "configuration OK: {} conn{}, {} ca section{}, {} secret{}, {} warning{}",
@@ -91,6 +108,41 @@ fn check_config(args: &Args) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// One line: what iked takes from strongswan.conf.
+fn strongswan_summary(path: &std::path::Path, cfg: &conf::Config, opts: &Options) -> String {
+    let c = &cfg.strongswan.charon;
+    let r = &c.retransmit;
+    let (port, natt) = opts.ports(cfg);
+    let ips = |v: &[std::net::IpAddr]| {
+        if v.is_empty() {
+            "none".to_owned()
+        } else {
+            v.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        }
+    };
+    format!(
+        "strongswan.conf: {}: ports {port}/{natt}, retransmit {}s*{}^n x{}{}, dns {}, nbns {}, cookies at {} half-open ({} per IP), keep_alive {}s, fragment_size {}, {} logger{}",
+        path.display(),
+        r.timeout,
+        r.base,
+        r.tries,
+        r.limit
+            .map(|l| format!(" (max {}s)", l.as_secs_f64()))
+            .unwrap_or_default(),
+        ips(&c.dns),
+        ips(&c.nbns),
+        c.cookie_threshold,
+        c.cookie_threshold_ip,
+        c.keep_alive.as_secs(),
+        c.fragment_size,
+        c.loggers.len(),
+        plural(c.loggers.len()),
+    )
 }
 
 fn plural(n: usize) -> &'static str {

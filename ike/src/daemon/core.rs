@@ -4,7 +4,7 @@
 use crate::sa::{Event, IkeStatus, InitiateError, KernelError, Transmit};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// What the daemon needs from the protocol core.
 pub trait Core {
@@ -54,6 +54,7 @@ fn credentials(config: &conf::Config) -> Arc<crate::creds::Credentials> {
 impl Core for crate::sa::Endpoint {
     fn set_config(&mut self, config: Arc<conf::Config>) {
         self.set_credentials(credentials(&config));
+        self.set_settings(core_settings(&config.strongswan.charon));
         crate::sa::Endpoint::set_config(self, config)
     }
     fn set_local_addrs(&mut self, addrs: Vec<IpAddr>) {
@@ -120,6 +121,7 @@ pub fn endpoint(
     spis: super::kernel::KernelSpis,
 ) -> crate::sa::Endpoint {
     let creds = credentials(&config);
+    let config_settings = config.strongswan.charon.clone();
     let mut ep = crate::sa::Endpoint::new(
         config,
         addrs,
@@ -129,5 +131,71 @@ pub fn endpoint(
     );
     ep.set_credentials(creds);
     ep.set_routes(Box::new(super::net::KernelRoutes));
+    ep.set_settings(core_settings(&config_settings));
     ep
+}
+
+/// The protocol core's tunables from strongswan.conf's `charon` section
+/// (the rest of `charon.*` stays typed in `conf::swconf::CharonSettings` and
+/// reaches the core inside its `conf::Config`).
+pub fn core_settings(c: &conf::swconf::CharonSettings) -> crate::sa::CoreSettings {
+    let d = crate::sa::CoreSettings::default();
+    let r = &c.retransmit;
+    crate::sa::CoreSettings {
+        retransmit_timeout: Duration::try_from_secs_f64(r.timeout).unwrap_or(d.retransmit_timeout),
+        retransmit_base: r.base,
+        retransmit_tries: r.tries,
+        retransmit_limit: r.limit.unwrap_or(d.retransmit_limit),
+        half_open_timeout: c.half_open_timeout,
+        // strongSwan: keep_alive = 0 sends none; the core has no "off", so
+        // the interval becomes longer than any IKE_SA lives.
+        keep_alive: if c.keep_alive.is_zero() {
+            NEVER
+        } else {
+            c.keep_alive
+        },
+        // 0: strongSwan's per-address-family default; the core has one size.
+        fragment_size: match c.fragment_size {
+            0 => d.fragment_size,
+            n => usize::from(n),
+        },
+        cookie_threshold: usize::try_from(c.cookie_threshold).unwrap_or(usize::MAX),
+        ..d
+    }
+}
+
+/// A timer interval that never comes (about 136 years).
+const NEVER: Duration = Duration::from_secs(u32::MAX as u64);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(text: &str) -> conf::swconf::CharonSettings {
+        let src = conf::MemSource::default().with("/s", text);
+        let (s, d) = conf::swconf::load_from(&src, std::path::Path::new("/s"));
+        assert!(d.is_empty(), "{d:?}");
+        s.charon
+    }
+
+    #[test]
+    fn strongswan_defaults_are_the_cores_defaults() {
+        let c = core_settings(&settings(""));
+        assert_eq!(c, crate::sa::CoreSettings::default());
+    }
+
+    #[test]
+    fn strongswan_conf_reaches_the_core() {
+        let c = core_settings(&settings(
+            "charon {\n  retransmit_timeout = 1.5\n  retransmit_base = 1\n  retransmit_tries = 2\n  retransmit_limit = 20\n  half_open_timeout = 10\n  keep_alive = 0\n  fragment_size = 1400\n  cookie_threshold = 3\n}\n",
+        ));
+        assert_eq!(c.retransmit_timeout, Duration::from_millis(1500));
+        assert_eq!((c.retransmit_base, c.retransmit_tries), (1.0, 2));
+        assert_eq!(c.retransmit_limit, Duration::from_secs(20));
+        assert_eq!(c.half_open_timeout, Duration::from_secs(10));
+        assert_eq!(c.keep_alive, NEVER, "keep_alive = 0 turns keepalives off");
+        assert_eq!((c.fragment_size, c.cookie_threshold), (1400, 3));
+        let z = core_settings(&settings("charon {\n  fragment_size = 0\n}\n"));
+        assert_eq!(z.fragment_size, 1280);
+    }
 }

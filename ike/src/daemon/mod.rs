@@ -34,11 +34,13 @@ use std::path::PathBuf;
 pub struct Options {
     pub config: PathBuf,
     pub secrets: PathBuf,
+    /// strongswan.conf (`None`: not read, strongSwan's defaults apply).
+    pub strongswan: Option<StrongswanConf>,
     pub ctl: PathBuf,
-    /// IKE port (500).
-    pub port: u16,
-    /// NAT-T port (4500).
-    pub natt_port: u16,
+    /// IKE port given on the command line (else strongswan.conf's `charon.port`, 500).
+    pub port: Option<u16>,
+    /// NAT-T port given on the command line (else `charon.port_nat_t`, 4500).
+    pub natt_port: Option<u16>,
 }
 
 impl Default for Options {
@@ -46,18 +48,67 @@ impl Default for Options {
         Options {
             config: conf::DEFAULT_CONF.into(),
             secrets: conf::DEFAULT_SECRETS.into(),
+            strongswan: None,
             ctl: control::DEFAULT_CTL.into(),
-            port: 500,
-            natt_port: 4500,
+            port: None,
+            natt_port: None,
         }
     }
 }
 
-/// Loads the configuration (errors are returned for printing; the daemon does
-/// not start with a broken configuration).
-pub fn load_config(opts: &Options) -> Result<conf::Config, String> {
+impl Options {
+    /// The (IKE, NAT-T) ports: the command line's, else strongswan.conf's.
+    pub fn ports(&self, config: &conf::Config) -> (u16, u16) {
+        let c = &config.strongswan.charon;
+        (
+            self.port.unwrap_or(c.port),
+            self.natt_port.unwrap_or(c.port_nat_t),
+        )
+    }
+}
+
+/// Which strongswan.conf to read, and whether it must exist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StrongswanConf {
+    pub path: PathBuf,
+    /// Named by `--strongswan-conf` or `STRONGSWAN_CONF`: a missing file is
+    /// an error. The default location may be absent (strongSwan not installed).
+    pub explicit: bool,
+}
+
+impl StrongswanConf {
+    /// `--strongswan-conf`, else `$STRONGSWAN_CONF` (as charon honours it),
+    /// else the optional default /etc/strongswan.conf.
+    pub fn resolve(flag: Option<PathBuf>, env: Option<std::ffi::OsString>) -> Self {
+        match flag.or_else(|| env.filter(|e| !e.is_empty()).map(PathBuf::from)) {
+            Some(path) => StrongswanConf {
+                path,
+                explicit: true,
+            },
+            None => StrongswanConf {
+                path: conf::swconf::DEFAULT_STRONGSWAN_CONF.into(),
+                explicit: false,
+            },
+        }
+    }
+
+    /// The file to read, if any.
+    pub fn to_read(&self) -> Option<&std::path::Path> {
+        (self.explicit || self.path.exists()).then_some(self.path.as_path())
+    }
+}
+
+/// Loads the configuration (errors are returned for the caller to print; the
+/// daemon does not start, nor reload, with a broken configuration).
+pub fn load(opts: &Options) -> Result<conf::Config, conf::ConfigErrors> {
     let secrets = opts.secrets.exists().then_some(opts.secrets.as_path());
-    conf::load(&opts.config, secrets).map_err(|e| e.to_string())
+    let sw = opts.strongswan.as_ref().and_then(StrongswanConf::to_read);
+    conf::load_with(&opts.config, secrets, sw)
+}
+
+/// [`load`], errors as text.
+pub fn load_config(opts: &Options) -> Result<conf::Config, String> {
+    load(opts).map_err(|e| e.to_string())
 }
 
 /// Runs the daemon with a core built by `make_core`; returns when stopped.
@@ -66,7 +117,7 @@ pub fn run_with<C: core::Core>(
     make_core: impl FnOnce(std::sync::Arc<conf::Config>, Vec<std::net::IpAddr>, kernel::KernelSpis) -> C,
 ) -> Result<(), String> {
     let config = load_config(&opts)?;
-    let log = logging::init(&config.setup);
+    let log = logging::init(&config);
     for w in &config.warnings {
         tracing::warn!(target: "cfg", "{w}");
     }
@@ -85,4 +136,35 @@ pub fn run_with<C: core::Core>(
         .build()
         .map_err(|e| format!("tokio runtime: {e}"))?;
     rt.block_on(server::serve(make_core, config, opts, log))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StrongswanConf;
+    use std::path::{Path, PathBuf};
+
+    #[test]
+    fn strongswan_conf_resolution() {
+        let d = StrongswanConf::resolve(None, None);
+        assert_eq!(d.path, Path::new("/etc/strongswan.conf"));
+        assert!(!d.explicit);
+        let e = StrongswanConf::resolve(None, Some("/e.conf".into()));
+        assert_eq!((e.path.as_path(), e.explicit), (Path::new("/e.conf"), true));
+        let f = StrongswanConf::resolve(Some("/f.conf".into()), Some("/e.conf".into()));
+        assert_eq!(f.path, Path::new("/f.conf"));
+        // an empty STRONGSWAN_CONF is as good as none
+        assert!(!StrongswanConf::resolve(None, Some("".into())).explicit);
+        // a missing default is skipped, a missing explicit file is read (and fails)
+        let missing = PathBuf::from("/nonexistent/strongswan.conf");
+        let opt = StrongswanConf {
+            path: missing.clone(),
+            explicit: false,
+        };
+        assert_eq!(opt.to_read(), None);
+        let req = StrongswanConf {
+            path: missing.clone(),
+            explicit: true,
+        };
+        assert_eq!(req.to_read(), Some(missing.as_path()));
+    }
 }

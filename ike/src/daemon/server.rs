@@ -756,20 +756,18 @@ impl<C: Core> Daemon<C> {
     }
 
     fn reload(&mut self, now: Instant) -> Response {
-        let secrets = self
-            .opts
-            .secrets
-            .exists()
-            .then_some(self.opts.secrets.as_path());
-        match conf::load(&self.opts.config, secrets) {
+        match super::load(&self.opts) {
             Ok(cfg) => {
                 for w in &cfg.warnings {
                     warn!(target: "cfg", "{w}");
                 }
+                if self.opts.ports(&cfg) != self.opts.ports(&self.config) {
+                    warn!(target: "cfg", "charon.port / charon.port_nat_t changed: the new ports apply after a restart");
+                }
                 let n = cfg.conns.len();
                 let old = std::mem::replace(&mut self.config, Arc::new(cfg));
                 self.core.set_config(self.config.clone());
-                self.log.apply(&self.config.setup);
+                self.log.apply(&self.config);
                 self.route_conns();
                 self.start_conns(now, Some(&old));
                 info!(target: "cfg", "configuration reloaded: {n} conn{}", if n == 1 { "" } else { "s" });
@@ -1002,7 +1000,7 @@ pub async fn serve<C: Core>(
     let config = Arc::new(config);
     let addrs = net::local_addrs();
     let (tx, rx) = mpsc::channel(1024);
-    let mut sockets = Sockets::new((opts.port, opts.natt_port), tx);
+    let mut sockets = Sockets::new(opts.ports(&config), tx);
     sockets.sync(&addrs);
     if sockets.bound_addrs().is_empty() {
         warn!(target: "net", "no IKE socket could be bound");
