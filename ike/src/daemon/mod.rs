@@ -8,6 +8,7 @@
 //! - [`status`]: status snapshots and strongSwan's `ipsec status` format.
 //! - [`logging`]: tracing with strongSwan's subsystems and `charondebug`.
 //! - [`scripts`]: `leftupdown=` scripts with the `PLUTO_*` environment.
+//! - [`notify`]: systemd's sd_notify (READY, STATUS, RELOADING, STOPPING, WATCHDOG).
 //!
 //! Tests: unit tests here (the loop with a scripted core, the installer's
 //! translation, the status format against strongSwan's evaltest regexes, the
@@ -21,6 +22,7 @@ pub mod core;
 pub mod kernel;
 pub mod logging;
 pub mod net;
+pub mod notify;
 pub mod scripts;
 pub mod server;
 pub mod status;

@@ -68,6 +68,8 @@ pub struct Daemon<C: Core> {
     updown: super::scripts::Updown,
     /// Conns routed by `ipsec route` (kept across reloads while they exist).
     manual_routes: Vec<String>,
+    /// systemd's sd_notify socket (does nothing when not under systemd).
+    pub notify: super::notify::Notifier,
 }
 
 impl<C: Core> std::fmt::Debug for Daemon<C> {
@@ -261,6 +263,7 @@ impl<C: Core> Daemon<C> {
             stopping: false,
             updown: Default::default(),
             manual_routes: Vec::new(),
+            notify: super::notify::Notifier::none(),
         }
     }
 
@@ -755,7 +758,30 @@ impl<C: Core> Daemon<C> {
         }
     }
 
+    /// systemd's STATUS= line: the IKE_SAs and conns.
+    pub fn status_line(&self, now: Instant) -> String {
+        let sas = self.core.status(now);
+        let up = sas
+            .iter()
+            .filter(|s| s.state == crate::sa::IkeState::Established)
+            .count();
+        let n = self.config.conns.len();
+        format!(
+            "{} IKE_SA{} ({up} established), {n} conn{}",
+            sas.len(),
+            if sas.len() == 1 { "" } else { "s" },
+            if n == 1 { "" } else { "s" }
+        )
+    }
+
     fn reload(&mut self, now: Instant) -> Response {
+        self.notify.reloading();
+        let r = self.reload_config(now);
+        self.notify.reloaded(&self.status_line(now));
+        r
+    }
+
+    fn reload_config(&mut self, now: Instant) -> Response {
         match super::load(&self.opts) {
             Ok(cfg) => {
                 for w in &cfg.warnings {
@@ -890,6 +916,7 @@ impl<C: Core> Daemon<C> {
     /// Deletes every SA (the DELETEs go out), then removes whatever iked
     /// installed in the kernel.
     pub fn shutdown(&mut self) {
+        self.notify.stopping();
         self.stopping = true;
         let now = Instant::now();
         self.core.shutdown(now);
@@ -926,10 +953,13 @@ impl<C: Core> Daemon<C> {
                 None
             }
         };
+        let mut watchdog = self.notify.watchdog_interval().map(tokio::time::interval);
         let now = Instant::now();
         self.route_conns();
         self.start_conns(now, None);
         self.drain(now);
+        // Sockets bound and the configuration loaded: systemd may go on.
+        self.notify.ready(&self.status_line(now));
         while !self.stopping {
             let core_dl = self.core.poll_timeout();
             let tick_dl = self.next_tick();
@@ -962,7 +992,11 @@ impl<C: Core> Daemon<C> {
                 _ = tokio::time::sleep_until(tick_sleep) => {
                     self.tick(Instant::now());
                 }
-                _ = addr_timer.tick() => self.refresh_addrs(),
+                _ = addr_timer.tick() => {
+                    self.refresh_addrs();
+                    self.notify.status(&self.status_line(Instant::now()));
+                }
+                _ = next_tick(&mut watchdog) => self.notify.watchdog(),
                 ev = next_kernel_event(&mut kevents) => match ev {
                     Ok(ev) => self.on_kernel_event(Instant::now(), ev),
                     Err(e) => {
@@ -980,6 +1014,15 @@ impl<C: Core> Daemon<C> {
         }
         self.shutdown();
         Ok(())
+    }
+}
+
+async fn next_tick(i: &mut Option<tokio::time::Interval>) {
+    match i {
+        Some(i) => {
+            i.tick().await;
+        }
+        None => std::future::pending().await,
     }
 }
 
@@ -1014,6 +1057,7 @@ pub async fn serve<C: Core>(
         env!("CARGO_PKG_VERSION"), config.conns.len(), if config.conns.len() == 1 { "" } else { "s" },
         sockets.bound_addrs(), ctl.display());
     let mut d = Daemon::new(core, kernel, sockets, config, opts, log, addrs);
+    d.notify = super::notify::Notifier::from_env();
     let r = d.run(rx, listener).await;
     // Let the control tasks write their last answers (e.g. to `stop`).
     tokio::time::sleep(Duration::from_millis(100)).await;
