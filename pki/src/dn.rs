@@ -182,6 +182,26 @@ impl Dn {
             })
     }
 
+    /// The text form with `,`, `+`, `;`, `"` and `\` in values escaped, so
+    /// that [`Dn::parse`] gives this DN back (Display prints values as they are).
+    pub fn to_escaped_string(&self) -> String {
+        let mut out = String::new();
+        for (i, a) in self.avas.iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            out.push_str(oid_name(&a.oid));
+            out.push('=');
+            for c in a.value.chars() {
+                if matches!(c, ',' | '+' | ';' | '"' | '\\') {
+                    out.push('\\');
+                }
+                out.push(c);
+            }
+        }
+        out
+    }
+
     pub fn has_wildcard(&self) -> bool {
         self.avas.iter().any(|a| a.value == "*")
     }
@@ -201,15 +221,19 @@ impl fmt::Display for Dn {
             if i > 0 {
                 f.write_str(", ")?;
             }
-            let name = NAMES
-                .iter()
-                .find(|(_, o)| *o == a.oid)
-                .map(|(n, _)| *n)
-                .unwrap_or(a.oid.as_str());
-            write!(f, "{name}={}", a.value)?;
+            write!(f, "{}={}", oid_name(&a.oid), a.value)?;
         }
         Ok(())
     }
+}
+
+/// The short name of an attribute type, else its dotted OID.
+fn oid_name(oid: &str) -> &str {
+    NAMES
+        .iter()
+        .find(|(_, o)| *o == oid)
+        .map(|(n, _)| *n)
+        .unwrap_or(oid)
 }
 
 fn is_printable(c: char) -> bool {

@@ -1,120 +1,10 @@
-//! IKE identities on the wire (RFC 7296 §3.5) <-> `conf` identities, including
-//! DER distinguished names (RFC 5280 Name: SEQUENCE OF SET OF AttributeTypeAndValue).
+//! IKE identities on the wire (RFC 7296 §3.5) <-> `conf` identities. DNs go
+//! through the one DN type, `pki::Dn` (DER, strongSwan's text syntax, and
+//! structural comparison: attribute by attribute, never by splitting text).
 
 use crate::wire::{IdType, Identification};
 use conf::values::Identity;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-
-const ATTRS: &[(&str, &[u8])] = &[
-    ("CN", &[0x55, 0x04, 0x03]),
-    ("SN", &[0x55, 0x04, 0x04]),
-    ("serialNumber", &[0x55, 0x04, 0x05]),
-    ("C", &[0x55, 0x04, 0x06]),
-    ("L", &[0x55, 0x04, 0x07]),
-    ("ST", &[0x55, 0x04, 0x08]),
-    ("O", &[0x55, 0x04, 0x0a]),
-    ("OU", &[0x55, 0x04, 0x0b]),
-    ("T", &[0x55, 0x04, 0x0c]),
-    ("G", &[0x55, 0x04, 0x2a]),
-    ("E", &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x01]),
-    (
-        "DC",
-        &[0x09, 0x92, 0x26, 0x89, 0x93, 0xf2, 0x2c, 0x64, 0x01, 0x19],
-    ),
-];
-
-fn der_len(n: usize, out: &mut Vec<u8>) {
-    if n < 0x80 {
-        out.push(n as u8);
-    } else if n < 0x100 {
-        out.extend([0x81, n as u8]);
-    } else {
-        out.extend([0x82, (n >> 8) as u8, n as u8]);
-    }
-}
-
-fn tlv(tag: u8, body: &[u8]) -> Vec<u8> {
-    let mut v = vec![tag];
-    der_len(body.len(), &mut v);
-    v.extend_from_slice(body);
-    v
-}
-
-/// DER for a DN string in strongSwan's syntax (`C=CH, O=strongSwan, CN=moon`).
-pub fn dn_to_der(dn: &str) -> Option<Vec<u8>> {
-    let mut rdns = Vec::new();
-    for part in dn.split(", ") {
-        let (k, v) = part.split_once('=')?;
-        let oid = ATTRS
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(k.trim()))?
-            .1;
-        // PrintableString for C, IA5String for E/DC, UTF8String otherwise (as X.509 tools do).
-        let tag = match k.trim() {
-            "C" => 0x13,
-            "E" | "DC" => 0x16,
-            _ => 0x0c,
-        };
-        let atv = tlv(
-            0x30,
-            &[tlv(0x06, oid), tlv(tag, v.trim().as_bytes())].concat(),
-        );
-        rdns.push(tlv(0x31, &atv));
-    }
-    Some(tlv(0x30, &rdns.concat()))
-}
-
-struct Der<'a>(&'a [u8]);
-
-impl<'a> Der<'a> {
-    fn next(&mut self) -> Option<(u8, &'a [u8])> {
-        let (&tag, rest) = self.0.split_first()?;
-        let (&l0, rest) = rest.split_first()?;
-        let (len, rest) = match l0 {
-            0..=0x7f => (usize::from(l0), rest),
-            0x81 => (usize::from(*rest.first()?), rest.get(1..)?),
-            0x82 => (
-                usize::from(*rest.first()?) << 8 | usize::from(*rest.get(1)?),
-                rest.get(2..)?,
-            ),
-            _ => return None,
-        };
-        let body = rest.get(..len)?;
-        self.0 = rest.get(len..)?;
-        Some((tag, body))
-    }
-}
-
-/// A DER DN as a string (`C=CH, O=strongSwan, CN=moon`); unknown OIDs as dotted hex.
-pub fn der_to_dn(der: &[u8]) -> Option<String> {
-    let mut outer = Der(der);
-    let (0x30, seq) = outer.next()? else {
-        return None;
-    };
-    let mut rdns = Der(seq);
-    let mut parts = Vec::new();
-    while !rdns.0.is_empty() {
-        let (0x31, set) = rdns.next()? else {
-            return None;
-        };
-        let mut atvs = Der(set);
-        while !atvs.0.is_empty() {
-            let (0x30, atv) = atvs.next()? else {
-                return None;
-            };
-            let mut f = Der(atv);
-            let (0x06, oid) = f.next()? else { return None };
-            let (_, val) = f.next()?;
-            let name = ATTRS
-                .iter()
-                .find(|(_, o)| *o == oid)
-                .map(|(n, _)| (*n).to_owned())
-                .unwrap_or_else(|| format!("oid:{}", hex::encode(oid)));
-            parts.push(format!("{name}={}", String::from_utf8_lossy(val)));
-        }
-    }
-    Some(parts.join(", "))
-}
 
 /// Our ID payload for an identity (`None`/`%any` -> the local address).
 pub fn to_wire(id: &Identity, addr: IpAddr) -> Identification {
@@ -123,9 +13,9 @@ pub fn to_wire(id: &Identity, addr: IpAddr) -> Identification {
         Identity::Ipv6(a) => (IdType::IPV6_ADDR, a.octets().to_vec()),
         Identity::Fqdn(s) => (IdType::FQDN, s.as_bytes().to_vec()),
         Identity::UserFqdn(s) => (IdType::RFC822_ADDR, s.as_bytes().to_vec()),
-        Identity::Dn(s) => match dn_to_der(s) {
-            Some(d) => (IdType::DER_ASN1_DN, d),
-            None => (IdType::FQDN, s.as_bytes().to_vec()),
+        Identity::Dn(s) => match pki::Dn::parse(s) {
+            Ok(d) => (IdType::DER_ASN1_DN, d.to_der()),
+            Err(_) => (IdType::FQDN, s.as_bytes().to_vec()),
         },
         Identity::KeyId(k) => (IdType::KEY_ID, k.clone()),
         Identity::Any => return to_wire(&Identity::from_addr(addr), addr),
@@ -144,10 +34,30 @@ pub fn from_wire(id: &Identification) -> Option<Identity> {
         )),
         IdType::FQDN => Identity::Fqdn(String::from_utf8(id.data.clone()).ok()?),
         IdType::RFC822_ADDR => Identity::UserFqdn(String::from_utf8(id.data.clone()).ok()?),
-        IdType::DER_ASN1_DN => Identity::Dn(der_to_dn(&id.data)?),
+        IdType::DER_ASN1_DN => Identity::Dn(pki::Dn::from_der(&id.data)?.to_escaped_string()),
         IdType::KEY_ID => Identity::KeyId(id.data.clone()),
         _ => return None,
     })
+}
+
+/// Does the configured `pattern` (wildcards allowed) match the peer's `id`?
+/// DNs are compared structurally with `pki::Dn`; the rest as `conf` does.
+pub fn id_matches(pattern: &Identity, id: &Identity) -> bool {
+    match (pattern, id) {
+        (Identity::Dn(p), Identity::Dn(s)) => match (pki::Dn::parse(p), pki::Dn::parse(s)) {
+            (Ok(p), Ok(s)) => p.matches(&s),
+            _ => false,
+        },
+        _ => conf::secrets::id_matches(pattern, id),
+    }
+}
+
+/// Whether a configured identity holds wildcards (`%any`, `*`).
+pub fn has_wildcard(id: &Identity) -> bool {
+    match id {
+        Identity::Dn(s) => pki::Dn::parse(s).map_or(s.contains('*'), |d| d.has_wildcard()),
+        other => other.has_wildcard(),
+    }
 }
 
 #[cfg(test)]
@@ -155,13 +65,49 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dn_round_trip() {
-        let s = "C=CH, O=strongSwan, CN=moon.strongswan.org";
-        let der = dn_to_der(s).unwrap();
-        assert_eq!(der_to_dn(&der).unwrap(), s);
-        assert_eq!(der[0], 0x30);
-        assert!(der_to_dn(&der[..der.len() - 1]).is_none());
-        assert!(der_to_dn(&[0x30, 0x85]).is_none());
+    fn dn_round_trip_and_structural_match() {
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let cfg = Identity::Dn(r#"C=CH, O="Acme, Inc.", CN=moon.strongswan.org"#.into());
+        let wire = to_wire(&cfg, a);
+        assert_eq!(wire.id_type, IdType::DER_ASN1_DN);
+        let back = from_wire(&wire).unwrap();
+        // Three attributes, the quoted comma stays inside O.
+        let d = match &back {
+            Identity::Dn(s) => pki::Dn::parse(s).unwrap(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(d.avas.len(), 3);
+        assert_eq!(d.avas[1].value, "Acme, Inc.");
+        assert!(id_matches(&cfg, &back));
+        assert!(id_matches(
+            &Identity::Dn("C=CH, O=*, CN=moon.strongswan.org".into()),
+            &back
+        ));
+        assert!(!id_matches(
+            &Identity::Dn("C=CH, O=Acme, CN=moon.strongswan.org".into()),
+            &back
+        ));
+        assert!(has_wildcard(&Identity::Dn("C=CH, O=*, CN=x".into())));
+        assert!(!has_wildcard(&cfg));
+        assert!(
+            from_wire(&Identification {
+                id_type: IdType::DER_ASN1_DN,
+                data: vec![0x30, 0x85]
+            })
+            .is_none()
+        );
+    }
+
+    #[test]
+    fn sn_is_the_serial_number_like_strongswan() {
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let w = to_wire(&Identity::Dn("CN=carol, SN=0042".into()), a);
+        let d = pki::Dn::from_der(&w.data).unwrap();
+        assert_eq!(
+            d.values("2.5.4.5").collect::<Vec<_>>(),
+            ["0042"],
+            "serialNumber, not surname"
+        );
     }
 
     #[test]

@@ -73,12 +73,12 @@ pub(super) struct Choice {
 
 /// How well an identity pattern matches: 3 exact, 2 wildcard, 1 `%any`.
 fn id_quality(pattern: &Identity, id: &Identity) -> Option<u8> {
-    if !conf::secrets::id_matches(pattern, id) {
+    if !super::ident::id_matches(pattern, id) {
         return None;
     }
     Some(match pattern {
         Identity::Any => 1,
-        p if p.has_wildcard() => 2,
+        p if super::ident::has_wildcard(p) => 2,
         _ => 3,
     })
 }
@@ -118,7 +118,7 @@ pub(super) fn eap_identity_ok(conn: &Conn, eap: &Identity, idi: Option<&Identity
         None => idi.is_none_or(|i| i == eap),
         Some(Identity::Any) => true,
         Some(Identity::Fqdn(f)) if f == "%identity" => true,
-        Some(want) => conf::secrets::id_matches(want, eap),
+        Some(want) => super::ident::id_matches(want, eap),
     }
 }
 
@@ -170,7 +170,11 @@ pub(super) fn rank(
                     continue;
                 }
                 match &conn.eap_identity {
-                    Some(want) if !want.has_wildcard() && !is_identity_keyword(want) => 2,
+                    Some(want)
+                        if !super::ident::has_wildcard(want) && !is_identity_keyword(want) =>
+                    {
+                        2
+                    }
                     _ => 1,
                 }
             }

@@ -48,11 +48,14 @@ impl Pools {
     }
 
     /// Answers a CP(CFG_REQUEST) of peer `who` from the conn's `rightsourceip=`
-    /// and `rightdns=`: the CP reply and the addresses (recorded in `vips`).
+    /// and `rightdns=` and strongswan.conf's `dns1/2`, `nbns1/2` (`global`):
+    /// the CP reply and the addresses (recorded in `vips`).
+    #[allow(clippy::too_many_arguments)]
     pub fn assign(
         &mut self,
         conn_name: &str,
         remote_end: &End,
+        global: &conf::swconf::CharonSettings,
         who: &str,
         payloads: &[Payload],
         vips: &mut Vips,
@@ -125,12 +128,30 @@ impl Pools {
                 IpAddr::V6(x) => attrs.push(A::InternalIp6Address(Some((*x, 128)))),
             }
         }
-        for d in &remote_end.dns {
-            if let conf::conn::DnsServer::Addr(a) = d {
-                match a {
-                    IpAddr::V4(x) => attrs.push(A::InternalIp4Dns(Some(*x))),
-                    IpAddr::V6(x) => attrs.push(A::InternalIp6Dns(Some(*x))),
-                }
+        // The conn's rightdns=, then strongswan.conf's charon.dns1/dns2 (each once).
+        let mut dns: Vec<IpAddr> = remote_end
+            .dns
+            .iter()
+            .filter_map(|d| match d {
+                conf::conn::DnsServer::Addr(a) => Some(*a),
+                conf::conn::DnsServer::Config(_) => None,
+            })
+            .collect();
+        for a in &global.dns {
+            if !dns.contains(a) {
+                dns.push(*a);
+            }
+        }
+        for a in dns {
+            match a {
+                IpAddr::V4(x) => attrs.push(A::InternalIp4Dns(Some(x))),
+                IpAddr::V6(x) => attrs.push(A::InternalIp6Dns(Some(x))),
+            }
+        }
+        // WINS (charon.nbns1/nbns2): IPv4 only in IKEv2 (RFC 7296 §3.15.1).
+        for a in &global.nbns {
+            if let IpAddr::V4(x) = a {
+                attrs.push(A::InternalIp4Nbns(Some(*x)));
             }
         }
         (
@@ -210,8 +231,50 @@ fn pool_addrs(p: &conf::values::TsAddr) -> Vec<IpAddr> {
 
 #[cfg(test)]
 mod tests {
-    use super::pool_addrs;
+    use super::*;
     use conf::values::{TsAddr, parse_net};
+
+    #[test]
+    fn cp_reply_carries_the_conns_and_strongswan_confs_servers() {
+        let mut end = End::default();
+        end.sourceip = vec![conf::conn::SourceIp::Pool(TsAddr::Net(
+            parse_net("10.3.0.0/28").unwrap().0,
+        ))];
+        end.dns = vec![conf::conn::DnsServer::Addr(
+            "198.51.100.53".parse().unwrap(),
+        )];
+        let mut global = conf::swconf::CharonSettings::default();
+        global.dns = vec![
+            "198.51.100.53".parse().unwrap(),
+            "2001:db8::53".parse().unwrap(),
+        ];
+        global.nbns = vec!["198.51.100.137".parse().unwrap()];
+        let req = vec![request(false)];
+        let mut vips = Vips::default();
+        let mut pools = Pools::default();
+        let (cp, got) = pools.assign("rw", &end, &global, "carol", &req, &mut vips);
+        assert_eq!(got, vec!["10.3.0.1".parse::<IpAddr>().unwrap()]);
+        let Some(Payload::Cp(cp)) = cp else {
+            panic!("no CP reply")
+        };
+        let dns: Vec<_> = cp
+            .attributes
+            .iter()
+            .filter(|a| matches!(a, A::InternalIp4Dns(_) | A::InternalIp6Dns(_)))
+            .collect();
+        assert_eq!(
+            dns.len(),
+            2,
+            "rightdns and dns1 are the same server: once; plus dns2"
+        );
+        assert!(
+            cp.attributes
+                .contains(&A::InternalIp4Nbns(Some("198.51.100.137".parse().unwrap())))
+        );
+        assert_eq!(pools.online("10.3.0.0/28"), 1);
+        pools.release(&mut vips);
+        assert_eq!(pools.online("10.3.0.0/28"), 0);
+    }
 
     #[test]
     fn pools_exclude_network_and_broadcast_and_never_overflow() {

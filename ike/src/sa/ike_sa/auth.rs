@@ -354,7 +354,7 @@ impl IkeSa {
             }));
         }
         if let Some(id) = &remote_end.id {
-            if !id.has_wildcard() {
+            if !ident::has_wildcard(id) {
                 inner.push(Payload::IdR(ident::to_wire(id, self.remote.ip())));
             }
         }
@@ -424,7 +424,7 @@ impl IkeSa {
             )));
         };
         let want = crate::sa::select::peer_pattern(&self.conn, self.side);
-        if !conf::secrets::id_matches(&want, &peer_id) {
+        if !ident::id_matches(&want, &peer_id) {
             return Err(ExchangeError::fatal(format!(
                 "peer identity '{peer_id}' does not match rightid '{want}' of conn '{}'",
                 self.conn.name

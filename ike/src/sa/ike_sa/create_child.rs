@@ -628,9 +628,14 @@ impl IkeSa {
             return Err(refuse(NotifyType::INVALID_SYNTAX));
         };
         let who = self.remote_name();
-        let (cp, vips) = ctx
-            .pools
-            .assign(&conn.name, remote_end, &who, payloads, &mut self.vips);
+        let (cp, vips) = ctx.pools.assign(
+            &conn.name,
+            remote_end,
+            &ctx.config.strongswan.charon,
+            &who,
+            payloads,
+            &mut self.vips,
+        );
         let conf_remote = if !vips.is_empty() && remote_end.subnets.is_empty() {
             vips.iter()
                 .map(|a| Selector {
