@@ -236,19 +236,23 @@ mod tests {
 
     #[test]
     fn cp_reply_carries_the_conns_and_strongswan_confs_servers() {
-        let mut end = End::default();
-        end.sourceip = vec![conf::conn::SourceIp::Pool(TsAddr::Net(
-            parse_net("10.3.0.0/28").unwrap().0,
-        ))];
-        end.dns = vec![conf::conn::DnsServer::Addr(
-            "198.51.100.53".parse().unwrap(),
-        )];
-        let mut global = conf::swconf::CharonSettings::default();
-        global.dns = vec![
-            "198.51.100.53".parse().unwrap(),
-            "2001:db8::53".parse().unwrap(),
-        ];
-        global.nbns = vec!["198.51.100.137".parse().unwrap()];
+        let end = End {
+            sourceip: vec![conf::conn::SourceIp::Pool(TsAddr::Net(
+                parse_net("10.3.0.0/28").unwrap().0,
+            ))],
+            dns: vec![conf::conn::DnsServer::Addr(
+                "198.51.100.53".parse().unwrap(),
+            )],
+            ..End::default()
+        };
+        let global = conf::swconf::CharonSettings {
+            dns: vec![
+                "198.51.100.53".parse().unwrap(),
+                "2001:db8::53".parse().unwrap(),
+            ],
+            nbns: vec!["198.51.100.137".parse().unwrap()],
+            ..Default::default()
+        };
         let req = vec![request(false)];
         let mut vips = Vips::default();
         let mut pools = Pools::default();
