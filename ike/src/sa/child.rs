@@ -229,6 +229,7 @@ impl IkeSa {
             }
             Err(e) => {
                 let Some(pos) = self.children.iter().position(|c| c.id == child_id) else {
+                    tracing::debug!(target: "chd", "kernel refused CHILD_SA {{{child_id}}}, which is gone already ({e})");
                     return;
                 };
                 let c = self.children.remove(pos);

@@ -131,6 +131,7 @@ impl IkeSa {
             }
             Timer::RekeyChild(id) => {
                 let Some(c) = self.children.iter_mut().find(|c| c.id == id) else {
+                    debug!(target: "chd", "rekey timer of CHILD_SA {{{id}}}, which is gone");
                     return;
                 };
                 c.state = ChildState::Rekeying;
