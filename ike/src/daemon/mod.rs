@@ -9,6 +9,7 @@
 //! - [`logging`]: tracing with strongSwan's subsystems and `charondebug`.
 //! - [`scripts`]: `leftupdown=` scripts with the `PLUTO_*` environment.
 //! - [`notify`]: systemd's sd_notify (READY, STATUS, RELOADING, STOPPING, WATCHDOG).
+//! - [`vici`]: strongSwan's VICI protocol (`swanctl`, exporters) on `charon.vici`.
 //!
 //! Tests: unit tests here (the loop with a scripted core, the installer's
 //! translation, the status format against strongSwan's evaltest regexes, the
@@ -26,6 +27,7 @@ pub mod notify;
 pub mod scripts;
 pub mod server;
 pub mod status;
+pub mod vici;
 
 pub use logging::LogHandle;
 
