@@ -524,15 +524,10 @@ impl Endpoint {
             info!(target: "net", "dropped message for {} from unexpected address {remote}", sa.name());
             return;
         }
+        // Port floating and NAT mapping changes are followed inside, once the
+        // message authenticated.
         self.with_sa(ours, |sa, ctx| {
-            // Port floating (NAT-T): follow the peer to 4500.
-            if local.port() == NATT_PORT && sa.local.port() != NATT_PORT {
-                sa.local = local;
-                sa.remote = remote;
-            } else if sa.remote != remote && sa.local.port() == NATT_PORT {
-                sa.move_peer(ctx, remote);
-            }
-            sa.handle(ctx, now, data, msg);
+            sa.handle(ctx, now, (local, remote), data, msg)
         });
     }
 

@@ -292,10 +292,8 @@ impl IkeSa {
                 return Err(ExchangeError::fatal(e));
             }
         };
-        let mut ts_local =
-            crate::ts::configured(&local_end.subnets, &local_end.protoport, self.local.ip());
-        let mut ts_remote =
-            crate::ts::configured(&remote_end.subnets, &remote_end.protoport, self.remote.ip());
+        let mut ts_local = self.own_selectors(local_end);
+        let mut ts_remote = self.peer_selectors(remote_end);
         // Asking for a virtual IP: propose any address as TSi, the peer narrows it.
         let want_vip = local_end.sourceip.iter().find_map(|s| match s {
             conf::conn::SourceIp::Config(f) => Some(*f),

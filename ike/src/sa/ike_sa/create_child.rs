@@ -84,6 +84,9 @@ pub(super) fn check_answer(
     if transport && !got_transport {
         return Err("peer refused transport mode".into());
     }
+    if got_transport && !transport {
+        return Err("peer answered transport mode, which we did not ask for".into());
+    }
     Ok(if got_transport {
         Mode::Transport
     } else {
@@ -117,8 +120,8 @@ impl IkeSa {
                 o.mode == Mode::Transport,
             ),
             None => (
-                crate::ts::configured(&local_end.subnets, &local_end.protoport, self.local.ip()),
-                crate::ts::configured(&remote_end.subnets, &remote_end.protoport, self.remote.ip()),
+                self.own_selectors(local_end),
+                self.peer_selectors(remote_end),
                 conn.conn_type == ConnType::Transport,
             ),
         };
@@ -194,6 +197,36 @@ impl IkeSa {
             rekey_of,
         });
         Ok(p)
+    }
+
+    /// What the peer's end of a CHILD_SA may cover: `rightsubnet=`, else the
+    /// virtual IPs leased to it, else its outer address (never its outer
+    /// address when it has a virtual IP: that may be a shared, NATed one).
+    pub(super) fn peer_selectors(&self, remote_end: &conf::conn::End) -> Vec<Selector> {
+        let leased: Vec<IpAddr> = self.vips.leases.iter().map(|(_, a)| *a).collect();
+        Self::selectors(remote_end, &leased, self.remote.ip())
+    }
+
+    /// Our end of a CHILD_SA: `leftsubnet=`, else the virtual IPs we were
+    /// given, else our outer address.
+    pub(super) fn own_selectors(&self, local_end: &conf::conn::End) -> Vec<Selector> {
+        Self::selectors(local_end, &self.vips.local, self.local.ip())
+    }
+
+    fn selectors(end: &conf::conn::End, vips: &[IpAddr], outer: IpAddr) -> Vec<Selector> {
+        if end.subnets.is_empty() && !vips.is_empty() {
+            return vips
+                .iter()
+                .map(|a| Selector {
+                    start: *a,
+                    end: *a,
+                    protocol: end.protoport.proto,
+                    start_port: end.protoport.port_from,
+                    end_port: end.protoport.port_to,
+                })
+                .collect();
+        }
+        crate::ts::configured(&end.subnets, &end.protoport, outer)
     }
 
     /// This host's side of a conn carried by this IKE_SA.
@@ -481,10 +514,8 @@ impl IkeSa {
         );
         for (conn, side) in candidates {
             let (local_end, remote_end) = conn.ends(side);
-            let conf_remote =
-                crate::ts::configured(&remote_end.subnets, &remote_end.protoport, self.remote.ip());
-            let conf_local =
-                crate::ts::configured(&local_end.subnets, &local_end.protoport, self.local.ip());
+            let conf_remote = self.peer_selectors(remote_end);
+            let conf_local = self.own_selectors(local_end);
             let ts_remote = crate::ts::narrow(&tsi, &conf_remote);
             let ts_local = crate::ts::narrow(&tsr, &conf_local);
             if ts_remote.is_empty() || ts_local.is_empty() {
@@ -538,6 +569,16 @@ impl IkeSa {
             })?;
             let wants_transport = find_notify(payloads, NotifyType::USE_TRANSPORT_MODE).is_some();
             let transport = wants_transport && conn.conn_type == ConnType::Transport;
+            if conn.conn_type == ConnType::Transport && !wants_transport {
+                last = ExchangeError::refuse(
+                    NotifyType::NO_PROPOSAL_CHOSEN,
+                    format!(
+                        "conn '{}' is type=transport but the peer wants tunnel mode",
+                        conn.name
+                    ),
+                );
+                continue;
+            }
             let spi_in = ctx.alloc_spi(self.local.ip(), self.remote.ip())?;
             chosen.spi = spi_in.to_be_bytes().to_vec();
             if let Some(o) = &old {
@@ -628,7 +669,8 @@ impl IkeSa {
             return Err(refuse(NotifyType::INVALID_SYNTAX));
         };
         let who = self.remote_name();
-        let (cp, vips) = ctx.pools.assign(
+        // The addresses are recorded in self.vips (peer_selectors uses them).
+        let (cp, _) = ctx.pools.assign(
             &conn.name,
             remote_end,
             &ctx.config.strongswan.charon,
@@ -636,21 +678,8 @@ impl IkeSa {
             payloads,
             &mut self.vips,
         );
-        let conf_remote = if !vips.is_empty() && remote_end.subnets.is_empty() {
-            vips.iter()
-                .map(|a| Selector {
-                    start: *a,
-                    end: *a,
-                    protocol: remote_end.protoport.proto,
-                    start_port: remote_end.protoport.port_from,
-                    end_port: remote_end.protoport.port_to,
-                })
-                .collect()
-        } else {
-            crate::ts::configured(&remote_end.subnets, &remote_end.protoport, self.remote.ip())
-        };
-        let conf_local =
-            crate::ts::configured(&local_end.subnets, &local_end.protoport, self.local.ip());
+        let conf_remote = self.peer_selectors(remote_end);
+        let conf_local = self.own_selectors(local_end);
         let ts_remote = crate::ts::narrow(&tsi, &conf_remote);
         let ts_local = crate::ts::narrow(&tsr, &conf_local);
         let release = |sa: &mut IkeSa, ctx: &mut Ctx| ctx.pools.release(&mut sa.vips);

@@ -320,6 +320,7 @@ pub(in crate::sa) fn on_init_request(
     let threshold = ctx.settings.cookie_threshold;
     if let Err(c) = cookies.check(
         &mut *ctx.rng,
+        now,
         half_open,
         threshold,
         nonce,

@@ -276,20 +276,49 @@ impl IkeSa {
     }
 
     /// The peer's message: a request or a response of this IKE_SA.
-    pub fn handle(&mut self, ctx: &mut Ctx, now: Instant, data: &[u8], msg: Message) {
+    /// The peer's message, received on `local` from `from`: a request or a
+    /// response of this IKE_SA.
+    pub fn handle(
+        &mut self,
+        ctx: &mut Ctx,
+        now: Instant,
+        (local, from): (SocketAddr, SocketAddr),
+        data: &[u8],
+        msg: Message,
+    ) {
         if msg.header.flags.response() {
-            self.on_response(ctx, now, data, msg);
+            self.on_response(ctx, now, (local, from), data, msg);
         } else {
-            self.on_request(ctx, now, data, msg);
+            self.on_request(ctx, now, (local, from), data, msg);
         }
     }
 
-    fn on_request(&mut self, ctx: &mut Ctx, now: Instant, data: &[u8], msg: Message) {
+    /// A message that authenticated came from `from` to `local`: follow the
+    /// peer to port 4500 (NAT-T floating) or to a new NAT mapping. Only ever
+    /// after the integrity check (RFC 7296 §2.23): the SPIs travel in clear.
+    fn follow(&mut self, ctx: &mut Ctx, (local, from): (SocketAddr, SocketAddr)) {
+        if local.port() == NATT_PORT && self.local.port() != NATT_PORT {
+            self.local = local;
+            self.remote = from;
+        } else if self.remote != from && self.local.port() == NATT_PORT {
+            self.move_peer(ctx, from);
+        }
+    }
+
+    fn on_request(
+        &mut self,
+        ctx: &mut Ctx,
+        now: Instant,
+        path: (SocketAddr, SocketAddr),
+        data: &[u8],
+        msg: Message,
+    ) {
         let id = msg.header.message_id;
         let exchange = msg.header.exchange;
         let Some(chain) = self.accept_request(ctx, now, data, &msg) else {
             return;
         };
+        self.follow(ctx, path);
         let r = match exchange {
             ExchangeType::IKE_AUTH if matches!(self.state, State::InitDone) => {
                 self.on_auth_request(ctx, now, id, chain.payloads)
@@ -311,7 +340,14 @@ impl IkeSa {
         }
     }
 
-    fn on_response(&mut self, ctx: &mut Ctx, now: Instant, data: &[u8], msg: Message) {
+    fn on_response(
+        &mut self,
+        ctx: &mut Ctx,
+        now: Instant,
+        path: (SocketAddr, SocketAddr),
+        data: &[u8],
+        msg: Message,
+    ) {
         let Some(kind) = self.window.expects(&msg) else {
             return;
         };
@@ -332,6 +368,7 @@ impl IkeSa {
             };
             self.window.answered();
             self.last_in = now;
+            self.follow(ctx, path);
             let r = match kind {
                 window::PendingKind::Auth => self.on_auth_response(ctx, now, chain.payloads),
                 window::PendingKind::DeleteIke => {
