@@ -60,7 +60,11 @@ fn psk_for(
 }
 
 /// The signed octets of one side (RFC 7296 §2.15).
-fn octets(sa: &IkeSa, of_initiator: bool, id: &Identification) -> Result<Vec<u8>, String> {
+pub(super) fn octets(
+    sa: &IkeSa,
+    of_initiator: bool,
+    id: &Identification,
+) -> Result<Vec<u8>, String> {
     let prf = sa.prf().ok_or("no PRF")?;
     let keys = sa.keys.as_ref().ok_or("no keys")?;
     Ok(if of_initiator {

@@ -63,6 +63,35 @@ fn show(v: &[Selector]) -> String {
         .join(" ")
 }
 
+/// The payloads that describe a CHILD_SA in a request or an answer, in
+/// strongSwan's order: [USE_TRANSPORT_MODE], SA, [Nonce], [KE], TSi, TSr.
+fn child_payloads(
+    transport: bool,
+    sa: SaPayload,
+    nonce: Option<&[u8]>,
+    ke: Option<&DhSecret>,
+    tsi: &[Selector],
+    tsr: &[Selector],
+) -> Vec<Payload> {
+    let mut p = Vec::new();
+    if transport {
+        p.push(notify(NotifyType::USE_TRANSPORT_MODE, Vec::new()));
+    }
+    p.push(Payload::Sa(sa));
+    if let Some(n) = nonce {
+        p.push(Payload::Nonce(n.to_vec()));
+    }
+    if let Some(d) = ke {
+        p.push(Payload::Ke(KePayload {
+            group: d.group().iana_id(),
+            data: d.public_value().to_vec(),
+        }));
+    }
+    p.push(Payload::TsI(tsi.iter().map(crate::ts::to_wire).collect()));
+    p.push(Payload::TsR(tsr.iter().map(crate::ts::to_wire).collect()));
+    p
+}
+
 /// Initiator: the peer's traffic selectors must lie within ours, and the mode
 /// must be the one asked for; Ok(the mode).
 pub(super) fn check_answer(
@@ -163,22 +192,13 @@ impl IkeSa {
                 data: Vec::new(),
             }));
         }
-        if transport {
-            p.push(notify(NotifyType::USE_TRANSPORT_MODE, Vec::new()));
-        }
-        p.push(Payload::Sa(offer));
-        p.push(Payload::Nonce(ni.clone()));
-        if let Some(d) = &dh {
-            p.push(Payload::Ke(KePayload {
-                group: d.group().iana_id(),
-                data: d.public_value().to_vec(),
-            }));
-        }
-        p.push(Payload::TsI(
-            ts_local.iter().map(crate::ts::to_wire).collect(),
-        ));
-        p.push(Payload::TsR(
-            ts_remote.iter().map(crate::ts::to_wire).collect(),
+        p.extend(child_payloads(
+            transport,
+            offer,
+            Some(&ni),
+            dh.as_ref(),
+            &ts_local,
+            &ts_remote,
         ));
         match &old {
             Some(o) => info!(target: "chd", "rekeying CHILD_SA {}{{{}}}", o.conn, o.id),
@@ -612,26 +632,16 @@ impl IkeSa {
                     now,
                 )
                 .inspect_err(|_| ctx.release_spi(self.local.ip(), spi_in))?;
-            let mut out = Vec::new();
-            if transport {
-                out.push(notify(NotifyType::USE_TRANSPORT_MODE, Vec::new()));
-            }
-            out.push(Payload::Sa(SaPayload {
-                proposals: vec![chosen],
-            }));
-            out.push(Payload::Nonce(nr.to_vec()));
-            if let Some((dh, _)) = &shared {
-                out.push(Payload::Ke(KePayload {
-                    group: dh.group().iana_id(),
-                    data: dh.public_value().to_vec(),
-                }));
-            }
-            out.push(Payload::TsI(
-                ts_remote.iter().map(crate::ts::to_wire).collect(),
-            ));
-            out.push(Payload::TsR(
-                ts_local.iter().map(crate::ts::to_wire).collect(),
-            ));
+            let out = child_payloads(
+                transport,
+                SaPayload {
+                    proposals: vec![chosen],
+                },
+                Some(nr),
+                shared.as_ref().map(|(dh, _)| dh),
+                &ts_remote,
+                &ts_local,
+            );
             return Ok(ChildAnswer {
                 child_id,
                 cp: None,
@@ -736,19 +746,16 @@ impl IkeSa {
                 return Err(refuse(NotifyType::NO_PROPOSAL_CHOSEN));
             }
         };
-        let mut out = Vec::new();
-        if transport {
-            out.push(notify(NotifyType::USE_TRANSPORT_MODE, Vec::new()));
-        }
-        out.push(Payload::Sa(SaPayload {
-            proposals: vec![chosen],
-        }));
-        out.push(Payload::TsI(
-            ts_remote.iter().map(crate::ts::to_wire).collect(),
-        ));
-        out.push(Payload::TsR(
-            ts_local.iter().map(crate::ts::to_wire).collect(),
-        ));
+        let out = child_payloads(
+            transport,
+            SaPayload {
+                proposals: vec![chosen],
+            },
+            None,
+            None,
+            &ts_remote,
+            &ts_local,
+        );
         Ok(Some(ChildAnswer {
             child_id,
             cp,

@@ -69,18 +69,7 @@ impl IkeSa {
                 self.conn.ends(self.side).1.auth
             )));
         }
-        let prf = self.prf().ok_or_else(|| ExchangeError::fatal("no PRF"))?;
-        let keys = self
-            .keys
-            .as_ref()
-            .ok_or_else(|| ExchangeError::fatal("no keys"))?;
-        let octets_r = auth::signed_octets(
-            prf,
-            &self.init_resp,
-            &self.ni,
-            keys.ike.sk_pr.as_slice(),
-            &self.local_id.body(),
-        );
+        let octets_r = super::auth::octets(self, false, &self.local_id)?;
         let (our_auth, our_certs, _) = self
             .make_auth(ctx, &octets_r, &peer_id)
             .map_err(|e| fail(format!("cannot authenticate ourselves: {e}")))?;
@@ -182,30 +171,14 @@ impl IkeSa {
             )));
         };
         let prf = self.prf().ok_or_else(|| ExchangeError::fatal("no PRF"))?;
-        let keys = self
-            .keys
-            .as_ref()
-            .ok_or_else(|| ExchangeError::fatal("no keys"))?;
         // Both final AUTH payloads are MACed with the MSK (RFC 7296 §2.16).
-        let octets_i = auth::signed_octets(
-            prf,
-            &self.init_req,
-            &self.nr,
-            keys.ike.sk_pi.as_slice(),
-            &st.idi.body(),
-        );
+        let octets_i = super::auth::octets(self, true, &st.idi)?;
         if !auth::verify_shared_key_auth(prf, msk.as_slice(), &octets_i, &auth_p.data) {
             return Err(fail(format!(
                 "AUTH of '{who}' after EAP does not verify with the MSK"
             )));
         }
-        let octets_r = auth::signed_octets(
-            prf,
-            &self.init_resp,
-            &self.ni,
-            keys.ike.sk_pr.as_slice(),
-            &self.local_id.body(),
-        );
+        let octets_r = super::auth::octets(self, false, &self.local_id)?;
         let our_auth = auth::shared_key_auth(prf, msk.as_slice(), &octets_r);
         let initial_contact = find_notify(&st.first, NotifyType::INITIAL_CONTACT).is_some();
         self.authenticated(ctx, now, initial_contact, &who);
