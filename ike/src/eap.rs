@@ -344,17 +344,22 @@ impl MschapV2Server {
             Some(i) => &name[i + 1..],
             None => name,
         };
-        let Some(pw) = passwords
-            .password(&self.identity)
-            .or_else(|| passwords.password(name))
-        else {
-            let who = String::from_utf8_lossy(&self.identity).into_owned();
+        // Exactly one identity is authenticated, and it is the one recorded:
+        // the MS-CHAPv2 Name whose password is checked (as strongSwan does),
+        // never an EAP-Identity or IDi claimed beside it.
+        let claimed = std::mem::replace(&mut self.identity, name.to_vec());
+        if claimed != name && !claimed.is_empty() {
+            tracing::info!(target: "ike", "EAP-MSCHAPv2 name '{}' differs from the EAP identity '{}': authenticating '{}'",
+                crate::sa::printable(name), crate::sa::printable(&claimed), crate::sa::printable(name));
+        }
+        let Some(pw) = passwords.password(name) else {
+            let who = crate::sa::printable(name);
             return self.fail(format!("no EAP secret for '{who}' in ipsec.secrets"));
         };
         let expect = nt_response(&self.auth_challenge, &peer, user, pw.as_slice());
         if !crate::crypto::ct_eq(&expect, &nt) {
             self.failures += 1;
-            let who = String::from_utf8_lossy(&self.identity).into_owned();
+            let who = crate::sa::printable(&self.identity);
             return self.fail(format!(
                 "EAP-MSCHAPv2 verification of '{who}' failed: wrong password"
             ));
@@ -512,6 +517,56 @@ mod tests {
                 &asymmetric_start_key(&mk, false, false)[..]
             );
         }
+    }
+
+    /// A client that claims one identity and answers with another's name.
+    fn response_as(req: &Packet, name: &[u8], pw: &[u8]) -> Packet {
+        let auth: [u8; 16] = req.data[6..22].try_into().unwrap();
+        let peer = a16(PEER_CH);
+        let nt = nt_response(&auth, &peer, name, pw);
+        let mut d = vec![TYPE_MSCHAPV2, OP_RESPONSE, req.data[2], 0, 0, 49];
+        d.extend_from_slice(&peer);
+        d.extend_from_slice(&[0; 8]);
+        d.extend_from_slice(&nt);
+        d.push(0);
+        d.extend_from_slice(name);
+        Packet {
+            code: CODE_RESPONSE,
+            identifier: req.identifier,
+            data: d,
+        }
+    }
+
+    #[test]
+    fn own_password_never_authenticates_another_identity() {
+        // The client claims "victim" (no EAP secret) and answers as "User" with
+        // User's password: it is authenticated as User, never as victim.
+        let (mut s, challenge) =
+            MschapV2Server::start(Some(b"victim".to_vec()), a16(AUTH_CH), 3, b"iked");
+        let Step::Send(success) = s.handle(&response_as(&challenge, b"User", b"clientPass"), &Pw)
+        else {
+            panic!("User's own password is fine")
+        };
+        let ack = Packet {
+            code: CODE_RESPONSE,
+            identifier: success.identifier,
+            data: vec![TYPE_MSCHAPV2, OP_SUCCESS],
+        };
+        let Step::Success { identity, .. } = s.handle(&ack, &Pw) else {
+            panic!()
+        };
+        assert_eq!(
+            identity, b"User",
+            "the identity recorded is the one authenticated"
+        );
+        // Claiming User with another name that has no secret fails.
+        let (mut s, challenge) =
+            MschapV2Server::start(Some(b"User".to_vec()), a16(AUTH_CH), 3, b"iked");
+        let step = s.handle(&response_as(&challenge, b"mallory", b"clientPass"), &Pw);
+        assert!(
+            matches!(step, Step::Failure { ref why, .. } if why.contains("no EAP secret for 'mallory'")),
+            "{step:?}"
+        );
     }
 
     #[test]

@@ -90,6 +90,9 @@ pub struct IkeSaView {
     pub remote: SocketAddr,
     pub local_id: String,
     pub remote_id: String,
+    /// The identity EAP authenticated (strongSwan's "Remote EAP identity").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_eap_id: Option<String>,
     /// 16 hex digits each.
     pub spi_i: String,
     pub spi_r: String,
@@ -275,6 +278,9 @@ fn sas_section(out: &mut String, r: &StatusReport, all: bool) {
             );
             if !sa.proposal.is_empty() {
                 let _ = writeln!(out, "{p}: IKE proposal: {}", sa.proposal);
+                if let Some(e) = &sa.remote_eap_id {
+                    let _ = writeln!(out, "{p}: Remote EAP identity: {e}");
+                }
             }
         }
         for c in &sa.children {
@@ -458,6 +464,7 @@ mod tests {
                 remote: "192.0.2.2:500".parse().unwrap(),
                 local_id: "moon.strongswan.org".into(),
                 remote_id: "sun.strongswan.org".into(),
+                remote_eap_id: None,
                 spi_i: "0011223344556677".into(),
                 spi_r: "8899aabbccddeeff".into(),
                 proposal: "AES_GCM_16_128/PRF_HMAC_SHA2_256/CURVE_25519".into(),

@@ -304,6 +304,9 @@ pub struct IkeStatus {
     pub remote: SocketAddr,
     pub local_id: String,
     pub remote_id: String,
+    /// The identity EAP authenticated, when the peer used EAP
+    /// (strongSwan's "Remote EAP identity").
+    pub remote_eap_id: Option<String>,
     pub spi_i: [u8; 8],
     pub spi_r: [u8; 8],
     /// e.g. "AES_GCM_16_256/PRF_HMAC_SHA2_384/ECP_384".

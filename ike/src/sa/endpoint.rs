@@ -239,18 +239,16 @@ impl Endpoint {
         let Some(new) = self.key_of_id(ike_id).and_then(|k| self.sas.get(&k)) else {
             return;
         };
-        let (conn, local_id, remote_id) = (
-            new.conn.name.clone(),
-            new.local_id.clone(),
-            new.remote_id.clone(),
-        );
+        // The same peer: the same authenticated identity (the EAP identity
+        // after EAP, never an unauthenticated IDi beside it).
+        let (conn, local_id, peer) = (new.conn.name.clone(), new.local_id.clone(), new.peer_key());
         let old: Vec<Spi> = self
             .sas
             .iter()
             .filter(|(_, o)| {
                 o.id != ike_id
                     && o.is_established()
-                    && o.remote_id == remote_id
+                    && o.peer_key() == peer
                     && o.local_id == local_id
                     && o.conn.name == conn
             })

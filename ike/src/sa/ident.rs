@@ -6,6 +6,16 @@ use crate::wire::{IdType, Identification};
 use conf::values::Identity;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+/// Peer-supplied text (IDs, EAP identities, DNs) for logs, status and
+/// scripts: control characters become '?', as strongSwan prints them, so a
+/// newline in an ID cannot forge a log line nor break an updown script.
+pub fn printable(b: &[u8]) -> String {
+    String::from_utf8_lossy(b)
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
 /// Our ID payload for an identity (`None`/`%any` -> the local address).
 pub fn to_wire(id: &Identity, addr: IpAddr) -> Identification {
     let (id_type, data) = match id {
@@ -96,6 +106,15 @@ mod tests {
             })
             .is_none()
         );
+    }
+
+    #[test]
+    fn peer_text_cannot_forge_log_lines() {
+        assert_eq!(
+            printable(b"carol\n2026 INFO ike: forged\0"),
+            "carol?2026 INFO ike: forged?"
+        );
+        assert_eq!(printable("müller".as_bytes()), "müller");
     }
 
     #[test]

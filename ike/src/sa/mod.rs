@@ -39,4 +39,5 @@ mod vip;
 pub use api::*;
 pub use ctx::Counters;
 pub use endpoint::Endpoint;
+pub use ident::printable;
 pub use proposal::suite_name;

@@ -678,7 +678,7 @@ impl IkeSa {
         let Some(spi_out) = spi32(&chosen.spi) else {
             return Err(refuse(NotifyType::INVALID_SYNTAX));
         };
-        let who = self.remote_name();
+        let who = self.peer_key();
         // The addresses are recorded in self.vips (peer_selectors uses them).
         let (cp, _) = ctx.pools.assign(
             &conn.name,

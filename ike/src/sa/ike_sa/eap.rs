@@ -204,6 +204,7 @@ impl IkeSa {
         let peer = ident::from_wire(idi);
         let ours = ident::from_wire(&self.local_id);
         if eap_identity_ok(&self.conn, &got, peer.as_ref()) {
+            self.eap_id = Some(got);
             return Ok(());
         }
         let q = Query {
@@ -228,6 +229,7 @@ impl IkeSa {
         info!(target: "cfg", "{}: EAP identity '{eap_id}' selects conn '{}'", self.name(), choice.conn.name);
         self.conn = choice.conn;
         self.side = choice.side;
+        self.eap_id = Some(got);
         Ok(())
     }
 }

@@ -130,6 +130,8 @@ pub(super) struct IkeSa {
     pub parked: Option<Parked>,
     pub local_id: Identification,
     pub remote_id: Option<Identification>,
+    /// The identity EAP authenticated (responder), which keys pools and uniqueids.
+    pub eap_id: Option<conf::values::Identity>,
     pub nat_local: bool,
     pub nat_remote: bool,
     pub frag_supported: bool,
@@ -202,6 +204,7 @@ impl IkeSa {
             parked: None,
             local_id: f.local_id,
             remote_id: None,
+            eap_id: None,
             nat_local: false,
             nat_remote: false,
             frag_supported: false,
@@ -267,12 +270,22 @@ impl IkeSa {
             .unwrap_or_default()
     }
 
+    /// The peer's IKE identity (IDi/IDr), printable.
     pub fn remote_name(&self) -> String {
         self.remote_id
             .as_ref()
             .and_then(ident::from_wire)
-            .map(|i| i.to_string())
+            .map(|i| ident::printable(i.to_string().as_bytes()))
             .unwrap_or_else(|| "%any".into())
+    }
+
+    /// Who the peer is for uniqueids and address pools: the identity EAP
+    /// authenticated if there was EAP, else its authenticated IKE identity.
+    pub fn peer_key(&self) -> String {
+        match &self.eap_id {
+            Some(e) => ident::printable(e.to_string().as_bytes()),
+            None => self.remote_name(),
+        }
     }
 
     /// The peer's message: a request or a response of this IKE_SA.
@@ -537,6 +550,10 @@ impl IkeSa {
             remote: self.remote,
             local_id: self.local_name(),
             remote_id: self.remote_name(),
+            remote_eap_id: self
+                .eap_id
+                .as_ref()
+                .map(|e| ident::printable(e.to_string().as_bytes())),
             spi_i: self.spi_i,
             spi_r: self.spi_r,
             proposal: self.suite.map(|s| suite_name(&s)).unwrap_or_default(),
