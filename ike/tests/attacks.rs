@@ -141,3 +141,62 @@ fn tunnel_mode_child_on_a_transport_conn_is_refused() {
     );
     assert_eq!(ib[0].conn, "one");
 }
+
+#[test]
+fn an_ike_sa_init_flood_stays_bounded_and_a_real_client_still_gets_in() {
+    let gw = format!(
+        "conn rw\n  left={B}\n  leftsubnet=10.1.0.0/16\n  leftid=@sun\n  right=%any\n  rightid=@moon\n  authby=psk\n  ike=aes128gcm16-prfsha256-x25519!\n  esp=aes128gcm16!\n  auto=add\n"
+    );
+    let client = format!(
+        "conn rw\n  left={A}\n  leftid=@moon\n  right={B}\n  rightsubnet=10.1.0.0/16\n  rightid=@sun\n  authby=psk\n  ike=aes128gcm16-prfsha256-x25519!\n  esp=aes128gcm16!\n  auto=add\n"
+    );
+    let mut p = Pair::new(&client, PSK, &gw, PSK);
+    // One real IKE_SA_INIT, replayed with fresh SPIs from 20 spoofed
+    // addresses x 10 ports (a documentation prefix): 200 requests.
+    let mut flooder = ike::testing::endpoint(&client, PSK, A, 77, 1);
+    flooder.initiate(p.now, "rw").unwrap();
+    let init = flooder.poll_transmit().expect("an IKE_SA_INIT").data;
+    let to = sa(&format!("{B}:500"));
+    let mut n = 0u32;
+    for host in 100..120 {
+        for port in 0..10u16 {
+            n += 1;
+            let mut d = init.clone();
+            d[..4].copy_from_slice(&n.to_be_bytes());
+            let from = sa(&format!("198.51.100.{host}:{}", 1024 + port));
+            p.b.handle_datagram(p.now, to, from, &d);
+        }
+    }
+    let half_open = p.b.status(p.now).len();
+    let c = p.b.counters();
+    assert!(half_open <= 10, "half-open IKE_SAs bounded: {half_open}");
+    assert!(c.cookies_sent >= 150, "COOKIEs demanded: {c:?}");
+    while p.b.poll_transmit().is_some() {}
+    // A real client: asked for a COOKIE too, retries with it, gets its tunnel.
+    p.a.initiate(p.now, "rw").unwrap();
+    p.run_clean();
+    let est: Vec<_> =
+        p.b.status(p.now)
+            .into_iter()
+            .filter(|s| s.state == IkeState::Established)
+            .collect();
+    assert_eq!(est.len(), 1, "the client is in");
+    assert_eq!(Pair::installs(&p.a_events).len(), 1);
+    // Many half-open SAs from one address: blocked beyond block_threshold.
+    let mut q = Pair::new(&client, PSK, &gw, PSK);
+    q.b.set_cookie_threshold(1000);
+    let mut s = q.b.counters();
+    for i in 0..20u32 {
+        let mut d = init.clone();
+        d[..4].copy_from_slice(&(1000 + i).to_be_bytes());
+        let from = sa(&format!("198.51.100.7:{}", 2000 + i));
+        q.b.handle_datagram(q.now, to, from, &d);
+        s = q.b.counters();
+    }
+    assert!(
+        q.b.status(q.now).len() <= 5,
+        "{} half-open from one source",
+        q.b.status(q.now).len()
+    );
+    assert!(s.cookies_sent > 0 || s.init_dropped > 0, "{s:?}");
+}

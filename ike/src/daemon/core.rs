@@ -160,6 +160,9 @@ pub fn core_settings(c: &conf::swconf::CharonSettings) -> crate::sa::CoreSetting
             n => usize::from(n),
         },
         cookie_threshold: usize::try_from(c.cookie_threshold).unwrap_or(usize::MAX),
+        cookie_threshold_ip: usize::try_from(c.cookie_threshold_ip).unwrap_or(usize::MAX),
+        block_threshold: usize::try_from(c.block_threshold).unwrap_or(usize::MAX),
+        init_limit_half_open: usize::try_from(c.init_limit_half_open).unwrap_or(usize::MAX),
         ..d
     }
 }

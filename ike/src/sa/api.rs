@@ -84,6 +84,15 @@ pub struct CoreSettings {
     pub fragment_size: usize,
     /// `cookie_threshold` (10): half-open IKE_SAs from which on COOKIEs are demanded.
     pub cookie_threshold: usize,
+    /// `cookie_threshold_ip` (3): half-open IKE_SAs of one source address from
+    /// which on that address must send COOKIEs.
+    pub cookie_threshold_ip: usize,
+    /// `block_threshold` (5): half-open IKE_SAs of one source address from
+    /// which on its IKE_SA_INITs are dropped.
+    pub block_threshold: usize,
+    /// `init_limit_half_open` (0 = no limit): half-open IKE_SAs in all from
+    /// which on IKE_SA_INITs are dropped.
+    pub init_limit_half_open: usize,
     /// How long a CHILD_SA rekey responder waits for the initiator's DELETE of
     /// the old CHILD_SA before it starts sending on the new one.
     pub rekey_outbound_wait: Duration,
@@ -100,6 +109,9 @@ impl Default for CoreSettings {
             keep_alive: Duration::from_secs(20),
             fragment_size: 1280,
             cookie_threshold: 10,
+            cookie_threshold_ip: 3,
+            block_threshold: 5,
+            init_limit_half_open: 0,
             rekey_outbound_wait: Duration::from_secs(10),
         }
     }

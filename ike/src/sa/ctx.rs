@@ -41,6 +41,10 @@ pub struct Counters {
     pub refused: u64,
     /// IKE_SAs killed by an exchange error.
     pub failed: u64,
+    /// COOKIEs demanded from initiators (RFC 7296 §2.6).
+    pub cookies_sent: u64,
+    /// IKE_SA_INITs dropped by the half-open limits (global or per source).
+    pub init_dropped: u64,
 }
 
 pub(super) struct Ctx {

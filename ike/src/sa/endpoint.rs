@@ -6,6 +6,7 @@
 use super::api::*;
 use super::cookie::Cookies;
 use super::ctx::{Action, Counters, Ctx};
+use super::half_open::HalfOpen;
 use super::ike_sa::{IkeSa, NATT_PORT, Queued, on_init_request};
 use crate::crypto::Provider;
 use crate::wire::{Message, RawHeader};
@@ -27,8 +28,8 @@ pub struct Endpoint {
     by_id: HashMap<u32, Spi>,
     /// CHILD_SA unique id -> the IKE_SA unique id that owns it.
     child_owner: HashMap<u32, u32>,
-    /// Responder half-open lookup: (remote, initiator SPI) -> our SPI.
-    half_open: HashMap<(SocketAddr, Spi), Spi>,
+    /// Responder half-open IKE_SAs, counted in all and per source.
+    half_open: HalfOpen,
     /// Every IKE_SA's next deadline, ordered; `deadline` is its index.
     timers: BTreeSet<(Instant, Spi)>,
     deadline: HashMap<Spi, Instant>,
@@ -57,7 +58,7 @@ impl Endpoint {
             sas: HashMap::new(),
             by_id: HashMap::new(),
             child_owner: HashMap::new(),
-            half_open: HashMap::new(),
+            half_open: HalfOpen::default(),
             timers: BTreeSet::new(),
             deadline: HashMap::new(),
             cookies: Cookies::default(),
@@ -135,7 +136,7 @@ impl Endpoint {
             return;
         }
         if sa.is_half_open() {
-            self.half_open.insert((sa.remote, sa.spi_i), key);
+            self.half_open.insert(sa.remote, sa.spi_i, key);
         }
         self.by_id.insert(sa.id, key);
         for c in &sa.children {
@@ -148,7 +149,7 @@ impl Endpoint {
     fn remove(&mut self, key: Spi) -> Option<IkeSa> {
         let sa = self.sas.remove(&key)?;
         self.by_id.remove(&sa.id);
-        self.half_open.retain(|_, v| *v != key);
+        self.half_open.remove(&key);
         if let Some(t) = self.deadline.remove(&key) {
             self.timers.remove(&(t, key));
         }
@@ -179,7 +180,7 @@ impl Endpoint {
             }
             Some(sa) => {
                 if !sa.is_half_open() {
-                    self.half_open.retain(|_, v| *v != key);
+                    self.half_open.remove(&key);
                 }
                 self.reschedule(key);
             }
@@ -538,7 +539,7 @@ impl Endpoint {
         msg: Message,
     ) {
         // A retransmitted IKE_SA_INIT: answer from the cache.
-        if let Some(ours) = self.half_open.get(&(remote, msg.header.spi_i)).copied() {
+        if let Some(ours) = self.half_open.get(remote, msg.header.spi_i) {
             if let Some(sa) = self.sas.get(&ours) {
                 if sa.init_req == data {
                     debug!(target: "net", "retransmitted IKE_SA_INIT from {remote}: answering from cache");
@@ -551,11 +552,21 @@ impl Endpoint {
             }
             return;
         }
-        let half_open = self.half_open.len();
+        // Pre-authentication limits (strongSwan's init_limit_half_open and
+        // block_threshold): over them an IKE_SA_INIT costs nothing.
+        let s = self.ctx.settings;
+        let (all, from_ip) = (self.half_open.len(), self.half_open.from_ip(remote.ip()));
+        if (s.init_limit_half_open > 0 && all >= s.init_limit_half_open)
+            || from_ip >= s.block_threshold
+        {
+            self.ctx.counters.init_dropped += 1;
+            debug!(target: "ike", "dropped IKE_SA_INIT from {remote}: {all} half-open IKE_SAs, {from_ip} from this address");
+            return;
+        }
         if let Some(sa) = on_init_request(
             &mut self.ctx,
             &mut self.cookies,
-            half_open,
+            (all, from_ip),
             now,
             local,
             remote,

@@ -12,6 +12,7 @@
 //! | the ONE rule that picks a conn         | `select.rs`                   |
 //! | exchange errors -> log, notify, kill   | `error.rs`, `IkeSa::fail`     |
 //! | COOKIEs                                | `cookie.rs`                   |
+//! | half-open IKE_SAs and their limits     | `half_open.rs`, `endpoint.rs` |
 //! | virtual-IP pools, CP payloads          | `vip.rs`                      |
 //! | CHILD_SA states, keys, kernel verdicts | `child.rs`                    |
 //! | IkeSa, its State, dispatch             | `ike_sa/mod.rs`               |
@@ -30,6 +31,7 @@ mod cookie;
 mod ctx;
 mod endpoint;
 mod error;
+mod half_open;
 mod ident;
 mod ike_sa;
 mod proposal;

@@ -292,7 +292,7 @@ fn reply_plain(ctx: &mut Ctx, local: SocketAddr, remote: SocketAddr, spi_i: [u8;
 pub(in crate::sa) fn on_init_request(
     ctx: &mut Ctx,
     cookies: &mut Cookies,
-    half_open: usize,
+    (half_open, from_ip): (usize, usize),
     now: Instant,
     local: SocketAddr,
     remote: SocketAddr,
@@ -316,19 +316,22 @@ pub(in crate::sa) fn on_init_request(
         info!(target: "ike", "IKE_SA_INIT from {remote} lacks SA, KE or Nonce: answering INVALID_SYNTAX");
         return refuse(ctx, NotifyType::INVALID_SYNTAX, Vec::new());
     };
-    // Under load, demand a COOKIE before spending a key exchange (RFC 7296 §2.6).
-    let threshold = ctx.settings.cookie_threshold;
+    // Under load, in all or from this address, demand a COOKIE before
+    // spending a key exchange (RFC 7296 §2.6; cookie_threshold(_ip)).
+    let s = ctx.settings;
+    let loaded = half_open >= s.cookie_threshold || from_ip >= s.cookie_threshold_ip;
     if let Err(c) = cookies.check(
         &mut *ctx.rng,
         now,
-        half_open,
-        threshold,
+        usize::from(loaded),
+        1,
         nonce,
         remote,
         &spi_i,
         &msg.payloads,
     ) {
-        debug!(target: "ike", "{half_open} half-open IKE_SAs: asking {remote} for a COOKIE");
+        ctx.counters.cookies_sent += 1;
+        debug!(target: "ike", "{half_open} half-open IKE_SAs ({from_ip} from {}): asking {remote} for a COOKIE", remote.ip());
         reply_plain(ctx, local, remote, spi_i, notify(NotifyType::COOKIE, c));
         return None;
     }
