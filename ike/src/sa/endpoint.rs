@@ -555,7 +555,7 @@ impl Endpoint {
         // Pre-authentication limits (strongSwan's init_limit_half_open and
         // block_threshold): over them an IKE_SA_INIT costs nothing.
         let s = self.ctx.settings;
-        let (all, from_ip) = (self.half_open.len(), self.half_open.from_ip(remote.ip()));
+        let (all, from_ip) = (self.half_open.len(), self.half_open.count_from(remote.ip()));
         if (s.init_limit_half_open > 0 && all >= s.init_limit_half_open)
             || from_ip >= s.block_threshold
         {

@@ -48,7 +48,7 @@ impl HalfOpen {
         self.by_ours.len()
     }
 
-    pub fn from_ip(&self, ip: IpAddr) -> usize {
+    pub fn count_from(&self, ip: IpAddr) -> usize {
         self.per_ip.get(&ip).copied().unwrap_or(0)
     }
 }
@@ -65,13 +65,13 @@ mod tests {
         h.insert(a, [1; 8], [9; 8]);
         h.insert(b, [2; 8], [8; 8]);
         h.insert(b, [2; 8], [8; 8]);
-        assert_eq!((h.len(), h.from_ip(a.ip())), (2, 2));
+        assert_eq!((h.len(), h.count_from(a.ip())), (2, 2));
         assert_eq!(h.get(a, [1; 8]), Some([9; 8]));
         h.remove(&[9; 8]);
         h.remove(&[9; 8]);
-        assert_eq!((h.len(), h.from_ip(a.ip())), (1, 1));
+        assert_eq!((h.len(), h.count_from(a.ip())), (1, 1));
         h.remove(&[8; 8]);
-        assert_eq!((h.len(), h.from_ip(a.ip())), (0, 0));
+        assert_eq!((h.len(), h.count_from(a.ip())), (0, 0));
         assert!(h.get(a, [1; 8]).is_none());
     }
 }
