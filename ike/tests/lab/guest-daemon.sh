@@ -1273,9 +1273,9 @@ EOT
 # (the policy's reqid names the SA), 0 if none.
 in_packets_sel() {
   local ns=$1 reqid n
-  reqid=$(ip -n $ns xfrm policy | awk -v s="$2" -v d="$3" '/^src/{m=($2==s && $4==d); i=0} m && /dir in/{i=1} m && i && / reqid /{for(k=1;k<=NF;k++) if($k=="reqid"){print $(k+1); exit}}')
+  reqid=$(ip -n $ns xfrm policy | awk -v s="$2" -v d="$3" '/^src/{m=($2==s && $4==d); i=0} m && /dir in/{i=1} m && i && / reqid /{for(k=1;k<=NF;k++) if($k=="reqid"){v=$(k+1); sub(/\(.*/,"",v); print v; exit}}')
   [ -n "$reqid" ] || { echo 0; return; }
-  n=$(ip -n $ns -s xfrm state | awk -v r="$reqid" -v dst="$4" '/^src/{a=($4==dst); m=0} a && / reqid /{for(k=1;k<=NF;k++) if($k=="reqid") m=($(k+1)==r)} m && /^[ \t]*[0-9]+\(bytes\), *[0-9]+\(packets\)/{sub(/.*\(bytes\), */,""); sub(/\(packets\).*/,""); print; exit}')
+  n=$(ip -n $ns -s xfrm state | awk -v r="$reqid" -v dst="$4" '/^src/{a=($4==dst); m=0} a && / reqid /{for(k=1;k<=NF;k++) if($k=="reqid"){v=$(k+1); sub(/\(.*/,"",v); m=(v==r)}} m && /^[ \t]*[0-9]+\(bytes\), *[0-9]+\(packets\)/{sub(/.*\(bytes\), */,""); sub(/\(packets\).*/,""); print; exit}')
   case $n in ''|*[!0-9]*) echo 0 ;; *) echo "$n" ;; esac
 }
 
