@@ -157,8 +157,12 @@ EOF
 }
 write_secrets() { printf 'moon sun : PSK "%s"\n' "$2" >$W/$1.secrets; chmod 600 $W/$1.secrets; }
 
+# iked reads strongswan.conf (default /etc/strongswan.conf), which in this guest belongs to the
+# strongSwan peer of the scenario before: iked gets its own ($IKED_SWCONF, else an empty one).
+echo "# iked in the daemon lab: no settings (the guest /etc/strongswan.conf is for strongSwan)" >$W/iked-strongswan.conf
 start_iked() { # side
-  ip netns exec $1 "$BIN/iked" --config $W/$1.conf --secrets $W/$1.secrets --ctl $W/$1.ctl >>"$OUT/iked-$CASE-$1.log" 2>&1 &
+  ip netns exec $1 "$BIN/iked" --config $W/$1.conf --secrets $W/$1.secrets --ctl $W/$1.ctl \
+    --strongswan-conf "${IKED_SWCONF:-$W/iked-strongswan.conf}" >>"$OUT/iked-$CASE-$1.log" 2>&1 &
   echo $! >$W/$1.pid
   for _ in $(seq 50); do ip netns exec $1 "$BIN/ikectl" --ctl $W/$1.ctl status >/dev/null 2>&1 && return 0; sleep 0.2; done
   echo "iked $1 did not come up"; return 1
