@@ -28,6 +28,15 @@ impl Lab {
             "moon sun : PSK \"never-printed-4711\"\n",
         )
         .unwrap();
+        // VICI in the lab's folder, never on the host's /var/run/charon.vici.
+        std::fs::write(
+            dir.join("strongswan.conf"),
+            format!(
+                "charon {{\n  plugins {{\n    vici {{\n      socket = unix://{}\n    }}\n  }}\n}}\n",
+                dir.join("vici").display()
+            ),
+        )
+        .unwrap();
         // Unprivileged-looking ports, different per test process and test.
         // Two ports per lab (IKE, NAT-T), three labs per process: 20000..=37999.
         let port = 20_000
@@ -52,6 +61,8 @@ impl Lab {
             .arg(self.dir.join("ipsec.conf"))
             .arg("--secrets")
             .arg(self.dir.join("ipsec.secrets"))
+            .arg("--strongswan-conf")
+            .arg(self.dir.join("strongswan.conf"))
             .arg("--ctl")
             .arg(self.ctl())
             .arg("--port")
@@ -274,6 +285,7 @@ fn ipsec_start_restart_stop() {
             .env("IKED_CTL", lab.ctl())
             .env("IKED_CONFIG", lab.dir.join("ipsec.conf"))
             .env("IKED_SECRETS", lab.dir.join("ipsec.secrets"))
+            .env("STRONGSWAN_CONF", lab.dir.join("strongswan.conf"))
             .env("IKED_LOGFILE", lab.dir.join("iked.log"))
             .env(
                 "IKED_ARGS",

@@ -101,7 +101,7 @@ pub fn bind_control(path: &Path) -> Result<UnixListener, String> {
 }
 
 /// Only root (or iked's own user) may talk to iked.
-fn peer_allowed(s: &UnixStream) -> bool {
+pub(crate) fn peer_allowed(s: &UnixStream) -> bool {
     let me = std::fs::metadata("/proc/self")
         .map(|m| m.uid())
         .unwrap_or(0);
@@ -914,6 +914,23 @@ impl<C: Core> Daemon<C> {
         }
     }
 
+    /// A VICI client's query: control requests take the control socket's
+    /// path; a snapshot is the status (with counters) and the configuration.
+    fn on_vici(&mut self, now: Instant, q: super::vici::Query) {
+        match q {
+            super::vici::Query::Control(req, tx) => self.on_request(now, req, tx),
+            super::vici::Query::Snapshot(tx) => {
+                let s = super::vici::Snapshot {
+                    report: self.report(now, true),
+                    config: self.config.clone(),
+                    addrs: self.addrs.clone(),
+                    scheduled: self.waiters.len() + self.retries.len(),
+                };
+                let _ = tx.send(s);
+            }
+        }
+    }
+
     /// Deletes every SA (the DELETEs go out), then removes whatever iked
     /// installed in the kernel.
     pub fn shutdown(&mut self) {
@@ -939,11 +956,19 @@ impl<C: Core> Daemon<C> {
         &mut self,
         mut dgrams: mpsc::Receiver<Datagram>,
         listener: UnixListener,
+        vici: Option<super::vici::server::Listener>,
     ) -> std::io::Result<()> {
         let mut term = signal(SignalKind::terminate())?;
         let mut int = signal(SignalKind::interrupt())?;
         let mut hup = signal(SignalKind::hangup())?;
         let (ctl_tx, mut ctl_rx) = mpsc::channel::<(Request, Reply)>(16);
+        // VICI clients' tasks ask the loop through this channel (the loop
+        // stays the core's only owner).
+        let (vici_tx, mut vici_rx) = mpsc::channel::<super::vici::Query>(16);
+        if let Some(v) = vici {
+            tokio::spawn(super::vici::server::accept_loop(v, vici_tx.clone()));
+        }
+        drop(vici_tx);
         let mut addr_timer = tokio::time::interval(ADDR_REFRESH);
         addr_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let far = || tokio::time::Instant::now() + Duration::from_secs(3600);
@@ -980,6 +1005,7 @@ impl<C: Core> Daemon<C> {
                         self.on_request(Instant::now(), req, tx);
                     }
                 }
+                Some(q) = vici_rx.recv() => self.on_vici(Instant::now(), q),
                 a = listener.accept() => {
                     match a {
                         Ok((s, _)) => { tokio::spawn(serve_client(s, ctl_tx.clone())); }
@@ -1052,6 +1078,16 @@ pub async fn serve<C: Core>(
     let (kernel, spis) = Kernel::open_pair();
     // The control socket last: once it exists, iked also answers IKE.
     let listener = bind_control(&opts.ctl)?;
+    // VICI beside it (strongswan.conf's charon.plugins.vici.socket); a socket
+    // that cannot be bound (a charon owns it) costs VICI, not the daemon.
+    let vici = match super::vici::server::bind(&config.strongswan.charon.vici_socket) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            warn!(target: "cfg", "{e}; VICI not available");
+            None
+        }
+    };
+    let vici_path = vici.as_ref().map(|v| v.path.clone());
     let core = make_core(config.clone(), addrs.clone(), spis);
     let ctl = opts.ctl.clone();
     info!(target: "dmn", "iked {} starting: {} conn{}, listening on {:?}, control socket {}",
@@ -1059,10 +1095,13 @@ pub async fn serve<C: Core>(
         sockets.bound_addrs(), ctl.display());
     let mut d = Daemon::new(core, kernel, sockets, config, opts, log, addrs);
     d.notify = super::notify::Notifier::from_env();
-    let r = d.run(rx, listener).await;
+    let r = d.run(rx, listener, vici).await;
     // Let the control tasks write their last answers (e.g. to `stop`).
     tokio::time::sleep(Duration::from_millis(100)).await;
     let _ = std::fs::remove_file(&ctl);
+    if let Some(p) = vici_path {
+        super::vici::server::remove(&p);
+    }
     info!(target: "dmn", "iked stopped");
     r.map_err(|e| format!("signal setup: {e}"))
 }

@@ -1,0 +1,590 @@
+//! The VICI commands iked answers, with the message layout strongSwan's
+//! README documents and `swanctl` reads (checked field by field against
+//! charon 5.9.8 on the wire: the same keys, in the same order where swanctl
+//! cares).
+//!
+//! Answered: `version`, `stats`, `list-sas` (streamed `list-sa`),
+//! `list-conns` (streamed `list-conn`), `get-conns`, `initiate` and
+//! `terminate` (with `control-log`), `reload-settings`; `rekey` and
+//! `redirect` answer "not supported". Anything else gets CMD_UNKNOWN.
+
+use super::codec::Message;
+use super::{Query, Snapshot, ViciError};
+use crate::daemon::control::{Request, Response};
+use crate::daemon::status::{ChildSaView, IkeSaView, time_delta};
+use std::time::{Duration, SystemTime};
+use tokio::sync::{mpsc, oneshot};
+
+/// What a command produced: events to stream (to clients registered for
+/// them), then the response (None: CMD_UNKNOWN).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Handled {
+    pub events: Vec<(&'static str, Message)>,
+    pub response: Option<Message>,
+}
+
+impl Handled {
+    fn response(m: Message) -> Self {
+        Handled {
+            events: Vec::new(),
+            response: Some(m),
+        }
+    }
+}
+
+/// Events a client may register for.
+pub const EVENTS: &[&str] = &["list-sa", "list-conn", "control-log"];
+
+/// Runs one command.
+pub async fn handle(
+    command: &str,
+    args: &Message,
+    q: &mpsc::Sender<Query>,
+) -> Result<Handled, ViciError> {
+    Ok(match command {
+        "version" => Handled::response(version(&kernel_release())),
+        "stats" => Handled::response(stats(&snapshot(q).await?, SystemTime::now())),
+        "list-sas" => {
+            let s = snapshot(q).await?;
+            let id = args
+                .get_str("ike-id")
+                .or_else(|| args.get_str("ike_id"))
+                .and_then(|v| v.parse().ok());
+            Handled {
+                events: list_sas(&s, args.get_str("ike"), id)
+                    .into_iter()
+                    .map(|m| ("list-sa", m))
+                    .collect(),
+                response: Some(Message::new()),
+            }
+        }
+        "list-conns" => Handled {
+            events: list_conns(&snapshot(q).await?, args.get_str("ike"))
+                .into_iter()
+                .map(|m| ("list-conn", m))
+                .collect(),
+            response: Some(Message::new()),
+        },
+        "get-conns" => {
+            // Only conns loaded over VICI count here, and iked loads none.
+            let mut m = Message::new();
+            m.list::<_, &str>("conns", []);
+            Handled::response(m)
+        }
+        "initiate" => initiate(args, q).await?,
+        "terminate" => terminate(args, q).await?,
+        "reload-settings" => {
+            let r = control(q, Request::Reload, None).await?;
+            let r = r.unwrap_or_else(|| Response::err("no answer"));
+            Handled::response(result(r.ok, &r.message))
+        }
+        "rekey" | "redirect" => Handled::response(result(
+            false,
+            &format!("'{command}' is not supported by iked"),
+        )),
+        _ => Handled::default(),
+    })
+}
+
+async fn snapshot(q: &mpsc::Sender<Query>) -> Result<Snapshot, ViciError> {
+    let (tx, rx) = oneshot::channel();
+    q.send(Query::Snapshot(tx))
+        .await
+        .map_err(|_| ViciError::Gone)?;
+    rx.await.map_err(|_| ViciError::Gone)
+}
+
+/// A control request; waits up to `wait` (None: for the daemon's own limit).
+/// Ok(None): not answered in time.
+async fn control(
+    q: &mpsc::Sender<Query>,
+    req: Request,
+    wait: Option<Duration>,
+) -> Result<Option<Response>, ViciError> {
+    let (tx, rx) = oneshot::channel();
+    q.send(Query::Control(req, tx))
+        .await
+        .map_err(|_| ViciError::Gone)?;
+    match wait {
+        None => rx.await.map(Some).map_err(|_| ViciError::Gone),
+        Some(d) => match tokio::time::timeout(d, rx).await {
+            Ok(r) => r.map(Some).map_err(|_| ViciError::Gone),
+            Err(_) => Ok(None),
+        },
+    }
+}
+
+fn kernel_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// `success`, and `errmsg` on failure.
+fn result(ok: bool, errmsg: &str) -> Message {
+    let mut m = Message::new();
+    m.kv("success", if ok { "yes" } else { "no" });
+    if !ok {
+        m.kv("errmsg", errmsg);
+    }
+    m
+}
+
+pub fn version(release: &str) -> Message {
+    let mut m = Message::new();
+    m.kv("daemon", "iked")
+        .kv("version", env!("CARGO_PKG_VERSION"))
+        .kv("sysname", "Linux")
+        .kv("release", release)
+        .kv("machine", std::env::consts::ARCH);
+    m
+}
+
+/// The threads iked runs: the daemon loop and two socket readers.
+const THREADS: usize = 3;
+
+pub fn stats(s: &Snapshot, now: SystemTime) -> Message {
+    let r = &s.report;
+    let since = now - Duration::from_secs(r.uptime_secs);
+    let mut uptime = Message::new();
+    uptime
+        .kv("running", time_delta(r.uptime_secs))
+        .kv("since", format_time(since));
+    // One job runs (the loop answering this request); nothing is queued.
+    let mut active = Message::new();
+    active
+        .kv("critical", "0")
+        .kv("high", "0")
+        .kv("medium", "1")
+        .kv("low", "0");
+    let mut workers = Message::new();
+    workers
+        .kv("total", THREADS.to_string())
+        .kv("idle", (THREADS - 1).to_string())
+        .section("active", active);
+    let mut queues = Message::new();
+    for p in ["critical", "high", "medium", "low"] {
+        queues.kv(p, "0");
+    }
+    let half_open = r.ike_sas.iter().filter(|s| s.state == "CONNECTING").count();
+    let mut ikesas = Message::new();
+    ikesas
+        .kv("total", r.ike_sas.len().to_string())
+        .kv("half-open", half_open.to_string());
+    let mut m = Message::new();
+    m.section("uptime", uptime)
+        .section("workers", workers)
+        .section("queues", queues)
+        .kv("scheduled", s.scheduled.to_string())
+        .section("ikesas", ikesas)
+        .list(
+            "plugins",
+            ["iked", "kernel-netlink", "socket-default", "updown", "vici"],
+        );
+    m
+}
+
+/// strongSwan's `%b %d %T %Y`, in UTC: `Dec 01 22:59:09 2026`.
+pub fn format_time(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (proleptic Gregorian).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let mon = MONTHS[usize::try_from(month - 1).unwrap_or(0).min(11)];
+    format!(
+        "{mon} {day:02} {:02}:{:02}:{:02} {year}",
+        rem / 3_600,
+        rem % 3_600 / 60,
+        rem % 60
+    )
+}
+
+/// Algorithms of a negotiated suite, from the core's strongSwan-style name
+/// (`AES_CBC_256/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/MODP_2048`).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Algs {
+    /// Name and key size: `AES_CBC` + 256, `AES_GCM_16` + 128.
+    pub encr: Option<(String, Option<u16>)>,
+    pub integ: Option<String>,
+    pub prf: Option<String>,
+    pub dh: Option<String>,
+    pub esn: bool,
+}
+
+pub fn parse_suite(s: &str) -> Algs {
+    let mut a = Algs::default();
+    for part in s.split('/').filter(|p| !p.is_empty()) {
+        if part == "ESN" {
+            a.esn = true;
+        } else if part.starts_with("PRF_") {
+            a.prf = Some(part.into());
+        } else if ["MODP_", "ECP_", "CURVE_", "DH_"]
+            .iter()
+            .any(|p| part.starts_with(p))
+        {
+            a.dh = Some(part.into());
+        } else if part.starts_with("HMAC_") || part.starts_with("AES_XCBC") {
+            a.integ = Some(part.into());
+        } else if a.encr.is_none() {
+            a.encr = Some(match part.rsplit_once('_') {
+                Some((name, bits)) if bits.parse::<u16>().is_ok() => {
+                    (name.into(), bits.parse().ok())
+                }
+                _ => (part.into(), None),
+            });
+        }
+    }
+    a
+}
+
+fn put_algs(m: &mut Message, a: &Algs) {
+    if let Some((name, bits)) = &a.encr {
+        m.kv("encr-alg", name);
+        if let Some(b) = bits {
+            m.kv("encr-keysize", b.to_string());
+        }
+    }
+    if let Some(i) = &a.integ {
+        m.kv("integ-alg", i);
+    }
+    if let Some(p) = &a.prf {
+        m.kv("prf-alg", p);
+    }
+    if let Some(d) = &a.dh {
+        m.kv("dh-group", d);
+    }
+}
+
+/// One `list-sa` event per IKE_SA (filtered by conn name and unique id).
+pub fn list_sas(s: &Snapshot, ike: Option<&str>, ike_id: Option<u32>) -> Vec<Message> {
+    s.report
+        .ike_sas
+        .iter()
+        .filter(|sa| ike.is_none_or(|n| n == sa.conn))
+        .filter(|sa| ike_id.is_none_or(|id| id == sa.ike_id))
+        .map(|sa| {
+            let mut m = Message::new();
+            m.section(&sa.conn, ike_sa(s, sa, true));
+            m
+        })
+        .collect()
+}
+
+/// An IKE_SA as `list-sa` (and `ike-updown`) show it.
+pub fn ike_sa(s: &Snapshot, sa: &IkeSaView, children: bool) -> Message {
+    let mut m = Message::new();
+    m.kv("uniqueid", sa.ike_id.to_string())
+        .kv("version", "2")
+        .kv("state", &sa.state)
+        .kv("local-host", sa.local.ip().to_string())
+        .kv("local-port", sa.local.port().to_string())
+        .kv("local-id", &sa.local_id)
+        .kv("remote-host", sa.remote.ip().to_string())
+        .kv("remote-port", sa.remote.port().to_string())
+        .kv("remote-id", &sa.remote_id);
+    if sa.initiator {
+        m.kv("initiator", "yes");
+    }
+    m.kv("initiator-spi", &sa.spi_i)
+        .kv("responder-spi", &sa.spi_r);
+    put_algs(&mut m, &parse_suite(&sa.proposal));
+    if let Some(e) = sa.established_secs_ago {
+        m.kv("established", e.to_string());
+    }
+    if let Some(r) = sa.rekey_in_secs {
+        m.kv("rekey-time", r.to_string());
+    }
+    if children {
+        let mut cs = Message::new();
+        for c in &sa.children {
+            let conn = s.config.conn(&c.conn);
+            cs.section(&format!("{}-{}", c.conn, c.child_id), child_sa(c, conn));
+        }
+        m.section("child-sas", cs);
+    }
+    m
+}
+
+/// A CHILD_SA of a `list-sa` event.
+pub fn child_sa(c: &ChildSaView, conn: Option<&conf::Conn>) -> Message {
+    let mut m = Message::new();
+    let state = match (c.installed, c.rekeying) {
+        (true, true) => "REKEYING",
+        (true, false) => "INSTALLED",
+        (false, _) => "CREATED",
+    };
+    m.kv("name", &c.conn)
+        .kv("uniqueid", c.child_id.to_string())
+        .kv("reqid", c.reqid.to_string())
+        .kv("state", state)
+        .kv("mode", &c.mode)
+        .kv("protocol", "ESP");
+    if c.encap {
+        m.kv("encap", "yes");
+    }
+    m.kv("spi-in", format!("{:08x}", c.spi_in))
+        .kv("spi-out", format!("{:08x}", c.spi_out));
+    let a = parse_suite(&c.proposal);
+    put_algs(&mut m, &a);
+    if a.esn {
+        m.kv("esn", "1");
+    }
+    let k = c.counters.unwrap_or_default();
+    m.kv("bytes-in", k.bytes_in.to_string())
+        .kv("packets-in", k.packets_in.to_string());
+    if let Some(i) = k.idle_in_secs {
+        m.kv("use-in", i.to_string());
+    }
+    m.kv("bytes-out", k.bytes_out.to_string())
+        .kv("packets-out", k.packets_out.to_string());
+    if let Some(i) = k.idle_out_secs {
+        m.kv("use-out", i.to_string());
+    }
+    if let Some(r) = c.rekey_in_secs {
+        m.kv("rekey-time", r.to_string());
+    }
+    // The hard lifetime is the conn's `lifetime` from installation on.
+    if let Some(conn) = conn {
+        let life = conn
+            .lifetime
+            .as_secs()
+            .saturating_sub(c.established_secs_ago);
+        m.kv("life-time", life.to_string());
+    }
+    m.kv("install-time", c.established_secs_ago.to_string())
+        .list("local-ts", &c.ts_local)
+        .list("remote-ts", &c.ts_remote);
+    m
+}
+
+/// One `list-conn` event per conn of ipsec.conf (filtered by name).
+pub fn list_conns(s: &Snapshot, ike: Option<&str>) -> Vec<Message> {
+    s.config
+        .conns
+        .iter()
+        .filter(|c| ike.is_none_or(|n| n == c.name))
+        .map(|c| {
+            let mut m = Message::new();
+            m.section(&c.name, conn(s, c));
+            m
+        })
+        .collect()
+}
+
+fn split(s: &str) -> Vec<&str> {
+    s.split(',').filter(|x| !x.is_empty()).collect()
+}
+
+fn dpd_name(a: conf::conn::DpdAction) -> &'static str {
+    use conf::conn::DpdAction::*;
+    match a {
+        None => "none",
+        Clear => "clear",
+        Hold => "trap",
+        Restart => "restart",
+    }
+}
+
+/// A conn as `list-conn` shows it: the IKE part, one auth round per side,
+/// and the conn's CHILD_SA (an ipsec.conf conn is both, with one name).
+pub fn conn(s: &Snapshot, c: &conf::Conn) -> Message {
+    let v = crate::daemon::server::conn_view(c, &s.addrs);
+    let ike_rekey = c.ikelifetime.saturating_sub(c.margintime).as_secs();
+    let child_rekey = c.lifetime.saturating_sub(c.margintime).as_secs();
+    let unique = match s.config.setup.uniqueids {
+        conf::setup::UniqueIds::No => "UNIQUE_NO",
+        conf::setup::UniqueIds::Never => "UNIQUE_NEVER",
+        conf::setup::UniqueIds::Keep => "UNIQUE_KEEP",
+        conf::setup::UniqueIds::Yes | conf::setup::UniqueIds::Replace => "UNIQUE_REPLACE",
+    };
+    let auth = |id: &str, class: &str| {
+        let mut a = Message::new();
+        a.kv("id", id).kv("class", class);
+        for l in ["groups", "cert_policy", "certs", "cacerts"] {
+            a.list::<_, &str>(l, []);
+        }
+        a
+    };
+    let mut child = Message::new();
+    child
+        .kv("mode", &v.mode)
+        .kv(
+            "rekey_time",
+            if c.rekey { child_rekey } else { 0 }.to_string(),
+        )
+        .kv("rekey_bytes", c.lifebytes.unwrap_or(0).to_string())
+        .kv("rekey_packets", c.lifepackets.unwrap_or(0).to_string())
+        .kv("dpd_action", dpd_name(c.dpdaction))
+        .kv("close_action", dpd_name(c.closeaction))
+        .list("local-ts", split(&v.local_ts))
+        .list("remote-ts", split(&v.remote_ts));
+    let mut children = Message::new();
+    children.section(&c.name, child);
+    let mut m = Message::new();
+    m.list("local_addrs", split(&v.local_addrs))
+        .list("remote_addrs", split(&v.remote_addrs))
+        .kv("version", "IKEv2")
+        // iked rekeys IKE_SAs, it does not reauthenticate them.
+        .kv("reauth_time", "0")
+        .kv(
+            "rekey_time",
+            if c.rekey { ike_rekey } else { 0 }.to_string(),
+        )
+        .kv("unique", unique);
+    if c.dpdaction != conf::conn::DpdAction::None {
+        m.kv("dpd_delay", c.dpddelay.as_secs().to_string());
+    }
+    m.section("local-1", auth(&v.local_id, &v.local_auth))
+        .section("remote-1", auth(&v.remote_id, &v.remote_auth))
+        .section("children", children);
+    m
+}
+
+/// A `control-log` event.
+fn log_event(conn: &str, msg: &str) -> (&'static str, Message) {
+    let mut m = Message::new();
+    m.kv("group", "IKE")
+        .kv("level", "1")
+        .kv("ikesa-name", conn)
+        .kv("msg", msg);
+    ("control-log", m)
+}
+
+/// `timeout` in ms: 0 (or none) waits for the daemon, -1 not at all.
+enum Wait {
+    Daemon,
+    No,
+    For(Duration),
+}
+
+fn wait_of(args: &Message) -> Wait {
+    match args.get_str("timeout").and_then(|t| t.parse::<i64>().ok()) {
+        None | Some(0) => Wait::Daemon,
+        Some(n) if n < 0 => Wait::No,
+        Some(n) => Wait::For(Duration::from_millis(n.unsigned_abs())),
+    }
+}
+
+async fn initiate(args: &Message, q: &mpsc::Sender<Query>) -> Result<Handled, ViciError> {
+    let (name, kind) = match (args.get_str("child"), args.get_str("ike")) {
+        (Some(c), _) => (c, "CHILD_SA"),
+        (None, Some(i)) => (i, "IKE_SA"),
+        (None, None) => {
+            return Ok(Handled::response(result(
+                false,
+                "missing configuration name",
+            )));
+        }
+    };
+    let s = snapshot(q).await?;
+    if s.config.conn(name).is_none() {
+        let e = format!("{kind} config '{name}' not found");
+        return Ok(Handled::response(result(false, &e)));
+    }
+    let req = Request::Up { conn: name.into() };
+    let r = match wait_of(args) {
+        Wait::No => {
+            control(q, req, Some(Duration::ZERO)).await?;
+            return Ok(Handled::response(result(true, "")));
+        }
+        Wait::Daemon => control(q, req, None).await?,
+        Wait::For(d) => control(q, req, Some(d)).await?,
+    };
+    let (ok, msg) = match r {
+        Some(r) => (r.ok, r.message),
+        None => (false, format!("initiating '{name}' timed out")),
+    };
+    Ok(Handled {
+        events: vec![log_event(name, &msg)],
+        response: Some(result(ok, &msg)),
+    })
+}
+
+fn terminate_result(ok: bool, matches: usize, terminated: usize, errmsg: &str) -> Message {
+    let mut m = Message::new();
+    m.kv("success", if ok { "yes" } else { "no" })
+        .kv("matches", matches.to_string())
+        .kv("terminated", terminated.to_string());
+    if !ok {
+        m.kv("errmsg", errmsg);
+    }
+    m
+}
+
+async fn terminate(args: &Message, q: &mpsc::Sender<Query>) -> Result<Handled, ViciError> {
+    if args.get("child").is_some()
+        || args.get("child-id").is_some()
+        || args.get("child_id").is_some()
+    {
+        return Ok(Handled::response(terminate_result(
+            false,
+            0,
+            0,
+            "terminating a CHILD_SA alone is not supported by iked: terminate its IKE_SA (--ike)",
+        )));
+    }
+    let s = snapshot(q).await?;
+    let id = args
+        .get_str("ike-id")
+        .or_else(|| args.get_str("ike_id"))
+        .map(|v| v.parse::<u32>().ok());
+    let conn = match (args.get_str("ike"), id) {
+        (_, Some(None)) => None,
+        (name, Some(Some(id))) => s
+            .report
+            .ike_sas
+            .iter()
+            .find(|sa| sa.ike_id == id && name.is_none_or(|n| n == sa.conn))
+            .map(|sa| sa.conn.clone()),
+        (Some(name), None) => Some(name.to_owned()),
+        (None, None) => None,
+    };
+    let n = conn.as_deref().map_or(0, |c| {
+        s.report.ike_sas.iter().filter(|sa| sa.conn == c).count()
+    });
+    let Some(conn) = conn.filter(|_| n > 0) else {
+        return Ok(Handled::response(terminate_result(
+            false,
+            0,
+            0,
+            "no matching SAs to terminate found",
+        )));
+    };
+    if id.is_some() && n > 1 {
+        let e = format!(
+            "'{conn}' has {n} IKE_SAs; iked terminates a conn's IKE_SAs together, terminate by name (--ike {conn})"
+        );
+        return Ok(Handled::response(terminate_result(false, n, 0, &e)));
+    }
+    let req = Request::Down { conn: conn.clone() };
+    let r = match wait_of(args) {
+        Wait::No => {
+            control(q, req, Some(Duration::ZERO)).await?;
+            return Ok(Handled::response(terminate_result(true, n, n, "")));
+        }
+        Wait::Daemon => control(q, req, None).await?,
+        Wait::For(d) => control(q, req, Some(d)).await?,
+    };
+    let (ok, msg) = match r {
+        Some(r) => (r.ok, r.message),
+        None => (false, format!("terminating '{conn}' timed out")),
+    };
+    Ok(Handled {
+        events: vec![log_event(&conn, &msg)],
+        response: Some(terminate_result(ok, n, if ok { n } else { 0 }, &msg)),
+    })
+}

@@ -1,0 +1,392 @@
+//! The answers built from a status snapshot, against the layout charon 5.9.8
+//! sends (seen on the wire between swanctl and charon), and the dispatcher
+//! against a scripted daemon loop.
+
+use super::Snapshot;
+use super::codec::{Item, Message};
+use super::commands::*;
+use crate::daemon::status::{ChildSaView, Counters, IkeSaView, StatusReport};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+const CONF: &str = "conn gw\n  left=192.0.2.1\n  leftsubnet=10.1.0.0/16\n  leftid=moon\n  right=192.0.2.2\n  rightsubnet=10.2.0.0/16\n  rightid=sun\n  authby=psk\n  auto=add\n";
+
+fn snapshot() -> Snapshot {
+    let src = conf::MemSource::default().with("/c", CONF);
+    let config = conf::load_from(&src, std::path::Path::new("/c"), None).unwrap();
+    let child = ChildSaView {
+        conn: "gw".into(),
+        child_id: 3,
+        reqid: 1,
+        mode: "TUNNEL".into(),
+        spi_in: 0xc1d2e3f4,
+        spi_out: 0x0000abcd,
+        encap: true,
+        proposal: "AES_CBC_128/HMAC_SHA2_256_128/ESN".into(),
+        ts_local: vec!["10.1.0.0/16".into()],
+        ts_remote: vec!["10.2.0.0/16".into()],
+        established_secs_ago: 7,
+        rekey_in_secs: Some(3317),
+        rekeying: false,
+        installed: true,
+        counters: Some(Counters {
+            bytes_in: 840,
+            packets_in: 10,
+            idle_in_secs: Some(2),
+            bytes_out: 420,
+            packets_out: 5,
+            idle_out_secs: None,
+        }),
+    };
+    let sa = IkeSaView {
+        conn: "gw".into(),
+        ike_id: 1,
+        state: "ESTABLISHED".into(),
+        initiator: true,
+        local: "192.0.2.1:4500".parse().unwrap(),
+        remote: "192.0.2.2:4500".parse().unwrap(),
+        local_id: "moon".into(),
+        remote_id: "sun".into(),
+        spi_i: "0dcfa4e9bf4f0700".into(),
+        spi_r: "85f9d7fc498e8bb3".into(),
+        proposal: "AES_CBC_256/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/MODP_2048".into(),
+        established_secs_ago: Some(10),
+        rekey_in_secs: Some(13491),
+        children: vec![child],
+    };
+    let mut half = sa.clone();
+    half.conn = "gw".into();
+    half.ike_id = 2;
+    half.state = "CONNECTING".into();
+    half.initiator = false;
+    half.established_secs_ago = None;
+    half.rekey_in_secs = None;
+    half.children.clear();
+    Snapshot {
+        report: StatusReport {
+            version: "0.1.0".into(),
+            uptime_secs: 12,
+            ike_sas: vec![sa, half],
+            ..Default::default()
+        },
+        config: Arc::new(config),
+        addrs: vec!["192.0.2.1".parse().unwrap()],
+        scheduled: 2,
+    }
+}
+
+fn keys(m: &Message) -> Vec<&str> {
+    m.items.iter().map(|(k, _)| k.as_str()).collect()
+}
+
+fn list<'a>(m: &'a Message, k: &str) -> Vec<&'a str> {
+    match m.get(k) {
+        Some(Item::List(l)) => l.iter().map(|v| std::str::from_utf8(v).unwrap()).collect(),
+        other => panic!("{k}: {other:?}"),
+    }
+}
+
+#[test]
+fn suites() {
+    let a = parse_suite("AES_CBC_256/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/MODP_2048");
+    assert_eq!(a.encr, Some(("AES_CBC".into(), Some(256))));
+    assert_eq!(a.integ.as_deref(), Some("HMAC_SHA2_256_128"));
+    assert_eq!(a.prf.as_deref(), Some("PRF_HMAC_SHA2_256"));
+    assert_eq!(a.dh.as_deref(), Some("MODP_2048"));
+    assert!(!a.esn);
+    let g = parse_suite("AES_GCM_16_256/PRF_HMAC_SHA2_384/ECP_384");
+    assert_eq!(g.encr, Some(("AES_GCM_16".into(), Some(256))));
+    assert_eq!((g.integ, g.dh.as_deref()), (None, Some("ECP_384")));
+    let c = parse_suite("CHACHA20_POLY1305_256/PRF_HMAC_SHA2_256/CURVE_25519/ESN");
+    assert_eq!(c.encr, Some(("CHACHA20_POLY1305".into(), Some(256))));
+    assert_eq!(c.dh.as_deref(), Some("CURVE_25519"));
+    assert!(c.esn);
+    assert_eq!(parse_suite(""), Algs::default());
+}
+
+#[test]
+fn times_like_strongswan() {
+    let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_165_949);
+    assert_eq!(format_time(t), "Dec 01 22:59:09 2026");
+    assert_eq!(format_time(SystemTime::UNIX_EPOCH), "Jan 01 00:00:00 1970");
+    let leap = SystemTime::UNIX_EPOCH + Duration::from_secs(951_782_400);
+    assert_eq!(format_time(leap), "Feb 29 00:00:00 2000");
+}
+
+#[test]
+fn version_and_stats() {
+    let v = version("6.1.0-test");
+    assert_eq!(
+        keys(&v),
+        ["daemon", "version", "sysname", "release", "machine"]
+    );
+    assert_eq!(v.get_str("daemon"), Some("iked"));
+    assert_eq!(v.get_str("release"), Some("6.1.0-test"));
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_165_961);
+    let s = stats(&snapshot(), now);
+    assert_eq!(
+        keys(&s),
+        [
+            "uptime",
+            "workers",
+            "queues",
+            "scheduled",
+            "ikesas",
+            "plugins"
+        ]
+    );
+    let up = s.get_section("uptime").unwrap();
+    assert_eq!(up.get_str("running"), Some("12 seconds"));
+    assert_eq!(up.get_str("since"), Some("Dec 01 22:59:09 2026"));
+    let ikesas = s.get_section("ikesas").unwrap();
+    assert_eq!(ikesas.get_str("total"), Some("2"));
+    assert_eq!(ikesas.get_str("half-open"), Some("1"));
+    assert_eq!(s.get_str("scheduled"), Some("2"));
+    assert!(list(&s, "plugins").contains(&"vici"));
+}
+
+#[test]
+fn list_sa_like_charon() {
+    let s = snapshot();
+    let all = list_sas(&s, None, None);
+    assert_eq!(all.len(), 2);
+    assert_eq!(list_sas(&s, Some("gw"), Some(2)).len(), 1);
+    assert!(list_sas(&s, Some("other"), None).is_empty());
+    assert!(list_sas(&s, None, Some(9)).is_empty());
+    let sa = all[0].get_section("gw").unwrap();
+    // charon 5.9.8's keys, in its order
+    assert_eq!(
+        keys(sa),
+        [
+            "uniqueid",
+            "version",
+            "state",
+            "local-host",
+            "local-port",
+            "local-id",
+            "remote-host",
+            "remote-port",
+            "remote-id",
+            "initiator",
+            "initiator-spi",
+            "responder-spi",
+            "encr-alg",
+            "encr-keysize",
+            "integ-alg",
+            "prf-alg",
+            "dh-group",
+            "established",
+            "rekey-time",
+            "child-sas"
+        ]
+    );
+    for (k, v) in [
+        ("uniqueid", "1"),
+        ("version", "2"),
+        ("state", "ESTABLISHED"),
+        ("local-host", "192.0.2.1"),
+        ("local-port", "4500"),
+        ("remote-id", "sun"),
+        ("initiator", "yes"),
+        ("initiator-spi", "0dcfa4e9bf4f0700"),
+        ("encr-alg", "AES_CBC"),
+        ("encr-keysize", "256"),
+        ("dh-group", "MODP_2048"),
+        ("established", "10"),
+        ("rekey-time", "13491"),
+    ] {
+        assert_eq!(sa.get_str(k), Some(v), "{k}");
+    }
+    let c = sa
+        .get_section("child-sas")
+        .unwrap()
+        .get_section("gw-3")
+        .unwrap();
+    for (k, v) in [
+        ("name", "gw"),
+        ("uniqueid", "3"),
+        ("reqid", "1"),
+        ("state", "INSTALLED"),
+        ("mode", "TUNNEL"),
+        ("protocol", "ESP"),
+        ("encap", "yes"),
+        ("spi-in", "c1d2e3f4"),
+        ("spi-out", "0000abcd"),
+        ("encr-alg", "AES_CBC"),
+        ("encr-keysize", "128"),
+        ("integ-alg", "HMAC_SHA2_256_128"),
+        ("esn", "1"),
+        ("bytes-in", "840"),
+        ("packets-in", "10"),
+        ("use-in", "2"),
+        ("bytes-out", "420"),
+        ("packets-out", "5"),
+        ("rekey-time", "3317"),
+        // lifetime=1h from installation, 7 s ago
+        ("life-time", "3593"),
+        ("install-time", "7"),
+    ] {
+        assert_eq!(c.get_str(k), Some(v), "{k}");
+    }
+    assert_eq!(c.get("use-out"), None, "never used outbound");
+    assert_eq!(list(c, "local-ts"), ["10.1.0.0/16"]);
+    assert_eq!(list(c, "remote-ts"), ["10.2.0.0/16"]);
+    let half = all[1].get_section("gw").unwrap();
+    assert_eq!(half.get_str("state"), Some("CONNECTING"));
+    assert_eq!(half.get("initiator"), None);
+    assert_eq!(half.get("established"), None);
+    assert_eq!(half.get_section("child-sas"), Some(&Message::new()));
+}
+
+#[test]
+fn list_conn_like_charon() {
+    let s = snapshot();
+    let v = list_conns(&s, None);
+    assert_eq!(v.len(), 1);
+    assert!(list_conns(&s, Some("nosuch")).is_empty());
+    let c = v[0].get_section("gw").unwrap();
+    assert_eq!(
+        keys(c),
+        [
+            "local_addrs",
+            "remote_addrs",
+            "version",
+            "reauth_time",
+            "rekey_time",
+            "unique",
+            "local-1",
+            "remote-1",
+            "children"
+        ]
+    );
+    assert_eq!(list(c, "local_addrs"), ["192.0.2.1"]);
+    assert_eq!(list(c, "remote_addrs"), ["192.0.2.2"]);
+    assert_eq!(c.get_str("version"), Some("IKEv2"));
+    // ikelifetime 3h - margintime 9m
+    assert_eq!(c.get_str("rekey_time"), Some("10260"));
+    let l = c.get_section("local-1").unwrap();
+    assert_eq!(l.get_str("class"), Some("pre-shared key"));
+    assert_eq!(l.get_str("id"), Some("moon"));
+    assert_eq!(
+        c.get_section("remote-1").unwrap().get_str("id"),
+        Some("sun")
+    );
+    let ch = c
+        .get_section("children")
+        .unwrap()
+        .get_section("gw")
+        .unwrap();
+    assert_eq!(ch.get_str("mode"), Some("TUNNEL"));
+    assert_eq!(ch.get_str("rekey_time"), Some("3060"));
+    assert_eq!(list(ch, "local-ts"), ["10.1.0.0/16"]);
+    assert_eq!(list(ch, "remote-ts"), ["10.2.0.0/16"]);
+}
+
+/// The dispatcher against a scripted loop: snapshots and control requests.
+#[tokio::test]
+async fn dispatch() {
+    use super::Query;
+    use crate::daemon::control::{Request, Response};
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Query>(4);
+    let seen = tokio::spawn(async move {
+        let mut reqs = Vec::new();
+        while let Some(q) = rx.recv().await {
+            match q {
+                Query::Snapshot(t) => {
+                    let _ = t.send(snapshot());
+                }
+                Query::Control(r, t) => {
+                    let ok = !matches!(r, Request::Reload);
+                    let _ = t.send(if ok {
+                        Response::ok(format!("did {r:?}"))
+                    } else {
+                        Response::err("reload failed")
+                    });
+                    reqs.push(r);
+                }
+            }
+        }
+        reqs
+    });
+    let none = Message::new();
+    let h = handle("no-such-command", &none, &tx).await.unwrap();
+    assert_eq!(h, Handled::default(), "CMD_UNKNOWN");
+    let h = handle("list-sas", &none, &tx).await.unwrap();
+    assert_eq!(h.events.len(), 2);
+    assert_eq!(h.response, Some(Message::new()));
+    let mut a = Message::new();
+    a.kv("child", "gw").kv("timeout", "5000");
+    let h = handle("initiate", &a, &tx).await.unwrap();
+    assert_eq!(h.response.as_ref().unwrap().get_str("success"), Some("yes"));
+    assert_eq!(h.events[0].0, "control-log");
+    let mut a = Message::new();
+    a.kv("child", "nosuch");
+    let h = handle("initiate", &a, &tx).await.unwrap();
+    let r = h.response.unwrap();
+    assert_eq!(r.get_str("success"), Some("no"));
+    assert_eq!(
+        r.get_str("errmsg"),
+        Some("CHILD_SA config 'nosuch' not found")
+    );
+    let mut a = Message::new();
+    a.kv("ike", "gw");
+    let r = handle("terminate", &a, &tx)
+        .await
+        .unwrap()
+        .response
+        .unwrap();
+    assert_eq!(r.get_str("success"), Some("yes"));
+    assert_eq!(r.get_str("matches"), Some("2"));
+    let mut a = Message::new();
+    a.kv("ike-id", "1");
+    let r = handle("terminate", &a, &tx)
+        .await
+        .unwrap()
+        .response
+        .unwrap();
+    assert_eq!(
+        r.get_str("success"),
+        Some("no"),
+        "two IKE_SAs share the conn"
+    );
+    let mut a = Message::new();
+    a.kv("ike", "other");
+    let r = handle("terminate", &a, &tx)
+        .await
+        .unwrap()
+        .response
+        .unwrap();
+    assert_eq!(
+        r.get_str("errmsg"),
+        Some("no matching SAs to terminate found")
+    );
+    let r = handle("reload-settings", &none, &tx)
+        .await
+        .unwrap()
+        .response
+        .unwrap();
+    assert_eq!(
+        (r.get_str("success"), r.get_str("errmsg")),
+        (Some("no"), Some("reload failed"))
+    );
+    drop(tx);
+    let reqs = seen.await.unwrap();
+    assert_eq!(
+        reqs,
+        [
+            Request::Up { conn: "gw".into() },
+            Request::Down { conn: "gw".into() },
+            Request::Reload
+        ]
+    );
+}
+
+#[test]
+fn socket_uris() {
+    assert_eq!(
+        super::unix_path("unix:///var/run/charon.vici"),
+        Some("/var/run/charon.vici".into())
+    );
+    assert_eq!(super::unix_path("tcp://127.0.0.1:4502"), None);
+    assert_eq!(super::unix_path("unix://"), None);
+}
