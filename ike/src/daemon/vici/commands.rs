@@ -296,6 +296,9 @@ pub fn ike_sa(s: &Snapshot, sa: &IkeSaView, children: bool) -> Message {
         .kv("remote-host", sa.remote.ip().to_string())
         .kv("remote-port", sa.remote.port().to_string())
         .kv("remote-id", &sa.remote_id);
+    if let Some(e) = &sa.remote_eap_id {
+        m.kv("remote-eap-id", e);
+    }
     if sa.initiator {
         m.kv("initiator", "yes");
     }

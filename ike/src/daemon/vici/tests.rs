@@ -47,6 +47,7 @@ fn snapshot() -> Snapshot {
         remote: "192.0.2.2:4500".parse().unwrap(),
         local_id: "moon".into(),
         remote_id: "sun".into(),
+        remote_eap_id: None,
         spi_i: "0dcfa4e9bf4f0700".into(),
         spi_r: "85f9d7fc498e8bb3".into(),
         proposal: "AES_CBC_256/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/MODP_2048".into(),
@@ -231,6 +232,16 @@ fn list_sa_like_charon() {
     assert_eq!(c.get("use-out"), None, "never used outbound");
     assert_eq!(list(c, "local-ts"), ["10.1.0.0/16"]);
     assert_eq!(list(c, "remote-ts"), ["10.2.0.0/16"]);
+    let mut eap = s.clone();
+    eap.report.ike_sas[0].remote_eap_id = Some("carol".into());
+    let e = list_sas(&eap, None, Some(1));
+    let e = e[0].get_section("gw").unwrap();
+    assert_eq!(e.get_str("remote-eap-id"), Some("carol"));
+    assert_eq!(
+        keys(e)[8..11],
+        ["remote-id", "remote-eap-id", "initiator"],
+        "after remote-id, as the README lists it"
+    );
     let half = all[1].get_section("gw").unwrap();
     assert_eq!(half.get_str("state"), Some("CONNECTING"));
     assert_eq!(half.get("initiator"), None);
