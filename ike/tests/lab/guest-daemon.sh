@@ -52,16 +52,14 @@
 #               203.0.113.128/25) + per-user conns (also=, rightid, eap_identity, one fixed
 #               rightsourceip); strongSwan's starter connects as client_a, client_b, other: each in
 #               the conn with the best identity match (iked's status), its own address on the client,
-#               ping from it raises both inbound counters. (Not in the default list until iked picks
-#               the per-user conn: issue 12.)
+#               ping from it raises both inbound counters (issue 12: before it, client_a got ikev2-vpn).
 # iked-defaultroute  left=%defaultroute, auto=start, two CHILD_SAs via also= on a host whose first
 #               address is a dummy's (198.51.100.77): one IKE_SA from 192.0.2.1 on both sides, both
-#               CHILD_SAs INSTALLED and carrying traffic. (Not in the default list until iked asks
-#               the kernel for the route's source address: issue 12.)
+#               CHILD_SAs INSTALLED and carrying traffic (issue 12: before it, iked sent from 127.0.0.1).
 set -u
 OUT=$1 BIN=$2
 [ -f "$OUT/env.sh" ] && . "$OUT/env.sh"
-SCENARIOS=${SCENARIOS:-"install-gcm install-cbc install-chacha install-encap install-transport iked-gcm iked-cbc iked-rekey iked-rekey-resp iked-badpsk iked-route iked-shunt iked-route6 iked-route6-resp iked-natt iked-encaps iked-encaps-resp iked-nat iked-nat-resp iked-v6 iked-4in6 iked-6in4 iked-vti iked-vti-resp iked-vti6 iked-vti6-resp iked-xfrmi iked-xfrmi-swan iked-xfrmi-swan-resp iked-gre iked-gre-resp swan-init swan-resp starter-init starter-resp"}
+SCENARIOS=${SCENARIOS:-"install-gcm install-cbc install-chacha install-encap install-transport iked-gcm iked-cbc iked-rekey iked-rekey-resp iked-badpsk iked-route iked-shunt iked-route6 iked-route6-resp iked-natt iked-encaps iked-encaps-resp iked-nat iked-nat-resp iked-v6 iked-4in6 iked-6in4 iked-vti iked-vti-resp iked-vti6 iked-vti6-resp iked-xfrmi iked-xfrmi-swan iked-xfrmi-swan-resp iked-gre iked-gre-resp swan-init swan-resp starter-init starter-resp rw-peruser iked-defaultroute"}
 exec >"$OUT/guest.log" 2>&1
 RES=$OUT/results.txt; : >"$RES"
 result() { echo "RESULT $*" | tee -a "$RES"; }
