@@ -137,17 +137,22 @@ impl<'t> Cursor<'t> {
         }
     }
 
-    /// The rest of the line without its comment, trimmed.
-    fn rest_of_line(&mut self) -> String {
+    /// An unquoted value: up to the end of the line, a comment, or a `}` that
+    /// closes the section (left for the caller), trimmed. strongSwan 5.9's
+    /// parser reads `knl = 2 } }` as `knl = 2` and two closing braces, and
+    /// configurations in the field rely on it.
+    fn unquoted_value(&mut self) -> String {
         let mut s = String::new();
         while let Some(c) = self.peek() {
-            if c == '\n' || c == '#' {
+            if c == '\n' || c == '#' || c == '}' {
                 break;
             }
             s.push(c);
             self.bump();
         }
-        self.skip_line();
+        if self.peek() == Some('#') {
+            self.skip_line();
+        }
         s.trim().to_owned()
     }
 }
@@ -278,7 +283,7 @@ impl<'a> Parser<'a> {
             cur.skip_blanks();
             let next = cur.peek();
             if name == "include" && !matches!(next, Some('=' | '{' | ':') | None) {
-                let arg = cur.rest_of_line();
+                let arg = cur.unquoted_value();
                 let arg = arg.trim_matches('"');
                 if arg.is_empty() {
                     self.diags
@@ -382,14 +387,7 @@ impl<'a> Parser<'a> {
         cur.skip_blanks();
         let value_loc = Location::new(file, cur.line, cur.col);
         if cur.peek() != Some('"') {
-            let text = cur.rest_of_line();
-            if text.ends_with('}') && text.len() > 1 {
-                self.diags.warn(
-                    value_loc.clone(),
-                    Some(key),
-                    format!("the value '{text}' ends in '}}': a value runs to the end of its line, so this '}}' closes no section (put it on a line of its own)"),
-                );
-            }
+            let text = cur.unquoted_value();
             return Some(Value {
                 text,
                 key_loc,
@@ -421,7 +419,7 @@ impl<'a> Parser<'a> {
             }
         }
         cur.skip_blanks();
-        if !matches!(cur.peek(), None | Some('\n' | '#')) {
+        if !matches!(cur.peek(), None | Some('\n' | '#' | '}')) {
             let at = Location::new(file, cur.line, cur.col);
             self.diags.err(
                 at,
@@ -740,13 +738,38 @@ mod tests {
     }
 
     #[test]
-    fn value_ending_in_brace_warns() {
-        let (_, d) = parse(&[("/s.conf", "a { b = c }\n")]);
-        let msgs: Vec<String> = d.list.iter().map(ToString::to_string).collect();
+    fn a_brace_after_a_value_closes_the_section_like_strongswan() {
+        // The lab's strongSwan peers have run with exactly this for sessions.
+        let text = "charon {\n  filelog { swan { path = /tmp/x.log\n    default = 1\n    knl = 2 } }\n  port = 4501\n}\n";
+        let (root, d) = parse(&[("/s.conf", text)]);
         assert!(
-            msgs[0].starts_with("/s.conf:1:9: warning: b: the value 'c }' ends in '}'"),
-            "{msgs:?}"
+            d.list.is_empty(),
+            "{:?}",
+            d.list.iter().map(ToString::to_string).collect::<Vec<_>>()
         );
-        assert!(msgs[1].contains("section 'a' is not closed"), "{msgs:?}");
+        assert_eq!(get(&root, "charon.filelog.swan.knl"), Some("2"));
+        assert_eq!(get(&root, "charon.filelog.swan.path"), Some("/tmp/x.log"));
+        assert_eq!(get(&root, "charon.port"), Some("4501"));
+        // So does an include on the same line (Debian's plugins line).
+        let (_, d) = parse(&[
+            (
+                "/s.conf",
+                "charon {\n  plugins { include p/*.conf }\n  port = 4501\n}\n",
+            ),
+            ("/p/a.conf", "a { load = yes }\n"),
+        ]);
+        assert!(
+            d.list.iter().all(|m| !m.to_string().contains("not closed")),
+            "{:?}",
+            d.list.iter().map(ToString::to_string).collect::<Vec<_>>()
+        );
+        // A quoted value keeps its braces.
+        let (root, d) = parse(&[("/s.conf", "a { b = \"c }\" }\n")]);
+        assert!(
+            d.list.is_empty(),
+            "{:?}",
+            d.list.iter().map(ToString::to_string).collect::<Vec<_>>()
+        );
+        assert_eq!(get(&root, "a.b"), Some("c }"));
     }
 }
