@@ -422,3 +422,60 @@ fn exchanges_survive_latency_and_reordering() {
     sb.sort_unstable();
     assert_eq!(sa, sb, "both sides agree on the SAs after the rekeys");
 }
+
+#[test]
+fn one_ike_sa_or_one_child_sa_is_terminated_by_its_id() {
+    let conf = format!(
+        "conn %default\n  left={A}\n  leftid=@moon\n  right={B}\n  rightid=@sun\n  authby=psk\n  auto=add\n\
+         conn one\n  leftsubnet=10.1.0.0/16\n  rightsubnet=10.2.0.0/16\n\
+         conn two\n  leftsubnet=10.3.0.0/16\n  rightsubnet=10.4.0.0/16\n"
+    );
+    let mut p = Pair::same(&conf, PSK);
+    let ike = p.a.initiate(p.now, "one").unwrap();
+    p.a.initiate(p.now, "two").unwrap();
+    p.run_clean();
+    let two = Pair::installs(&p.a_events)[1].child_id;
+    assert!(!p.a.terminate_child(p.now, two + 100), "unknown CHILD_SA");
+    assert!(p.a.terminate_child(p.now, two));
+    p.run_clean();
+    for st in [p.a.status(p.now), p.b.status(p.now)] {
+        assert_eq!(st.len(), 1, "the IKE_SA stays");
+        assert_eq!(st[0].children.len(), 1);
+        assert_eq!(st[0].children[0].conn, "one");
+    }
+    assert!(!p.a.terminate_ike(p.now, ike + 100));
+    assert!(p.a.terminate_ike(p.now, ike));
+    p.run_clean();
+    assert!(p.a.status(p.now).is_empty() && p.b.status(p.now).is_empty());
+}
+
+#[test]
+fn a_refused_ike_sa_rekey_is_tried_again_later() {
+    // The peer refuses our IKE_SA rekey (TEMPORARY_FAILURE: it is deleting
+    // the IKE_SA itself just then); our SA must schedule another attempt.
+    let conf = net2net().replace(
+        "auto=add",
+        "auto=add\n  ikelifetime=60s\n  margintime=10s\n  rekeyfuzz=0%\n  lifetime=8h",
+    );
+    let later = conf.replace("ikelifetime=60s", "ikelifetime=1h");
+    let mut p = Pair::new(&conf, PSK, &later, PSK);
+    p.until = p.now + Duration::from_secs(40);
+    p.a.initiate(p.now, "net-net").unwrap();
+    p.run_clean();
+    let due = p.a.poll_timeout().expect("the rekey is scheduled");
+    p.now = due;
+    p.a.handle_timeout(p.now);
+    let rekey = p.a.poll_transmit().expect("a's CREATE_CHILD_SA");
+    assert_eq!(p.b.terminate(p.now, "net-net"), 1);
+    let delete = p.b.poll_transmit().expect("b's DELETE");
+    p.b.handle_datagram(p.now, rekey.remote, rekey.local, &rekey.data);
+    let refusal = p.b.poll_transmit().expect("b's answer");
+    p.a.handle_datagram(p.now, refusal.remote, refusal.local, &refusal.data);
+    let st = p.a.status(p.now);
+    assert_eq!(st[0].state, IkeState::Established);
+    let again = st[0].rekey_in_secs.expect("another rekey is scheduled");
+    assert!((25..=30).contains(&again), "retried in about 30 s: {again}");
+    // (b's DELETE then ends it, as it would.)
+    p.a.handle_datagram(p.now, delete.remote, delete.local, &delete.data);
+    assert!(p.a.status(p.now).is_empty());
+}

@@ -880,10 +880,19 @@ impl Kernel {
             new_sport: remote.port(),
         };
         let (sa_in, sa_out) = remap(&pair.0, &pair.1, &m)?;
+        // An outbound SA still held back (rekey responder) is only updated in
+        // our record: install_outbound adds it with the new port.
+        let out_installed = self
+            .children
+            .get(&child_id)
+            .is_some_and(|r| r.sa_out.is_some());
         let x = self.xfrm.as_mut().ok_or("no XFRM socket")?;
-        for sa in [&sa_in, &sa_out] {
-            x.update_sa(sa)
-                .map_err(|e| format!("unable to update SAD entry with SPI {:08x}: {e}", sa.spi))?;
+        for (sa, installed) in [(&sa_in, true), (&sa_out, out_installed)] {
+            if installed {
+                x.update_sa(sa).map_err(|e| {
+                    format!("unable to update SAD entry with SPI {:08x}: {e}", sa.spi)
+                })?;
+            }
         }
         self.sas.insert(child_id, (sa_in, sa_out));
         Ok(true)

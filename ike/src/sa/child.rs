@@ -261,6 +261,26 @@ impl IkeSa {
         }
     }
 
+    /// Our DELETE of one CHILD_SA (a command); false if it is not ours or
+    /// already going.
+    pub(super) fn delete_child(&mut self, ctx: &mut Ctx, now: Instant, child_id: u32) -> bool {
+        if !self.is_established() {
+            return false;
+        }
+        let Some(c) = self
+            .children
+            .iter_mut()
+            .find(|c| c.id == child_id && c.state != ChildState::Retiring)
+        else {
+            return false;
+        };
+        info!(target: "chd", "closing CHILD_SA {}{{{}}} (command)", c.conn, c.id);
+        c.state = ChildState::Retiring;
+        let spi = c.spi_in;
+        self.queue_request(ctx, now, super::ike_sa::Queued::DeleteChild(vec![spi]));
+        true
+    }
+
     /// Reports all CHILD_SAs of this IKE_SA gone (their kernel state removed).
     pub(super) fn report_children_gone(&mut self, ctx: &mut Ctx) {
         for c in std::mem::take(&mut self.children) {

@@ -439,6 +439,30 @@ impl Endpoint {
         keys.len()
     }
 
+    /// Deletes one IKE_SA by its unique id (`name[N]`; VICI `terminate
+    /// ike-id`). False if there is no such IKE_SA.
+    pub fn terminate_ike(&mut self, now: Instant, ike_id: u32) -> bool {
+        let Some(k) = self.key_of_id(ike_id) else {
+            return false;
+        };
+        self.with_sa(k, |sa, ctx| sa.delete(ctx, now, "deleted by command"))
+            .is_some()
+    }
+
+    /// Deletes one CHILD_SA by its unique id (`name{N}`) with an
+    /// INFORMATIONAL DELETE; the IKE_SA stays. False if there is no such CHILD_SA.
+    pub fn terminate_child(&mut self, now: Instant, child_id: u32) -> bool {
+        let Some(k) = self
+            .child_owner
+            .get(&child_id)
+            .and_then(|id| self.key_of_id(*id))
+        else {
+            return false;
+        };
+        self.with_sa(k, |sa, ctx| sa.delete_child(ctx, now, child_id))
+            .unwrap_or(false)
+    }
+
     /// Deletes every IKE_SA (DELETE sent once, no waiting) and reports every CHILD_SA gone.
     pub fn shutdown(&mut self, now: Instant) {
         let keys: Vec<Spi> = self.sas.keys().copied().collect();
