@@ -132,6 +132,22 @@ const CASES: &[(&str, &str)] = &[
         "conn a\n  leftrsasigkey=0s!!!\n",
         "/etc/ipsec.conf:2:17: leftrsasigkey: 0s key is not valid base64",
     ),
+    (
+        "conn a\n  rightgroups=staff\n",
+        "/etc/ipsec.conf:2:3: rightgroups: group membership (attribute certificates, EAP-RADIUS Class) is not supported by iked",
+    ),
+    (
+        "conn a\n  rightca=CN\n",
+        "/etc/ipsec.conf:2:11: rightca: DN component 'CN' lacks '='",
+    ),
+    (
+        "conn a\n  rightca=%same\n",
+        "/etc/ipsec.conf:2:11: rightca: %same needs a leftca= distinguished name",
+    ),
+    (
+        "conn a\n  rightauth=rsa-2048-sha257\n",
+        "/etc/ipsec.conf:2:13: rightauth: 'rsa-2048-sha257': 'sha257' is not a key type",
+    ),
 ];
 
 #[test]
@@ -229,4 +245,32 @@ fn secrets_file_mode_is_checked() {
     let cfg = conf::load(&conf_p, Some(&sec_p)).unwrap();
     assert!(!cfg.warnings.iter().any(|w| w.message.contains("readable")));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn rightca_same_is_leftca_and_auth_constraints_are_typed() {
+    use conf::conn::{AuthMethod, PubkeyConstraint as C, PubkeyKind, SigHash};
+    let src = conf::MemSource::default().with(
+        "/etc/ipsec.conf",
+        "conn a\n  leftca=\"C=CH, O=strongSwan Project, CN=strongSwan Root CA\"\n  rightca=%same\n  rightauth=rsa-2048-sha256-ecdsa-384\n  right=192.0.2.2\n",
+    );
+    let cfg = conf::load_from(&src, Path::new("/etc/ipsec.conf"), None).unwrap();
+    let c = &cfg.conns[0];
+    assert_eq!(
+        c.right.ca.as_deref(),
+        Some("C=CH, O=strongSwan Project, CN=strongSwan Root CA")
+    );
+    assert_eq!(c.right.ca, c.left.ca);
+    assert_eq!(
+        c.right.auth,
+        AuthMethod::Pubkey {
+            kind: PubkeyKind::Rsa,
+            constraints: vec![
+                C::MinBits(2048),
+                C::Hash(SigHash::Sha256),
+                C::Kind(PubkeyKind::Ecdsa),
+                C::MinBits(384)
+            ],
+        }
+    );
 }

@@ -23,7 +23,8 @@ fn openssl(dir: &Path, args: &[&str]) {
     );
 }
 
-fn make_ca(dir: &Path) {
+fn make_ca(dir: &Path, cn: &str) {
+    let subj = format!("/C=CH/O=iked test/CN={cn}");
     openssl(
         dir,
         &[
@@ -39,7 +40,7 @@ fn make_ca(dir: &Path) {
             "-out",
             "ca.pem",
             "-subj",
-            "/C=CH/O=iked test/CN=iked Test CA",
+            &subj,
             "-days",
             "3",
             "-addext",
@@ -50,9 +51,24 @@ fn make_ca(dir: &Path) {
     );
 }
 
-/// ipsec.d folders with a CA (shared, or its own when `other_ca`), and a
-/// certificate + key for `name` with the given subjectAltName.
+/// ipsec.d folders with a CA (shared, or its own "iked Partner CA" when
+/// `other_ca`), and a certificate + key for `name` with the given
+/// subjectAltName.
 fn pki_dir(tag: &str, key_alg: &str, name: &str, san: &str, days: &str, other_ca: bool) -> PathBuf {
+    pki_dir_ext(tag, key_alg, name, san, days, other_ca, "")
+}
+
+/// [`pki_dir`] with more lines for the end certificate's extension file
+/// (e.g. `certificatePolicies=...`); `key_alg` `rsa`, `rsa4096`, `ec`, `ec384`.
+fn pki_dir_ext(
+    tag: &str,
+    key_alg: &str,
+    name: &str,
+    san: &str,
+    days: &str,
+    other_ca: bool,
+    ext: &str,
+) -> PathBuf {
     let d = std::env::temp_dir().join(format!("iked-pk-{}-{tag}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     for sub in ["cacerts", "certs", "private"] {
@@ -64,12 +80,12 @@ fn pki_dir(tag: &str, key_alg: &str, name: &str, san: &str, days: &str, other_ca
         .get_or_init(|| {
             let p = std::env::temp_dir().join(format!("iked-pk-ca-{}", std::process::id()));
             std::fs::create_dir_all(&p).unwrap();
-            make_ca(&p);
+            make_ca(&p, "iked Test CA");
             p
         })
         .clone();
     let ca_dir = if other_ca {
-        make_ca(&d);
+        make_ca(&d, "iked Partner CA");
         d.clone()
     } else {
         shared_ca.clone()
@@ -78,15 +94,15 @@ fn pki_dir(tag: &str, key_alg: &str, name: &str, san: &str, days: &str, other_ca
     let mut args = vec![
         "req", "-new", "-nodes", "-keyout", "key.pem", "-out", "req.csr", "-subj", &subj,
     ];
-    if key_alg == "rsa" {
-        args.extend(["-newkey", "rsa:2048"]);
-    } else {
-        args.extend(["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]);
+    match key_alg {
+        "rsa" => args.extend(["-newkey", "rsa:2048"]),
+        "ec384" => args.extend(["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384"]),
+        _ => args.extend(["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]),
     }
     openssl(&d, &args);
     std::fs::write(
         d.join("ext.cnf"),
-        format!("subjectAltName={san}\nkeyUsage=digitalSignature\n"),
+        format!("subjectAltName={san}\nkeyUsage=digitalSignature\n{ext}\n"),
     )
     .unwrap();
     let ca_pem = ca_dir.join("ca.pem");
@@ -265,4 +281,200 @@ fn untrusted_or_mismatched_certificates_are_rejected() {
     for d in [moon_d, wrong_id, other_ca] {
         let _ = std::fs::remove_dir_all(d);
     }
+}
+
+/// moon trusts two CAs (its own and a partner's) and serves conns that name
+/// which CA their peers must come from.
+fn moon_two_cas(tag: &str) -> (PathBuf, PathBuf) {
+    let moon_d = pki_dir(
+        tag,
+        "ec",
+        "moon.strongswan.org",
+        "DNS:moon.strongswan.org",
+        "2",
+        false,
+    );
+    // The partner's CA signs carol's certificate, and moon trusts it too.
+    let partner = pki_dir(
+        &format!("{tag}-partner"),
+        "ec",
+        "carol",
+        "email:carol@strongswan.org",
+        "2",
+        true,
+    );
+    std::fs::copy(partner.join("ca.pem"), moon_d.join("cacerts/partner.pem")).unwrap();
+    (moon_d, partner)
+}
+
+const CAROL_ANY: &str = "conn net\n  right=192.0.2.1\n  rightid=@moon.strongswan.org\n  rightsubnet=10.1.0.0/16\n  left=192.0.2.2\n  leftcert=cert.pem\n  leftid=carol@strongswan.org\n  leftsubnet=10.2.0.0/16\n  auto=add\n";
+
+/// moon's conn for the staff CA only, with `rightid=%any`.
+const MOON_STAFF: &str = "conn staff\n  left=192.0.2.1\n  leftcert=cert.pem\n  leftid=@moon.strongswan.org\n  leftsubnet=10.1.0.0/16\n  right=%any\n  rightid=%any\n  rightca=\"C=CH, O=iked test, CN=iked Test CA\"\n  rightsubnet=10.2.0.0/16\n  auto=add\n";
+
+fn refused(ea: &[Event], why: &str) -> bool {
+    ea.iter().all(|e| !matches!(e, Event::InstallChild(_)))
+        && ea
+            .iter()
+            .any(|e| matches!(e, Event::IkeDown { reason, .. } if reason.contains(why)))
+}
+
+#[test]
+fn a_partner_ca_certificate_cannot_enter_a_conn_for_another_ca() {
+    let (moon_d, partner) = moon_two_cas("rightca");
+    let mut a = endpoint(MOON_STAFF, ": ECDSA key.pem\n", &moon_d, "192.0.2.1", 5);
+    let mut b = endpoint(CAROL_ANY, ": ECDSA key.pem\n", &partner, "192.0.2.2", 6);
+    let now = Instant::now();
+    b.initiate(now, "net").unwrap();
+    let (ea, eb, _) = run(&mut a, &mut b, now);
+    assert!(
+        refused(
+            &ea,
+            "peer not authenticated by CA 'C=CH, O=iked test, CN=iked Test CA'"
+        ),
+        "{ea:?}"
+    );
+    assert!(
+        eb.iter().any(|e| matches!(e, Event::IkeDown { reason, .. } if reason.contains("AUTHENTICATION_FAILED"))),
+        "{eb:?}"
+    );
+    assert!(a.status(now).is_empty());
+
+    // A conn for the partner CA after it: the partner's peer is switched to
+    // it (never to the staff conn), and gets only the partner conn's subnet.
+    let both = format!(
+        "{MOON_STAFF}conn partner\n  left=192.0.2.1\n  leftcert=cert.pem\n  leftid=@moon.strongswan.org\n  leftsubnet=10.1.0.0/16\n  right=%any\n  rightid=%any\n  rightca=\"C=CH, O=iked test, CN=iked Partner CA\"\n  rightsubnet=10.2.0.0/16\n  auto=add\n"
+    );
+    let mut a = endpoint(&both, ": ECDSA key.pem\n", &moon_d, "192.0.2.1", 7);
+    let mut b = endpoint(CAROL_ANY, ": ECDSA key.pem\n", &partner, "192.0.2.2", 8);
+    b.initiate(now, "net").unwrap();
+    let (ea, _, _) = run(&mut a, &mut b, now);
+    let st = a.status(now);
+    assert_eq!(st.len(), 1, "{ea:?}");
+    assert_eq!(st[0].conn, "partner");
+    assert_eq!(st[0].state, IkeState::Established);
+    for d in [moon_d, partner] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
+#[test]
+fn the_staff_ca_certificate_still_enters_its_conn() {
+    let (moon_d, partner) = moon_two_cas("rightca-ok");
+    let carol = pki_dir(
+        "rightca-ok-carol",
+        "ec",
+        "carol",
+        "email:carol@strongswan.org",
+        "2",
+        false,
+    );
+    let mut a = endpoint(MOON_STAFF, ": ECDSA key.pem\n", &moon_d, "192.0.2.1", 9);
+    let mut b = endpoint(CAROL_ANY, ": ECDSA key.pem\n", &carol, "192.0.2.2", 10);
+    let now = Instant::now();
+    b.initiate(now, "net").unwrap();
+    let (ea, _, _) = run(&mut a, &mut b, now);
+    let st = a.status(now);
+    assert_eq!(st.len(), 1, "{ea:?}");
+    assert_eq!(
+        (st[0].conn.as_str(), st[0].state),
+        ("staff", IkeState::Established)
+    );
+    for d in [moon_d, partner, carol] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
+#[test]
+fn a_weaker_key_or_a_missing_certificate_policy_is_refused() {
+    let moon_d = pki_dir(
+        "strength-moon",
+        "ec",
+        "moon.strongswan.org",
+        "DNS:moon.strongswan.org",
+        "2",
+        false,
+    );
+    let carol = pki_dir_ext(
+        "strength-carol",
+        "ec",
+        "carol",
+        "email:carol@strongswan.org",
+        "2",
+        false,
+        "certificatePolicies=1.3.6.1.4.1.36906.1.1",
+    );
+    let conn = |auth: &str, policy: &str| {
+        format!(
+            "conn net\n  left=192.0.2.1\n  leftcert=cert.pem\n  leftid=@moon.strongswan.org\n  leftsubnet=10.1.0.0/16\n  right=%any\n  rightid=%any\n  rightauth={auth}\n{policy}  rightsubnet=10.2.0.0/16\n  auto=add\n"
+        )
+    };
+    let now = Instant::now();
+    for (i, (auth, policy, want)) in [
+        ("ecdsa-384", "", Some("at least 384 bits")),
+        ("rsa", "", Some("the conn demands Rsa")),
+        (
+            "ecdsa-256-sha384",
+            "",
+            Some("signed AUTH with ECDSA with Sha256"),
+        ),
+        (
+            "ecdsa-256",
+            "  rightcertpolicy=1.3.6.1.4.1.36906.1.2\n",
+            Some("lacks certificate policy 1.3.6.1.4.1.36906.1.2"),
+        ),
+        // What carol has passes.
+        (
+            "ecdsa-256-sha256",
+            "  rightcertpolicy=1.3.6.1.4.1.36906.1.1\n",
+            None,
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let seed = 20 + 2 * i as u64;
+        let mut a = endpoint(
+            &conn(auth, policy),
+            ": ECDSA key.pem\n",
+            &moon_d,
+            "192.0.2.1",
+            seed,
+        );
+        let mut b = endpoint(
+            CAROL_ANY,
+            ": ECDSA key.pem\n",
+            &carol,
+            "192.0.2.2",
+            seed + 1,
+        );
+        b.initiate(now, "net").unwrap();
+        let (ea, _, _) = run(&mut a, &mut b, now);
+        match want {
+            Some(why) => {
+                assert!(refused(&ea, why), "rightauth={auth} {policy}: {ea:?}");
+                assert!(a.status(now).is_empty());
+            }
+            None => assert_eq!(a.status(now)[0].state, IkeState::Established, "{ea:?}"),
+        }
+    }
+    for d in [moon_d, carol] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
+#[test]
+fn a_psk_peer_cannot_use_a_conn_that_demands_a_ca() {
+    let conf_moon = "conn staff\n  left=192.0.2.1\n  leftid=@moon.strongswan.org\n  leftauth=psk\n  leftsubnet=10.1.0.0/16\n  right=%any\n  rightid=%any\n  rightauth=psk\n  rightca=\"C=CH, O=iked test, CN=iked Test CA\"\n  rightsubnet=10.2.0.0/16\n  auto=add\n";
+    let conf_carol = "conn net\n  right=192.0.2.1\n  rightid=@moon.strongswan.org\n  rightsubnet=10.1.0.0/16\n  left=192.0.2.2\n  leftid=carol@strongswan.org\n  authby=psk\n  leftsubnet=10.2.0.0/16\n  auto=add\n";
+    let secrets = ": PSK \"a-long-enough-test-psk\"\n";
+    let dir = std::env::temp_dir().join(format!("iked-pk-{}-psk-ca", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut a = endpoint(conf_moon, secrets, &dir, "192.0.2.1", 40);
+    let mut b = endpoint(conf_carol, secrets, &dir, "192.0.2.2", 41);
+    let now = Instant::now();
+    b.initiate(now, "net").unwrap();
+    let (ea, _, _) = run(&mut a, &mut b, now);
+    assert!(refused(&ea, "no conn for peer identity"), "{ea:?}");
+    let _ = std::fs::remove_dir_all(dir);
 }

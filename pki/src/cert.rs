@@ -213,6 +213,8 @@ pub struct Certificate {
     pub crl_uris: Vec<String>,
     pub has_crl_dp: bool,
     pub name_constraints: Option<NameConstraints>,
+    /// certificatePolicies OIDs (dotted), for `rightcertpolicy=`.
+    pub policies: Vec<String>,
     /// Critical extensions this crate does not understand.
     pub unknown_critical: Vec<String>,
 }
@@ -273,6 +275,7 @@ impl Certificate {
             crl_uris: Vec::new(),
             has_crl_dp: false,
             name_constraints: None,
+            policies: Vec::new(),
             unknown_critical: Vec::new(),
         };
         for ext in t.extensions() {
@@ -329,8 +332,10 @@ impl Certificate {
                 ParsedExtension::ParseError { error } => {
                     return Err(bad(format!("extension {}: {error}", ext.oid)));
                 }
-                ParsedExtension::CertificatePolicies(_)
-                | ParsedExtension::PolicyConstraints(_)
+                ParsedExtension::CertificatePolicies(p) => {
+                    c.policies = p.iter().map(|i| i.policy_id.to_id_string()).collect();
+                }
+                ParsedExtension::PolicyConstraints(_)
                 | ParsedExtension::PolicyMappings(_)
                 | ParsedExtension::InhibitAnyPolicy(_) => {}
                 _ if ext.critical => c.unknown_critical.push(ext.oid.to_id_string()),

@@ -10,6 +10,7 @@
 //! | services lent to an IKE_SA             | `ctx.rs`                      |
 //! | SA tables, routing by SPI, timer table | `endpoint.rs`                 |
 //! | the ONE rule that picks a conn         | `select.rs`                   |
+//! | what a conn demands of peer credentials | `constraints.rs`             |
 //! | exchange errors -> log, notify, kill   | `error.rs`, `IkeSa::fail`     |
 //! | COOKIEs                                | `cookie.rs`                   |
 //! | half-open IKE_SAs and their limits     | `half_open.rs`, `endpoint.rs` |
@@ -27,6 +28,7 @@
 
 mod api;
 mod child;
+mod constraints;
 mod cookie;
 mod ctx;
 mod endpoint;

@@ -164,6 +164,12 @@ pub(super) fn rank(
         if q.auth.is_some_and(|a| !a.allowed_by(&r.auth)) {
             continue;
         }
+        // rightca=/rightcertpolicy= admit only certificates.
+        if matches!(q.auth, Some(PeerAuth::Psk | PeerAuth::Eap))
+            && super::constraints::demands_certificate(r)
+        {
+            continue;
+        }
         let eap_q = match q.eap_id {
             Some(e) => {
                 if !eap_identity_ok(conn, e, q.peer_id) {

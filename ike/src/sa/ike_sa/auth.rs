@@ -7,6 +7,7 @@ use super::{IkeSa, Parked, State, find_payload, first_error};
 use crate::crypto::auth;
 use crate::crypto::registry::Protocol as RegProto;
 use crate::sa::api::Selector;
+use crate::sa::constraints::{self, PeerCreds};
 use crate::sa::ctx::{Action, Ctx};
 use crate::sa::error::ExchangeError;
 use crate::sa::ident;
@@ -170,7 +171,8 @@ impl IkeSa {
 
     /// Verifies the peer's AUTH over `octets` for `conn`: PSK, or a signature
     /// with a raw key, a configured certificate, or a chain from its CERT
-    /// payloads to our CAs. Ok(what authenticated it).
+    /// payloads to our CAs. Ok(what authenticated it, and for a signature the
+    /// credentials behind it, for the conn's constraints).
     #[allow(clippy::too_many_arguments)]
     fn check_auth(
         &self,
@@ -180,7 +182,7 @@ impl IkeSa {
         auth_p: &AuthPayload,
         payloads: &[Payload],
         octets: &[u8],
-    ) -> Result<String, String> {
+    ) -> Result<(String, Option<PeerCreds>), String> {
         let conn = &self.conn;
         let (_, remote_end) = conn.ends(self.side);
         let prf = self.prf().ok_or("no PRF")?;
@@ -197,7 +199,7 @@ impl IkeSa {
             let psk = psk_for(ctx, &self.local_id, peer_id)
                 .ok_or_else(|| format!("no PSK in ipsec.secrets for '{peer_id}'"))?;
             return if auth::verify_shared_key_auth(prf, psk.as_slice(), octets, &auth_p.data) {
-                Ok("pre-shared key".into())
+                Ok(("pre-shared key".into(), None))
             } else {
                 Err(format!(
                     "authentication of '{peer_id}' with pre-shared key failed (PSK mismatch?)"
@@ -212,8 +214,12 @@ impl IkeSa {
         }
         let is_left = self.side != Side::Left;
         let pid = pki::Identity::from_wire(id.id_type.0, &id.data).map_err(|e| e.to_string())?;
-        let (key, what) = if let Some(k) = ctx.creds.end_sigkey(conn, is_left) {
-            (k.clone(), format!("raw {} key", k.describe()))
+        let policy = pki::Policy {
+            strict_crl: ctx.creds.crl_policy,
+            required_eku: None,
+        };
+        let (key, what, chain) = if let Some(k) = ctx.creds.end_sigkey(conn, is_left) {
+            (k.clone(), format!("raw {} key", k.describe()), Vec::new())
         } else {
             let received: Vec<pki::Certificate> = payloads
                 .iter()
@@ -224,9 +230,16 @@ impl IkeSa {
                     _ => None,
                 })
                 .collect();
-            let end = match ctx.creds.end_cert(conn, is_left) {
-                // rightcert= pins the peer's certificate.
-                Some(pinned) => pinned.clone(),
+            let intermediates = received.get(1..).unwrap_or_default();
+            let chain = match ctx.creds.end_cert(conn, is_left) {
+                // rightcert= pins the peer's certificate: trusted as it is;
+                // its chain (if it has one here) only feeds rightca=.
+                Some(pinned) => ctx
+                    .creds
+                    .trust
+                    .verify(pinned, intermediates, (ctx.creds.clock)(), &policy)
+                    .map(|c| c.certs)
+                    .unwrap_or_else(|_| vec![pinned.clone()]),
                 None => {
                     let end = received.first().ok_or_else(|| {
                         format!(
@@ -234,31 +247,84 @@ impl IkeSa {
                             conn.name
                         )
                     })?;
-                    let policy = pki::Policy {
-                        strict_crl: ctx.creds.crl_policy,
-                        required_eku: None,
-                    };
                     ctx.creds
                         .trust
-                        .verify(
-                            end,
-                            received.get(1..).unwrap_or_default(),
-                            (ctx.creds.clock)(),
-                            &policy,
-                        )
-                        .map_err(|e| format!("certificate of '{peer_id}' rejected: {e}"))?;
-                    end.clone()
+                        .verify(end, intermediates, (ctx.creds.clock)(), &policy)
+                        .map_err(|e| format!("certificate of '{peer_id}' rejected: {e}"))?
+                        .certs
                 }
             };
-            pid.check_cert_received(&end)
+            let end = chain.first().ok_or("empty certificate chain")?;
+            pid.check_cert_received(end)
                 .map_err(|e| format!("certificate of '{peer_id}' rejected: {e}"))?;
             let subject = end.subject.to_string();
-            (end.public_key.clone(), format!("certificate \"{subject}\""))
+            (
+                end.public_key.clone(),
+                format!("certificate \"{subject}\""),
+                chain,
+            )
         };
-        pki::verify_auth(&key, auth_p.method.0, &auth_p.data, octets).map_err(|e| {
-            format!("signature of '{peer_id}' does not verify with its {what}: {e}")
-        })?;
-        Ok(what)
+        let scheme =
+            pki::verify_auth(&key, auth_p.method.0, &auth_p.data, octets).map_err(|e| {
+                format!("signature of '{peer_id}' does not verify with its {what}: {e}")
+            })?;
+        Ok((what, Some(PeerCreds { key, scheme, chain })))
+    }
+
+    /// Whether this IKE_SA's conn pins the peer's key or certificate
+    /// (`rightsigkey=`, `rightcert=`): then its credentials are its own.
+    fn pins_peer_creds(ctx: &Ctx, conn: &Conn, side: Side) -> bool {
+        let is_left = side != Side::Left;
+        ctx.creds.end_sigkey(conn, is_left).is_some() || ctx.creds.end_cert(conn, is_left).is_some()
+    }
+
+    /// The conn's demands on the peer's credentials (rightca=, rightauth=
+    /// key types/strengths/hashes, rightcertpolicy=), checked after AUTH
+    /// verified. A responder whose conn is not met moves to the best other
+    /// candidate conn the same credentials meet (one that pins no other key
+    /// or certificate); `q` is the query the conn was chosen with.
+    fn meet_constraints(
+        &mut self,
+        ctx: &Ctx,
+        q: Option<&Query<'_>>,
+        creds: Option<&PeerCreds>,
+    ) -> Result<(), String> {
+        let (_, remote_end) = self.conn.ends(self.side);
+        let why = match creds {
+            Some(c) => match constraints::check(remote_end, c) {
+                Ok(()) => return Ok(()),
+                Err(e) => e,
+            },
+            None if constraints::demands_certificate(remote_end) => format!(
+                "constraint check failed: conn '{}' demands a certificate (rightca=/rightcertpolicy=)",
+                self.conn.name
+            ),
+            None => return Ok(()),
+        };
+        let (Some(q), Some(creds), false) =
+            (q, creds, Self::pins_peer_creds(ctx, &self.conn, self.side))
+        else {
+            return Err(format!("conn '{}': {why}", self.conn.name));
+        };
+        let local = self.local.ip();
+        let next = rank(&ctx.conns, &ctx.local_addrs, q, |c, side| {
+            ident::from_wire(&local_identification(ctx, c, side, local))
+        })
+        .into_iter()
+        .filter(|c| c.conn.name != self.conn.name && self.ike_allowed_by(ctx, &c.conn))
+        .find(|c| {
+            !Self::pins_peer_creds(ctx, &c.conn, c.side)
+                && constraints::check(c.conn.ends(c.side).1, creds).is_ok()
+        });
+        let Some(next) = next else {
+            return Err(format!("conn '{}': {why}", self.conn.name));
+        };
+        info!(target: "cfg", "{}: selected conn '{}' unacceptable: {why}; switching to conn '{}'",
+            self.name(), self.conn.name, next.conn.name);
+        self.conn = next.conn;
+        self.side = next.side;
+        self.local_id = local_identification(ctx, &self.conn, self.side, local);
+        Ok(())
     }
 
     /// Initiator: IKE_AUTH with our AUTH and the first CHILD_SA's request.
@@ -433,9 +499,11 @@ impl IkeSa {
             )));
         }
         let signed = octets(self, false, &idr)?;
-        let how = self
+        let (how, creds) = self
             .check_auth(ctx, &idr, &peer_id, &auth_p, &payloads, &signed)
             .map_err(|e| ExchangeError::fatal(format!("peer AUTH invalid: {e}")))?;
+        self.meet_constraints(ctx, None, creds.as_ref())
+            .map_err(|e| ExchangeError::fatal(format!("peer '{peer_id}' refused: {e}")))?;
         info!(target: "ike", "authentication of '{peer_id}' with {how} successful");
         self.remote_id = Some(idr);
         for ip in crate::sa::vip::assigned(&payloads) {
@@ -587,8 +655,10 @@ impl IkeSa {
             return self.start_eap(ctx, msg_id, idi, peer_id, payloads);
         };
         let signed_i = octets(self, true, &idi)?;
-        let how = self
+        let (how, creds) = self
             .check_auth(ctx, &idi, &peer_id, &auth_p, &payloads, &signed_i)
+            .map_err(fail)?;
+        self.meet_constraints(ctx, Some(&q), creds.as_ref())
             .map_err(fail)?;
         info!(target: "ike", "authentication of '{peer_id}' with {how} successful");
         let signed_r = octets(self, false, &self.local_id)?;
