@@ -200,6 +200,11 @@ enum State {
 /// The password of an EAP identity (from ipsec.secrets `user : EAP "..."`).
 pub trait Passwords {
     fn password(&self, identity: &[u8]) -> Option<SecretBytes>;
+    /// Whether `identity` may try now (guessing throttle); Err(why) refuses
+    /// the attempt before its password is checked.
+    fn admit(&self, _identity: &[u8]) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// An EAP-MSCHAPv2 authenticator for one client.
@@ -210,7 +215,6 @@ pub struct MschapV2Server {
     identity: Vec<u8>,
     server_name: Vec<u8>,
     msk: Option<SecretBytes>,
-    failures: u8,
 }
 
 impl std::fmt::Debug for MschapV2Server {
@@ -238,7 +242,6 @@ impl MschapV2Server {
             identity: Vec::new(),
             server_name: server_name.to_vec(),
             msk: None,
-            failures: 0,
         };
         let p = match identity {
             None => Packet {
@@ -288,6 +291,11 @@ impl MschapV2Server {
     }
 
     /// The client's EAP response.
+    /// The identity being authenticated (the MS-CHAPv2 Name once received).
+    pub fn identity(&self) -> &[u8] {
+        &self.identity
+    }
+
     pub fn handle(&mut self, p: &Packet, passwords: &dyn Passwords) -> Step {
         if p.code != CODE_RESPONSE || p.identifier != self.id {
             return self.fail(format!(
@@ -352,13 +360,15 @@ impl MschapV2Server {
             tracing::info!(target: "ike", "EAP-MSCHAPv2 name '{}' differs from the EAP identity '{}': authenticating '{}'",
                 crate::sa::printable(name), crate::sa::printable(&claimed), crate::sa::printable(name));
         }
+        if let Err(why) = passwords.admit(name) {
+            return self.fail(why);
+        }
         let Some(pw) = passwords.password(name) else {
             let who = crate::sa::printable(name);
             return self.fail(format!("no EAP secret for '{who}' in ipsec.secrets"));
         };
         let expect = nt_response(&self.auth_challenge, &peer, user, pw.as_slice());
         if !crate::crypto::ct_eq(&expect, &nt) {
-            self.failures += 1;
             let who = crate::sa::printable(&self.identity);
             return self.fail(format!(
                 "EAP-MSCHAPv2 verification of '{who}' failed: wrong password"
@@ -601,5 +611,29 @@ mod tests {
             ),
             Step::Failure { .. }
         ));
+    }
+
+    /// A password store behind a throttle that refuses `User` (as the
+    /// endpoint's EAP guard does after failures).
+    struct Locked;
+    impl Passwords for Locked {
+        fn password(&self, identity: &[u8]) -> Option<SecretBytes> {
+            Pw.password(identity)
+        }
+        fn admit(&self, _identity: &[u8]) -> Result<(), String> {
+            Err("too many failed EAP attempts for 'User'".into())
+        }
+    }
+
+    #[test]
+    fn a_throttled_identity_is_refused_even_with_the_right_password() {
+        let (mut s, challenge) =
+            MschapV2Server::start(Some(b"User".to_vec()), a16(AUTH_CH), 7, b"iked");
+        let step = s.handle(&client_response(&challenge, b"clientPass"), &Locked);
+        assert!(
+            matches!(step, Step::Failure { ref why, .. } if why.contains("too many failed EAP attempts")),
+            "{step:?}"
+        );
+        assert_eq!(s.identity(), b"User");
     }
 }

@@ -45,6 +45,8 @@ pub struct Counters {
     pub cookies_sent: u64,
     /// IKE_SA_INITs dropped by the half-open limits (global or per source).
     pub init_dropped: u64,
+    /// EAP authentications that failed (wrong password, unknown or waiting identity).
+    pub eap_failed: u64,
 }
 
 pub(super) struct Ctx {
@@ -62,6 +64,7 @@ pub(super) struct Ctx {
     pub actions: Vec<Action>,
     pub counters: Counters,
     pub settings: CoreSettings,
+    pub eap_guard: super::eap_guard::EapGuard,
     next_ike_id: u32,
     next_child_id: u32,
     reqids: HashMap<String, u32>,
@@ -92,6 +95,7 @@ impl Ctx {
             actions: Vec::new(),
             counters: Counters::default(),
             settings: CoreSettings::default(),
+            eap_guard: Default::default(),
             next_ike_id: 1,
             next_child_id: 1,
             reqids: HashMap::new(),

@@ -13,6 +13,7 @@
 //! | what a conn demands of peer credentials | `constraints.rs`             |
 //! | exchange errors -> log, notify, kill   | `error.rs`, `IkeSa::fail`     |
 //! | COOKIEs                                | `cookie.rs`                   |
+//! | EAP password-guessing throttle         | `eap_guard.rs`                |
 //! | half-open IKE_SAs and their limits     | `half_open.rs`, `endpoint.rs` |
 //! | virtual-IP pools, CP payloads          | `vip.rs`                      |
 //! | CHILD_SA states, keys, kernel verdicts | `child.rs`                    |
@@ -31,6 +32,7 @@ mod child;
 mod constraints;
 mod cookie;
 mod ctx;
+mod eap_guard;
 mod endpoint;
 mod error;
 mod half_open;

@@ -24,13 +24,24 @@ pub(in crate::sa) struct EapState {
     msk: Option<SecretBytes>,
 }
 
-/// EAP secrets from ipsec.secrets for the EAP server.
+/// EAP secrets from ipsec.secrets for the EAP server, behind the guessing
+/// throttle.
 struct EapPasswords<'a> {
     secrets: &'a conf::Secrets,
     local: Identity,
+    guard: &'a crate::sa::eap_guard::EapGuard,
+    now: Instant,
+    source: std::net::IpAddr,
 }
 
 impl crate::eap::Passwords for EapPasswords<'_> {
+    fn admit(&self, identity: &[u8]) -> Result<(), String> {
+        match self.guard.refuse(self.now, identity, self.source) {
+            Some(why) => Err(why),
+            None => Ok(()),
+        }
+    }
+
     fn password(&self, identity: &[u8]) -> Option<SecretBytes> {
         let text = String::from_utf8_lossy(identity);
         let id = conf::values::parse_identity(&text).ok()?;
@@ -117,9 +128,13 @@ impl IkeSa {
             .unwrap_or_default();
         if let Some(e) = eap {
             let local = ident::from_wire(&self.local_id).unwrap_or(Identity::Any);
+            let source = self.remote.ip();
             let pw = EapPasswords {
                 secrets: &ctx.config.secrets,
                 local,
+                guard: &ctx.eap_guard,
+                now,
+                source,
             };
             let step = st.server.handle(
                 &crate::eap::Packet {
@@ -152,12 +167,20 @@ impl IkeSa {
                         return Ok(());
                     }
                     info!(target: "ike", "EAP-MSCHAPv2 authentication of '{eap_id}' ({who}) successful");
+                    ctx.eap_guard.succeeded(&identity);
                     st.msk = Some(msk);
                     self.state = State::Eap(st);
                     self.reply(ctx, ExchangeType::IKE_AUTH, msg_id, vec![to_wire(packet)]);
                 }
                 crate::eap::Step::Failure { packet, why } => {
                     warn!(target: "ike", "EAP authentication of '{who}' failed: {why}");
+                    // A refusal while the identity waits counts against the
+                    // source only (else anyone could lock a user out longer).
+                    let name = st.server.identity().to_vec();
+                    let waiting = ctx.eap_guard.refuse(now, &name, source).is_some();
+                    ctx.eap_guard
+                        .failed(now, if waiting { &[] } else { &name[..] }, source);
+                    ctx.counters.eap_failed += 1;
                     self.reply(ctx, ExchangeType::IKE_AUTH, msg_id, vec![to_wire(packet)]);
                     self.kill(ctx, "EAP authentication failed");
                 }
