@@ -11,6 +11,9 @@ command -v curl >/dev/null || need_apt+=(curl ca-certificates)
 # the pki crate's tests make their test PKIs with strongSwan's pki tool and openssl
 command -v pki >/dev/null || need_apt+=(strongswan-pki)
 command -v openssl >/dev/null || need_apt+=(openssl)
+# the pki crate links the system OpenSSL (RSA PKCS#1 v1.5 SHA-1 signing, AUTH method 1)
+command -v pkg-config >/dev/null || need_apt+=(pkg-config)
+[ -e /usr/include/openssl/ssl.h ] || need_apt+=(libssl-dev)
 if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -q && apt-get install -y -q "${need_apt[@]}"
 fi

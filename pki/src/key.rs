@@ -13,6 +13,7 @@ use base64::Engine;
 use crate::der;
 use crate::error::Error;
 use crate::pem;
+use crate::rsa_sha1::LegacyRsaKey;
 
 pub(crate) const OID_RSA: &str = "1.2.840.113549.1.1.1";
 pub(crate) const OID_RSA_PSS: &str = "1.2.840.113549.1.1.10";
@@ -463,7 +464,12 @@ pub(crate) fn sha1(data: &[u8]) -> [u8; 20] {
 }
 
 enum Inner {
-    Rsa(RsaKeyPair),
+    /// aws-lc-rs for RFC 7427 (PKCS#1 v1.5 with SHA-2, PSS); OpenSSL for
+    /// PKCS#1 v1.5 with SHA-1 (AUTH method 1), which aws-lc-rs won't sign.
+    Rsa {
+        key: RsaKeyPair,
+        sha1: LegacyRsaKey,
+    },
     Ec {
         curve: Curve,
         fixed: EcdsaKeyPair,
@@ -583,7 +589,7 @@ impl PrivateKey {
         }
         if matches!(hint, Hint::Unknown | Hint::Pkcs1) {
             if let Ok(k) = RsaKeyPair::from_der(d) {
-                return Self::from_rsa(k);
+                return Self::from_rsa(k, d);
             }
             if hint == Hint::Pkcs1 {
                 return Err(Error::BadKey("malformed PKCS#1 RSAPrivateKey".into()));
@@ -609,7 +615,7 @@ impl PrivateKey {
         let rejected =
             |e: aws_lc_rs::error::KeyRejected| Error::BadKey(format!("PKCS#8 {oid}: {e}"));
         match oid.as_str() {
-            OID_RSA => Self::from_rsa(RsaKeyPair::from_pkcs8(d).map_err(rejected)?),
+            OID_RSA => Self::from_rsa(RsaKeyPair::from_pkcs8(d).map_err(rejected)?, d),
             OID_EC => {
                 let c = info
                     .algorithm
@@ -636,10 +642,12 @@ impl PrivateKey {
         }
     }
 
-    fn from_rsa(k: RsaKeyPair) -> Result<PrivateKey, Error> {
+    /// `d`: the DER aws-lc-rs read `k` from, read again by OpenSSL.
+    fn from_rsa(k: RsaKeyPair, d: &[u8]) -> Result<PrivateKey, Error> {
         let public = PublicKey::from_pkcs1_public(k.public_key().as_ref())?;
+        let sha1 = LegacyRsaKey::from_der(d, k.public_modulus_len())?;
         Ok(PrivateKey {
-            inner: Inner::Rsa(k),
+            inner: Inner::Rsa { key: k, sha1 },
             public,
         })
     }
@@ -667,13 +675,14 @@ impl PrivateKey {
     }
 
     /// Signs `msg` (hashing it as the scheme says). RSA PKCS#1 v1.5 with
-    /// SHA-1 is refused: aws-lc-rs offers no SHA-1 RSA signing (see the crate docs).
+    /// SHA-1 (AUTH method 1) is made by OpenSSL (see `rsa_sha1.rs`).
     pub fn sign(&self, scheme: Scheme, msg: &[u8]) -> Result<Vec<u8>, Error> {
         let rng = aws_lc_rs::rand::SystemRandom::new();
         let unsupported =
             || Error::Unsupported(format!("{scheme} with a {} key", self.public.describe()));
         match (&self.inner, scheme) {
-            (Inner::Rsa(k), Scheme::RsaPkcs1(h) | Scheme::RsaPss { hash: h, .. }) => {
+            (Inner::Rsa { sha1, .. }, Scheme::RsaPkcs1(Hash::Sha1)) => sha1.sign_sha1(msg),
+            (Inner::Rsa { key: k, .. }, Scheme::RsaPkcs1(h) | Scheme::RsaPss { hash: h, .. }) => {
                 let pss = matches!(scheme, Scheme::RsaPss { .. });
                 if let Scheme::RsaPss { hash, salt_len } = scheme {
                     if salt_len != hash.output_len() {

@@ -29,12 +29,13 @@
 //! `*` matching a whole value; every certificate in `cacerts` is a trust
 //! anchor; EKU is not checked unless [`Policy::required_eku`] asks.
 //!
-//! Backend: aws-lc-rs for every signature and digest. Its private-key
-//! operations are constant-time (RSA with blinding on a constant-time bignum
-//! implementation; no RUSTSEC-2023-0071). It offers no RSA PKCS#1 v1.5
-//! signing with SHA-1, so AUTH method 1 can be *verified* but not *made*:
-//! sign with RFC 7427 (method 14) instead, which every strongSwan ≥ 5.2 peer
-//! announces.
+//! Backend: aws-lc-rs for every signature and digest but one. Its
+//! private-key operations are constant-time (RSA with blinding on a
+//! constant-time bignum implementation; no RUSTSEC-2023-0071). It verifies
+//! RSA PKCS#1 v1.5 with SHA-1 but won't make it, so AUTH method 1 (what a
+//! peer without RFC 7427, like Windows, needs from an RSA gateway) is signed
+//! by the system's OpenSSL through the `openssl` crate's safe API, also
+//! constant-time with blinding (`rsa_sha1.rs`).
 
 pub mod auth;
 pub mod cert;
@@ -46,6 +47,7 @@ pub mod identity;
 pub mod key;
 mod legacy;
 mod pem;
+mod rsa_sha1;
 pub mod sigalg;
 pub mod store;
 pub mod time;

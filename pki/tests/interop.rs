@@ -510,18 +510,22 @@ fn signatures(alg: Alg) {
             }
         }
         Alg::Rsa2048 | Alg::Rsa4096 => {
-            // Method 1: verified (openssl signs SHA-1), not produced.
+            // Method 1 (no SIGNATURE_HASH_ALGORITHMS from the peer): made,
+            // byte for byte what `openssl dgst -sha1 -sign` makes (PKCS#1
+            // v1.5 is deterministic), and openssl's verified.
             let osig = openssl_sign(p, "ee.key.pem", "-sha1");
             assert_eq!(
                 auth::verify_auth(&ee.public_key, 1, &osig, &octets).ok(),
                 Some(Scheme::RsaPkcs1(Hash::Sha1))
             );
             let (m, s) = auth::choose_scheme(&ee.public_key, None, false).unwrap();
-            assert_eq!(m, AuthMethod::RsaSig);
-            assert!(matches!(
-                auth::sign_auth(&key, m, s, &octets),
-                Err(Error::Unsupported(_))
-            ));
+            assert_eq!((m, s), (AuthMethod::RsaSig, Scheme::RsaPkcs1(Hash::Sha1)));
+            let ours = auth::sign_auth(&key, m, s, &octets).unwrap();
+            assert_eq!(hex::encode(&ours), hex::encode(&osig));
+            assert!(openssl_verifies(p, "ee.pub.pem", &ours, "-sha1"));
+            assert!(auth::verify_auth(&ee.public_key, 1, &ours, &tampered).is_err());
+            // Method 1 data is never accepted as RFC 7427 data, nor the reverse.
+            assert!(auth::verify_auth(&ee.public_key, 14, &ours, &octets).is_err());
             // Every SHA-2 with PKCS#1 v1.5 and PSS, both directions.
             for h in [Hash::Sha256, Hash::Sha384, Hash::Sha512] {
                 let dg = format!("-sha{}", h.output_len() * 8);
