@@ -478,3 +478,114 @@ fn a_psk_peer_cannot_use_a_conn_that_demands_a_ca() {
     assert!(refused(&ea, "no conn for peer identity"), "{ea:?}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A log sink for one thread: what both cores logged while `f` ran.
+fn logged<T>(f: impl FnOnce() -> T) -> (T, String) {
+    #[derive(Clone, Default)]
+    struct Sink(Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Sink {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let sink = Sink::default();
+    let w = sink.clone();
+    let sub = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || w.clone())
+        .finish();
+    let out = tracing::subscriber::with_default(sub, f);
+    let text = String::from_utf8_lossy(&sink.0.lock().unwrap()).into_owned();
+    (out, text)
+}
+
+/// Whether the first datagram `from` sends (its IKE_SA_INIT) carries
+/// SIGNATURE_HASH_ALGORITHMS (RFC 7427 section 4).
+fn init_announces_hashes(from: &mut Endpoint) -> (bool, ike::sa::Transmit) {
+    let t = from.poll_transmit().expect("an IKE_SA_INIT");
+    let m = ike::wire::Message::decode(&t.data).unwrap();
+    let has = m.payloads.iter().any(|p| {
+        matches!(p, ike::wire::Payload::Notify(n)
+            if n.notify_type == ike::wire::NotifyType::SIGNATURE_HASH_ALGORITHMS)
+    });
+    (has, t)
+}
+
+/// Windows' native client sends no SIGNATURE_HASH_ALGORITHMS, so an RSA
+/// gateway must sign with AUTH method 1 (RSA PKCS#1 v1.5 with SHA-1, RFC
+/// 7296), which it can verify; the client signs with the classic method of
+/// its key (9 for ECDSA P-256). A client that announces RFC 7427 hashes (like
+/// strongSwan and Android) gets method 14 with PKCS#1 v1.5 and SHA-256, never
+/// RSASSA-PSS.
+#[test]
+fn a_peer_without_rfc7427_gets_auth_method_1_from_an_rsa_gateway() {
+    let moon_d = pki_dir(
+        "moon-m1",
+        "rsa",
+        "moon.strongswan.org",
+        "DNS:moon.strongswan.org",
+        "2",
+        false,
+    );
+    let carol_d = pki_dir(
+        "carol-m1",
+        "ec",
+        "carol",
+        "email:carol@strongswan.org",
+        "2",
+        false,
+    );
+    for windows in [true, false] {
+        let mut moon = endpoint(MOON, ": RSA key.pem\n", &moon_d, "192.0.2.1", 5);
+        let mut carol = endpoint(CAROL, ": ECDSA key.pem\n", &carol_d, "192.0.2.2", 6);
+        carol.set_settings(ike::sa::CoreSettings {
+            signature_authentication: !windows,
+            ..Default::default()
+        });
+        let now = Instant::now();
+        let ((ea, eb), log) = logged(|| {
+            carol.initiate(now, "net").unwrap();
+            let (has, t) = init_announces_hashes(&mut carol);
+            assert_eq!(has, !windows, "client's IKE_SA_INIT");
+            moon.handle_datagram(now, t.remote, t.local, &t.data);
+            let (has, t) = init_announces_hashes(&mut moon);
+            assert!(has, "the gateway announces RFC 7427 to everyone");
+            carol.handle_datagram(now, t.remote, t.local, &t.data);
+            let (ec, em, _) = run(&mut carol, &mut moon, now);
+            (ec, em)
+        });
+        let installs = |e: &[Event]| {
+            e.iter()
+                .filter(|e| matches!(e, Event::InstallChild(_)))
+                .count()
+        };
+        assert_eq!((installs(&ea), installs(&eb)), (1, 1), "{log}");
+        let (gateway, client) = if windows {
+            (
+                "signing AUTH with RSA PKCS#1 v1.5 with Sha1 (method 1)",
+                "signing AUTH with ECDSA with Sha256 (r|s) (method 9)",
+            )
+        } else {
+            (
+                "signing AUTH with RSA PKCS#1 v1.5 with Sha256 (method 14)",
+                "signing AUTH with ECDSA with Sha256 (DER) (method 14)",
+            )
+        };
+        assert!(log.contains(gateway), "{gateway}:\n{log}");
+        assert!(log.contains(client), "{client}:\n{log}");
+        assert!(!log.contains("RSA-PSS"), "{log}");
+        let verified = if windows {
+            "authentication of 'moon.strongswan.org' with RSA PKCS#1 v1.5 with Sha1 (method 1, certificate"
+        } else {
+            "authentication of 'moon.strongswan.org' with RSA PKCS#1 v1.5 with Sha256 (method 14, certificate"
+        };
+        assert!(log.contains(verified), "{verified}:\n{log}");
+    }
+    let _ = std::fs::remove_dir_all(moon_d);
+    let _ = std::fs::remove_dir_all(carol_d);
+}

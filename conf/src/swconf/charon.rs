@@ -88,6 +88,10 @@ pub struct CharonSettings {
     pub loggers: Vec<Logger>,
     /// `plugins.vici.socket`.
     pub vici_socket: String,
+    /// RFC 7427 signature authentication (yes): announce
+    /// SIGNATURE_HASH_ALGORITHMS and sign with method 14 when the peer does.
+    /// `no` behaves as a peer without RFC 7427 (Windows' native client).
+    pub signature_authentication: bool,
 }
 
 impl Default for CharonSettings {
@@ -111,6 +115,7 @@ impl Default for CharonSettings {
             ignore_routing_tables: Vec::new(),
             loggers: Vec::new(),
             vici_socket: DEFAULT_VICI_SOCKET.to_owned(),
+            signature_authentication: true,
         }
     }
 }
@@ -167,6 +172,7 @@ pub(super) fn read(w: &mut Walk<'_>, charon: &Section, ns: &str) -> CharonSettin
                 n => Ok(u16::try_from(n).unwrap_or(1280)),
             }),
             "make_before_break" => set!(c.make_before_break, value::boolean),
+            "signature_authentication" => set!(c.signature_authentication, value::boolean),
             "ignore_routing_tables" => set!(c.ignore_routing_tables, |t: &str| t
                 .split_whitespace()
                 .map(value::u32_)

@@ -30,6 +30,7 @@ pub const IMPLEMENTED: &[&str] = &[
     "fragment_size",
     "make_before_break",
     "ignore_routing_tables",
+    "signature_authentication",
 ];
 
 /// `charon.*` subsections iked reads.
@@ -94,7 +95,6 @@ pub const KNOWN: &[&str] = &[
     "send_delay_response",
     "send_delay_type",
     "send_vendor_id",
-    "signature_authentication",
     "signature_authentication_constraints",
     "spi_label",
     "spi_mask",

@@ -163,6 +163,7 @@ pub fn core_settings(c: &conf::swconf::CharonSettings) -> crate::sa::CoreSetting
         cookie_threshold_ip: usize::try_from(c.cookie_threshold_ip).unwrap_or(usize::MAX),
         block_threshold: usize::try_from(c.block_threshold).unwrap_or(usize::MAX),
         init_limit_half_open: usize::try_from(c.init_limit_half_open).unwrap_or(usize::MAX),
+        signature_authentication: c.signature_authentication,
         ..d
     }
 }

@@ -96,6 +96,10 @@ pub struct CoreSettings {
     /// How long a CHILD_SA rekey responder waits for the initiator's DELETE of
     /// the old CHILD_SA before it starts sending on the new one.
     pub rekey_outbound_wait: Duration,
+    /// `signature_authentication` (yes): RFC 7427. With `no`, no
+    /// SIGNATURE_HASH_ALGORITHMS is sent and AUTH uses the classic methods
+    /// (1 for RSA, 9-11 for ECDSA), as a peer without RFC 7427 does.
+    pub signature_authentication: bool,
 }
 
 impl Default for CoreSettings {
@@ -113,6 +117,7 @@ impl Default for CoreSettings {
             block_threshold: 5,
             init_limit_half_open: 0,
             rekey_outbound_wait: Duration::from_secs(10),
+            signature_authentication: true,
         }
     }
 }

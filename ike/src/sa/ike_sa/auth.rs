@@ -131,9 +131,13 @@ impl IkeSa {
                         public.describe()
                     )
                 })?;
+                // No SIGNATURE_HASH_ALGORITHMS from the peer (Windows): method 1/9-11.
+                let peer_hashes = self
+                    .peer_hashes
+                    .as_deref()
+                    .filter(|_| ctx.settings.signature_authentication);
                 let (method, scheme) =
-                    pki::choose_scheme(public, self.peer_hashes.as_deref(), false)
-                        .map_err(|e| e.to_string())?;
+                    pki::choose_scheme(public, peer_hashes, false).map_err(|e| e.to_string())?;
                 let data =
                     pki::sign_auth(key, method, scheme, octets).map_err(|e| e.to_string())?;
                 let mut certs = Vec::new();
@@ -268,6 +272,7 @@ impl IkeSa {
             pki::verify_auth(&key, auth_p.method.0, &auth_p.data, octets).map_err(|e| {
                 format!("signature of '{peer_id}' does not verify with its {what}: {e}")
             })?;
+        let what = format!("{scheme} (method {}, {what})", auth_p.method.0);
         Ok((what, Some(PeerCreds { key, scheme, chain })))
     }
 

@@ -107,10 +107,12 @@ impl IkeSa {
                 Vec::new(),
             ));
         }
-        payloads.push(notify(
-            NotifyType::SIGNATURE_HASH_ALGORITHMS,
-            HASHES.to_vec(),
-        ));
+        if ctx.settings.signature_authentication {
+            payloads.push(notify(
+                NotifyType::SIGNATURE_HASH_ALGORITHMS,
+                HASHES.to_vec(),
+            ));
+        }
         let mut msg = Message::new(self.header(ExchangeType::IKE_SA_INIT, false, 0));
         msg.payloads = payloads;
         let packet = msg.encode().map_err(|e| e.to_string())?;
@@ -426,10 +428,12 @@ pub(in crate::sa) fn on_init_request(
             Vec::new(),
         ));
     }
-    payloads.push(notify(
-        NotifyType::SIGNATURE_HASH_ALGORITHMS,
-        HASHES.to_vec(),
-    ));
+    if ctx.settings.signature_authentication {
+        payloads.push(notify(
+            NotifyType::SIGNATURE_HASH_ALGORITHMS,
+            HASHES.to_vec(),
+        ));
+    }
     // Ask for the peer's certificate when the conn authenticates it by public key.
     let (_, re) = conn.ends(choice.side);
     if matches!(re.auth, ConfAuth::Pubkey { .. }) && !ctx.creds.trust.anchors.is_empty() {
