@@ -24,6 +24,7 @@ pub mod kernel;
 pub mod logging;
 pub mod net;
 pub mod notify;
+pub mod private_socket;
 pub mod scripts;
 pub mod server;
 pub mod status;

@@ -14,7 +14,7 @@ use crate::sa::{ChildSaInstall, Event, IkeStatus, Mode};
 use std::collections::HashMap;
 use std::io::ErrorKind;
 use std::net::IpAddr;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -93,11 +93,8 @@ pub fn bind_control(path: &Path) -> Result<UnixListener, String> {
         }
         let _ = std::fs::remove_file(path);
     }
-    let l = UnixListener::bind(path)
-        .map_err(|e| format!("unable to bind control socket {}: {e}", path.display()))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| format!("unable to restrict {}: {e}", path.display()))?;
-    Ok(l)
+    super::private_socket::bind(path)
+        .map_err(|e| format!("unable to bind control socket {}: {e}", path.display()))
 }
 
 /// Only root (or iked's own user) may talk to iked.

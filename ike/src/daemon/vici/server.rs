@@ -10,7 +10,6 @@ use super::codec::{self, Packet};
 use super::commands::{self, EVENTS};
 use super::{Query, ViciError};
 use std::collections::HashSet;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -49,10 +48,8 @@ pub fn bind(uri: &str) -> Result<Listener, String> {
             return Err(format!("vici socket {}: no such directory", path.display()));
         }
     }
-    let listener = UnixListener::bind(&path)
+    let listener = crate::daemon::private_socket::bind(&path)
         .map_err(|e| format!("unable to bind vici socket {}: {e}", path.display()))?;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| format!("unable to restrict {}: {e}", path.display()))?;
     Ok(Listener { listener, path })
 }
 
