@@ -188,62 +188,67 @@ fn wildcard_eq(pattern: &str, s: &str) -> bool {
     }
 }
 
+/// A token of an entry. Its text may be a secret: zeroized on drop, and
+/// sized once (a growing `String` would leave copies behind in freed memory).
 struct Tok {
-    text: String,
+    text: Zeroizing<String>,
     quoted: bool,
     col: u32,
 }
 
+/// Splits one logical line into tokens (quoted strings keep their spaces;
+/// `\` escapes in double quotes). Nothing of the line is copied outside
+/// zeroizing buffers.
 fn tokenize(line: &str) -> Result<Vec<Tok>, (u32, String)> {
     let mut out = Vec::new();
-    let chars: Vec<char> = line.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
+    let mut it = line.chars().enumerate().peekable();
+    while let Some(&(i, c)) = it.peek() {
         if c == ' ' || c == '\t' {
-            i += 1;
+            it.next();
             continue;
         }
         let col = u32::try_from(i + 1).unwrap_or(u32::MAX);
         if c == '#' {
             break;
         }
+        let mut text = Zeroizing::new(String::with_capacity(line.len()));
         if c == '"' || c == '\'' {
             let q = c;
-            let mut s = String::new();
-            i += 1;
+            it.next();
             let mut closed = false;
-            while i < chars.len() {
-                let d = chars[i];
-                if d == '\\' && q == '"' && i + 1 < chars.len() {
-                    s.push(chars[i + 1]);
-                    i += 2;
-                    continue;
+            while let Some((_, d)) = it.next() {
+                if d == '\\' && q == '"' {
+                    if let Some((_, e)) = it.next() {
+                        text.push(e);
+                        continue;
+                    }
+                    text.push(d);
+                    break;
                 }
                 if d == q {
                     closed = true;
-                    i += 1;
                     break;
                 }
-                s.push(d);
-                i += 1;
+                text.push(d);
             }
             if !closed {
                 return Err((col, "unterminated quoted string".into()));
             }
             out.push(Tok {
-                text: s,
+                text,
                 quoted: true,
                 col,
             });
         } else {
-            let mut s = String::new();
-            while i < chars.len() && !matches!(chars[i], ' ' | '\t' | '"') {
-                s.push(chars[i]);
-                i += 1;
+            while let Some(&(_, d)) = it.peek() {
+                if matches!(d, ' ' | '\t' | '"') {
+                    break;
+                }
+                text.push(d);
+                it.next();
             }
             out.push(Tok {
-                text: s,
+                text,
                 quoted: false,
                 col,
             });
@@ -346,6 +351,7 @@ impl<'a> SecretsParser<'a> {
         }
         match self.src.read(path) {
             Ok(text) => {
+                let text = Zeroizing::new(text);
                 self.stack.push(path.to_path_buf());
                 self.parse_text(path, &text);
                 self.stack.pop();
@@ -360,8 +366,9 @@ impl<'a> SecretsParser<'a> {
 
     pub fn parse_text(&mut self, path: &Path, text: &str) {
         let file = Arc::new(path.to_path_buf());
-        // Join continuation lines (starting with white space) to their entry.
-        let mut logical: Vec<(u32, String)> = Vec::new();
+        // Join continuation lines (starting with white space) to their
+        // entry, in zeroizing buffers (entries hold secrets).
+        let mut logical: Vec<(u32, Zeroizing<String>)> = Vec::new();
         for (idx, line) in text.lines().enumerate() {
             let lineno = u32::try_from(idx + 1).unwrap_or(u32::MAX);
             let line = line.strip_suffix('\r').unwrap_or(line);
@@ -372,10 +379,15 @@ impl<'a> SecretsParser<'a> {
             let cont = line.starts_with([' ', '\t']);
             match logical.last_mut() {
                 Some((_, buf)) if cont => {
-                    buf.push(' ');
-                    buf.push_str(line);
+                    // A new buffer of the final size; the old one is zeroized.
+                    let mut joined =
+                        Zeroizing::new(String::with_capacity(buf.len() + 1 + line.len()));
+                    joined.push_str(buf);
+                    joined.push(' ');
+                    joined.push_str(line);
+                    *buf = joined;
                 }
-                _ => logical.push((lineno, line.to_owned())),
+                _ => logical.push((lineno, Zeroizing::new(line.to_owned()))),
             }
         }
         for (lineno, line) in logical {
@@ -393,7 +405,7 @@ impl<'a> SecretsParser<'a> {
             }
         };
         let Some(first) = toks.first() else { return };
-        if !first.quoted && first.text == "include" {
+        if !first.quoted && first.text.as_str() == "include" {
             match toks.get(1) {
                 Some(t) if toks.len() == 2 => {
                     let target = include_path(file, &t.text);
@@ -433,7 +445,7 @@ impl<'a> SecretsParser<'a> {
             if t.quoted {
                 continue;
             }
-            if t.text == ":" {
+            if t.text.as_str() == ":" {
                 sel_end = Some(i);
                 type_tok = Some(i + 1);
                 break;
@@ -467,10 +479,11 @@ impl<'a> SecretsParser<'a> {
         };
         let mut selectors = Vec::new();
         for (i, t) in toks.iter().take(sel_end).enumerate() {
+            // Selectors are identities, not secrets.
             let text = if i + 1 == sel_end && !t.quoted && t.text.ends_with(':') {
                 t.text.trim_end_matches(':').to_owned()
             } else {
-                t.text.clone()
+                t.text.to_string()
             };
             match parse_identity(&text) {
                 Ok(id) => selectors.push(id),
@@ -552,7 +565,9 @@ impl<'a> SecretsParser<'a> {
                     [f, rest @ ..] => {
                         let passphrase = match rest {
                             [] => Some(Passphrase::None),
-                            [p] if !p.quoted && p.text == "%prompt" => Some(Passphrase::Prompt),
+                            [p] if !p.quoted && p.text.as_str() == "%prompt" => {
+                                Some(Passphrase::Prompt)
+                            }
                             [p] => decode_secret(p).ok().map(Passphrase::Given),
                             [_, extra, ..] => {
                                 self.diags.err(at(extra.col), Some(&ty), "expected 'FILE [passphrase|%prompt]': quote a passphrase with spaces");
@@ -568,7 +583,7 @@ impl<'a> SecretsParser<'a> {
                         }
                         passphrase.map(|passphrase| SecretKind::KeyFile {
                             ty: kt,
-                            path: f.text.clone(),
+                            path: f.text.to_string(),
                             passphrase,
                         })
                     }
