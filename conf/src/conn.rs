@@ -1260,6 +1260,38 @@ fn check_conn(c: &mut Conn, settings: &Settings, cx: &mut Ctx<'_>) {
             cx.diags.list.push(d);
         }
     };
+    // A PSK-authenticated gateway for EAP clients hands every client that
+    // starts IKE_AUTH an AUTH keyed with the PSK: an offline guessing oracle.
+    for (psk_side, eap_side, psk_end, eap_end) in [
+        ("left", "right", &c.left, &c.right),
+        ("right", "left", &c.right, &c.left),
+    ] {
+        if psk_end.auth == AuthMethod::Psk && matches!(eap_end.auth, AuthMethod::Eap(_)) {
+            at(
+                cx,
+                &format!("{psk_side}auth"),
+                Severity::Warning,
+                format!(
+                    "{psk_side}auth=psk with {eap_side}auth=eap-*: every client that starts IKE_AUTH receives an AUTH keyed with the PSK and can guess the PSK offline; authenticate this side with a certificate ({psk_side}auth=pubkey, {psk_side}cert=)"
+                ),
+            );
+        }
+    }
+    // rightca=/rightcertpolicy= can only be met by a certificate.
+    for (side, end) in [("left", &c.left), ("right", &c.right)] {
+        let demands = end.ca.is_some() || !end.certpolicy.is_empty();
+        if demands && matches!(end.auth, AuthMethod::Psk | AuthMethod::Eap(_)) {
+            let key = if end.ca.is_some() { "ca" } else { "certpolicy" };
+            at(
+                cx,
+                &format!("{side}{key}"),
+                Severity::Warning,
+                format!(
+                    "{side}{key}= demands a certificate, but {side}auth is not pubkey: no peer can meet it"
+                ),
+            );
+        }
+    }
     // Transport mode: no subnets beyond the host itself.
     if c.conn_type == ConnType::Transport {
         for (side, end) in [("left", &c.left), ("right", &c.right)] {

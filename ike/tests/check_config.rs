@@ -194,3 +194,27 @@ fn strongswan_conf_env_is_read_and_the_option_wins() {
         "--strongswan-conf beats STRONGSWAN_CONF: {out}"
     );
 }
+
+#[test]
+fn a_psk_gateway_for_eap_clients_is_warned_about() {
+    let (code, out, err) = run(
+        "conn rw\n  left=192.0.2.1\n  leftauth=psk\n  right=%any\n  rightauth=eap-mschapv2\n  eap_identity=%any\n  auto=add\n",
+        ": PSK \"never-printed\"\ncarol : EAP \"never-printed-either\"\n",
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let all = format!("{out}{err}");
+    assert!(
+        all.contains(":3:12: warning: leftauth: leftauth=psk with rightauth=eap-*: every client that starts IKE_AUTH receives an AUTH keyed with the PSK and can guess the PSK offline"),
+        "{all}"
+    );
+    assert!(!all.contains("never-printed"));
+    // A certificate gateway is not warned about.
+    let (_, out, err) = run(
+        "conn rw\n  left=192.0.2.1\n  leftauth=pubkey\n  right=%any\n  rightauth=eap-mschapv2\n  auto=add\n",
+        "",
+    );
+    assert!(
+        !format!("{out}{err}").contains("guess the PSK"),
+        "{out}{err}"
+    );
+}
