@@ -31,7 +31,8 @@ enum Cmd {
     },
     /// Initiate a conn and wait for the outcome.
     Up { name: String },
-    /// Close a conn's IKE_SAs (and their CHILD_SAs).
+    /// Close a conn's IKE_SAs (and their CHILD_SAs): NAME; one IKE_SA by its
+    /// unique id: NAME[N]; one CHILD_SA: NAME{N} (as `ipsec down`).
     Down { name: String },
     /// Install a conn's trap policies (a shunt's policies), like `ipsec route`.
     Route { name: String },
@@ -49,7 +50,13 @@ fn main() -> ExitCode {
         Cmd::Status { json } => (Request::Status, json, false),
         Cmd::Statusall { json } => (Request::Statusall, json, true),
         Cmd::Up { name } => (Request::Up { conn: name }, false, false),
-        Cmd::Down { name } => (Request::Down { conn: name }, false, false),
+        Cmd::Down { name } => match control::down_request(&name) {
+            Ok(r) => (r, false, false),
+            Err(e) => {
+                eprintln!("ikectl: {e}");
+                return ExitCode::from(2);
+            }
+        },
         Cmd::Route { name } => (Request::Route { conn: name }, false, false),
         Cmd::Unroute { name } => (Request::Unroute { conn: name }, false, false),
         Cmd::Reload => (Request::Reload, false, false),

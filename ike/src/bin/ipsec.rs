@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-const USAGE: &str = "usage: ipsec start|stop|restart|status [NAME]|statusall [NAME]|up NAME|down NAME|route NAME|unroute NAME|reload|update|rereadsecrets|rereadall|version";
+const USAGE: &str = "usage: ipsec start|stop|restart|status [NAME]|statusall [NAME]|up NAME|down NAME (or NAME[N], NAME{N})|route NAME|unroute NAME|reload|update|rereadsecrets|rereadall|version";
 
 fn env_path(var: &str, default: &str) -> PathBuf {
     std::env::var_os(var)
@@ -207,16 +207,15 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
-        ["down", n] => match ask(
-            &Request::Down { conn: (*n).into() },
-            Duration::from_secs(30),
-        ) {
-            Ok(r) => show(&r),
-            Err(e) => {
-                eprintln!("{e}");
-                ExitCode::from(1)
+        ["down", n] => {
+            match control::down_request(n).and_then(|req| ask(&req, Duration::from_secs(30))) {
+                Ok(r) => show(&r),
+                Err(e) => {
+                    eprintln!("{e}");
+                    ExitCode::from(1)
+                }
             }
-        },
+        }
         ["route", n] => match ask(
             &Request::Route { conn: (*n).into() },
             Duration::from_secs(10),

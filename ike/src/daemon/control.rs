@@ -7,6 +7,8 @@
 //! -> {"cmd":"statusall"}              <- the same, with kernel counters
 //! -> {"cmd":"up","conn":"net-net"}    <- {"ok":true,"message":"connection 'net-net' established successfully"}
 //! -> {"cmd":"down","conn":"net-net"}  <- {"ok":true,"message":"closed 1 IKE_SA of 'net-net'"}
+//! -> {"cmd":"down-ike","ike_id":3}    <- {"ok":true,"message":"IKE_SA net-net[3] closed successfully"}
+//! -> {"cmd":"down-child","child_id":7,"conn":"net-net"} <- {"ok":true,"message":"CHILD_SA net-net{7} closed successfully"}
 //! -> {"cmd":"route","conn":"net-net"} <- {"ok":true,"message":"'net-net' routed"}
 //! -> {"cmd":"unroute","conn":"net-net"} <- {"ok":true,"message":"configuration 'net-net' unrouted"}
 //! -> {"cmd":"reload"}                 <- {"ok":false,"message":"...","errors":["file:line:col: ..."]}
@@ -36,6 +38,22 @@ pub enum Request {
     },
     Down {
         conn: String,
+    },
+    /// Close one IKE_SA by its unique id (`ipsec down name[N]`); with
+    /// `conn`, only if the IKE_SA belongs to that conn.
+    #[serde(rename = "down-ike")]
+    DownIke {
+        ike_id: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        conn: Option<String>,
+    },
+    /// Close one CHILD_SA by its unique id (`ipsec down name{N}`); its
+    /// IKE_SA stays. With `conn`, only if the CHILD_SA belongs to that conn.
+    #[serde(rename = "down-child")]
+    DownChild {
+        child_id: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        conn: Option<String>,
     },
     /// Install a conn's trap (or shunt) policies, like `ipsec route`.
     Route {
@@ -77,6 +95,40 @@ impl Response {
             ..Default::default()
         }
     }
+}
+
+/// The request for `down ARG`, with strongSwan's `ipsec down` syntax:
+/// `name` closes every IKE_SA of a conn, `name[N]` (or `[N]`) one IKE_SA by
+/// its unique id, `name{N}` (or `{N}`) one CHILD_SA; `name[*]` is `name`.
+pub fn down_request(arg: &str) -> Result<Request, String> {
+    let bad = || format!("'{arg}': expected NAME, NAME[N] or NAME{{N}} (N a unique id)");
+    let split = |open: char, close: char| -> Option<(&str, &str)> {
+        let inner = arg.strip_suffix(close)?;
+        let (name, id) = inner.split_once(open)?;
+        Some((name, id))
+    };
+    let name_of = |n: &str| (!n.is_empty()).then(|| n.to_owned());
+    if let Some((name, id)) = split('[', ']') {
+        if id == "*" && !name.is_empty() {
+            return Ok(Request::Down { conn: name.into() });
+        }
+        let ike_id = id.parse().map_err(|_| bad())?;
+        return Ok(Request::DownIke {
+            ike_id,
+            conn: name_of(name),
+        });
+    }
+    if let Some((name, id)) = split('{', '}') {
+        let child_id = id.parse().map_err(|_| bad())?;
+        return Ok(Request::DownChild {
+            child_id,
+            conn: name_of(name),
+        });
+    }
+    if arg.is_empty() || arg.contains(['[', ']', '{', '}']) {
+        return Err(bad());
+    }
+    Ok(Request::Down { conn: arg.into() })
 }
 
 /// Parses a request line; the error is the answer to send back.
@@ -167,6 +219,58 @@ mod tests {
         assert_eq!(
             encode(&Response::ok("fine")),
             b"{\"ok\":true,\"message\":\"fine\"}\n"
+        );
+    }
+
+    #[test]
+    fn down_takes_strongswans_unique_id_syntax() {
+        let d = |a: &str| down_request(a);
+        assert_eq!(d("gw"), Ok(Request::Down { conn: "gw".into() }));
+        assert_eq!(d("gw[*]"), Ok(Request::Down { conn: "gw".into() }));
+        assert_eq!(
+            d("gw[3]"),
+            Ok(Request::DownIke {
+                ike_id: 3,
+                conn: Some("gw".into())
+            })
+        );
+        assert_eq!(
+            d("[3]"),
+            Ok(Request::DownIke {
+                ike_id: 3,
+                conn: None
+            })
+        );
+        assert_eq!(
+            d("net-2{12}"),
+            Ok(Request::DownChild {
+                child_id: 12,
+                conn: Some("net-2".into())
+            })
+        );
+        assert_eq!(
+            d("{12}"),
+            Ok(Request::DownChild {
+                child_id: 12,
+                conn: None
+            })
+        );
+        for bad in ["", "gw[", "gw[x]", "gw{*}", "gw[-1]", "g]w", "gw{1", "[*]"] {
+            assert!(d(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            encode(&Request::DownIke {
+                ike_id: 3,
+                conn: None
+            }),
+            b"{\"cmd\":\"down-ike\",\"ike_id\":3}\n"
+        );
+        assert_eq!(
+            parse_request(b"{\"cmd\":\"down-child\",\"child_id\":7,\"conn\":\"gw\"}").unwrap(),
+            Request::DownChild {
+                child_id: 7,
+                conn: Some("gw".into())
+            }
         );
     }
 

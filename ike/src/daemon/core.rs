@@ -21,6 +21,11 @@ pub trait Core {
         dst: IpAddr,
     ) -> Result<u32, InitiateError>;
     fn terminate(&mut self, now: Instant, conn: &str) -> usize;
+    /// Deletes one IKE_SA by its unique id; false if there is none.
+    fn terminate_ike(&mut self, now: Instant, ike_id: u32) -> bool;
+    /// Deletes one CHILD_SA by its unique id (its IKE_SA stays); false if
+    /// there is none, or its IKE_SA is not established.
+    fn terminate_child(&mut self, now: Instant, child_id: u32) -> bool;
     /// The kernel's verdict on an `Event::InstallChild` (a responder's answer waits for it).
     fn child_installed(&mut self, _now: Instant, _child_id: u32, _r: Result<(), KernelError>) {}
     /// The reqid the core gives a conn's CHILD_SAs (for trap policies).
@@ -83,6 +88,12 @@ impl Core for crate::sa::Endpoint {
     }
     fn terminate(&mut self, now: Instant, conn: &str) -> usize {
         crate::sa::Endpoint::terminate(self, now, conn)
+    }
+    fn terminate_ike(&mut self, now: Instant, ike_id: u32) -> bool {
+        crate::sa::Endpoint::terminate_ike(self, now, ike_id)
+    }
+    fn terminate_child(&mut self, now: Instant, child_id: u32) -> bool {
+        crate::sa::Endpoint::terminate_child(self, now, child_id)
     }
     fn child_installed(&mut self, now: Instant, child_id: u32, r: Result<(), KernelError>) {
         crate::sa::Endpoint::child_installed(self, now, child_id, r)

@@ -105,7 +105,11 @@ pub fn init(cfg: &conf::Config) -> LogHandle {
         .with_writer(std::io::stderr)
         .with_target(true)
         .with_ansi(false);
-    let sub = Registry::default().with(filter).with(fmt);
+    // VICI's `log` / `control-log` see the lines that pass the filter.
+    let sub = Registry::default()
+        .with(filter)
+        .with(fmt)
+        .with(super::vici::events::LogLayer);
     match tracing::subscriber::set_global_default(sub) {
         Ok(()) => LogHandle(Some(handle)),
         Err(_) => LogHandle(None),

@@ -24,28 +24,10 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, warn};
 
-/// How long `up` / `down` wait for the outcome.
-const UP_WAIT: Duration = Duration::from_secs(60);
-const DOWN_WAIT: Duration = Duration::from_secs(15);
 /// How often local addresses are re-read.
 const ADDR_REFRESH: Duration = Duration::from_secs(5);
 
-type Reply = oneshot::Sender<Response>;
-
-enum Waiter {
-    Up {
-        ike_id: u32,
-        conn: String,
-        tx: Reply,
-        deadline: Instant,
-    },
-    Down {
-        conn: String,
-        remaining: usize,
-        tx: Reply,
-        deadline: Instant,
-    },
-}
+use requests::{Reply, Waiter};
 
 /// The daemon's state around the core.
 pub struct Daemon<C: Core> {
@@ -70,6 +52,8 @@ pub struct Daemon<C: Core> {
     manual_routes: Vec<String>,
     /// systemd's sd_notify socket (does nothing when not under systemd).
     pub notify: super::notify::Notifier,
+    /// VICI's SA events (ike-updown, child-updown, ...).
+    sa_events: sa_events::SaEvents,
 }
 
 impl<C: Core> std::fmt::Debug for Daemon<C> {
@@ -224,6 +208,18 @@ fn idle(t: u64) -> Option<u64> {
     Some(now.saturating_sub(t))
 }
 
+/// A CHILD_SA's counters from its two kernel SAs.
+fn counters_of(i: &xfrm::Current, o: &xfrm::Current) -> Counters {
+    Counters {
+        bytes_in: i.bytes,
+        packets_in: i.packets,
+        idle_in_secs: idle(i.use_time),
+        bytes_out: o.bytes,
+        packets_out: o.packets,
+        idle_out_secs: idle(o.use_time),
+    }
+}
+
 fn ts_line(c: &ChildSaInstall) -> String {
     let j = |v: &[crate::sa::Selector]| {
         v.iter()
@@ -261,6 +257,7 @@ impl<C: Core> Daemon<C> {
             updown: Default::default(),
             manual_routes: Vec::new(),
             notify: super::notify::Notifier::none(),
+            sa_events: Default::default(),
         }
     }
 
@@ -430,6 +427,9 @@ impl<C: Core> Daemon<C> {
                         .unwrap_or_default();
                     self.updown.up(&c, &ids.0, &ids.1);
                 }
+                if self.kernel.installed(c.child_id).is_some() {
+                    self.publish_child_up(now, &c);
+                }
                 self.finish_up(c.ike_id, &c.conn, true, "");
             }
             Event::InstallOutbound { conn, child_id } => {
@@ -455,8 +455,10 @@ impl<C: Core> Daemon<C> {
                 spi_out,
                 ..
             } => {
+                self.publish_child_down(now, &conn, child_id);
                 let removed = self.kernel.remove(child_id);
                 self.updown.down(child_id);
+                self.finish_down_child(child_id);
                 if removed {
                     info!(target: "chd", "CHILD_SA {conn}{{{child_id}}} closed, SPIs {spi_in:08x}_i {spi_out:08x}_o removed from the kernel");
                 } else {
@@ -484,6 +486,7 @@ impl<C: Core> Daemon<C> {
                 self.pending.remove(&ike_id);
                 self.attempts.remove(&conn);
                 self.finish_up(ike_id, &conn, true, "");
+                self.publish_ike_up(now, ike_id);
             }
             Event::IkeDown {
                 conn,
@@ -492,7 +495,8 @@ impl<C: Core> Daemon<C> {
             } => {
                 debug!(target: "ike", "IKE_SA {conn}[{ike_id}] down: {reason}");
                 self.finish_up(ike_id, &conn, false, &reason);
-                self.finish_down(&conn);
+                self.finish_down(ike_id, &conn);
+                self.publish_ike_down(ike_id, &conn);
                 if self.pending.remove(&ike_id).is_some() && !self.stopping {
                     self.schedule_retry(now, &conn, &reason);
                 }
@@ -522,75 +526,9 @@ impl<C: Core> Daemon<C> {
         }
     }
 
-    fn finish_up(&mut self, ike_id: u32, conn: &str, ok: bool, reason: &str) {
-        let mut i = 0;
-        while i < self.waiters.len() {
-            let hit = matches!(&self.waiters[i], Waiter::Up { ike_id: id, conn: c, .. } if *id == ike_id && c == conn);
-            if hit {
-                if let Waiter::Up { tx, conn, .. } = self.waiters.swap_remove(i) {
-                    let _ = tx.send(if ok {
-                        Response::ok(format!("connection '{conn}' established successfully"))
-                    } else {
-                        Response::err(format!("establishing connection '{conn}' failed: {reason}"))
-                    });
-                }
-            } else {
-                i += 1;
-            }
-        }
-    }
-
-    fn finish_down(&mut self, conn: &str) {
-        let mut i = 0;
-        while i < self.waiters.len() {
-            let mut done = false;
-            if let Waiter::Down {
-                conn: c, remaining, ..
-            } = &mut self.waiters[i]
-            {
-                if c == conn {
-                    *remaining = remaining.saturating_sub(1);
-                    done = *remaining == 0;
-                }
-            }
-            if done {
-                if let Waiter::Down { tx, conn, .. } = self.waiters.swap_remove(i) {
-                    let _ = tx.send(Response::ok(format!(
-                        "connection '{conn}' closed successfully"
-                    )));
-                }
-            } else {
-                i += 1;
-            }
-        }
-    }
-
     /// Times out waiters and runs due retries.
     fn tick(&mut self, now: Instant) {
-        let mut i = 0;
-        while i < self.waiters.len() {
-            let dl = match &self.waiters[i] {
-                Waiter::Up { deadline, .. } | Waiter::Down { deadline, .. } => *deadline,
-            };
-            if dl <= now {
-                match self.waiters.swap_remove(i) {
-                    Waiter::Up { tx, conn, .. } => {
-                        let _ = tx.send(Response::err(format!(
-                            "connection '{conn}' not established after {}s (still trying)",
-                            UP_WAIT.as_secs()
-                        )));
-                    }
-                    Waiter::Down { tx, conn, .. } => {
-                        let _ = tx.send(Response::err(format!(
-                            "connection '{conn}' not closed after {}s",
-                            DOWN_WAIT.as_secs()
-                        )));
-                    }
-                }
-            } else {
-                i += 1;
-            }
-        }
+        self.expire_waiters(now);
         let (due, later): (Vec<_>, Vec<_>) = self.retries.drain(..).partition(|(t, _)| *t <= now);
         self.retries = later;
         for (_, conn) in due {
@@ -601,9 +539,7 @@ impl<C: Core> Daemon<C> {
     }
 
     fn next_tick(&self) -> Option<Instant> {
-        let w = self.waiters.iter().map(|w| match w {
-            Waiter::Up { deadline, .. } | Waiter::Down { deadline, .. } => *deadline,
-        });
+        let w = self.waiters.iter().map(Waiter::deadline);
         w.chain(self.retries.iter().map(|(t, _)| *t)).min()
     }
 
@@ -707,14 +643,9 @@ impl<C: Core> Daemon<C> {
             .map(|c| {
                 let installed = self.kernel.installed(c.child_id).is_some();
                 let k = if counters && installed {
-                    self.kernel.counters(c.child_id).map(|(i, o)| Counters {
-                        bytes_in: i.bytes,
-                        packets_in: i.packets,
-                        idle_in_secs: idle(i.use_time),
-                        bytes_out: o.bytes,
-                        packets_out: o.packets,
-                        idle_out_secs: idle(o.use_time),
-                    })
+                    self.kernel
+                        .counters(c.child_id)
+                        .map(|(i, o)| counters_of(&i, &o))
                 } else {
                     None
                 };
@@ -817,100 +748,6 @@ impl<C: Core> Daemon<C> {
         }
     }
 
-    fn on_request(&mut self, now: Instant, req: Request, tx: Reply) {
-        match req {
-            Request::Status | Request::Statusall => {
-                let all = matches!(req, Request::Statusall);
-                let r = Response {
-                    ok: true,
-                    status: Some(Box::new(self.report(now, all))),
-                    ..Default::default()
-                };
-                let _ = tx.send(r);
-            }
-            Request::Up { conn } => {
-                if self.config.conn(&conn).is_none() {
-                    let _ = tx.send(Response::err(format!("no config named '{conn}'")));
-                    return;
-                }
-                match self.initiate(now, &conn) {
-                    Ok(ike_id) => self.waiters.push(Waiter::Up {
-                        ike_id,
-                        conn,
-                        tx,
-                        deadline: now + UP_WAIT,
-                    }),
-                    Err(e) => {
-                        let _ = tx.send(Response::err(format!("unable to initiate '{conn}': {e}")));
-                    }
-                }
-            }
-            Request::Down { conn } => {
-                // A conn taken down is not retried.
-                self.retries.retain(|(_, c)| *c != conn);
-                self.attempts.remove(&conn);
-                let n = self.core.terminate(now, &conn);
-                if n == 0 {
-                    let _ = tx.send(Response::err(format!("no IKE_SA named '{conn}' found")));
-                } else {
-                    info!(target: "cfg", "closing {n} IKE_SA{} of '{conn}'", if n == 1 { "" } else { "s" });
-                    self.waiters.push(Waiter::Down {
-                        conn,
-                        remaining: n,
-                        tx,
-                        deadline: now + DOWN_WAIT,
-                    });
-                }
-            }
-            Request::Route { conn } => {
-                let Some(c) = self.config.conn(&conn).cloned() else {
-                    let _ = tx.send(Response::err(format!("no config named '{conn}'")));
-                    return;
-                };
-                if self.kernel.routed_conns().contains(&conn.as_str())
-                    || self.kernel.shunted_conns().contains(&conn.as_str())
-                {
-                    let _ = tx.send(Response::ok(format!("'{conn}' already routed")));
-                    return;
-                }
-                let r = match self.route_one(&c) {
-                    Ok(m) => {
-                        info!(target: "cfg", "{m}");
-                        if !self.manual_routes.contains(&conn) {
-                            self.manual_routes.push(conn.clone());
-                        }
-                        Response::ok(format!("'{conn}' routed"))
-                    }
-                    Err(e) => {
-                        error!(target: "knl", "{e}");
-                        Response::err(e)
-                    }
-                };
-                let _ = tx.send(r);
-            }
-            Request::Unroute { conn } => {
-                self.manual_routes.retain(|n| *n != conn);
-                let n =
-                    self.kernel.remove_traps(Some(&conn)) + self.kernel.remove_shunts(Some(&conn));
-                let r = if n == 0 {
-                    Response::err(format!("configuration '{conn}' not found"))
-                } else {
-                    info!(target: "cfg", "'{conn}' unrouted: {n} policies removed");
-                    Response::ok(format!("configuration '{conn}' unrouted"))
-                };
-                let _ = tx.send(r);
-            }
-            Request::Reload => {
-                let r = self.reload(now);
-                let _ = tx.send(r);
-            }
-            Request::Stop => {
-                self.stopping = true;
-                let _ = tx.send(Response::ok("stopping"));
-            }
-        }
-    }
-
     /// A VICI client's query: control requests take the control socket's
     /// path; a snapshot is the status (with counters) and the configuration.
     fn on_vici(&mut self, now: Instant, q: super::vici::Query) {
@@ -942,8 +779,7 @@ impl<C: Core> Daemon<C> {
             info!(target: "knl", "removed {n} remaining CHILD_SA{} from the kernel", if n == 1 { "" } else { "s" });
         }
         for w in self.waiters.drain(..) {
-            let (Waiter::Up { tx, .. } | Waiter::Down { tx, .. }) = w;
-            let _ = tx.send(Response::err("iked is shutting down"));
+            let _ = w.into_reply().send(Response::err("iked is shutting down"));
         }
         self.sockets.close();
     }
@@ -963,7 +799,11 @@ impl<C: Core> Daemon<C> {
         // stays the core's only owner).
         let (vici_tx, mut vici_rx) = mpsc::channel::<super::vici::Query>(16);
         if let Some(v) = vici {
-            tokio::spawn(super::vici::server::accept_loop(v, vici_tx.clone()));
+            tokio::spawn(super::vici::server::accept_loop(
+                v,
+                vici_tx.clone(),
+                self.sa_events.hub.clone(),
+            ));
         }
         drop(vici_tx);
         let mut addr_timer = tokio::time::interval(ADDR_REFRESH);
@@ -1103,273 +943,7 @@ pub async fn serve<C: Core>(
     r.map_err(|e| format!("signal setup: {e}"))
 }
 
+mod requests;
+mod sa_events;
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::sa::{ChildStatus, IkeState, Transmit};
-    use std::collections::VecDeque;
-    use std::net::SocketAddr;
-
-    /// A scripted core: records commands, hands out ids, replays queued events.
-    #[derive(Default)]
-    struct FakeCore {
-        initiated: Vec<String>,
-        terminated: Vec<String>,
-        events: VecDeque<Event>,
-        next_id: u32,
-        sas: Vec<IkeStatus>,
-        shut_down: bool,
-    }
-
-    impl Core for FakeCore {
-        fn set_config(&mut self, _: Arc<conf::Config>) {}
-        fn set_local_addrs(&mut self, _: Vec<IpAddr>) {}
-        fn handle_datagram(&mut self, _: Instant, _: SocketAddr, _: SocketAddr, _: &[u8]) {}
-        fn initiate(&mut self, _: Instant, conn: &str) -> Result<u32, crate::sa::InitiateError> {
-            self.initiated.push(conn.to_owned());
-            self.next_id += 1;
-            Ok(self.next_id)
-        }
-        fn acquire(
-            &mut self,
-            now: Instant,
-            conn: &str,
-            _: IpAddr,
-            _: IpAddr,
-        ) -> Result<u32, crate::sa::InitiateError> {
-            self.initiate(now, conn)
-        }
-        fn terminate(&mut self, _: Instant, conn: &str) -> usize {
-            self.terminated.push(conn.to_owned());
-            self.sas.iter().filter(|s| s.conn == conn).count()
-        }
-        fn shutdown(&mut self, _: Instant) {
-            self.shut_down = true;
-        }
-        fn handle_timeout(&mut self, _: Instant) {}
-        fn poll_transmit(&mut self) -> Option<Transmit> {
-            None
-        }
-        fn poll_timeout(&self) -> Option<Instant> {
-            None
-        }
-        fn poll_event(&mut self) -> Option<Event> {
-            self.events.pop_front()
-        }
-        fn status(&self, _: Instant) -> Vec<IkeStatus> {
-            self.sas.clone()
-        }
-    }
-
-    fn daemon(conf_text: &str) -> Daemon<FakeCore> {
-        let src = conf::MemSource::default().with("/c", conf_text);
-        let cfg = conf::load_from(&src, Path::new("/c"), None).unwrap();
-        let (tx, _rx) = mpsc::channel(1);
-        Daemon::new(
-            FakeCore::default(),
-            Kernel::open(),
-            Sockets::new((500, 4500), tx),
-            Arc::new(cfg),
-            Options::default(),
-            LogHandle::inert(),
-            vec!["192.0.2.1".parse().unwrap()],
-        )
-    }
-
-    const START: &str = "conn a\n  left=192.0.2.1\n  right=192.0.2.2\n  authby=psk\n  auto=start\n  keyingtries=2\nconn b\n  left=192.0.2.1\n  right=192.0.2.3\n  authby=psk\n  auto=add\n";
-
-    fn down(conn: &str, ike_id: u32) -> Event {
-        Event::IkeDown {
-            conn: conn.into(),
-            ike_id,
-            reason: "AUTHENTICATION_FAILED".into(),
-        }
-    }
-
-    #[test]
-    fn auto_start_is_retried_per_keyingtries() {
-        let mut d = daemon(START);
-        let t0 = Instant::now();
-        d.start_conns(t0, None);
-        assert_eq!(d.core.initiated, ["a"], "auto=add conns wait");
-        d.core.events.push_back(down("a", 1));
-        d.drain(t0);
-        assert_eq!(d.retries.len(), 1);
-        d.tick(t0);
-        assert_eq!(d.core.initiated.len(), 1, "not before the delay");
-        let later = d.next_tick().unwrap();
-        assert!(later > t0);
-        d.tick(later);
-        assert_eq!(d.core.initiated, ["a", "a"]);
-        // Second failure: keyingtries=2 is used up.
-        d.core.events.push_back(down("a", 2));
-        d.drain(later);
-        assert!(d.retries.is_empty());
-        assert!(d.next_tick().is_none());
-    }
-
-    #[test]
-    fn established_sas_are_not_retried_and_down_cancels_retries() {
-        let mut d = daemon(START);
-        let t0 = Instant::now();
-        d.start_conns(t0, None);
-        d.core.events.push_back(Event::IkeUp {
-            conn: "a".into(),
-            ike_id: 1,
-        });
-        d.core.events.push_back(down("a", 1));
-        d.drain(t0);
-        assert!(d.retries.is_empty(), "a deleted SA is not a failed attempt");
-
-        d.start_conns(t0, None);
-        d.core.events.push_back(down("a", 2));
-        d.drain(t0);
-        assert_eq!(d.retries.len(), 1);
-        let (tx, _rx) = oneshot::channel();
-        d.on_request(t0, Request::Down { conn: "a".into() }, tx);
-        assert!(d.retries.is_empty(), "ipsec down stops the retries");
-    }
-
-    #[test]
-    fn up_waits_for_the_outcome() {
-        let mut d = daemon(START);
-        let t0 = Instant::now();
-        let (tx, mut rx) = oneshot::channel();
-        d.on_request(t0, Request::Up { conn: "b".into() }, tx);
-        assert!(rx.try_recv().is_err(), "answered before the outcome");
-        d.core.events.push_back(Event::IkeUp {
-            conn: "b".into(),
-            ike_id: 1,
-        });
-        d.drain(t0);
-        let r = rx.try_recv().unwrap();
-        assert!(r.ok);
-        assert_eq!(r.message, "connection 'b' established successfully");
-
-        let (tx, mut rx) = oneshot::channel();
-        d.on_request(t0, Request::Up { conn: "b".into() }, tx);
-        d.core.events.push_back(down("b", 2));
-        d.drain(t0);
-        let r = rx.try_recv().unwrap();
-        assert!(!r.ok);
-        assert_eq!(
-            r.message,
-            "establishing connection 'b' failed: AUTHENTICATION_FAILED"
-        );
-        assert!(d.retries.is_empty(), "auto=add conns are not retried");
-
-        // Timeout.
-        let (tx, mut rx) = oneshot::channel();
-        d.on_request(t0, Request::Up { conn: "b".into() }, tx);
-        d.tick(t0 + UP_WAIT);
-        assert!(
-            rx.try_recv()
-                .unwrap()
-                .message
-                .contains("not established after")
-        );
-
-        let (tx, mut rx) = oneshot::channel();
-        d.on_request(
-            t0,
-            Request::Up {
-                conn: "nosuch".into(),
-            },
-            tx,
-        );
-        assert_eq!(rx.try_recv().unwrap().message, "no config named 'nosuch'");
-    }
-
-    #[test]
-    fn down_waits_for_every_ike_sa() {
-        let mut d = daemon(START);
-        let t0 = Instant::now();
-        let (tx, mut rx) = oneshot::channel();
-        d.on_request(t0, Request::Down { conn: "b".into() }, tx);
-        assert_eq!(rx.try_recv().unwrap().message, "no IKE_SA named 'b' found");
-
-        d.core.sas = vec![ike_status("b", 1), ike_status("b", 2)];
-        let (tx, mut rx) = oneshot::channel();
-        d.on_request(t0, Request::Down { conn: "b".into() }, tx);
-        d.core.events.push_back(down("b", 1));
-        d.drain(t0);
-        assert!(rx.try_recv().is_err(), "one of two IKE_SAs still up");
-        d.core.events.push_back(down("b", 2));
-        d.drain(t0);
-        assert_eq!(
-            rx.try_recv().unwrap().message,
-            "connection 'b' closed successfully"
-        );
-    }
-
-    fn ike_status(conn: &str, ike_id: u32) -> IkeStatus {
-        IkeStatus {
-            conn: conn.into(),
-            ike_id,
-            state: IkeState::Established,
-            initiator: true,
-            local: "192.0.2.1:500".parse().unwrap(),
-            remote: "192.0.2.3:4500".parse().unwrap(),
-            local_id: "moon".into(),
-            remote_id: "sun".into(),
-            remote_eap_id: None,
-            spi_i: [1, 2, 3, 4, 5, 6, 7, 8],
-            spi_r: [0xff; 8],
-            proposal: "AES_GCM_16_256/PRF_HMAC_SHA2_384/ECP_384".into(),
-            established_secs_ago: Some(65),
-            rekey_in_secs: Some(3600),
-            children: vec![ChildStatus {
-                conn: conn.into(),
-                child_id: ike_id,
-                reqid: 3,
-                mode: Mode::Transport,
-                spi_in: 0xc0000001,
-                spi_out: 0xc0000002,
-                encap: true,
-                proposal: "AES_GCM_16_256".into(),
-                ts_local: vec![],
-                ts_remote: vec![],
-                established_secs_ago: 65,
-                rekey_in_secs: Some(600),
-                rekeying: false,
-            }],
-        }
-    }
-
-    #[test]
-    fn report_from_core_status() {
-        let mut d = daemon(START);
-        d.core.sas = vec![ike_status("b", 4)];
-        let r = d.report(Instant::now(), true);
-        assert_eq!(r.conns.len(), 2);
-        assert_eq!(r.conns[0].auto, "start");
-        let sa = &r.ike_sas[0];
-        assert_eq!(sa.spi_i, "0102030405060708");
-        assert_eq!(sa.state, "ESTABLISHED");
-        let c = &sa.children[0];
-        assert!(!c.installed, "nothing was installed in the kernel");
-        assert_eq!(c.counters, None);
-        let text = super::super::status::format_status(&r);
-        assert!(
-            text.contains(
-                "           b[4]: ESTABLISHED 65 seconds ago, 192.0.2.1[moon]...192.0.2.3[sun]"
-            ),
-            "{text}"
-        );
-        assert!(text.contains("           b{4}:  CREATED, TRANSPORT, reqid 3, ESP in UDP SPIs: c0000001_i c0000002_o"), "{text}");
-    }
-
-    #[test]
-    fn stop_and_shutdown() {
-        let mut d = daemon(START);
-        let (tx, mut rx) = oneshot::channel();
-        d.on_request(Instant::now(), Request::Stop, tx);
-        assert!(rx.try_recv().unwrap().ok);
-        assert!(d.stopping);
-        let (tx, mut rx) = oneshot::channel();
-        d.on_request(Instant::now(), Request::Up { conn: "b".into() }, tx);
-        d.shutdown();
-        assert!(d.core.shut_down);
-        assert_eq!(rx.try_recv().unwrap().message, "iked is shutting down");
-    }
-}
+mod tests;

@@ -5,88 +5,77 @@
 //!
 //! Answered: `version`, `stats`, `list-sas` (streamed `list-sa`),
 //! `list-conns` (streamed `list-conn`), `get-conns`, `initiate` and
-//! `terminate` (with `control-log`), `reload-settings`; `rekey` and
-//! `redirect` answer "not supported". Anything else gets CMD_UNKNOWN.
+//! `terminate` (in [`super::terminate`]; both stream `control-log`),
+//! `reload-settings`; `rekey` and `redirect` answer "not supported".
+//! Anything else gets CMD_UNKNOWN.
 
 use super::codec::Message;
-use super::{Query, Snapshot, ViciError};
+use super::events::{ControlFilter, LogLine};
+use super::{Out, Query, Snapshot, ViciError};
 use crate::daemon::control::{Request, Response};
 use crate::daemon::status::{ChildSaView, IkeSaView, time_delta};
 use std::time::{Duration, SystemTime};
 use tokio::sync::{mpsc, oneshot};
 
-/// What a command produced: events to stream (to clients registered for
-/// them), then the response (None: CMD_UNKNOWN).
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Handled {
-    pub events: Vec<(&'static str, Message)>,
-    pub response: Option<Message>,
-}
-
-impl Handled {
-    fn response(m: Message) -> Self {
-        Handled {
-            events: Vec::new(),
-            response: Some(m),
-        }
-    }
-}
-
 /// Events a client may register for.
-pub const EVENTS: &[&str] = &["list-sa", "list-conn", "control-log"];
+pub const EVENTS: &[&str] = &[
+    "list-sa",
+    "list-conn",
+    "control-log",
+    "log",
+    "ike-updown",
+    "ike-rekey",
+    "child-updown",
+    "child-rekey",
+];
 
-/// Runs one command.
+/// Runs one command: streams its events to `out` (to a client registered
+/// for them) and returns the response (None: CMD_UNKNOWN).
 pub async fn handle(
     command: &str,
     args: &Message,
     q: &mpsc::Sender<Query>,
-) -> Result<Handled, ViciError> {
-    Ok(match command {
-        "version" => Handled::response(version(&kernel_release())),
-        "stats" => Handled::response(stats(&snapshot(q).await?, SystemTime::now())),
+    out: &Out,
+) -> Result<Option<Message>, ViciError> {
+    Ok(Some(match command {
+        "version" => version(&kernel_release()),
+        "stats" => stats(&snapshot(q).await?, SystemTime::now()),
         "list-sas" => {
             let s = snapshot(q).await?;
             let id = args
                 .get_str("ike-id")
                 .or_else(|| args.get_str("ike_id"))
                 .and_then(|v| v.parse().ok());
-            Handled {
-                events: list_sas(&s, args.get_str("ike"), id)
-                    .into_iter()
-                    .map(|m| ("list-sa", m))
-                    .collect(),
-                response: Some(Message::new()),
+            for m in list_sas(&s, args.get_str("ike"), id) {
+                out.event("list-sa", m).await?;
             }
+            Message::new()
         }
-        "list-conns" => Handled {
-            events: list_conns(&snapshot(q).await?, args.get_str("ike"))
-                .into_iter()
-                .map(|m| ("list-conn", m))
-                .collect(),
-            response: Some(Message::new()),
-        },
+        "list-conns" => {
+            for m in list_conns(&snapshot(q).await?, args.get_str("ike")) {
+                out.event("list-conn", m).await?;
+            }
+            Message::new()
+        }
         "get-conns" => {
             // Only conns loaded over VICI count here, and iked loads none.
             let mut m = Message::new();
             m.list::<_, &str>("conns", []);
-            Handled::response(m)
+            m
         }
-        "initiate" => initiate(args, q).await?,
-        "terminate" => terminate(args, q).await?,
+        "initiate" => initiate(args, q, out).await?,
+        "terminate" => super::terminate::terminate(args, q, out).await?,
         "reload-settings" => {
             let r = control(q, Request::Reload, None).await?;
             let r = r.unwrap_or_else(|| Response::err("no answer"));
-            Handled::response(result(r.ok, &r.message))
+            result(r.ok, &r.message)
         }
-        "rekey" | "redirect" => Handled::response(result(
-            false,
-            &format!("'{command}' is not supported by iked"),
-        )),
-        _ => Handled::default(),
-    })
+        "rekey" | "redirect" => result(false, &format!("'{command}' is not supported by iked")),
+        _ => return Ok(None),
+    }))
 }
 
-async fn snapshot(q: &mpsc::Sender<Query>) -> Result<Snapshot, ViciError> {
+pub(super) async fn snapshot(q: &mpsc::Sender<Query>) -> Result<Snapshot, ViciError> {
     let (tx, rx) = oneshot::channel();
     q.send(Query::Snapshot(tx))
         .await
@@ -96,7 +85,7 @@ async fn snapshot(q: &mpsc::Sender<Query>) -> Result<Snapshot, ViciError> {
 
 /// A control request; waits up to `wait` (None: for the daemon's own limit).
 /// Ok(None): not answered in time.
-async fn control(
+pub(super) async fn control(
     q: &mpsc::Sender<Query>,
     req: Request,
     wait: Option<Duration>,
@@ -114,6 +103,86 @@ async fn control(
     }
 }
 
+/// Control requests, all sent at once, whose log lines (those `filter`
+/// wants) are streamed to `out` as `control-log` while they run, if the
+/// client registered for them. An answer not given within `wait` is None.
+pub(super) async fn control_logged(
+    q: &mpsc::Sender<Query>,
+    reqs: Vec<Request>,
+    wait: Option<Duration>,
+    out: &Out,
+    filter: &ControlFilter,
+) -> Result<Vec<Option<Response>>, ViciError> {
+    // Subscribed before the requests go out: no line of theirs is missed.
+    let mut logs = out
+        .is_registered("control-log")
+        .then(super::events::subscribe_log);
+    let mut pending = Vec::with_capacity(reqs.len());
+    for req in reqs {
+        let (tx, rx) = oneshot::channel();
+        q.send(Query::Control(req, tx))
+            .await
+            .map_err(|_| ViciError::Gone)?;
+        pending.push(rx);
+    }
+    let deadline = wait.map(|d| tokio::time::Instant::now() + d);
+    let far = || tokio::time::Instant::now() + Duration::from_secs(86_400);
+    let mut answers = Vec::with_capacity(pending.len());
+    let mut expired = false;
+    for mut rx in pending {
+        let r = loop {
+            if expired {
+                break rx.try_recv().ok();
+            }
+            tokio::select! {
+                r = &mut rx => break Some(r.map_err(|_| ViciError::Gone)?),
+                l = next_log(&mut logs) => {
+                    if let Some(l) = l {
+                        send_log(out, filter, &l).await?;
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline.unwrap_or_else(far)) => expired = true,
+            }
+        };
+        answers.push(r);
+    }
+    // The lines logged just before the last answer (the loop logs, then answers).
+    if let Some(logs) = &mut logs {
+        while let Ok(l) = logs.try_recv() {
+            send_log(out, filter, &l).await?;
+        }
+    }
+    Ok(answers)
+}
+
+/// The next log line (None after a gap of missed lines); never, without a receiver.
+async fn next_log(
+    logs: &mut Option<tokio::sync::broadcast::Receiver<std::sync::Arc<LogLine>>>,
+) -> Option<std::sync::Arc<LogLine>> {
+    match logs {
+        Some(rx) => match rx.recv().await {
+            Ok(l) => Some(l),
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => None,
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => std::future::pending().await,
+        },
+        None => std::future::pending().await,
+    }
+}
+
+async fn send_log(out: &Out, filter: &ControlFilter, l: &LogLine) -> Result<(), ViciError> {
+    if filter.wants(l) {
+        out.event("control-log", l.message(false)).await?;
+    }
+    Ok(())
+}
+
+/// The `loglevel` of an `initiate` / `terminate` (swanctl's default: 1).
+pub(super) fn loglevel(args: &Message) -> u8 {
+    args.get_str("loglevel")
+        .and_then(|l| l.parse::<i64>().ok())
+        .map_or(1, |l| l.clamp(0, 4) as u8)
+}
+
 fn kernel_release() -> String {
     std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map(|s| s.trim().to_owned())
@@ -121,7 +190,7 @@ fn kernel_release() -> String {
 }
 
 /// `success`, and `errmsg` on failure.
-fn result(ok: bool, errmsg: &str) -> Message {
+pub(super) fn result(ok: bool, errmsg: &str) -> Message {
     let mut m = Message::new();
     m.kv("success", if ok { "yes" } else { "no" });
     if !ok {
@@ -278,14 +347,14 @@ pub fn list_sas(s: &Snapshot, ike: Option<&str>, ike_id: Option<u32>) -> Vec<Mes
         .filter(|sa| ike_id.is_none_or(|id| id == sa.ike_id))
         .map(|sa| {
             let mut m = Message::new();
-            m.section(&sa.conn, ike_sa(s, sa, true));
+            m.section(&sa.conn, ike_sa(&s.config, sa, true));
             m
         })
         .collect()
 }
 
 /// An IKE_SA as `list-sa` (and `ike-updown`) show it.
-pub fn ike_sa(s: &Snapshot, sa: &IkeSaView, children: bool) -> Message {
+pub fn ike_sa(config: &conf::Config, sa: &IkeSaView, children: bool) -> Message {
     let mut m = Message::new();
     m.kv("uniqueid", sa.ike_id.to_string())
         .kv("version", "2")
@@ -314,7 +383,7 @@ pub fn ike_sa(s: &Snapshot, sa: &IkeSaView, children: bool) -> Message {
     if children {
         let mut cs = Message::new();
         for c in &sa.children {
-            let conn = s.config.conn(&c.conn);
+            let conn = config.conn(&c.conn);
             cs.section(&format!("{}-{}", c.conn, c.child_id), child_sa(c, conn));
         }
         m.section("child-sas", cs);
@@ -457,137 +526,59 @@ pub fn conn(s: &Snapshot, c: &conf::Conn) -> Message {
     m
 }
 
-/// A `control-log` event.
-fn log_event(conn: &str, msg: &str) -> (&'static str, Message) {
-    let mut m = Message::new();
-    m.kv("group", "IKE")
-        .kv("level", "1")
-        .kv("ikesa-name", conn)
-        .kv("msg", msg);
-    ("control-log", m)
-}
-
 /// `timeout` in ms: 0 (or none) waits for the daemon, -1 not at all.
-enum Wait {
+pub(super) enum Wait {
     Daemon,
     No,
     For(Duration),
 }
 
-fn wait_of(args: &Message) -> Wait {
-    match args.get_str("timeout").and_then(|t| t.parse::<i64>().ok()) {
-        None | Some(0) => Wait::Daemon,
-        Some(n) if n < 0 => Wait::No,
-        Some(n) => Wait::For(Duration::from_millis(n.unsigned_abs())),
+impl Wait {
+    pub(super) fn of(args: &Message) -> Wait {
+        match args.get_str("timeout").and_then(|t| t.parse::<i64>().ok()) {
+            None | Some(0) => Wait::Daemon,
+            Some(n) if n < 0 => Wait::No,
+            Some(n) => Wait::For(Duration::from_millis(n.unsigned_abs())),
+        }
+    }
+
+    /// How long to wait for the daemon's answer (None: its own limit).
+    pub(super) fn limit(&self) -> Option<Duration> {
+        match self {
+            Wait::Daemon => None,
+            Wait::No => Some(Duration::ZERO),
+            Wait::For(d) => Some(*d),
+        }
     }
 }
 
-async fn initiate(args: &Message, q: &mpsc::Sender<Query>) -> Result<Handled, ViciError> {
+async fn initiate(
+    args: &Message,
+    q: &mpsc::Sender<Query>,
+    out: &Out,
+) -> Result<Message, ViciError> {
     let (name, kind) = match (args.get_str("child"), args.get_str("ike")) {
         (Some(c), _) => (c, "CHILD_SA"),
         (None, Some(i)) => (i, "IKE_SA"),
-        (None, None) => {
-            return Ok(Handled::response(result(
-                false,
-                "missing configuration name",
-            )));
-        }
+        (None, None) => return Ok(result(false, "missing configuration name")),
     };
     let s = snapshot(q).await?;
     if s.config.conn(name).is_none() {
-        let e = format!("{kind} config '{name}' not found");
-        return Ok(Handled::response(result(false, &e)));
+        return Ok(result(false, &format!("{kind} config '{name}' not found")));
     }
     let req = Request::Up { conn: name.into() };
-    let r = match wait_of(args) {
-        Wait::No => {
-            control(q, req, Some(Duration::ZERO)).await?;
-            return Ok(Handled::response(result(true, "")));
-        }
-        Wait::Daemon => control(q, req, None).await?,
-        Wait::For(d) => control(q, req, Some(d)).await?,
-    };
-    let (ok, msg) = match r {
-        Some(r) => (r.ok, r.message),
-        None => (false, format!("initiating '{name}' timed out")),
-    };
-    Ok(Handled {
-        events: vec![log_event(name, &msg)],
-        response: Some(result(ok, &msg)),
-    })
-}
-
-fn terminate_result(ok: bool, matches: usize, terminated: usize, errmsg: &str) -> Message {
-    let mut m = Message::new();
-    m.kv("success", if ok { "yes" } else { "no" })
-        .kv("matches", matches.to_string())
-        .kv("terminated", terminated.to_string());
-    if !ok {
-        m.kv("errmsg", errmsg);
+    let wait = Wait::of(args);
+    if let Wait::No = wait {
+        control(q, req, wait.limit()).await?;
+        return Ok(result(true, ""));
     }
-    m
-}
-
-async fn terminate(args: &Message, q: &mpsc::Sender<Query>) -> Result<Handled, ViciError> {
-    if args.get("child").is_some()
-        || args.get("child-id").is_some()
-        || args.get("child_id").is_some()
-    {
-        return Ok(Handled::response(terminate_result(
-            false,
-            0,
-            0,
-            "terminating a CHILD_SA alone is not supported by iked: terminate its IKE_SA (--ike)",
-        )));
-    }
-    let s = snapshot(q).await?;
-    let id = args
-        .get_str("ike-id")
-        .or_else(|| args.get_str("ike_id"))
-        .map(|v| v.parse::<u32>().ok());
-    let conn = match (args.get_str("ike"), id) {
-        (_, Some(None)) => None,
-        (name, Some(Some(id))) => s
-            .report
-            .ike_sas
-            .iter()
-            .find(|sa| sa.ike_id == id && name.is_none_or(|n| n == sa.conn))
-            .map(|sa| sa.conn.clone()),
-        (Some(name), None) => Some(name.to_owned()),
-        (None, None) => None,
+    let filter = ControlFilter {
+        conn: name.into(),
+        level: loglevel(args),
     };
-    let n = conn.as_deref().map_or(0, |c| {
-        s.report.ike_sas.iter().filter(|sa| sa.conn == c).count()
-    });
-    let Some(conn) = conn.filter(|_| n > 0) else {
-        return Ok(Handled::response(terminate_result(
-            false,
-            0,
-            0,
-            "no matching SAs to terminate found",
-        )));
-    };
-    if id.is_some() && n > 1 {
-        let e = format!(
-            "'{conn}' has {n} IKE_SAs; iked terminates a conn's IKE_SAs together, terminate by name (--ike {conn})"
-        );
-        return Ok(Handled::response(terminate_result(false, n, 0, &e)));
-    }
-    let req = Request::Down { conn: conn.clone() };
-    let r = match wait_of(args) {
-        Wait::No => {
-            control(q, req, Some(Duration::ZERO)).await?;
-            return Ok(Handled::response(terminate_result(true, n, n, "")));
-        }
-        Wait::Daemon => control(q, req, None).await?,
-        Wait::For(d) => control(q, req, Some(d)).await?,
-    };
-    let (ok, msg) = match r {
-        Some(r) => (r.ok, r.message),
-        None => (false, format!("terminating '{conn}' timed out")),
-    };
-    Ok(Handled {
-        events: vec![log_event(&conn, &msg)],
-        response: Some(terminate_result(ok, n, if ok { n } else { 0 }, &msg)),
+    let r = control_logged(q, vec![req], wait.limit(), out, &filter).await?;
+    Ok(match r.into_iter().next().flatten() {
+        Some(r) => result(r.ok, &r.message),
+        None => result(false, &format!("initiating '{name}' timed out")),
     })
 }

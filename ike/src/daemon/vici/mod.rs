@@ -6,6 +6,7 @@
 //!   `unix:///var/run/charon.vici`), one task per client, event registration.
 //! - [`commands`]: the answers, built from the daemon's status snapshot and
 //!   configuration.
+//! - [`events`]: SA events, `log` and `control-log`.
 //!
 //! The daemon loop stays the only owner of the core: a client's task sends a
 //! [`Query`] into the loop (the control socket's own requests, or a request
@@ -13,13 +14,17 @@
 
 pub mod codec;
 pub mod commands;
+pub mod events;
 pub mod server;
+pub mod terminate;
 
 use super::control::{Request, Response};
 use super::status::StatusReport;
+use codec::{Message, Packet};
+use std::collections::HashSet;
 use std::net::IpAddr;
-use std::sync::Arc;
-use tokio::sync::oneshot;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, oneshot};
 
 /// What a VICI client's task asks of the daemon loop.
 #[derive(Debug)]
@@ -40,6 +45,64 @@ pub struct Snapshot {
     pub scheduled: usize,
 }
 
+/// A client's way out: its packets in order (one writer task drains them),
+/// and the events it registered for.
+#[derive(Debug, Clone)]
+pub struct Out {
+    tx: mpsc::Sender<Packet>,
+    registered: Arc<Mutex<HashSet<String>>>,
+}
+
+impl Out {
+    pub fn new(tx: mpsc::Sender<Packet>) -> Self {
+        Out {
+            tx,
+            registered: Arc::default(),
+        }
+    }
+
+    fn names(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        // A panic elsewhere cannot leave the set half-changed: take it as is.
+        self.registered.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn is_registered(&self, name: &str) -> bool {
+        self.names().contains(name)
+    }
+
+    /// Registers `name`; false if it already was.
+    pub fn register(&self, name: &str) -> bool {
+        self.names().insert(name.to_owned())
+    }
+
+    /// Unregisters `name`; false if it was not registered.
+    pub fn unregister(&self, name: &str) -> bool {
+        self.names().remove(name)
+    }
+
+    /// Whether any of `names` is registered.
+    pub fn any_registered(&self, names: &[&str]) -> bool {
+        let r = self.names();
+        names.iter().any(|n| r.contains(*n))
+    }
+
+    pub async fn send(&self, p: Packet) -> Result<(), ViciError> {
+        self.tx.send(p).await.map_err(|_| ViciError::Closed)
+    }
+
+    /// Sends an event if the client registered for it.
+    pub async fn event(&self, name: &str, message: Message) -> Result<(), ViciError> {
+        if !self.is_registered(name) {
+            return Ok(());
+        }
+        self.send(Packet::Event {
+            name: name.into(),
+            message,
+        })
+        .await
+    }
+}
+
 /// Errors of a VICI connection (each ends that connection, logged).
 #[derive(Debug, thiserror::Error)]
 pub enum ViciError {
@@ -53,6 +116,8 @@ pub enum ViciError {
     Unexpected(&'static str),
     #[error("iked is shutting down")]
     Gone,
+    #[error("client connection closed")]
+    Closed,
 }
 
 /// The path of a `unix://` socket URI (None for other schemes, e.g. `tcp://`).

@@ -8,14 +8,16 @@
 
 use super::codec::{self, Packet};
 use super::commands::{self, EVENTS};
-use super::{Query, ViciError};
-use std::collections::HashSet;
+use super::events::{self, Hub, LogLine, Published, SA_EVENTS};
+use super::{Out, Query, ViciError};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
+use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
 /// How long the rest of a packet may take once its length arrived.
@@ -54,7 +56,7 @@ pub fn bind(uri: &str) -> Result<Listener, String> {
 }
 
 /// Accepts clients until the daemon goes away.
-pub async fn accept_loop(l: Listener, q: mpsc::Sender<Query>) {
+pub async fn accept_loop(l: Listener, q: mpsc::Sender<Query>, hub: Hub) {
     info!(target: "cfg", "vici socket {} ready", l.path.display());
     loop {
         match l.listener.accept().await {
@@ -62,7 +64,7 @@ pub async fn accept_loop(l: Listener, q: mpsc::Sender<Query>) {
                 if q.is_closed() {
                     return;
                 }
-                tokio::spawn(serve(s, q.clone()));
+                tokio::spawn(serve(s, q.clone(), hub.clone()));
             }
             Err(e) => {
                 warn!(target: "cfg", "vici socket: {e}");
@@ -77,15 +79,110 @@ pub fn remove(path: &Path) {
     let _ = std::fs::remove_file(path);
 }
 
-async fn serve(s: UnixStream, q: mpsc::Sender<Query>) {
+async fn serve(s: UnixStream, q: mpsc::Sender<Query>, hub: Hub) {
     if !crate::daemon::server::peer_allowed(&s) {
         warn!(target: "cfg", "vici connection from an unprivileged user refused");
         return;
     }
-    let (mut r, mut w) = s.into_split();
-    match session(&mut r, &mut w, &q).await {
+    let (mut r, w) = s.into_split();
+    let (tx, rx) = mpsc::channel(OUT_QUEUE);
+    let writer = tokio::spawn(write_loop(w, rx));
+    let out = Out::new(tx);
+    let mut fwd = Forwarders::default();
+    let r = session(&mut r, &out, &q, &hub, &mut fwd).await;
+    fwd.stop();
+    drop(out);
+    let w = writer.await.unwrap_or(Ok(()));
+    match r.and(w) {
         Ok(()) => debug!(target: "cfg", "vici client disconnected"),
         Err(e) => warn!(target: "cfg", "vici client dropped: {e}"),
+    }
+}
+
+/// Packets queued for one client before its commands and events wait.
+const OUT_QUEUE: usize = 64;
+
+/// Writes a client's packets in the order they were queued.
+async fn write_loop(
+    mut w: OwnedWriteHalf,
+    mut rx: mpsc::Receiver<Packet>,
+) -> Result<(), ViciError> {
+    while let Some(p) = rx.recv().await {
+        w.write_all(&p.frame()?).await?;
+    }
+    Ok(())
+}
+
+/// The tasks that pass published events to one client while it is
+/// registered for them.
+#[derive(Default)]
+struct Forwarders {
+    sa: Option<JoinHandle<()>>,
+    log: Option<JoinHandle<()>>,
+}
+
+impl Forwarders {
+    /// Starts or stops the forwarders for what `out` is registered for now.
+    fn sync(&mut self, out: &Out, hub: &Hub) {
+        let want_sa = out.any_registered(SA_EVENTS);
+        match (&self.sa, want_sa) {
+            (None, true) => self.sa = Some(tokio::spawn(forward_sa(hub.subscribe(), out.clone()))),
+            (Some(_), false) => stop(&mut self.sa),
+            _ => {}
+        }
+        let want_log = out.is_registered("log");
+        match (&self.log, want_log) {
+            (None, true) => {
+                self.log = Some(tokio::spawn(forward_log(
+                    events::subscribe_log(),
+                    out.clone(),
+                )))
+            }
+            (Some(_), false) => stop(&mut self.log),
+            _ => {}
+        }
+    }
+
+    fn stop(&mut self) {
+        stop(&mut self.sa);
+        stop(&mut self.log);
+    }
+}
+
+fn stop(h: &mut Option<JoinHandle<()>>) {
+    if let Some(h) = h.take() {
+        h.abort();
+    }
+}
+
+/// SA events for a client (a client too slow to read misses some; it does
+/// not hold up the daemon).
+async fn forward_sa(mut rx: broadcast::Receiver<Arc<Published>>, out: Out) {
+    loop {
+        match rx.recv().await {
+            Ok(p) => {
+                if out.event(p.name, p.message.clone()).await.is_err() {
+                    return;
+                }
+            }
+            Err(broadcast::error::RecvError::Lagged(_)) => {}
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
+/// `log` events for a client (never logs itself: that would feed itself).
+async fn forward_log(mut rx: broadcast::Receiver<Arc<LogLine>>, out: Out) {
+    loop {
+        match rx.recv().await {
+            Ok(l) => {
+                if out.event("log", l.message(true)).await.is_err() {
+                    return;
+                }
+            }
+            Err(broadcast::error::RecvError::Lagged(_)) => {}
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
     }
 }
 
@@ -110,63 +207,48 @@ pub async fn read_packet<R: AsyncReadExt + Unpin>(r: &mut R) -> Result<Option<Pa
     Ok(Some(Packet::decode(&b)?))
 }
 
-async fn send(w: &mut OwnedWriteHalf, p: &Packet) -> Result<(), ViciError> {
-    w.write_all(&p.frame()?).await?;
-    Ok(())
-}
-
 async fn session(
     r: &mut OwnedReadHalf,
-    w: &mut OwnedWriteHalf,
+    out: &Out,
     q: &mpsc::Sender<Query>,
+    hub: &Hub,
+    fwd: &mut Forwarders,
 ) -> Result<(), ViciError> {
-    let mut registered: HashSet<String> = HashSet::new();
     while let Some(p) = read_packet(r).await? {
         match p {
             Packet::EventRegister(name) => {
                 let ok = EVENTS.contains(&name.as_str());
                 debug!(target: "cfg", "vici: register '{name}': {}", if ok { "ok" } else { "unknown event" });
                 if ok {
-                    registered.insert(name);
+                    out.register(&name);
                 }
                 let a = if ok {
                     Packet::EventConfirm
                 } else {
                     Packet::EventUnknown
                 };
-                send(w, &a).await?;
+                out.send(a).await?;
+                fwd.sync(out, hub);
             }
             Packet::EventUnregister(name) => {
-                let a = if registered.remove(&name) {
+                let a = if out.unregister(&name) {
                     Packet::EventConfirm
                 } else {
                     Packet::EventUnknown
                 };
-                send(w, &a).await?;
+                fwd.sync(out, hub);
+                out.send(a).await?;
             }
             Packet::CmdRequest { command, message } => {
                 debug!(target: "cfg", "vici: command '{command}'");
-                let h = commands::handle(&command, &message, q).await?;
-                for (name, m) in h.events {
-                    if registered.contains(name) {
-                        send(
-                            w,
-                            &Packet::Event {
-                                name: name.into(),
-                                message: m,
-                            },
-                        )
-                        .await?;
-                    }
-                }
-                let a = match h.response {
+                let a = match commands::handle(&command, &message, q, out).await? {
                     Some(m) => Packet::CmdResponse(m),
                     None => {
                         debug!(target: "cfg", "vici: unknown command '{command}'");
                         Packet::CmdUnknown
                     }
                 };
-                send(w, &a).await?;
+                out.send(a).await?;
             }
             Packet::CmdResponse(_) => return Err(ViciError::Unexpected("CMD_RESPONSE")),
             Packet::CmdUnknown => return Err(ViciError::Unexpected("CMD_UNKNOWN")),

@@ -2,9 +2,10 @@
 //! sends (seen on the wire between swanctl and charon), and the dispatcher
 //! against a scripted daemon loop.
 
-use super::Snapshot;
-use super::codec::{Item, Message};
+use super::codec::{Item, Message, Packet};
 use super::commands::*;
+use super::events::LogLayer;
+use super::{Out, Snapshot};
 use crate::daemon::status::{ChildSaView, Counters, IkeSaView, StatusReport};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -293,11 +294,15 @@ fn list_conn_like_charon() {
     assert_eq!(list(ch, "remote-ts"), ["10.2.0.0/16"]);
 }
 
-/// The dispatcher against a scripted loop: snapshots and control requests.
-#[tokio::test]
-async fn dispatch() {
+/// A scripted daemon loop: answers snapshots, records control requests,
+/// and logs a line (through the VICI log layer) before answering an `up`.
+fn scripted_loop() -> (
+    tokio::sync::mpsc::Sender<super::Query>,
+    tokio::task::JoinHandle<Vec<crate::daemon::control::Request>>,
+) {
     use super::Query;
     use crate::daemon::control::{Request, Response};
+    use tracing_subscriber::layer::SubscriberExt;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Query>(4);
     let seen = tokio::spawn(async move {
         let mut reqs = Vec::new();
@@ -307,6 +312,14 @@ async fn dispatch() {
                     let _ = t.send(snapshot());
                 }
                 Query::Control(r, t) => {
+                    if let Request::Up { conn } = &r {
+                        let sub = tracing_subscriber::Registry::default().with(LogLayer);
+                        tracing::subscriber::with_default(sub, || {
+                            tracing::info!(target: "ike", "initiating IKE_SA {conn}[1] to 192.0.2.2");
+                            tracing::info!(target: "ike", "IKE_SA other[7] is not this one");
+                            tracing::debug!(target: "ike", "a debug line of {conn}[1]");
+                        });
+                    }
                     let ok = !matches!(r, Request::Reload);
                     let _ = t.send(if ok {
                         Response::ok(format!("did {r:?}"))
@@ -319,62 +332,135 @@ async fn dispatch() {
         }
         reqs
     });
+    (tx, seen)
+}
+
+/// A client's way out, registered for `names`, and what reaches it.
+fn client(names: &[&str]) -> (Out, tokio::sync::mpsc::Receiver<Packet>) {
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    let out = Out::new(tx);
+    for n in names {
+        out.register(n);
+    }
+    (out, rx)
+}
+
+/// The events queued for a client so far: (name, message).
+fn drained(rx: &mut tokio::sync::mpsc::Receiver<Packet>) -> Vec<(String, Message)> {
+    let mut v = Vec::new();
+    while let Ok(p) = rx.try_recv() {
+        if let Packet::Event { name, message } = p {
+            v.push((name, message));
+        }
+    }
+    v
+}
+
+fn args(kv: &[(&str, &str)]) -> Message {
+    let mut m = Message::new();
+    for (k, v) in kv {
+        m.kv(k, v);
+    }
+    m
+}
+
+/// The dispatcher against a scripted loop: snapshots, control requests,
+/// streamed events.
+#[tokio::test]
+async fn dispatch() {
+    use crate::daemon::control::Request;
+    let (tx, seen) = scripted_loop();
+    let (out, mut rx) = client(&["list-sa"]);
     let none = Message::new();
-    let h = handle("no-such-command", &none, &tx).await.unwrap();
-    assert_eq!(h, Handled::default(), "CMD_UNKNOWN");
-    let h = handle("list-sas", &none, &tx).await.unwrap();
-    assert_eq!(h.events.len(), 2);
-    assert_eq!(h.response, Some(Message::new()));
-    let mut a = Message::new();
-    a.kv("child", "gw").kv("timeout", "5000");
-    let h = handle("initiate", &a, &tx).await.unwrap();
-    assert_eq!(h.response.as_ref().unwrap().get_str("success"), Some("yes"));
-    assert_eq!(h.events[0].0, "control-log");
-    let mut a = Message::new();
-    a.kv("child", "nosuch");
-    let h = handle("initiate", &a, &tx).await.unwrap();
-    let r = h.response.unwrap();
+    assert_eq!(
+        handle("no-such-command", &none, &tx, &out).await.unwrap(),
+        None,
+        "CMD_UNKNOWN"
+    );
+    let r = handle("list-sas", &none, &tx, &out).await.unwrap();
+    assert_eq!(r, Some(Message::new()));
+    let ev = drained(&mut rx);
+    assert_eq!(ev.len(), 2);
+    assert!(ev.iter().all(|(n, _)| n == "list-sa"));
+    // Not registered: nothing streamed.
+    let (quiet, mut qrx) = client(&[]);
+    handle("list-sas", &none, &tx, &quiet).await.unwrap();
+    assert!(drained(&mut qrx).is_empty());
+
+    let r = handle(
+        "initiate",
+        &args(&[("child", "gw"), ("timeout", "5000")]),
+        &tx,
+        &out,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(r.get_str("success"), Some("yes"));
+    let r = handle("initiate", &args(&[("child", "nosuch")]), &tx, &out)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(r.get_str("success"), Some("no"));
     assert_eq!(
         r.get_str("errmsg"),
         Some("CHILD_SA config 'nosuch' not found")
     );
-    let mut a = Message::new();
-    a.kv("ike", "gw");
-    let r = handle("terminate", &a, &tx)
-        .await
-        .unwrap()
-        .response
-        .unwrap();
+
+    let term = |kv: &'static [(&'static str, &'static str)]| {
+        let tx = tx.clone();
+        let out = out.clone();
+        async move {
+            handle("terminate", &args(kv), &tx, &out)
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let r = term(&[("ike", "gw")]).await;
     assert_eq!(r.get_str("success"), Some("yes"));
-    assert_eq!(r.get_str("matches"), Some("2"));
-    let mut a = Message::new();
-    a.kv("ike-id", "1");
-    let r = handle("terminate", &a, &tx)
-        .await
-        .unwrap()
-        .response
-        .unwrap();
     assert_eq!(
-        r.get_str("success"),
-        Some("no"),
-        "two IKE_SAs share the conn"
+        (r.get_str("matches"), r.get_str("terminated")),
+        (Some("2"), Some("2"))
     );
-    let mut a = Message::new();
-    a.kv("ike", "other");
-    let r = handle("terminate", &a, &tx)
-        .await
-        .unwrap()
-        .response
-        .unwrap();
+    // One IKE_SA by unique id, though two share the conn.
+    let r = term(&[("ike-id", "1")]).await;
+    assert_eq!(
+        (r.get_str("success"), r.get_str("matches")),
+        (Some("yes"), Some("1"))
+    );
+    let r = term(&[("ike", "other"), ("ike-id", "1")]).await;
     assert_eq!(
         r.get_str("errmsg"),
         Some("no matching SAs to terminate found")
     );
-    let r = handle("reload-settings", &none, &tx)
+    // CHILD_SAs by unique id and by name.
+    let r = term(&[("child-id", "3")]).await;
+    assert_eq!(
+        (r.get_str("success"), r.get_str("terminated")),
+        (Some("yes"), Some("1"))
+    );
+    let r = term(&[("child", "gw")]).await;
+    assert_eq!(
+        (r.get_str("success"), r.get_str("matches")),
+        (Some("yes"), Some("1"))
+    );
+    let r = term(&[("child-id", "4")]).await;
+    assert_eq!(
+        r.get_str("errmsg"),
+        Some("no matching SAs to terminate found")
+    );
+    let r = term(&[("child-id", "x")]).await;
+    assert_eq!(r.get_str("errmsg"), Some("invalid unique id"));
+    let r = term(&[("ike", "other")]).await;
+    assert_eq!(
+        r.get_str("errmsg"),
+        Some("no matching SAs to terminate found")
+    );
+
+    let r = handle("reload-settings", &none, &tx, &out)
         .await
         .unwrap()
-        .response
         .unwrap();
     assert_eq!(
         (r.get_str("success"), r.get_str("errmsg")),
@@ -382,13 +468,179 @@ async fn dispatch() {
     );
     drop(tx);
     let reqs = seen.await.unwrap();
+    let child = |id| Request::DownChild {
+        child_id: id,
+        conn: Some("gw".into()),
+    };
     assert_eq!(
         reqs,
         [
             Request::Up { conn: "gw".into() },
             Request::Down { conn: "gw".into() },
+            Request::DownIke {
+                ike_id: 1,
+                conn: Some("gw".into())
+            },
+            child(3),
+            child(3),
             Request::Reload
         ]
+    );
+}
+
+/// `initiate` streams the log lines of its conn while it runs, at the
+/// client's `loglevel`, to a client registered for `control-log`.
+#[tokio::test]
+async fn initiate_streams_control_log() {
+    let (tx, _seen) = scripted_loop();
+    let (out, mut rx) = client(&["control-log"]);
+    let r = handle("initiate", &args(&[("child", "gw")]), &tx, &out)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.get_str("success"), Some("yes"));
+    let ev = drained(&mut rx);
+    let msgs: Vec<&str> = ev
+        .iter()
+        .filter(|(n, _)| n == "control-log")
+        .filter_map(|(_, m)| m.get_str("msg"))
+        .collect();
+    assert!(
+        msgs.contains(&"initiating IKE_SA gw[1] to 192.0.2.2"),
+        "{msgs:?}"
+    );
+    assert!(
+        !msgs.iter().any(|m| m.contains("other[7]")),
+        "another SA's line: {msgs:?}"
+    );
+    assert!(
+        !msgs.iter().any(|m| m.contains("debug line")),
+        "level 2 > loglevel 1: {msgs:?}"
+    );
+    let (_, m) = ev
+        .iter()
+        .find(|(_, m)| m.get_str("msg") == Some("initiating IKE_SA gw[1] to 192.0.2.2"))
+        .unwrap();
+    assert_eq!(
+        keys(m),
+        ["group", "level", "ikesa-name", "ikesa-uniqueid", "msg"],
+        "control-log has no thread"
+    );
+    assert_eq!(
+        (m.get_str("group"), m.get_str("level")),
+        (Some("IKE"), Some("1"))
+    );
+    assert_eq!(
+        (m.get_str("ikesa-name"), m.get_str("ikesa-uniqueid")),
+        (Some("gw"), Some("1"))
+    );
+
+    // loglevel 2 lets the debug line through.
+    let r = handle(
+        "initiate",
+        &args(&[("child", "gw"), ("loglevel", "2")]),
+        &tx,
+        &out,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(r.get_str("success"), Some("yes"));
+    let ev = drained(&mut rx);
+    assert!(
+        ev.iter()
+            .any(|(_, m)| m.get_str("msg") == Some("a debug line of gw[1]"))
+    );
+}
+
+#[test]
+fn log_lines_name_their_sa() {
+    use super::events::sa_of;
+    assert_eq!(
+        sa_of("IKE_SA gw[3] established"),
+        Some(("gw".into(), Some(3)))
+    );
+    assert_eq!(
+        sa_of("CHILD_SA net-2{12} installed"),
+        Some(("net-2".into(), None))
+    );
+    assert_eq!(
+        sa_of("from 192.0.2.1[500] to 2001:db8::1[4500]: gw[2]"),
+        Some(("gw".into(), Some(2)))
+    );
+    assert_eq!(
+        sa_of("sending packet: from 192.0.2.1[500] to fe80::a[500]"),
+        None
+    );
+    assert_eq!(sa_of("authentication of 'sun' successful"), None);
+    assert_eq!(sa_of("x[] y[1a] [5] z{"), None);
+    assert_eq!(
+        sa_of("established between 192.0.2.1[moon]...192.0.2.2[sun]"),
+        None
+    );
+}
+
+/// The SA events' layout: list-sa's fields, `up`, old/new.
+#[test]
+fn sa_event_layouts() {
+    use super::events::*;
+    let s = snapshot();
+    let sa = &s.report.ike_sas[0];
+    let up = ike_updown(true, &s.config, sa);
+    assert_eq!(keys(&up), ["up", "gw"]);
+    let ike = up.get_section("gw").unwrap();
+    assert_eq!(ike.get_str("uniqueid"), Some("1"));
+    assert_eq!(
+        ike.get_section("child-sas"),
+        Some(&Message::new()),
+        "ike-updown has no CHILD_SAs (an empty section for swanctl)"
+    );
+    let down = ike_updown(false, &s.config, sa);
+    assert_eq!(keys(&down), ["gw"], "a down event has no 'up'");
+
+    let child = &sa.children[0];
+    let cu = child_updown(true, &s.config, sa, child);
+    let cs = cu
+        .get_section("gw")
+        .unwrap()
+        .get_section("child-sas")
+        .unwrap();
+    assert_eq!(keys(cs), ["gw-3"]);
+    assert_eq!(
+        cs.get_section("gw-3").unwrap().get_str("state"),
+        Some("INSTALLED")
+    );
+    let cd = child_updown(false, &s.config, sa, child);
+    let c = cd
+        .get_section("gw")
+        .unwrap()
+        .get_section("child-sas")
+        .unwrap()
+        .get_section("gw-3")
+        .unwrap();
+    assert_eq!(c.get_str("state"), Some("DELETING"));
+    assert_eq!(c.get_str("bytes-in"), Some("840"), "the last counters");
+
+    let mut new = sa.clone();
+    new.ike_id = 5;
+    let r = ike_rekey(&s.config, sa, &new);
+    let g = r.get_section("gw").unwrap();
+    assert_eq!(keys(g), ["old", "new"]);
+    assert_eq!(g.get_section("new").unwrap().get_str("uniqueid"), Some("5"));
+    let mut nc = child.clone();
+    nc.child_id = 4;
+    let r = child_rekey(&s.config, sa, child, &nc);
+    let pair = r
+        .get_section("gw")
+        .unwrap()
+        .get_section("child-sas")
+        .unwrap()
+        .get_section("gw-4")
+        .unwrap();
+    assert_eq!(keys(pair), ["old", "new"]);
+    assert_eq!(
+        pair.get_section("old").unwrap().get_str("uniqueid"),
+        Some("3")
     );
 }
 
