@@ -136,6 +136,9 @@ fn build(case: &str, left: bool) -> Option<ChildSaInstall> {
         replay_window: 32,
         install_policy: true,
         updown: None,
+        my_sourceips: Vec::new(),
+        peer_sourceips: Vec::new(),
+        host_access: false,
         defer_outbound: false,
     })
 }

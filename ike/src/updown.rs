@@ -206,6 +206,9 @@ mod tests {
             replay_window: 32,
             install_policy: true,
             updown: Some("/etc/ipsec.d/vti-updown".into()),
+            my_sourceips: Vec::new(),
+            peer_sourceips: Vec::new(),
+            host_access: false,
             defer_outbound: false,
         }
     }

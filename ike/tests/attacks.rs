@@ -90,6 +90,12 @@ fn road_warrior_cannot_divert_its_outer_address_into_a_child_sa() {
     );
     assert_eq!(ib[0].ts_remote[0].to_string(), "10.3.0.1/32");
     assert_eq!(p.b.status(p.now)[0].state, IkeState::Established);
+    // The updown scripts see the addresses (PLUTO_PEER_SOURCEIP / PLUTO_MY_SOURCEIP).
+    assert_eq!(ib[0].peer_sourceips, vec![vip]);
+    assert!(ib[0].my_sourceips.is_empty());
+    let ia = Pair::installs(&p.a_events);
+    assert_eq!(ia[0].my_sourceips, vec![vip]);
+    assert!(ia[0].peer_sourceips.is_empty());
 }
 
 #[test]

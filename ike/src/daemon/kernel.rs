@@ -1038,6 +1038,9 @@ pub(crate) mod tests {
             replay_window: 32,
             install_policy: true,
             updown: None,
+            my_sourceips: Vec::new(),
+            peer_sourceips: Vec::new(),
+            host_access: false,
             defer_outbound: false,
         }
     }

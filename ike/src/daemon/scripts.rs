@@ -53,7 +53,9 @@ pub fn envs(
         interface,
         my_id,
         peer_id,
-        ..Extra::default()
+        my_sourceip: &c.my_sourceips,
+        peer_sourceip: &c.peer_sourceips,
+        host_access: c.host_access,
     };
     let mut out = Vec::new();
     for l in &c.ts_local {
@@ -189,8 +191,9 @@ mod tests {
             crate::crypto::Encr::ChaCha20Poly1305,
             None,
         );
+        c.peer_sourceips = vec!["203.0.113.77".parse().unwrap()];
         c.updown = Some(format!(
-            "echo \"$PLUTO_VERB $PLUTO_CONNECTION $PLUTO_MY_CLIENT $PLUTO_PEER_CLIENT $PLUTO_MY_ID\" >> {}",
+            "echo \"$PLUTO_VERB $PLUTO_CONNECTION $PLUTO_MY_CLIENT $PLUTO_PEER_CLIENT $PLUTO_MY_ID $PLUTO_PEER_SOURCEIP ${{PLUTO_MY_SOURCEIP:-none}}\" >> {}",
             out.display()
         ));
         let mut u = Updown::default();
@@ -212,8 +215,8 @@ mod tests {
         assert_eq!(
             lines,
             [
-                "up-client net-net 198.51.100.0/24 203.0.113.0/24 moon",
-                "down-client net-net 198.51.100.0/24 203.0.113.0/24 moon"
+                "up-client net-net 198.51.100.0/24 203.0.113.0/24 moon 203.0.113.77 none",
+                "down-client net-net 198.51.100.0/24 203.0.113.0/24 moon 203.0.113.77 none"
             ]
         );
     }

@@ -223,6 +223,12 @@ pub struct ChildSaInstall {
     pub install_policy: bool,
     /// The conn's updown script, if any (run by the daemon).
     pub updown: Option<String>,
+    /// Virtual IPs: ours (assigned by the peer) and the peer's (leased by
+    /// us), for PLUTO_MY_SOURCEIP / PLUTO_PEER_SOURCEIP.
+    pub my_sourceips: Vec<IpAddr>,
+    pub peer_sourceips: Vec<IpAddr>,
+    /// `lefthostaccess=yes` (PLUTO_HOST_ACCESS).
+    pub host_access: bool,
     /// Install the inbound SA (and policies) now, the outbound SA only on a
     /// later [`Event::InstallOutbound`]: as the responder of a CHILD_SA rekey
     /// the initiator may not have its new inbound SA yet (RFC 7296 §2.8).
