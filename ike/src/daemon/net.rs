@@ -159,6 +159,11 @@ impl Sockets {
     fn bind(&self, addr: SocketAddr) -> std::io::Result<Bound> {
         let std_sock = std::net::UdpSocket::bind(addr)?;
         std_sock.set_nonblocking(true)?;
+        // IKE never goes through our own CHILD_SAs (their selectors may cover
+        // the IKE endpoints): a per-socket bypass policy, both directions.
+        if let Err(e) = xfrm::socket_policy::bypass(&std_sock, addr.is_ipv6()) {
+            warn!(target: "net", "unable to exempt the IKE socket {addr} from IPsec policies: {e} (a CHILD_SA covering the IKE endpoints would capture IKE)");
+        }
         if addr.port() == self.ports.1 {
             // Let the kernel decapsulate ESP-in-UDP arriving on this port.
             xfrm::udp_encap::enable_espinudp(&std_sock)?;
