@@ -42,6 +42,14 @@ pub trait Core {
     fn poll_timeout(&self) -> Option<Instant>;
     fn poll_event(&mut self) -> Option<Event>;
     fn status(&self, now: Instant) -> Vec<IkeStatus>;
+    /// What was dropped, refused or failed so far.
+    fn counters(&self) -> crate::sa::Counters {
+        crate::sa::Counters::default()
+    }
+    /// IKE_SAs not yet authenticated.
+    fn half_open(&self) -> usize {
+        0
+    }
 }
 
 /// Where certificates and keys live: `$IKED_IPSEC_D`, else strongSwan's `/etc/ipsec.d`.
@@ -118,6 +126,12 @@ impl Core for crate::sa::Endpoint {
     }
     fn poll_event(&mut self) -> Option<Event> {
         crate::sa::Endpoint::poll_event(self)
+    }
+    fn counters(&self) -> crate::sa::Counters {
+        crate::sa::Endpoint::counters(self)
+    }
+    fn half_open(&self) -> usize {
+        crate::sa::Endpoint::half_open(self)
     }
     fn status(&self, now: Instant) -> Vec<IkeStatus> {
         crate::sa::Endpoint::status(self, now)

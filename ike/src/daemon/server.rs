@@ -633,6 +633,7 @@ impl<C: Core> Daemon<C> {
             ike_sas,
             shunted,
             routed,
+            stats: super::status::Stats::new(self.core.counters(), self.core.half_open()),
         }
     }
 

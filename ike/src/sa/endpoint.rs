@@ -113,6 +113,11 @@ impl Endpoint {
         self.ctx.counters
     }
 
+    /// IKE_SAs not yet authenticated (the half-open table).
+    pub fn half_open(&self) -> usize {
+        self.half_open.len()
+    }
+
     // ------------------------------------------------------------------
     // The table
 
