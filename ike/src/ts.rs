@@ -223,6 +223,81 @@ pub fn narrow(proposed: &[Selector], configured: &[Selector]) -> Vec<Selector> {
     out
 }
 
+/// Splits an address range into the prefixes that cover exactly it (kernel
+/// selectors are prefixes): (network address, prefix length), at most
+/// 2 * address bits of them.
+pub fn range_prefixes(start: IpAddr, end: IpAddr) -> Vec<(IpAddr, u8)> {
+    let (s, e, bits, v6) = match (start, end) {
+        (IpAddr::V4(s), IpAddr::V4(e)) => (
+            u128::from(u32::from(s)),
+            u128::from(u32::from(e)),
+            32u32,
+            false,
+        ),
+        (IpAddr::V6(s), IpAddr::V6(e)) => (u128::from(s), u128::from(e), 128u32, true),
+        _ => return Vec::new(),
+    };
+    let mk = |a: u128, len: u32| {
+        let addr = if v6 {
+            IpAddr::V6(std::net::Ipv6Addr::from(a))
+        } else {
+            IpAddr::V4(std::net::Ipv4Addr::from(a as u32))
+        };
+        (addr, len as u8)
+    };
+    let mut out = Vec::new();
+    let mut cur = s;
+    // At most 2 * bits prefixes; bounded loop.
+    for _ in 0..(2 * bits + 2) {
+        if cur > e {
+            break;
+        }
+        // Largest block aligned at `cur` that fits in [cur, e].
+        let mut size_bits = if cur == 0 {
+            bits
+        } else {
+            cur.trailing_zeros().min(bits)
+        };
+        loop {
+            let last = if size_bits >= 128 {
+                u128::MAX
+            } else {
+                cur + ((1u128 << size_bits) - 1)
+            };
+            if last <= e {
+                out.push(mk(cur, bits - size_bits));
+                if last == u128::MAX || (!v6 && last >= u128::from(u32::MAX)) {
+                    return out;
+                }
+                cur = last + 1;
+                break;
+            }
+            if size_bits == 0 {
+                return out;
+            }
+            size_bits -= 1;
+        }
+    }
+    out
+}
+
+/// How many kernel selector pairs (each one IN, OUT and FWD policy) a
+/// CHILD_SA with these selectors needs: every same-family local x remote
+/// pair of their prefixes.
+pub fn kernel_pairs(local: &[Selector], remote: &[Selector]) -> usize {
+    let mut n = 0usize;
+    for l in local {
+        let pl = range_prefixes(l.start, l.end).len();
+        for r in remote
+            .iter()
+            .filter(|r| r.start.is_ipv4() == l.start.is_ipv4())
+        {
+            n = n.saturating_add(pl.saturating_mul(range_prefixes(r.start, r.end).len()));
+        }
+    }
+    n
+}
+
 /// Is `inner` entirely within one of `outer` (initiator's check of the responder's choice)?
 pub fn is_subset(inner: &Selector, outer: &[Selector]) -> bool {
     outer

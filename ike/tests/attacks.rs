@@ -206,3 +206,95 @@ fn an_ike_sa_init_flood_stays_bounded_and_a_real_client_still_gets_in() {
     );
     assert!(s.cookies_sent > 0 || s.init_dropped > 0, "{s:?}");
 }
+
+/// `count` ranges 10.2.N.1-10.2.N.254 (14 prefixes each) as a leftsubnet.
+fn ranges(count: u8) -> String {
+    (0..count)
+        .map(|n| format!("10.2.{n}.1-10.2.{n}.254"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+#[test]
+fn one_child_sa_cannot_cost_unbounded_kernel_policies() {
+    let gw = format!(
+        "conn net\n  left={B}\n  leftsubnet=10.1.0.0/16\n  leftid=@sun\n  right={A}\n  rightsubnet=10.0.0.0/8\n  rightid=@moon\n  authby=psk\n  auto=add\n"
+    );
+    let client = |n: u8| {
+        format!(
+            "conn net\n  left={A}\n  leftsubnet={}\n  leftid=@moon\n  right={B}\n  rightsubnet=10.1.0.0/16\n  rightid=@sun\n  authby=psk\n  auto=add\n",
+            ranges(n)
+        )
+    };
+    // 10 ranges x 14 prefixes = 140 selector pairs: over the 128 allowed.
+    let mut p = Pair::new(&client(10), PSK, &gw, PSK);
+    p.a.initiate(p.now, "net").unwrap();
+    p.run_clean();
+    assert!(Pair::installs(&p.b_events).is_empty(), "{:?}", p.b_events);
+    assert!(
+        Pair::installs(&p.a_events).is_empty(),
+        "the client learns TS_UNACCEPTABLE: {:?}",
+        p.a_events
+    );
+    // 5 ranges = 70 pairs: accepted, every range kept.
+    let mut p = Pair::new(&client(5), PSK, &gw, PSK);
+    p.a.initiate(p.now, "net").unwrap();
+    p.run_clean();
+    let ib = Pair::installs(&p.b_events);
+    assert_eq!(ib.len(), 1, "{:?}", p.b_events);
+    assert_eq!(ib[0].ts_remote.len(), 5);
+}
+
+#[test]
+fn a_peer_cannot_pile_up_child_sas_beyond_the_cap() {
+    let gw = format!(
+        "conn net\n  left={B}\n  leftsubnet=10.1.0.0/16\n  leftid=@sun\n  right={A}\n  rightsubnet=10.2.0.0/16\n  rightid=@moon\n  authby=psk\n  auto=add\n"
+    );
+    let mut client = format!(
+        "conn %default\n  left={A}\n  leftid=@moon\n  right={B}\n  rightsubnet=10.1.0.0/16\n  rightid=@sun\n  authby=psk\n  auto=add\n"
+    );
+    for i in 0..5 {
+        client.push_str(&format!("conn c{i}\n  leftsubnet=10.2.{i}.0/24\n"));
+    }
+    let mut p = Pair::new(&client, PSK, &gw, PSK);
+    p.b.set_settings(ike::sa::CoreSettings {
+        max_child_sas: 3,
+        ..Default::default()
+    });
+    let id = p.a.initiate(p.now, "c0").unwrap();
+    p.run_clean();
+    for i in 1..5 {
+        assert_eq!(p.a.initiate(p.now, &format!("c{i}")).unwrap(), id);
+        p.run_clean();
+    }
+    assert_eq!(Pair::installs(&p.b_events).len(), 3, "{:?}", p.b_events);
+    assert!(p.b.counters().refused >= 2, "{:?}", p.b.counters());
+    // The IKE_SA and its three CHILD_SAs stay.
+    assert_eq!(p.b.status(p.now)[0].state, IkeState::Established);
+    assert_eq!(p.b.status(p.now)[0].children.len(), 3);
+}
+
+#[test]
+fn an_ike_sa_rekey_right_after_establishment_is_refused_for_now() {
+    let gw = format!(
+        "conn net\n  left={B}\n  leftsubnet=10.1.0.0/16\n  leftid=@sun\n  right={A}\n  rightsubnet=10.2.0.0/16\n  rightid=@moon\n  authby=psk\n  auto=add\n"
+    );
+    // The client rekeys its IKE_SA one second after it is up.
+    let client = format!(
+        "conn net\n  left={A}\n  leftsubnet=10.2.0.0/16\n  leftid=@moon\n  right={B}\n  rightsubnet=10.1.0.0/16\n  rightid=@sun\n  authby=psk\n  auto=add\n  ikelifetime=61s\n  margintime=60s\n  rekeyfuzz=0%\n"
+    );
+    // Ten simulated minutes: unthrottled that would be ~600 IKE_SA rekeys.
+    let mut p = Pair::new(&client, PSK, &gw, PSK);
+    p.a.initiate(p.now, "net").unwrap();
+    p.run_clean();
+    let st = p.b.status(p.now);
+    assert_eq!(st.len(), 1, "{st:?}");
+    // Each too-early rekey got TEMPORARY_FAILURE; the client tried again
+    // about 30 s later, which was accepted.
+    let refused = p.b.counters().refused;
+    assert!((15..=25).contains(&refused), "refused {refused}");
+    assert!(st[0].ike_id < 2 * 25, "IKE_SA ids used: {}", st[0].ike_id);
+    // The tunnel never dropped: the first CHILD_SA is still there.
+    assert_eq!(st[0].children.len(), 1);
+    assert!(st[0].children[0].established_secs_ago >= 590, "{st:?}");
+}

@@ -9,7 +9,7 @@
 use crate::crypto::{Encr, Integ};
 use crate::sa::{ChildSaInstall, EspKeys, Mode, Selector, SpiAllocator, SpiError};
 use std::collections::{BTreeMap, HashMap};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tracing::{debug, error, warn};
@@ -78,58 +78,10 @@ pub fn crypto(encr: Encr, integ: Option<Integ>, keys: &EspKeys) -> Result<Crypto
 
 /// Splits an address range into the prefixes that cover exactly it.
 pub fn range_prefixes(start: IpAddr, end: IpAddr) -> Vec<Prefix> {
-    let (s, e, bits, v6) = match (start, end) {
-        (IpAddr::V4(s), IpAddr::V4(e)) => (
-            u128::from(u32::from(s)),
-            u128::from(u32::from(e)),
-            32u32,
-            false,
-        ),
-        (IpAddr::V6(s), IpAddr::V6(e)) => (u128::from(s), u128::from(e), 128u32, true),
-        _ => return Vec::new(),
-    };
-    let mk = |a: u128, len: u32| {
-        let addr = if v6 {
-            IpAddr::V6(Ipv6Addr::from(a))
-        } else {
-            IpAddr::V4(Ipv4Addr::from(a as u32))
-        };
-        Prefix::new(addr, len as u8)
-    };
-    let mut out = Vec::new();
-    let mut cur = s;
-    // At most 2 * bits prefixes; bounded loop.
-    for _ in 0..(2 * bits + 2) {
-        if cur > e {
-            break;
-        }
-        // Largest block aligned at `cur` that fits in [cur, e].
-        let mut size_bits = if cur == 0 {
-            bits
-        } else {
-            cur.trailing_zeros().min(bits)
-        };
-        loop {
-            let last = if size_bits >= 128 {
-                u128::MAX
-            } else {
-                cur + ((1u128 << size_bits) - 1)
-            };
-            if last <= e {
-                out.push(mk(cur, bits - size_bits));
-                if last == u128::MAX || (!v6 && last >= u128::from(u32::MAX)) {
-                    return out;
-                }
-                cur = last + 1;
-                break;
-            }
-            if size_bits == 0 {
-                return out;
-            }
-            size_bits -= 1;
-        }
-    }
-    out
+    crate::ts::range_prefixes(start, end)
+        .into_iter()
+        .map(|(a, len)| Prefix::new(a, len))
+        .collect()
 }
 
 /// Kernel selectors for one (local, remote) traffic-selector pair, in the

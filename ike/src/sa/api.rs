@@ -100,6 +100,15 @@ pub struct CoreSettings {
     /// SIGNATURE_HASH_ALGORITHMS is sent and AUTH uses the classic methods
     /// (1 for RSA, 9-11 for ECDSA), as a peer without RFC 7427 does.
     pub signature_authentication: bool,
+    /// CHILD_SAs one IKE_SA may carry (256); a peer asking for more gets
+    /// NO_ADDITIONAL_SAS.
+    pub max_child_sas: usize,
+    /// Kernel selector pairs (each an IN, OUT and FWD policy) one CHILD_SA
+    /// may need after narrowing (128); more is TS_UNACCEPTABLE.
+    pub max_selector_pairs: usize,
+    /// The shortest time between a peer's IKE_SA rekeys (2 s); an earlier
+    /// one gets TEMPORARY_FAILURE (the peer retries later, RFC 7296 §2.25).
+    pub min_ike_rekey_interval: Duration,
 }
 
 impl Default for CoreSettings {
@@ -118,6 +127,9 @@ impl Default for CoreSettings {
             init_limit_half_open: 0,
             rekey_outbound_wait: Duration::from_secs(10),
             signature_authentication: true,
+            max_child_sas: 256,
+            max_selector_pairs: 128,
+            min_ike_rekey_interval: Duration::from_secs(2),
         }
     }
 }

@@ -56,6 +56,21 @@ pub(super) struct ChildAnswer {
     pub payloads: Vec<Payload>,
 }
 
+/// The cap on the kernel work a CHILD_SA's selectors cost (the one place
+/// both responders, IKE_AUTH and CREATE_CHILD_SA, ask).
+fn within_selector_limit(ctx: &Ctx, local: &[Selector], remote: &[Selector]) -> Result<(), String> {
+    let pairs = crate::ts::kernel_pairs(local, remote);
+    if pairs > ctx.settings.max_selector_pairs {
+        return Err(format!(
+            "traffic selectors {} === {} need {pairs} kernel selector pairs, more than the {} allowed",
+            show(local),
+            show(remote),
+            ctx.settings.max_selector_pairs
+        ));
+    }
+    Ok(())
+}
+
 fn show(v: &[Selector]) -> String {
     v.iter()
         .map(ToString::to_string)
@@ -514,6 +529,19 @@ impl IkeSa {
                 "peer wants to rekey a CHILD_SA we are deleting",
             ));
         }
+        let carried = self
+            .children
+            .iter()
+            .filter(|c| c.state != ChildState::Retiring)
+            .count();
+        if old.is_none() && carried >= ctx.settings.max_child_sas {
+            return Err(ExchangeError::refuse(
+                NotifyType::NO_ADDITIONAL_SAS,
+                format!(
+                    "peer asks for another CHILD_SA; this IKE_SA carries {carried}, the most allowed"
+                ),
+            ));
+        }
         let candidates: Vec<(Arc<Conn>, conf::conn::Side)> = match &old {
             // A rekey keeps the conn the CHILD_SA was made for.
             Some(o) => {
@@ -539,6 +567,10 @@ impl IkeSa {
             let ts_remote = crate::ts::narrow(&tsi, &conf_remote);
             let ts_local = crate::ts::narrow(&tsr, &conf_local);
             if ts_remote.is_empty() || ts_local.is_empty() {
+                continue;
+            }
+            if let Err(why) = within_selector_limit(ctx, &ts_local, &ts_remote) {
+                last = ExchangeError::refuse(NotifyType::TS_UNACCEPTABLE, why);
                 continue;
             }
             let Some((mut chosen, suite)) = select(
@@ -695,6 +727,11 @@ impl IkeSa {
         let release = |sa: &mut IkeSa, ctx: &mut Ctx| ctx.pools.release(&mut sa.vips);
         if ts_remote.is_empty() || ts_local.is_empty() {
             warn!(target: "chd", "traffic selectors {} === {} unacceptable for conn '{}' ({} === {}): TS_UNACCEPTABLE", show(&tsr), show(&tsi), conn.name, show(&conf_local), show(&conf_remote));
+            release(self, ctx);
+            return Err(refuse(NotifyType::TS_UNACCEPTABLE));
+        }
+        if let Err(why) = within_selector_limit(ctx, &ts_local, &ts_remote) {
+            warn!(target: "chd", "conn '{}': {why}: TS_UNACCEPTABLE", conn.name);
             release(self, ctx);
             return Err(refuse(NotifyType::TS_UNACCEPTABLE));
         }

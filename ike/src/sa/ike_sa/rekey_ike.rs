@@ -104,6 +104,18 @@ impl IkeSa {
         nr: &[u8],
         payloads: &[Payload],
     ) -> Result<(), ExchangeError> {
+        if let Some(at) = self.established {
+            let age = now.saturating_duration_since(at);
+            if age < ctx.settings.min_ike_rekey_interval {
+                return Err(ExchangeError::refuse(
+                    NotifyType::TEMPORARY_FAILURE,
+                    format!(
+                        "peer rekeys the IKE_SA {} ms after it was established: too soon, TEMPORARY_FAILURE",
+                        age.as_millis()
+                    ),
+                ));
+            }
+        }
         let Some((mut chosen, suite)) = select(
             &ctx.provider,
             &self.conn.ike.effective(),
