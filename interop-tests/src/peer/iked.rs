@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{CONN, Peer};
-use crate::cmd::{Daemon, run};
+use crate::cmd::{Daemon, run, run_env};
 use crate::topology::{Side, Topology};
 use crate::{Result, lab_err, write_file};
 
@@ -49,8 +49,12 @@ impl Iked {
 
     /// `iked --check-config`: Ok(its per-conn lines) or Err(its diagnostics).
     pub fn check_config(conf: &Path, secrets: &Path) -> Result<String> {
+        Self::check_config_env(conf, secrets, &[])
+    }
+
+    fn check_config_env(conf: &Path, secrets: &Path, env: &[(&str, &str)]) -> Result<String> {
         let bin = Self::binary()?.display().to_string();
-        let out = run(
+        let out = run_env(
             &[
                 &bin,
                 "--check-config",
@@ -59,6 +63,7 @@ impl Iked {
                 "--secrets",
                 &secrets.display().to_string(),
             ],
+            env,
             Duration::from_secs(20),
         )?;
         if out.status.success() {
@@ -81,6 +86,19 @@ impl Iked {
         ipsec_secrets: &str,
         dir: &Path,
     ) -> Result<Iked> {
+        Self::start_with_env(topo, side, ipsec_conf, ipsec_secrets, &[], dir)
+    }
+
+    /// [`Iked::start`] with extra environment for the daemon (e.g.
+    /// `IKED_IPSEC_D`, where its certificates and keys are).
+    pub fn start_with_env(
+        topo: &Topology,
+        side: Side,
+        ipsec_conf: &str,
+        ipsec_secrets: &str,
+        env: &[(&str, &str)],
+        dir: &Path,
+    ) -> Result<Iked> {
         let conf = dir.join("ipsec.conf");
         let secrets = dir.join("ipsec.secrets");
         write_file(&conf, ipsec_conf)?;
@@ -91,7 +109,7 @@ impl Iked {
         );
         write_file(
             &dir.join("check-config.txt"),
-            &Self::check_config(&conf, &secrets)?,
+            &Self::check_config_env(&conf, &secrets, env)?,
         )?;
         let bin = Self::binary()?.display().to_string();
         let h = topo.host(side);
@@ -112,7 +130,7 @@ impl Iked {
                 "--ctl",
                 &ctl_s,
             ],
-            &[],
+            env,
             &dir.join("iked.log"),
         )?;
         let mut s = Iked {

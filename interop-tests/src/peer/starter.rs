@@ -37,6 +37,20 @@ impl Starter {
         ipsec_secrets: &str,
         dir: &Path,
     ) -> Result<Starter> {
+        Self::start_with(topo, side, t, ipsec_conf, ipsec_secrets, "", dir)
+    }
+
+    /// [`Starter::start`] with `charon_extra` (strongswan.conf lines, e.g.
+    /// `signature_authentication = no`) added to the `charon` section.
+    pub fn start_with(
+        topo: &Topology,
+        side: Side,
+        t: &Tunnel,
+        ipsec_conf: &str,
+        ipsec_secrets: &str,
+        charon_extra: &str,
+        dir: &Path,
+    ) -> Result<Starter> {
         for p in ["ipsec", "/usr/lib/ipsec/starter", "unshare", "nsenter"] {
             if !have(p) {
                 return Err(lab_err!(
@@ -53,15 +67,10 @@ impl Starter {
             &secrets,
             std::os::unix::fs::PermissionsExt::from_mode(0o600),
         );
-        write_file(
-            &ss,
-            &super::strongswan::strongswan_conf(
-                t.libipsec,
-                "stroke",
-                &dir.join("charon.log"),
-                None,
-            ),
-        )?;
+        let ss_text =
+            super::strongswan::strongswan_conf(t.libipsec, "stroke", &dir.join("charon.log"), None)
+                .replacen("charon {\n", &format!("charon {{\n{charon_extra}"), 1);
+        write_file(&ss, &ss_text)?;
         let script = format!(
             "set -e; mount -t tmpfs lab-run /run; mkdir -p /run/lock; \
              mount --bind {} /etc/ipsec.conf; mount --bind {} /etc/ipsec.secrets; \

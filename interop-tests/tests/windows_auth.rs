@@ -1,0 +1,266 @@
+//! A Windows-like client against iked as an RSA gateway, at the IKE level on
+//! this host: strongSwan (starter, from a literal ipsec.conf) with
+//! `charon.signature_authentication = no` sends no SIGNATURE_HASH_ALGORITHMS
+//! (RFC 7427), as Windows' native client, and offers Windows' proposals
+//! (`aes256-sha1-modp1024`, ESP `aes256-sha1`). iked, with an RSA-4096
+//! server certificate (SAN + serverAuth), must then sign its AUTH with
+//! method 1 (RSA PKCS#1 v1.5 with SHA-1), which strongSwan logs as
+//! "authentication of '...' with RSA signature successful"; and it must
+//! verify the client's method 1 signature.
+//!
+//! The host kernel has no ESP, so the CHILD_SA install fails on both sides;
+//! the IKE_SA (and both AUTH payloads) are complete before that, which is
+//! what this test proves (`KEEP=1` keeps the logs under
+//! /tmp/iked-lab-winauth.PID). Needs root, strongSwan (interop-tests/lab/
+//! setup-peers.sh), openssl and the iked binary; under `CI` (or
+//! `IKED_LAB_REQUIRE=1`) anything missing is a failure.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use interop_tests::peer::{Iked, Peer, Starter, Tunnel};
+use interop_tests::topology::{Side, Topology};
+
+fn required() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false")
+        || std::env::var_os("IKED_LAB_REQUIRE").is_some()
+}
+
+fn unavailable() -> Option<String> {
+    if !interop_tests::is_root() {
+        return Some("not root".into());
+    }
+    for p in ["/usr/sbin/ipsec", "/usr/bin/openssl", "/usr/bin/nsenter"] {
+        if !Path::new(p).exists() {
+            return Some(format!("{p} missing: run interop-tests/lab/setup-peers.sh"));
+        }
+    }
+    Iked::binary().err().map(|e| e.to_string())
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA, and a certificate + key for `name` (`bits`-bit RSA) with `ext`.
+fn issue(dir: &Path, name: &str, bits: u32, ext: &str) {
+    let newkey = format!("rsa:{bits}");
+    let subj = format!("/C=CH/O=iked lab/CN={name}");
+    let key = format!("{name}.key");
+    let csr = format!("{name}.csr");
+    let pem = format!("{name}.pem");
+    let extf = format!("{name}.ext");
+    std::fs::write(dir.join(&extf), ext).unwrap();
+    openssl(
+        dir,
+        &[
+            "req", "-new", "-newkey", &newkey, "-nodes", "-keyout", &key, "-out", &csr, "-subj",
+            &subj,
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-out",
+            &pem,
+            "-extfile",
+            &extf,
+        ],
+    );
+}
+
+fn make_pki(dir: &Path) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-subj",
+            "/C=CH/O=iked lab/CN=iked lab CA",
+            "-days",
+            "2",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    );
+    // The gateway: RSA-4096, SAN and serverAuth (what Windows demands).
+    issue(
+        dir,
+        "right.example.org",
+        4096,
+        "subjectAltName=DNS:right.example.org\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature\n",
+    );
+    issue(
+        dir,
+        "left.example.org",
+        2048,
+        "subjectAltName=DNS:left.example.org\nextendedKeyUsage=clientAuth\nkeyUsage=digitalSignature\n",
+    );
+}
+
+/// One IKE_SA from strongSwan (left, `charon_extra` in its strongswan.conf)
+/// to iked (right, the RSA-4096 gateway); returns both logs and a report.
+fn exchange(root: &Path, tag: &str, charon_extra: &str) -> (String, String, String) {
+    let pki = root.join("pki");
+    let ipsec_d = root.join("iked-ipsec.d");
+    let topo = Topology::new().expect("topology");
+    let (l, r) = (&topo.left, &topo.right);
+    // seed 003's gateway with Windows' proposals allowed
+    let gw_conf = format!(
+        "conn rw\n  keyexchange=ikev2\n  left={}\n  leftcert=right.example.org.pem\n  leftid=@{}\n  leftsubnet={}\n  right=%any\n  rightid=@{}\n  rightsubnet={}\n  ike=aes256-sha1-modp1024,aes256-sha256-modp2048!\n  esp=aes256-sha1,aes256-sha256!\n  auto=add\n",
+        r.outer4, r.id, r.net4, l.id, l.net4
+    );
+    let gw_secrets = ": RSA right.example.org.key\n";
+    let ipsec_d_s = ipsec_d.display().to_string();
+    let mut iked = Iked::start_with_env(
+        &topo,
+        Side::Right,
+        &gw_conf,
+        gw_secrets,
+        &[("IKED_IPSEC_D", &ipsec_d_s)],
+        &root.join(format!("iked-{tag}")),
+    )
+    .expect("iked starts");
+    let p = |f: &str| pki.join(f).display().to_string();
+    let client_conf = format!(
+        "config setup\n  charondebug=\"ike 2, cfg 1\"\n\nca lab\n  cacert={}\n  auto=add\n\nconn gw\n  keyexchange=ikev2\n  left={}\n  leftcert={}\n  leftid=@{}\n  leftsubnet={}\n  right={}\n  rightid=@{}\n  rightsubnet={}\n  ike=aes256-sha1-modp1024!\n  esp=aes256-sha1!\n  rekey=no\n  auto=add\n",
+        p("ca.pem"),
+        l.outer4,
+        p("left.example.org.pem"),
+        l.id,
+        l.net4,
+        r.outer4,
+        r.id,
+        r.net4
+    );
+    let client_secrets = format!(": RSA {}\n", p("left.example.org.key"));
+    let mut client = Starter::start_with(
+        &topo,
+        Side::Left,
+        &Tunnel::gcm(),
+        &client_conf,
+        &client_secrets,
+        charon_extra,
+        &root.join(format!("strongswan-{tag}")),
+    )
+    .expect("strongSwan starts");
+    // The CHILD_SA fails to install on this kernel (no ESP): the outcome of
+    // `ipsec up` is read from the logs, not from its exit status.
+    let up = client
+        .ipsec(&["up", "gw"])
+        .unwrap_or_else(|e| e.to_string());
+    std::thread::sleep(Duration::from_millis(500));
+    let sw_log = std::fs::read_to_string(client.log()).unwrap_or_default();
+    let iked_log = std::fs::read_to_string(iked.log()).unwrap_or_default();
+    client.stop();
+    iked.stop();
+    drop(topo);
+    let report = format!(
+        "--- {tag}: ipsec up:\n{up}\n--- strongSwan log:\n{sw_log}\n--- iked log:\n{iked_log}"
+    );
+    (sw_log, iked_log, report)
+}
+
+/// The first line of `log` containing `what` (or a failure with `report`).
+fn find_line(log: &str, what: &str, report: &str) -> String {
+    log.lines()
+        .find(|l| l.contains(what))
+        .map(str::to_owned)
+        .unwrap_or_else(|| panic!("no line with {what:?}\n{report}"))
+}
+
+#[test]
+fn a_client_without_rfc7427_gets_rsa_method_1_from_iked() {
+    if let Some(why) = unavailable() {
+        assert!(!required(), "cannot run: {why}");
+        eprintln!("SKIPPED windows_auth: {why}");
+        return;
+    }
+    let root = PathBuf::from(format!("/tmp/iked-lab-winauth.{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let pki = root.join("pki");
+    std::fs::create_dir_all(&pki).unwrap();
+    make_pki(&pki);
+    // iked's ipsec.d
+    let ipsec_d = root.join("iked-ipsec.d");
+    for (sub, file) in [
+        ("cacerts", "ca.pem"),
+        ("certs", "right.example.org.pem"),
+        ("private", "right.example.org.key"),
+    ] {
+        std::fs::create_dir_all(ipsec_d.join(sub)).unwrap();
+        std::fs::copy(pki.join(file), ipsec_d.join(sub).join(file)).unwrap();
+    }
+
+    // Windows-like: no RFC 7427.
+    let (sw, iked, report) = exchange(&root, "windows", "  signature_authentication = no\n");
+    let line = |log: &str, what: &str| find_line(log, what, &report);
+    // strongSwan announced no RFC 7427 hashes: no N(HASH_ALG) in its request
+    // (iked's response has one).
+    let req = line(&sw, "generating IKE_SA_INIT request 0");
+    assert!(!req.contains("HASH_ALG"), "{req}");
+    assert!(line(&sw, "parsed IKE_SA_INIT response 0").contains("HASH_ALG"));
+    // Windows' proposal was taken.
+    let proposal = "selected proposal: IKE:AES_CBC_256/HMAC_SHA1_96/PRF_HMAC_SHA1/MODP_1024";
+    eprintln!("{}", line(&sw, proposal));
+    // Method 1 both ways: strongSwan signed it, verified iked's, and iked
+    // verified strongSwan's.
+    let mine = "authentication of 'left.example.org' (myself) with RSA signature successful";
+    eprintln!("{}", line(&sw, mine));
+    let theirs = "authentication of 'right.example.org' with RSA signature successful";
+    eprintln!("{}", line(&sw, theirs));
+    eprintln!("{}", line(&sw, "IKE_SA gw[1] established between"));
+    // iked sent its certificate, in RFC 7383 fragments (an RSA-4096
+    // certificate does not fit 1280 octets).
+    eprintln!("{}", line(&sw, "reassembled fragmented IKE message"));
+    // (N(NO_PROP): iked answers without the CHILD_SA the host kernel refused.)
+    let resp = line(&sw, "parsed IKE_AUTH response 1 [ IDr");
+    assert!(resp.contains("CERT") && resp.contains("AUTH"), "{resp}");
+    eprintln!("{resp}");
+    let m1 = "authentication of 'left.example.org' with RSA PKCS#1 v1.5 with Sha1 (method 1";
+    eprintln!("{}", line(&iked, m1));
+
+    // The control: the same client with RFC 7427 gets method 14 with
+    // PKCS#1 v1.5 and SHA-256 (not PSS), and signs method 14 itself.
+    let (sw, iked, report) = exchange(&root, "rfc7427", "");
+    let line = |log: &str, what: &str| find_line(log, what, &report);
+    assert!(line(&sw, "generating IKE_SA_INIT request 0").contains("HASH_ALG"));
+    let theirs = "authentication of 'right.example.org' with RSA_EMSA_PKCS1_SHA2_256 successful";
+    eprintln!("{}", line(&sw, theirs));
+    assert!(!sw.contains("with RSA signature successful"), "{report}");
+    let m14 = "authentication of 'left.example.org' with RSA PKCS#1 v1.5 with Sha256 (method 14";
+    eprintln!("{}", line(&iked, m14));
+
+    if std::env::var_os("KEEP").is_none() {
+        let _ = std::fs::remove_dir_all(&root);
+    }
+}
