@@ -589,3 +589,57 @@ fn a_peer_without_rfc7427_gets_auth_method_1_from_an_rsa_gateway() {
     let _ = std::fs::remove_dir_all(moon_d);
     let _ = std::fs::remove_dir_all(carol_d);
 }
+
+/// macOS and iOS send no CERTREQ (here: the emulated client's IKE_AUTH has
+/// its CERTREQ removed before encryption); a gateway with the default
+/// `leftsendcert=ifasked` sends its certificate anyway, or the client could
+/// not verify it.
+#[test]
+fn a_client_that_sends_no_certreq_still_gets_the_gateways_certificate() {
+    let moon_d = pki_dir(
+        "moon-nocr",
+        "rsa",
+        "moon.strongswan.org",
+        "DNS:moon.strongswan.org",
+        "2",
+        false,
+    );
+    let carol_d = pki_dir(
+        "carol-nocr",
+        "ec",
+        "carol",
+        "email:carol@strongswan.org",
+        "2",
+        false,
+    );
+    let mut moon = endpoint(MOON, ": RSA key.pem\n", &moon_d, "192.0.2.1", 7);
+    let mut carol = endpoint(CAROL, ": ECDSA key.pem\n", &carol_d, "192.0.2.2", 8);
+    let removed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let r = removed.clone();
+    carol.set_rewrite(move |x, response, payloads| {
+        if x == ike::wire::ExchangeType::IKE_AUTH && !response {
+            let before = payloads.len();
+            payloads.retain(|p| !matches!(p, ike::wire::Payload::CertReq(_)));
+            r.fetch_add(before - payloads.len(), std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let now = Instant::now();
+    carol.initiate(now, "net").unwrap();
+    let ((ec, em), log) = logged(|| {
+        let (ec, em, _) = run(&mut carol, &mut moon, now);
+        (ec, em)
+    });
+    assert!(removed.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+    let installs = |e: &[Event]| {
+        e.iter()
+            .filter(|e| matches!(e, Event::InstallChild(_)))
+            .count()
+    };
+    assert_eq!((installs(&ec), installs(&em)), (1, 1), "{log}");
+    assert!(
+        log.contains("authentication of 'moon.strongswan.org' with RSA PKCS#1 v1.5 with Sha256 (method 14, certificate"),
+        "{log}"
+    );
+    let _ = std::fs::remove_dir_all(moon_d);
+    let _ = std::fs::remove_dir_all(carol_d);
+}

@@ -92,6 +92,9 @@ pub struct CharonSettings {
     /// SIGNATURE_HASH_ALGORITHMS and sign with method 14 when the peer does.
     /// `no` behaves as a peer without RFC 7427 (Windows' native client).
     pub signature_authentication: bool,
+    /// Rekey an IKE_SA with the key exchange group of the old one (yes); `no`
+    /// starts from the first group of `ike=`, as Windows does.
+    pub prefer_previous_dh_group: bool,
 }
 
 impl Default for CharonSettings {
@@ -116,6 +119,7 @@ impl Default for CharonSettings {
             loggers: Vec::new(),
             vici_socket: DEFAULT_VICI_SOCKET.to_owned(),
             signature_authentication: true,
+            prefer_previous_dh_group: true,
         }
     }
 }
@@ -173,6 +177,7 @@ pub(super) fn read(w: &mut Walk<'_>, charon: &Section, ns: &str) -> CharonSettin
             }),
             "make_before_break" => set!(c.make_before_break, value::boolean),
             "signature_authentication" => set!(c.signature_authentication, value::boolean),
+            "prefer_previous_dh_group" => set!(c.prefer_previous_dh_group, value::boolean),
             "ignore_routing_tables" => set!(c.ignore_routing_tables, |t: &str| t
                 .split_whitespace()
                 .map(value::u32_)

@@ -31,6 +31,7 @@ pub const IMPLEMENTED: &[&str] = &[
     "make_before_break",
     "ignore_routing_tables",
     "signature_authentication",
+    "prefer_previous_dh_group",
 ];
 
 /// `charon.*` subsections iked reads.

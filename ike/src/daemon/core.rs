@@ -189,6 +189,7 @@ pub fn core_settings(c: &conf::swconf::CharonSettings) -> crate::sa::CoreSetting
         block_threshold: usize::try_from(c.block_threshold).unwrap_or(usize::MAX),
         init_limit_half_open: usize::try_from(c.init_limit_half_open).unwrap_or(usize::MAX),
         signature_authentication: c.signature_authentication,
+        prefer_previous_dh_group: c.prefer_previous_dh_group,
         ..d
     }
 }

@@ -109,6 +109,9 @@ pub struct CoreSettings {
     /// The shortest time between a peer's IKE_SA rekeys (2 s); an earlier
     /// one gets TEMPORARY_FAILURE (the peer retries later, RFC 7296 §2.25).
     pub min_ike_rekey_interval: Duration,
+    /// `prefer_previous_dh_group` (yes): an IKE_SA rekey uses the old
+    /// IKE_SA's group; `no`: the first group of `ike=`.
+    pub prefer_previous_dh_group: bool,
 }
 
 impl Default for CoreSettings {
@@ -130,6 +133,7 @@ impl Default for CoreSettings {
             max_child_sas: 256,
             max_selector_pairs: 128,
             min_ike_rekey_interval: Duration::from_secs(2),
+            prefer_previous_dh_group: true,
         }
     }
 }

@@ -49,6 +49,11 @@ pub struct Counters {
     pub eap_failed: u64,
 }
 
+/// (exchange, is a response, the payloads inside SK) -> rewritten in place.
+#[cfg(feature = "testing")]
+pub type Rewrite =
+    Box<dyn FnMut(crate::wire::ExchangeType, bool, &mut Vec<crate::wire::Payload>) + Send>;
+
 pub(super) struct Ctx {
     pub config: Arc<conf::Config>,
     pub conns: Vec<Arc<Conn>>,
@@ -65,6 +70,10 @@ pub(super) struct Ctx {
     pub counters: Counters,
     pub settings: CoreSettings,
     pub eap_guard: super::eap_guard::EapGuard,
+    /// Test seam: rewrites the payloads of every encrypted message before
+    /// it is protected, to emulate peers that behave otherwise.
+    #[cfg(feature = "testing")]
+    pub rewrite: Option<Rewrite>,
     next_ike_id: u32,
     next_child_id: u32,
     reqids: HashMap<String, u32>,
@@ -96,6 +105,8 @@ impl Ctx {
             counters: Counters::default(),
             settings: CoreSettings::default(),
             eap_guard: Default::default(),
+            #[cfg(feature = "testing")]
+            rewrite: None,
             next_ike_id: 1,
             next_child_id: 1,
             reqids: HashMap::new(),

@@ -91,6 +91,18 @@ impl Endpoint {
         self.ctx.config = config;
     }
 
+    /// Test seam (feature `testing`): `f(exchange, response, payloads)`
+    /// rewrites the payloads of every encrypted message this endpoint sends,
+    /// before protection, to emulate a peer's quirks (a client that sends
+    /// no CERTREQ, proposes other selectors on rekey, ...).
+    #[cfg(feature = "testing")]
+    pub fn set_rewrite(
+        &mut self,
+        f: impl FnMut(crate::wire::ExchangeType, bool, &mut Vec<crate::wire::Payload>) + Send + 'static,
+    ) {
+        self.ctx.rewrite = Some(Box::new(f));
+    }
+
     pub fn set_local_addrs(&mut self, addrs: Vec<IpAddr>) {
         self.ctx.local_addrs = addrs;
     }

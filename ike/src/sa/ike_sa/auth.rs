@@ -141,11 +141,11 @@ impl IkeSa {
                 let data =
                     pki::sign_auth(key, method, scheme, octets).map_err(|e| e.to_string())?;
                 let mut certs = Vec::new();
-                let send = match local_end.sendcert {
-                    conf::conn::SendCert::Always => true,
-                    conf::conn::SendCert::IfAsked => self.certreq_received,
-                    conf::conn::SendCert::Never => false,
-                };
+                let send = super::quirks::send_certificate(
+                    local_end.sendcert,
+                    self.initiator,
+                    self.certreq_received,
+                );
                 if let (Some(c), true) = (cert, send) {
                     certs.push(Payload::Cert(crate::wire::CertPayload {
                         encoding: crate::wire::CertEncoding::X509_SIGNATURE,

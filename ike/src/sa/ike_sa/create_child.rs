@@ -562,10 +562,17 @@ impl IkeSa {
         );
         for (conn, side) in candidates {
             let (local_end, remote_end) = conn.ends(side);
-            let conf_remote = self.peer_selectors(remote_end);
-            let conf_local = self.own_selectors(local_end);
-            let ts_remote = crate::ts::narrow(&tsi, &conf_remote);
-            let ts_local = crate::ts::narrow(&tsr, &conf_local);
+            let (ts_remote, ts_local) = match &old {
+                // Windows proposes a supernet when it rekeys.
+                Some(o) => (
+                    super::quirks::rekey_selectors(&tsi, &o.ts_remote),
+                    super::quirks::rekey_selectors(&tsr, &o.ts_local),
+                ),
+                None => (
+                    crate::ts::narrow(&tsi, &self.peer_selectors(remote_end)),
+                    crate::ts::narrow(&tsr, &self.own_selectors(local_end)),
+                ),
+            };
             if ts_remote.is_empty() || ts_local.is_empty() {
                 continue;
             }

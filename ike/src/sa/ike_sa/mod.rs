@@ -7,6 +7,7 @@ mod create_child;
 mod eap;
 mod informational;
 mod init;
+mod quirks;
 mod rekey_ike;
 mod timer;
 mod window;

@@ -15,9 +15,16 @@ use tracing::{info, warn};
 
 impl IkeSa {
     pub(super) fn build_rekey_ike(&mut self, ctx: &mut Ctx) -> Result<Vec<Payload>, String> {
-        let group = self
-            .suite
-            .and_then(|s| s.dh)
+        let previous = self.suite.and_then(|s| s.dh);
+        let first = || {
+            let ike = self.conn.ike.effective();
+            let id = ike.first().and_then(|p| p.dh.first()).map(|t| t.id)?;
+            ctx.provider.group(id)
+        };
+        let group = previous
+            .filter(|_| ctx.settings.prefer_previous_dh_group)
+            .or_else(first)
+            .or(previous)
             .ok_or("the IKE_SA has no key exchange group")?;
         let spi = ctx.new_ike_spi();
         let offer = ctx

@@ -159,6 +159,14 @@ impl IkeSa {
         msg_id: u32,
         inner: &[Payload],
     ) -> Result<Vec<Vec<u8>>, String> {
+        #[cfg(feature = "testing")]
+        let rewritten = ctx.rewrite.as_mut().map(|f| {
+            let mut v = inner.to_vec();
+            f(exchange, response, &mut v);
+            v
+        });
+        #[cfg(feature = "testing")]
+        let inner = rewritten.as_deref().unwrap_or(inner);
         let sk = &self.keys.as_ref().ok_or("no keys yet")?.out;
         let header = self.header(exchange, response, msg_id);
         let whole = sk
