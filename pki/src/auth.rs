@@ -303,6 +303,50 @@ mod tests {
         assert!(sign_auth(&k, AuthMethod::DigitalSignature, Scheme::Ed25519, octets).is_err());
     }
 
+    /// What an RSA gateway signs for each kind of client: Windows announces
+    /// nothing (method 1, SHA-1); Android and strongSwan announce SHA-1 and
+    /// SHA-2 (method 14, PKCS#1 v1.5 with SHA-256, never RSASSA-PSS unless
+    /// configured); a peer with SHA-1 only gets method 1.
+    #[test]
+    fn rsa_scheme_per_client() {
+        let k = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+        let der =
+            aws_lc_rs::encoding::AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&k).unwrap();
+        let key = PrivateKey::from_der(der.as_ref(), None).unwrap();
+        let public = key.public_key();
+        let android = [Hash::Sha1, Hash::Sha256, Hash::Sha384, Hash::Sha512];
+        let cases: [(Option<&[Hash]>, AuthMethod, Scheme); 4] = [
+            (None, AuthMethod::RsaSig, Scheme::RsaPkcs1(Hash::Sha1)),
+            (
+                Some(&android),
+                AuthMethod::DigitalSignature,
+                Scheme::RsaPkcs1(Hash::Sha256),
+            ),
+            (
+                Some(&[Hash::Sha512, Hash::Sha384]),
+                AuthMethod::DigitalSignature,
+                Scheme::RsaPkcs1(Hash::Sha384),
+            ),
+            (
+                Some(&[Hash::Sha1]),
+                AuthMethod::RsaSig,
+                Scheme::RsaPkcs1(Hash::Sha1),
+            ),
+        ];
+        for (peer, m, s) in cases {
+            assert_eq!(
+                choose_scheme(public, peer, false).unwrap(),
+                (m, s),
+                "{peer:?}"
+            );
+            let data = sign_auth(&key, m, s, b"octets").unwrap();
+            assert_eq!(
+                verify_auth(public, m.to_u8(), &data, b"octets").ok(),
+                Some(s)
+            );
+        }
+    }
+
     #[test]
     fn ed25519_and_key_confusion() {
         let d = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).unwrap();
