@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tracing::{debug, error, warn};
+use tracing::{debug, error, info, warn};
 use xfrm::{
     Action, AeadAlg, Crypto, Direction, EncrAlg, IntegAlg, Key, Lifetime, Limits, Mark, Policy,
     PolicyId, Prefix, Sa, SaFlags, SaId, SpiRequest, Template, UdpEncap, Xfrm,
@@ -399,6 +399,8 @@ pub struct Kernel {
     /// child_id -> the SAs as installed (inbound, outbound), to update them when
     /// the kernel reports a new NAT mapping (XFRM_MSG_UPDSA needs the whole SA).
     sas: HashMap<u32, (Sa, Sa)>,
+    /// What is in the kernel because of this iked, for its successor after a crash.
+    journal: super::journal::Journal,
 }
 
 /// Policies that belong to a conn, not to a CHILD_SA.
@@ -454,7 +456,52 @@ impl Kernel {
             traps: Vec::new(),
             shunts: Vec::new(),
             sas: HashMap::new(),
+            journal: super::journal::Journal::disabled(),
         }
+    }
+
+    /// Removes what the previous iked of this control socket left in the
+    /// kernel (its journal at `path`: it was killed), and journals from now
+    /// on. Returns how many (SAs, policies) were removed.
+    pub fn take_over(&mut self, path: &std::path::Path) -> (usize, usize) {
+        use super::journal::{Entry, parse_policy, parse_sa};
+        let (journal, left) = super::journal::Journal::open(path);
+        self.journal = journal;
+        let Some(x) = self.xfrm.as_mut() else {
+            return (0, 0);
+        };
+        let (mut sas, mut pols) = (0, 0);
+        // Policies first: no packet is sent in the clear or dropped for an SA
+        // that is about to go.
+        let mut order: Vec<&Entry> = left
+            .iter()
+            .filter(|e| matches!(e, Entry::Policy(_)))
+            .collect();
+        order.extend(left.iter().filter(|e| matches!(e, Entry::Sa(_))));
+        for e in order {
+            let r = match e {
+                Entry::Policy(k) => parse_policy(k).map(|id| (x.delete_policy(&id), false)),
+                Entry::Sa(k) => parse_sa(k).map(|id| (x.delete_sa(&id), true)),
+            };
+            match r {
+                Ok((Ok(()), true)) => sas += 1,
+                Ok((Ok(()), false)) => pols += 1,
+                Ok((Err(e), _)) if e.is_not_found() => {}
+                Ok((Err(err), _)) => {
+                    warn!(target: "knl", "unable to remove {e:?} left by the previous iked: {err}")
+                }
+                Err(why) => warn!(target: "knl", "kernel journal: {why}"),
+            }
+        }
+        if sas + pols > 0 {
+            info!(target: "knl", "removed {sas} SAs and {pols} policies a previous iked left in the kernel (it did not stop cleanly)");
+        }
+        (sas, pols)
+    }
+
+    /// After a clean stop (everything removed): the journal goes.
+    pub fn close_journal(&mut self) {
+        self.journal.close();
     }
 
     /// Whether iked installed SAs for this CHILD_SA.
@@ -502,6 +549,7 @@ impl Kernel {
             ));
         }
         rec.sa_in = Some(sa_in.id());
+        self.journal.sa_added(&sa_in.id());
         if let Ok(mut l) = self.larval.lock() {
             l.retain(|&(a, spi)| !(a == c.local && spi == c.spi_in));
         }
@@ -515,6 +563,7 @@ impl Kernel {
                 ));
             }
             rec.sa_out = Some(sa_out.id());
+            self.journal.sa_added(&sa_out.id());
         }
         for p in &pols {
             let id = p.id();
@@ -526,6 +575,7 @@ impl Kernel {
                 ));
             }
             *self.policy_refs.entry(id).or_insert(0) += 1;
+            self.journal.policy_added(&id);
             rec.policies.push(id);
         }
         debug!(target: "knl", "installed SAs {:08x}/{:08x} and {} policies for {}{{{}}}",
@@ -553,18 +603,18 @@ impl Kernel {
             *n = n.saturating_sub(1);
             if *n == 0 {
                 self.policy_refs.remove(id);
-                if let Err(e) = x.delete_policy(id) {
-                    if !e.is_not_found() {
-                        warn!(target: "knl", "unable to delete {id}: {e}");
+                match x.delete_policy(id) {
+                    Err(e) if !e.is_not_found() => {
+                        warn!(target: "knl", "unable to delete {id}: {e}")
                     }
+                    _ => self.journal.policy_removed(id),
                 }
             }
         }
         for id in [rec.sa_in, rec.sa_out].into_iter().flatten() {
-            if let Err(e) = x.delete_sa(&id) {
-                if !e.is_not_found() {
-                    warn!(target: "knl", "unable to delete {id}: {e}");
-                }
+            match x.delete_sa(&id) {
+                Err(e) if !e.is_not_found() => warn!(target: "knl", "unable to delete {id}: {e}"),
+                _ => self.journal.sa_removed(&id),
             }
         }
     }
@@ -630,6 +680,7 @@ impl Kernel {
                 )
             })?;
             *self.policy_refs.entry(id).or_insert(0) += 1;
+            self.journal.policy_added(&id);
             list.push((id, conn.to_owned()));
             n += 1;
         }
@@ -686,6 +737,7 @@ impl Kernel {
         x.add_sa(sa_out)
             .map_err(|e| format!("unable to add SAD entry with SPI {:08x}: {e}", sa_out.spi))?;
         rec.sa_out = Some(sa_out.id());
+        self.journal.sa_added(&sa_out.id());
         Ok(true)
     }
 

@@ -20,6 +20,7 @@
 
 pub mod control;
 pub mod core;
+pub mod journal;
 pub mod kernel;
 pub mod logging;
 pub mod net;

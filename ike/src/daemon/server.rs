@@ -779,6 +779,7 @@ impl<C: Core> Daemon<C> {
         if n > 0 {
             info!(target: "knl", "removed {n} remaining CHILD_SA{} from the kernel", if n == 1 { "" } else { "s" });
         }
+        self.kernel.close_journal();
         for w in self.waiters.drain(..) {
             let _ = w.into_reply().send(Response::err("iked is shutting down"));
         }
@@ -913,9 +914,12 @@ pub async fn serve<C: Core>(
     if sockets.bound_addrs().is_empty() {
         warn!(target: "net", "no IKE socket could be bound");
     }
-    let (kernel, spis) = Kernel::open_pair();
+    let (mut kernel, spis) = Kernel::open_pair();
     // The control socket last: once it exists, iked also answers IKE.
     let listener = bind_control(&opts.ctl)?;
+    // No other iked answers on this socket: what its journal lists was left
+    // by a predecessor that did not stop cleanly.
+    kernel.take_over(&super::journal::Journal::path_for(&opts.ctl));
     // VICI beside it (strongswan.conf's charon.plugins.vici.socket); a socket
     // that cannot be bound (a charon owns it) costs VICI, not the daemon.
     let vici = match super::vici::server::bind(&config.strongswan.charon.vici_socket) {
