@@ -387,9 +387,12 @@ pub struct Kernel {
     xfrm: Option<Xfrm>,
     /// child_id -> what was installed for it.
     children: BTreeMap<u32, Installed>,
-    /// Policies are shared between CHILD_SAs with the same selectors (rekeying):
-    /// the number of CHILD_SAs using each.
-    policy_refs: HashMap<PolicyId, u32>,
+    /// Policies are shared between CHILD_SAs with the same selectors (a rekey,
+    /// a trap and its CHILD_SA, two peers): everyone who installed each, in
+    /// order, with what they installed. The kernel holds the last one's; when
+    /// it goes, the one before it is put back (a trap traps again, an older
+    /// peer's tunnel gets its policy back); when nobody is left, it is deleted.
+    policy_owners: HashMap<PolicyId, Vec<(Owner, Policy)>>,
     /// SPIs allocated (larval SAs) and not yet completed, shared with [`KernelSpis`].
     larval: Larval,
     /// Trap policies of `auto=route` conns: (policy, conn).
@@ -401,6 +404,14 @@ pub struct Kernel {
     sas: HashMap<u32, (Sa, Sa)>,
     /// What is in the kernel because of this iked, for its successor after a crash.
     journal: super::journal::Journal,
+}
+
+/// Who installed a policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Owner {
+    Child(u32),
+    Trap(String),
+    Shunt(String),
 }
 
 /// Policies that belong to a conn, not to a CHILD_SA.
@@ -451,7 +462,7 @@ impl Kernel {
         Kernel {
             xfrm,
             children: BTreeMap::new(),
-            policy_refs: HashMap::new(),
+            policy_owners: HashMap::new(),
             larval: Larval::default(),
             traps: Vec::new(),
             shunts: Vec::new(),
@@ -522,10 +533,15 @@ impl Kernel {
     /// Installs both SAs and (unless `installpolicy=no`) the policies. On a
     /// failure, what this call installed is removed again.
     pub fn install(&mut self, c: &ChildSaInstall) -> Result<(), String> {
+        let (sa_in, sa_out) = sas(c)?;
+        // A CHILD_SA id installed twice (should not happen): remove the old state.
+        if self.children.contains_key(&c.child_id) {
+            warn!(target: "knl", "CHILD_SA {{{}}} installed twice; replacing", c.child_id);
+            self.remove(c.child_id);
+        }
         let Some(x) = self.xfrm.as_mut() else {
             return Err("no XFRM socket".into());
         };
-        let (sa_in, sa_out) = sas(c)?;
         let pols = if c.install_policy {
             policies(c)?
         } else {
@@ -556,7 +572,7 @@ impl Kernel {
         // As a rekey responder the outbound SA waits (install_outbound).
         if !c.defer_outbound {
             if let Err(e) = x.add_sa(&sa_out) {
-                self.undo(&rec);
+                self.remove_record(&Owner::Child(c.child_id), &rec);
                 return Err(format!(
                     "unable to add SAD entry with SPI {:08x}: {e}",
                     c.spi_out
@@ -565,52 +581,78 @@ impl Kernel {
             rec.sa_out = Some(sa_out.id());
             self.journal.sa_added(&sa_out.id());
         }
+        let owner = Owner::Child(c.child_id);
         for p in &pols {
-            let id = p.id();
-            if let Err(e) = x.update_policy(p) {
-                self.undo(&rec);
+            if let Err(e) = self.own_policy(&owner, p) {
+                self.remove_record(&owner, &rec);
                 return Err(format!(
                     "unable to install policy {} === {} {}: {e}",
                     p.selector.src, p.selector.dst, p.dir
                 ));
             }
-            *self.policy_refs.entry(id).or_insert(0) += 1;
-            self.journal.policy_added(&id);
-            rec.policies.push(id);
+            rec.policies.push(p.id());
         }
         debug!(target: "knl", "installed SAs {:08x}/{:08x} and {} policies for {}{{{}}}",
             c.spi_in, c.spi_out, rec.policies.len(), c.conn, c.child_id);
-        // A CHILD_SA id installed twice (should not happen): remove the old state.
         self.sas.insert(c.child_id, (sa_in, sa_out));
-        if let Some(old) = self.children.insert(c.child_id, rec) {
-            warn!(target: "knl", "CHILD_SA {{{}}} installed twice; replacing", c.child_id);
-            self.remove_record(&old);
-        }
+        self.children.insert(c.child_id, rec);
         Ok(())
     }
 
-    fn undo(&mut self, rec: &Installed) {
-        self.remove_record(rec);
+    /// Installs (or replaces) a policy for `owner`, who goes on top of the
+    /// policy's owners.
+    fn own_policy(&mut self, owner: &Owner, p: &Policy) -> Result<(), xfrm::Error> {
+        let x = self
+            .xfrm
+            .as_mut()
+            .ok_or_else(|| xfrm::Error::Invalid("no XFRM socket".into()))?;
+        x.update_policy(p)?;
+        let id = p.id();
+        let owners = self.policy_owners.entry(id).or_default();
+        owners.retain(|(o, _)| o != owner);
+        owners.push((owner.clone(), p.clone()));
+        self.journal.policy_added(&id);
+        Ok(())
     }
 
-    /// Removes a record's SAs and its share of the policies.
-    fn remove_record(&mut self, rec: &Installed) {
+    /// `owner` gives up these policies: a policy nobody else installed is
+    /// deleted; one whose current (last) owner leaves gets the previous
+    /// owner's policy back.
+    fn release_policies(&mut self, owner: &Owner, ids: &[PolicyId]) {
         let Some(x) = self.xfrm.as_mut() else {
             return;
         };
-        for id in &rec.policies {
-            let n = self.policy_refs.entry(*id).or_insert(1);
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                self.policy_refs.remove(id);
-                match x.delete_policy(id) {
-                    Err(e) if !e.is_not_found() => {
-                        warn!(target: "knl", "unable to delete {id}: {e}")
+        for id in ids {
+            let Some(owners) = self.policy_owners.get_mut(id) else {
+                continue;
+            };
+            let was_current = owners.last().is_some_and(|(o, _)| o == owner);
+            owners.retain(|(o, _)| o != owner);
+            match owners.last() {
+                None => {
+                    self.policy_owners.remove(id);
+                    match x.delete_policy(id) {
+                        Err(e) if !e.is_not_found() => {
+                            warn!(target: "knl", "unable to delete {id}: {e}")
+                        }
+                        _ => self.journal.policy_removed(id),
                     }
-                    _ => self.journal.policy_removed(id),
                 }
+                Some((prev, p)) if was_current => match x.update_policy(p) {
+                    Ok(()) => debug!(target: "knl", "policy {id} restored for {prev:?}"),
+                    Err(e) => warn!(target: "knl", "unable to restore {id} for {prev:?}: {e}"),
+                },
+                Some(_) => {}
             }
         }
+    }
+
+    /// Removes a record's SAs and `owner`'s share of its policies.
+    fn remove_record(&mut self, owner: &Owner, rec: &Installed) {
+        self.release_policies(owner, &rec.policies);
+        let Some(x) = self.xfrm.as_mut() else {
+            return;
+        };
         for id in [rec.sa_in, rec.sa_out].into_iter().flatten() {
             match x.delete_sa(&id) {
                 Err(e) if !e.is_not_found() => warn!(target: "knl", "unable to delete {id}: {e}"),
@@ -660,28 +702,33 @@ impl Kernel {
         conn: &str,
         policies: &[Policy],
     ) -> Result<usize, String> {
-        let Some(x) = self.xfrm.as_mut() else {
+        if self.xfrm.is_none() {
             return Err("no XFRM socket".into());
-        };
-        let (list, what) = match kind {
-            Named::Trap => (&mut self.traps, "trap"),
-            Named::Shunt => (&mut self.shunts, "shunt"),
+        }
+        let (what, owner) = match kind {
+            Named::Trap => ("trap", Owner::Trap(conn.to_owned())),
+            Named::Shunt => ("shunt", Owner::Shunt(conn.to_owned())),
         };
         let mut n = 0;
         for p in policies {
             let id = p.id();
+            let list = match kind {
+                Named::Trap => &self.traps,
+                Named::Shunt => &self.shunts,
+            };
             if list.iter().any(|(t, _)| *t == id) {
                 continue;
             }
-            x.update_policy(p).map_err(|e| {
+            self.own_policy(&owner, p).map_err(|e| {
                 format!(
                     "unable to install {what} policy {} === {} {}: {e}",
                     p.selector.src, p.selector.dst, p.dir
                 )
             })?;
-            *self.policy_refs.entry(id).or_insert(0) += 1;
-            self.journal.policy_added(&id);
-            list.push((id, conn.to_owned()));
+            match kind {
+                Named::Trap => self.traps.push((id, conn.to_owned())),
+                Named::Shunt => self.shunts.push((id, conn.to_owned())),
+            }
             n += 1;
         }
         Ok(n)
@@ -697,13 +744,13 @@ impl Kernel {
             .into_iter()
             .partition(|(_, c)| conn.is_none_or(|n| n == c));
         *list = keep;
-        let rec = Installed {
-            conn: String::new(),
-            sa_in: None,
-            sa_out: None,
-            policies: gone.iter().map(|(id, _)| *id).collect(),
-        };
-        self.remove_record(&rec);
+        for (id, c) in &gone {
+            let owner = match kind {
+                Named::Trap => Owner::Trap(c.clone()),
+                Named::Shunt => Owner::Shunt(c.clone()),
+            };
+            self.release_policies(&owner, std::slice::from_ref(id));
+        }
         gone.len()
     }
 
@@ -807,7 +854,7 @@ impl Kernel {
         self.sas.remove(&child_id);
         match self.children.remove(&child_id) {
             Some(rec) => {
-                self.remove_record(&rec);
+                self.remove_record(&Owner::Child(child_id), &rec);
                 true
             }
             None => false,
