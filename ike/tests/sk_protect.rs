@@ -403,3 +403,43 @@ proptest! {
         prop_assert_eq!(inb.unprotect(&b, &m).expect("unprotect").payloads, inner);
     }
 }
+
+#[test]
+fn reassembly_stops_at_64_kib() {
+    let (encr, integ) = (
+        Encr::AesGcm {
+            key_bits: 128,
+            icv_len: 16,
+        },
+        None,
+    );
+    let k = keys(encr, integ, 7);
+    let (out, _) = SkCrypto::pair(encr, integ, &k, true).expect("pair");
+    let (_, inb) = SkCrypto::pair(encr, integ, &k, false).expect("pair");
+    // 70 KB of certificates in 1,280-octet fragments.
+    let big: Vec<Payload> = (0..70)
+        .map(|i| {
+            Payload::Cert(CertPayload {
+                encoding: CertEncoding::X509_SIGNATURE,
+                data: vec![i; 1000],
+            })
+        })
+        .collect();
+    let frags = out
+        .protect_fragments(&header(), &big, 1280, &mut OsRng)
+        .expect("fragments");
+    let mut r = Reassembly::new();
+    let mut refused = false;
+    for f in &frags {
+        match r.add(&inb, f, &Message::decode(f).expect("decode")) {
+            Ok(Some(_)) => panic!("a message over 64 KiB was reassembled"),
+            Ok(None) => {}
+            Err(_) => {
+                refused = true;
+                break;
+            }
+        }
+    }
+    assert!(refused, "{} fragments", frags.len());
+    assert_eq!(ike::crypto::sk::MAX_REASSEMBLED, 64 * 1024);
+}

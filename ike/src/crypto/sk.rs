@@ -297,8 +297,11 @@ impl SkCrypto {
 
 /// Most fragments accepted for one message.
 pub const MAX_FRAGMENTS: u16 = 512;
-/// Most reassembled plaintext accepted for one message.
-pub const MAX_REASSEMBLED: usize = 256 * 1024;
+/// Most reassembled plaintext accepted for one message: 64 KiB, what one
+/// unfragmented IKE message can hold (strongSwan accepts 10,000 octets by
+/// default; an IKE_AUTH with an RSA-4096 chain is well below). It bounds what
+/// a half-open IKE_SA, whose peer is not yet authenticated, can make us hold.
+pub const MAX_REASSEMBLED: usize = 64 * 1024;
 
 /// Reassembly of one message's RFC 7383 fragments (all with the same
 /// Message ID). Each fragment is authenticated and decrypted before it is
