@@ -21,6 +21,9 @@ need_apt=()
 command -v cc >/dev/null || need_apt+=(build-essential)
 command -v ip >/dev/null || need_apt+=(iproute2)
 command -v curl >/dev/null || need_apt+=(curl ca-certificates)
+# pki signs AUTH method 1 (RSA PKCS#1 v1.5 SHA-1) with the system OpenSSL
+command -v pkg-config >/dev/null || need_apt+=(pkg-config)
+[ -e /usr/include/openssl/ssl.h ] || need_apt+=(libssl-dev)
 if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -q >/dev/null && apt-get install -y -q "${need_apt[@]}" >/dev/null
 fi
