@@ -53,13 +53,18 @@
 #               rightsourceip); strongSwan's starter connects as client_a, client_b, other: each in
 #               the conn with the best identity match (iked's status), its own address on the client,
 #               ping from it raises both inbound counters (issue 12: before it, client_a got ikev2-vpn).
+# rw-windows    issue 16: a Windows-like client (strongSwan's starter with charon.signature_authentication
+#               = no, so no SIGNATURE_HASH_ALGORITHMS; Windows' aes256-sha1-modp1024 / aes256-sha1,
+#               EAP-MSCHAPv2) against iked with an RSA-4096 server certificate (SAN, serverAuth): the
+#               client verifies iked's AUTH method 1 ("with RSA signature successful" in its log),
+#               gets a pool address, and a ping from it raises both inbound ESP counters.
 # iked-defaultroute  left=%defaultroute, auto=start, two CHILD_SAs via also= on a host whose first
 #               address is a dummy's (198.51.100.77): one IKE_SA from 192.0.2.1 on both sides, both
 #               CHILD_SAs INSTALLED and carrying traffic (issue 12: before it, iked sent from 127.0.0.1).
 set -u
 OUT=$1 BIN=$2
 [ -f "$OUT/env.sh" ] && . "$OUT/env.sh"
-SCENARIOS=${SCENARIOS:-"install-gcm install-cbc install-chacha install-encap install-transport iked-gcm iked-cbc iked-rekey iked-rekey-resp iked-badpsk iked-route iked-shunt iked-route6 iked-route6-resp iked-natt iked-encaps iked-encaps-resp iked-nat iked-nat-resp iked-v6 iked-4in6 iked-6in4 iked-vti iked-vti-resp iked-vti6 iked-vti6-resp iked-xfrmi iked-xfrmi-swan iked-xfrmi-swan-resp iked-gre iked-gre-resp swan-init swan-resp starter-init starter-resp rw-peruser iked-defaultroute"}
+SCENARIOS=${SCENARIOS:-"install-gcm install-cbc install-chacha install-encap install-transport iked-gcm iked-cbc iked-rekey iked-rekey-resp iked-badpsk iked-route iked-shunt iked-route6 iked-route6-resp iked-natt iked-encaps iked-encaps-resp iked-nat iked-nat-resp iked-v6 iked-4in6 iked-6in4 iked-vti iked-vti-resp iked-vti6 iked-vti6-resp iked-xfrmi iked-xfrmi-swan iked-xfrmi-swan-resp iked-gre iked-gre-resp swan-init swan-resp starter-init starter-resp rw-peruser rw-windows iked-defaultroute"}
 exec >"$OUT/guest.log" 2>&1
 RES=$OUT/results.txt; : >"$RES"
 result() { echo "RESULT $*" | tee -a "$RES"; }
@@ -82,11 +87,12 @@ netns_setup() {
   ip -n right -6 route add 2001:db8:a::/64 via 2001:db8:0:1::1 src 2001:db8:b::1
 }
 
-kernel_empty() { # side -> 0 if no SA and no policy
+kernel_empty() { # side -> 0 if no SA and no policy (the per-socket IPsec bypass policies of a
+  # running iked's IKE sockets, listed as 'socket in|out', belong to its sockets, not to tunnels)
   local s p
   s=$(ip -n "$1" xfrm state | grep -c '^src' || true)
-  p=$(ip -n "$1" xfrm policy | grep -c '^src' || true)
-  echo "$1: $s SAs, $p policies"
+  p=$(ip -n "$1" xfrm policy | awk '/^src/{n++} /^[ \t]+socket (in|out) /{n--} END{print n+0}')
+  echo "$1: $s SAs, $p policies (IKE socket bypass policies not counted)"
   [ "$s" = 0 ] && [ "$p" = 0 ]
 }
 
@@ -690,6 +696,7 @@ charon {
     ike = 2
     knl = 2 } }
   plugins { include strongswan.d/charon/*.conf }
+  ${SWAN_CHARON_EXTRA:-}
 }
 EOF
   ip netns exec $1 /usr/sbin/ipsec start || return 1
@@ -1115,8 +1122,8 @@ EOF
 }
 
 # A small CA and a server certificate (serverAuth EKU, SAN DNS:$2) made with openssl in $1.
-mk_pki() { # dir name
-  local d=$1 name=$2; mkdir -p $d
+mk_pki() { # dir name [server key bits, 2048]
+  local d=$1 name=$2 bits=${3:-2048}; mkdir -p $d
   cat >$d/ca.cnf <<EOT
 [req]
 distinguished_name = dn
@@ -1132,7 +1139,7 @@ subjectKeyIdentifier = hash
 EOT
   printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,1.3.6.1.5.5.8.2.2\nsubjectAltName=DNS:%s\nauthorityKeyIdentifier=keyid\n' "$name" >$d/server.ext
   openssl req -x509 -config $d/ca.cnf -newkey rsa:2048 -nodes -keyout $d/ca.key -out $d/ca.pem -days 30 >/dev/null 2>&1 &&
-  openssl req -newkey rsa:2048 -nodes -keyout $d/server.key -out $d/server.csr -subj "/O=iked lab/CN=$name" >/dev/null 2>&1 &&
+  openssl req -newkey rsa:$bits -nodes -keyout $d/server.key -out $d/server.csr -subj "/O=iked lab/CN=$name" >/dev/null 2>&1 &&
   openssl x509 -req -in $d/server.csr -CA $d/ca.pem -CAkey $d/ca.key -CAcreateserial -days 30 -out $d/server.pem -extfile $d/server.ext >/dev/null 2>&1 &&
   openssl verify -CAfile $d/ca.pem -purpose sslserver $d/server.pem
 }
@@ -1268,6 +1275,104 @@ EOT
   stop_iked left; swan_ipsec right stop; sleep 1
   rm -f /etc/ipsec.d/cacerts/iked-lab-ca.pem
   if [ -z "$why" ]; then result "$CASE PASS (${summary%; })"
+  else result "$CASE FAIL ($why)"; fi
+}
+
+# issue 16: a Windows-like client against iked as an RSA-4096 road-warrior gateway. Windows sends no
+# SIGNATURE_HASH_ALGORITHMS (strongSwan: charon.signature_authentication = no), proposes
+# aes256-sha1-modp1024 / aes256-sha1 and authenticates with EAP-MSCHAPv2; iked must sign its AUTH
+# with method 1 (RSA PKCS#1 v1.5 with SHA-1), which strongSwan logs as "with RSA signature".
+rw_windows_case() {
+  CASE=rw-windows
+  local why="" gw=$W/gw.d pw="rw-win-secret-0123456789"
+  netns_setup
+  rm -rf $gw $W/pki; mkdir -p $gw/cacerts $gw/certs $gw/private
+  mk_pki $W/pki moon.strongswan.org 4096 || why+="certificate generation failed; "
+  cp $W/pki/ca.pem $gw/cacerts/lab-ca.pem; cp $W/pki/server.pem $gw/certs/server.pem
+  cp $W/pki/server.key $gw/private/server.key; chmod 600 $gw/private/server.key
+  mkdir -p /etc/ipsec.d/cacerts; cp $W/pki/ca.pem /etc/ipsec.d/cacerts/iked-lab-ca.pem
+  openssl x509 -in $W/pki/server.pem -noout -subject -ext subjectAltName,extendedKeyUsage 2>&1
+  openssl x509 -in $W/pki/server.pem -noout -text | grep 'Public-Key'
+  cat >$W/left.conf <<EOT
+config setup
+  charondebug="ike 2, knl 2, cfg 2, chd 2"
+conn ikev2-vpn
+  auto=add
+  keyexchange=ikev2
+  fragmentation=yes
+  dpdaction=clear
+  dpddelay=300s
+  left=%any
+  leftid=@moon.strongswan.org
+  leftcert=server.pem
+  leftsubnet=198.51.100.0/24
+  right=%any
+  rightid=%any
+  rightauth=eap-mschapv2
+  rightsourceip=203.0.113.128/25
+  rightsendcert=never
+  eap_identity=%identity
+  ike=aes256-sha1-modp1024,aes256-sha256-modp2048!
+  esp=aes256-sha1,aes256-sha256!
+EOT
+  { echo ': RSA server.key'; printf 'winuser : EAP "%s"\n' $pw; } >$W/left.secrets
+  chmod 600 $W/left.secrets
+  cat >$W/swan.conf <<EOT
+config setup
+  charondebug="ike 2, knl 2, cfg 2"
+conn win
+  keyexchange=ikev2
+  left=192.0.2.2
+  leftsourceip=%config
+  leftauth=eap-mschapv2
+  leftid=winuser
+  eap_identity=winuser
+  right=192.0.2.1
+  rightid=@moon.strongswan.org
+  rightauth=pubkey
+  rightsubnet=198.51.100.0/24
+  ike=aes256-sha1-modp1024!
+  esp=aes256-sha1!
+  auto=add
+EOT
+  printf 'winuser : EAP "%s"\n' $pw >$W/swan.secrets
+  export IKED_IPSEC_D=$gw
+  start_iked left || why+="iked did not start; "
+  unset IKED_IPSEC_D
+  SWAN_CHARON_EXTRA="signature_authentication = no" starter_start right win "" $W/swan.secrets || why+="strongSwan did not start; "
+  swan_ipsec right up win | tee $W/up-win | tail -5
+  grep -q 'established successfully' $W/up-win || why+="strongSwan ipsec up failed; "
+  sleep 0.5
+  local slog=$OUT/swan-$CASE.log req auth prop vip bl br al ar pingout
+  req=$(grep -m1 'generating IKE_SA_INIT request 0' $slog)
+  echo "client: $req"
+  case "$req" in *HASH_ALG*) why+="the client sent SIGNATURE_HASH_ALGORITHMS; " ;; '') why+="no IKE_SA_INIT in the client's log; " ;; esac
+  auth=$(grep -m1 "authentication of 'moon.strongswan.org' with" $slog | sed 's/.*\] //')
+  echo "client: $auth"
+  case "$auth" in *"with RSA signature successful"*) ;; *) why+="the client did not verify an RSA signature (method 1): '${auth:-none}'; " ;; esac
+  prop=$(grep -m1 'selected proposal: IKE:' $slog | sed 's/.*selected proposal: //')
+  echo "client: $prop"
+  grep -m2 "signing AUTH with\|authentication of 'winuser'" "$OUT/iked-$CASE-left.log"
+  grep -m1 'reassembled fragmented' $slog
+  echo "--- iked: ipsec status"; ipsec_cmd left status | tee $W/st-left-win
+  echo "--- strongSwan: ipsec statusall"; swan_ipsec right statusall | tee $W/st-swan-win
+  vip=$(sed -n "s|^ *win{[0-9]*}:   \([0-9.]*\)/32 === 198.51.100.0/24.*|\1|p" $W/st-swan-win | head -1)
+  case "$vip" in
+    203.0.113.*[0-9]) [ "${vip##*.}" -ge 128 ] || why+="virtual IP $vip not from the pool; " ;;
+    *) why+="no virtual IP ('${vip:-none}'); "; vip=203.0.113.129 ;;
+  esac
+  bl=$(in_packets left 192.0.2.1); br=$(in_packets right 192.0.2.2)
+  pingout=$(ip netns exec right ping -c 3 -i 0.3 -W 2 -I $vip 198.51.100.1 2>&1); echo "$pingout"
+  al=$(in_packets left 192.0.2.1); ar=$(in_packets right 192.0.2.2)
+  echo "inbound ESP packets: left ${bl:-?} -> ${al:-?}, right ${br:-?} -> ${ar:-?}"
+  echo "$pingout" | grep -q ' 0% packet loss' || why+="ping from $vip to 198.51.100.1 failed; "
+  [ "${al:-0}" -ge $(( ${bl:-0} + 3 )) ] && [ "${ar:-0}" -ge $(( ${br:-0} + 3 )) ] || why+="inbound ESP counters did not grow by 3 (left ${bl:-?}->${al:-?}, right ${br:-?}->${ar:-?}); "
+  show_kernel
+  swan_ipsec right down win >/dev/null; sleep 1
+  kernel_empty left || why+="iked's kernel not empty after the client's down; "
+  stop_iked left; swan_ipsec right stop; sleep 1
+  rm -f /etc/ipsec.d/cacerts/iked-lab-ca.pem
+  if [ -z "$why" ]; then result "$CASE PASS (no N(HASH_ALG) from the client; client: '$auth'; ${prop:-?}; vip $vip; in +$(( ${al:-0} - ${bl:-0} ))/+$(( ${ar:-0} - ${br:-0} )))"
   else result "$CASE FAIL ($why)"; fi
 }
 
@@ -1408,6 +1513,7 @@ for sc in $SCENARIOS; do
     install-*) install_case "${sc#install-}" ;;
     iked-badpsk) badpsk_case ;;
     rw-peruser) if [ -x /usr/lib/ipsec/starter ] && [ -f /usr/lib/ipsec/plugins/libstrongswan-eap-mschapv2.so ]; then rw_peruser_case; else result "$sc FAIL (strongSwan starter or eap-mschapv2 plugin not installed: interop-tests/lab/setup-peers.sh)"; fi ;;
+    rw-windows) if [ -x /usr/lib/ipsec/starter ] && [ -f /usr/lib/ipsec/plugins/libstrongswan-eap-mschapv2.so ]; then rw_windows_case; else result "$sc FAIL (strongSwan starter or eap-mschapv2 plugin not installed: interop-tests/lab/setup-peers.sh)"; fi ;;
     iked-defaultroute) if [ -x /usr/lib/ipsec/starter ]; then defaultroute_case; else result "$sc FAIL (strongSwan starter not installed)"; fi ;;
     iked-route) route_case ;;
     iked-shunt) shunt_case ;;
