@@ -15,7 +15,7 @@ mod vici_lab;
 
 use vici_lab::*;
 
-const LOOP_CONF: &str = "conn net-net\n  left=127.0.0.1\n  leftsubnet=10.1.0.0/16\n  leftid=moon\n  right=198.51.100.251\n  rightsubnet=10.2.0.0/16\n  rightid=sun\n  authby=psk\n  auto=add\n";
+const LOOP_CONF: &str = "conn net-net\n  left=127.0.0.1\n  leftsubnet=10.1.0.0/16\n  leftid=moon\n  right=198.51.100.251\n  rightsubnet=10.2.0.0/16\n  rightid=sun\n  rightsourceip=10.3.0.0/28\n  authby=psk\n  auto=add\n";
 
 #[test]
 fn swanctl_on_loopback() {
@@ -78,9 +78,52 @@ fn swanctl_on_loopback() {
     );
     let o = d.swanctl(&["--reload-settings"]);
     assert!(o.status.success(), "{}", text(&o));
-    // A command iked does not know: CMD_UNKNOWN, swanctl says so.
-    let o = d.swanctl(&["--list-pools"]);
+    // A command iked does not know (list-policies): CMD_UNKNOWN, swanctl says so.
+    let o = d.swanctl(&["--list-pols"]);
     assert!(!o.status.success());
+    // The conn's pool, nothing leased. (swanctl's table finds the values by
+    // a dotted path, so a pool named by its address shows only the name;
+    // the raw answer has them.)
+    let o = d.swanctl(&["--list-pools", "--raw"]);
+    eprintln!("swanctl --list-pools --raw:\n{}", text(&o));
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        text(&o),
+        "get-pools reply {10.3.0.0/28 {base=10.3.0.0 size=14 online=0 offline=0}}\n"
+    );
+    // Certificates iked loads from its ipsec.d (made here with openssl).
+    let ipsec_d = d.dir.join("ipsec.d");
+    for sub in ["cacerts", "certs"] {
+        std::fs::create_dir_all(ipsec_d.join(sub)).unwrap();
+    }
+    let o = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ])
+        .arg("-keyout")
+        .arg(ipsec_d.join("ca.key"))
+        .arg("-out")
+        .arg(ipsec_d.join("cacerts/ca.pem"))
+        .args(["-days", "2", "-subj", "/C=CH/O=iked lab/CN=iked lab CA"])
+        .args(["-addext", "basicConstraints=critical,CA:TRUE"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let o = d.swanctl(&["--list-certs"]);
+    let certs = text(&o);
+    eprintln!("swanctl --list-certs:\n{certs}");
+    assert!(o.status.success(), "{certs}");
+    assert!(certs.contains("List of X.509 CA Certificates"), "{certs}");
+    assert!(
+        certs.contains("  subject:  \"C=CH, O=iked lab, CN=iked lab CA\""),
+        "{certs}"
+    );
 
     // A malformed packet ends that client, not the daemon.
     let mut s = std::os::unix::net::UnixStream::connect(d.vici()).unwrap();

@@ -50,6 +50,14 @@ pub trait Core {
     fn half_open(&self) -> usize {
         0
     }
+    /// Virtual IPs of an IKE_SA: (assigned to us, leased to the peer).
+    fn virtual_ips(&self, _ike_id: u32) -> (Vec<IpAddr>, Vec<IpAddr>) {
+        (Vec::new(), Vec::new())
+    }
+    /// A virtual-IP pool (`rightsourceip=` text and range): (size, online, offline).
+    fn pool_stats(&self, _pool: &str, _range: &conf::values::TsAddr) -> (usize, usize, usize) {
+        (0, 0, 0)
+    }
 }
 
 /// Where certificates and keys live: `$IKED_IPSEC_D`, else strongSwan's `/etc/ipsec.d`.
@@ -132,6 +140,12 @@ impl Core for crate::sa::Endpoint {
     }
     fn half_open(&self) -> usize {
         crate::sa::Endpoint::half_open(self)
+    }
+    fn pool_stats(&self, pool: &str, range: &conf::values::TsAddr) -> (usize, usize, usize) {
+        crate::sa::Endpoint::pool_stats(self, pool, range)
+    }
+    fn virtual_ips(&self, ike_id: u32) -> (Vec<IpAddr>, Vec<IpAddr>) {
+        crate::sa::Endpoint::virtual_ips(self, ike_id)
     }
     fn status(&self, now: Instant) -> Vec<IkeStatus> {
         crate::sa::Endpoint::status(self, now)

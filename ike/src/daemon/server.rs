@@ -496,7 +496,7 @@ impl<C: Core> Daemon<C> {
                 debug!(target: "ike", "IKE_SA {conn}[{ike_id}] down: {reason}");
                 self.finish_up(ike_id, &conn, false, &reason);
                 self.finish_down(ike_id, &conn);
-                self.publish_ike_down(ike_id, &conn);
+                self.publish_ike_down(now, ike_id, &conn);
                 if self.pending.remove(&ike_id).is_some() && !self.stopping {
                     self.schedule_retry(now, &conn, &reason);
                 }
@@ -669,6 +669,7 @@ impl<C: Core> Daemon<C> {
                 }
             })
             .collect();
+        let (local_vips, remote_vips) = self.core.virtual_ips(s.ike_id);
         IkeSaView {
             conn: s.conn,
             ike_id: s.ike_id,
@@ -684,6 +685,8 @@ impl<C: Core> Daemon<C> {
             proposal: s.proposal,
             established_secs_ago: s.established_secs_ago,
             rekey_in_secs: s.rekey_in_secs,
+            local_vips,
+            remote_vips,
             children,
         }
     }
@@ -760,10 +763,40 @@ impl<C: Core> Daemon<C> {
                     config: self.config.clone(),
                     addrs: self.addrs.clone(),
                     scheduled: self.waiters.len() + self.retries.len(),
+                    pools: self.pools(),
                 };
                 let _ = tx.send(s);
             }
         }
+    }
+
+    /// The conns' virtual-IP pools (each once) with their leases.
+    fn pools(&self) -> Vec<super::vici::PoolView> {
+        let mut v: Vec<super::vici::PoolView> = Vec::new();
+        let ends = self.config.conns.iter().flat_map(|c| [&c.left, &c.right]);
+        for src in ends.flat_map(|e| e.sourceip.iter()) {
+            let conf::conn::SourceIp::Pool(p) = src else {
+                continue;
+            };
+            let base = match p {
+                conf::values::TsAddr::Net(n) => n.addr,
+                conf::values::TsAddr::Range(a, _) => *a,
+                conf::values::TsAddr::Dynamic => continue,
+            };
+            let name = p.to_string();
+            if v.iter().any(|x| x.name == name) {
+                continue;
+            }
+            let (size, online, offline) = self.core.pool_stats(&name, p);
+            v.push(super::vici::PoolView {
+                name,
+                base,
+                size,
+                online,
+                offline,
+            });
+        }
+        v
     }
 
     /// Deletes every SA (the DELETEs go out), then removes whatever iked

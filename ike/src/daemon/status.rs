@@ -137,6 +137,11 @@ pub struct IkeSaView {
     /// Seconds until the IKE_SA is rekeyed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rekey_in_secs: Option<u64>,
+    /// Virtual IPs: assigned to us by the peer, and leased to the peer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub local_vips: Vec<IpAddr>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remote_vips: Vec<IpAddr>,
     pub children: Vec<ChildSaView>,
 }
 

@@ -45,6 +45,8 @@ fn report(children: Vec<ChildSaView>) -> StatusReport {
             proposal: "AES_GCM_16_128/PRF_HMAC_SHA2_256/CURVE_25519".into(),
             established_secs_ago: Some(5),
             rekey_in_secs: None,
+            local_vips: vec![],
+            remote_vips: vec![],
             children,
         }],
         shunted: vec![],

@@ -640,6 +640,11 @@ impl Endpoint {
         self.ctx.pools.online(pool)
     }
 
+    /// A pool (`rightsourceip=` text and range): (size, online, offline).
+    pub fn pool_stats(&self, pool: &str, range: &conf::values::TsAddr) -> (usize, usize, usize) {
+        self.ctx.pools.stats(pool, range)
+    }
+
     pub fn status(&self, now: Instant) -> Vec<IkeStatus> {
         let mut v: Vec<IkeStatus> = self
             .sas

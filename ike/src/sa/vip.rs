@@ -47,6 +47,20 @@ impl Pools {
         self.pools.get(pool).map_or(0, |p| p.online.len())
     }
 
+    /// A pool's addresses for status (VICI `get-pools`): how many it hands
+    /// out, how many are leased now, and how many were leased and are free.
+    pub fn stats(&self, key: &str, p: &conf::values::TsAddr) -> (usize, usize, usize) {
+        let size = pool_addrs(p).len();
+        self.pools.get(key).map_or((size, 0, 0), |pool| {
+            let offline = pool
+                .leases
+                .values()
+                .filter(|a| !pool.online.contains_key(a))
+                .count();
+            (size, pool.online.len(), offline)
+        })
+    }
+
     /// Answers a CP(CFG_REQUEST) of peer `who` from the conn's `rightsourceip=`
     /// and `rightdns=` and strongswan.conf's `dns1/2`, `nbns1/2` (`global`):
     /// the CP reply and the addresses (recorded in `vips`).

@@ -61,6 +61,7 @@
 # iked-defaultroute  left=%defaultroute, auto=start, two CHILD_SAs via also= on a host whose first
 #               address is a dummy's (198.51.100.77): one IKE_SA from 192.0.2.1 on both sides, both
 #               CHILD_SAs INSTALLED and carrying traffic (issue 12: before it, iked sent from 127.0.0.1).
+# iked-vici     swanctl and a VICI event listener against iked with real CHILD_SAs (vici-case.sh).
 set -u
 OUT=$1 BIN=$2
 [ -f "$OUT/env.sh" ] && . "$OUT/env.sh"
@@ -1507,6 +1508,8 @@ EOT
   else result "$CASE FAIL ($why)"; fi
 }
 
+. "$(dirname "$0")/vici-case.sh"
+
 for sc in $SCENARIOS; do
   echo "===== $sc ($(cut -d' ' -f1 /proc/uptime)s)"
   case $sc in
@@ -1516,6 +1519,7 @@ for sc in $SCENARIOS; do
     rw-windows) if [ -x /usr/lib/ipsec/starter ] && [ -f /usr/lib/ipsec/plugins/libstrongswan-eap-mschapv2.so ]; then rw_windows_case; else result "$sc FAIL (strongSwan starter or eap-mschapv2 plugin not installed: interop-tests/lab/setup-peers.sh)"; fi ;;
     iked-defaultroute) if [ -x /usr/lib/ipsec/starter ]; then defaultroute_case; else result "$sc FAIL (strongSwan starter not installed)"; fi ;;
     iked-route) route_case ;;
+    iked-vici) if [ -x /usr/sbin/swanctl ]; then vici_case; else result "$sc FAIL (swanctl not installed)"; fi ;;
     iked-shunt) shunt_case ;;
     iked-rekey) rekey_case init ;;
     iked-rekey-resp) rekey_case resp ;;

@@ -23,7 +23,7 @@ BIN="$OUT/bin"; mkdir -p "$BIN"
 T="${CARGO_TARGET_DIR:-$REPO/target}/release"
 cp "$T/iked" "$T/ikectl" "$T/ipsec" "$T/examples/install-child" "$BIN/"
 # the guest runs a copy: editing the script during a run cannot disturb it
-cp "$HERE/guest-daemon.sh" "$OUT/guest-daemon.sh"
+cp "$HERE/guest-daemon.sh" "$HERE/vici-case.sh" "$HERE/vici-listen.py" "$OUT/"
 rm -f "$OUT/env.sh"
 if [ -n "${SCENARIOS:-}" ]; then echo "SCENARIOS=\"$SCENARIOS\"" >"$OUT/env.sh"; fi
 echo "[lab] booting $KVER (results in $OUT)"

@@ -77,6 +77,8 @@ impl Iked {
             }
             None => Command::new(env!("CARGO_BIN_EXE_iked")),
         };
+        // its own (empty) ipsec.d, not the host's /etc/ipsec.d
+        c.env("IKED_IPSEC_D", dir.join("ipsec.d"));
         c.arg("--config")
             .arg(dir.join("ipsec.conf"))
             .arg("--secrets")

@@ -24,10 +24,10 @@ use std::time::Instant;
 #[derive(Debug, Default)]
 pub(crate) struct SaEvents {
     pub hub: Hub,
-    /// IKE_SAs that are up (without their CHILD_SAs).
-    ikes: HashMap<u32, IkeSaView>,
-    /// Installed CHILD_SAs: id -> (IKE_SA id, view).
-    children: HashMap<u32, (u32, ChildSaView)>,
+    /// IKE_SAs that are up (without their CHILD_SAs), and when the view was taken.
+    ikes: HashMap<u32, (IkeSaView, Instant)>,
+    /// Installed CHILD_SAs: id -> (IKE_SA id, view, when it was taken).
+    children: HashMap<u32, (u32, ChildSaView, Instant)>,
     /// SAs replaced by a rekey (their end is not a down event).
     rekeyed_ikes: HashSet<u32>,
     rekeyed_children: HashSet<u32>,
@@ -70,7 +70,7 @@ impl<C: Core> Daemon<C> {
         let old = sa.children.iter().find_map(|c| {
             e.children
                 .get(&c.child_id)
-                .map(|(owner, _)| *owner)
+                .map(|(owner, _, _)| *owner)
                 .filter(|o| *o != ike_id && e.ikes.contains_key(o))
         });
         for c in &sa.children {
@@ -80,18 +80,18 @@ impl<C: Core> Daemon<C> {
         }
         sa.children.clear();
         let m = match old.and_then(|o| e.ikes.get(&o).map(|v| (o, v))) {
-            Some((o, old_view)) => {
-                let m = events::ike_rekey(&self.config, old_view, &sa);
+            Some((o, (old_view, at))) => {
+                let m = events::ike_rekey(&self.config, &aged_ike(old_view, *at, now), &sa);
                 e.rekeyed_ikes.insert(o);
                 ("ike-rekey", m)
             }
             None => ("ike-updown", events::ike_updown(true, &self.config, &sa)),
         };
-        e.ikes.insert(ike_id, sa);
+        e.ikes.insert(ike_id, (sa, now));
         e.hub.publish(m.0, m.1);
     }
 
-    pub(super) fn publish_ike_down(&mut self, ike_id: u32, conn: &str) {
+    pub(super) fn publish_ike_down(&mut self, now: Instant, ike_id: u32, conn: &str) {
         if !self.sa_events.active() {
             return;
         }
@@ -101,7 +101,8 @@ impl<C: Core> Daemon<C> {
             return;
         }
         let m = match view {
-            Some(mut v) => {
+            Some((v, at)) => {
+                let mut v = aged_ike(&v, at, now);
                 v.state = "DELETING".into();
                 events::ike_updown(false, &self.config, &v)
             }
@@ -131,13 +132,13 @@ impl<C: Core> Daemon<C> {
         let old = e
             .children
             .iter()
-            .find(|(id, (owner, v))| {
+            .find(|(id, (owner, v, _))| {
                 **id != c.child_id
                     && *owner == c.ike_id
                     && v.reqid == c.reqid
                     && !e.rekeyed_children.contains(id)
             })
-            .map(|(id, (_, v))| (*id, v.clone()));
+            .map(|(id, (_, v, at))| (*id, aged_child(v, *at, now)));
         let m = match old {
             Some((old_id, old_view)) => {
                 e.rekeyed_children.insert(old_id);
@@ -151,7 +152,7 @@ impl<C: Core> Daemon<C> {
                 events::child_updown(true, &self.config, &sa, &child),
             ),
         };
-        e.children.insert(c.child_id, (c.ike_id, child));
+        e.children.insert(c.child_id, (c.ike_id, child, now));
         e.hub.publish(m.0, m.1);
     }
 
@@ -165,12 +166,13 @@ impl<C: Core> Daemon<C> {
         if self.sa_events.rekeyed_children.remove(&child_id) {
             return;
         }
-        let Some((ike_id, mut child)) = gone else {
+        let Some((ike_id, child, at)) = gone else {
             self.sa_events
                 .hub
                 .publish("child-updown", bare_child(conn, child_id));
             return;
         };
+        let mut child = aged_child(&child, at, now);
         if let Some((i, o)) = self.kernel.counters(child_id) {
             child.counters = Some(super::counters_of(&i, &o));
         }
@@ -180,7 +182,7 @@ impl<C: Core> Daemon<C> {
                 v
             }
             None => match self.sa_events.ikes.get(&ike_id) {
-                Some(v) => v.clone(),
+                Some((v, at)) => aged_ike(v, *at, now),
                 None => {
                     self.sa_events
                         .hub
@@ -192,6 +194,24 @@ impl<C: Core> Daemon<C> {
         let m = events::child_updown(false, &self.config, &sa, &child);
         self.sa_events.hub.publish("child-updown", m);
     }
+}
+
+/// A kept IKE_SA view `at` as it is `now` (its times moved on).
+fn aged_ike(v: &IkeSaView, at: Instant, now: Instant) -> IkeSaView {
+    let dt = now.saturating_duration_since(at).as_secs();
+    let mut v = v.clone();
+    v.established_secs_ago = v.established_secs_ago.map(|e| e + dt);
+    v.rekey_in_secs = v.rekey_in_secs.map(|r| r.saturating_sub(dt));
+    v
+}
+
+/// A kept CHILD_SA view `at` as it is `now`.
+fn aged_child(v: &ChildSaView, at: Instant, now: Instant) -> ChildSaView {
+    let dt = now.saturating_duration_since(at).as_secs();
+    let mut v = v.clone();
+    v.established_secs_ago += dt;
+    v.rekey_in_secs = v.rekey_in_secs.map(|r| r.saturating_sub(dt));
+    v
 }
 
 /// An IKE_SA nobody saw come up: what its end tells.

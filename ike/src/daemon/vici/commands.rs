@@ -4,7 +4,8 @@
 //! cares).
 //!
 //! Answered: `version`, `stats`, `list-sas` (streamed `list-sa`),
-//! `list-conns` (streamed `list-conn`), `get-conns`, `initiate` and
+//! `list-conns` (streamed `list-conn`), `get-conns`, `get-pools`,
+//! `list-certs` (streamed `list-cert`, in [`super::certs`]), `initiate` and
 //! `terminate` (in [`super::terminate`]; both stream `control-log`),
 //! `reload-settings`; `rekey` and `redirect` answer "not supported".
 //! Anything else gets CMD_UNKNOWN.
@@ -21,6 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 pub const EVENTS: &[&str] = &[
     "list-sa",
     "list-conn",
+    "list-cert",
     "control-log",
     "log",
     "ike-updown",
@@ -54,6 +56,19 @@ pub async fn handle(
         "list-conns" => {
             for m in list_conns(&snapshot(q).await?, args.get_str("ike")) {
                 out.event("list-conn", m).await?;
+            }
+            Message::new()
+        }
+        "get-pools" => get_pools(&snapshot(q).await?),
+        "list-certs" => {
+            let s = snapshot(q).await?;
+            let config = s.config.clone();
+            let dir = crate::daemon::core::ipsec_d();
+            let certs = tokio::task::spawn_blocking(move || super::certs::load(&dir, &config))
+                .await
+                .unwrap_or_default();
+            for m in super::certs::list_certs(&certs, args) {
+                out.event("list-cert", m).await?;
             }
             Message::new()
         }
@@ -253,6 +268,21 @@ pub fn stats(s: &Snapshot, now: SystemTime) -> Message {
     m
 }
 
+/// `get-pools`: each pool with its base, size and leases (iked keeps no
+/// per-lease list for `leases`).
+pub fn get_pools(s: &Snapshot) -> Message {
+    let mut m = Message::new();
+    for p in &s.pools {
+        let mut pool = Message::new();
+        pool.kv("base", p.base.to_string())
+            .kv("size", p.size.to_string())
+            .kv("online", p.online.to_string())
+            .kv("offline", p.offline.to_string());
+        m.section(&p.name, pool);
+    }
+    m
+}
+
 /// strongSwan's `%b %d %T %Y`, in UTC: `Dec 01 22:59:09 2026`.
 pub fn format_time(t: SystemTime) -> String {
     let secs = t
@@ -379,6 +409,12 @@ pub fn ike_sa(config: &conf::Config, sa: &IkeSaView, children: bool) -> Message 
     }
     if let Some(r) = sa.rekey_in_secs {
         m.kv("rekey-time", r.to_string());
+    }
+    if !sa.local_vips.is_empty() {
+        m.list("local-vips", sa.local_vips.iter().map(|a| a.to_string()));
+    }
+    if !sa.remote_vips.is_empty() {
+        m.list("remote-vips", sa.remote_vips.iter().map(|a| a.to_string()));
     }
     if children {
         let mut cs = Message::new();

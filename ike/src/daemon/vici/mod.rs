@@ -12,6 +12,7 @@
 //! [`Query`] into the loop (the control socket's own requests, or a request
 //! for a [`Snapshot`]) and builds its answer from what comes back.
 
+pub mod certs;
 pub mod codec;
 pub mod commands;
 pub mod events;
@@ -43,6 +44,20 @@ pub struct Snapshot {
     pub addrs: Vec<IpAddr>,
     /// Timed jobs: pending retries and commands waiting for an outcome.
     pub scheduled: usize,
+    /// Virtual-IP pools (`rightsourceip=`), in config order.
+    pub pools: Vec<PoolView>,
+}
+
+/// A virtual-IP pool as `get-pools` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolView {
+    /// The `rightsourceip=` text (`10.3.0.0/24`, `10.3.0.10-10.3.0.20`).
+    pub name: String,
+    /// Its first address.
+    pub base: std::net::IpAddr,
+    pub size: usize,
+    pub online: usize,
+    pub offline: usize,
 }
 
 /// A client's way out: its packets in order (one writer task drains them),

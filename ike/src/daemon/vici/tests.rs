@@ -54,6 +54,8 @@ fn snapshot() -> Snapshot {
         proposal: "AES_CBC_256/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/MODP_2048".into(),
         established_secs_ago: Some(10),
         rekey_in_secs: Some(13491),
+        local_vips: vec![],
+        remote_vips: vec!["10.3.0.1".parse().unwrap()],
         children: vec![child],
     };
     let mut half = sa.clone();
@@ -74,6 +76,13 @@ fn snapshot() -> Snapshot {
         config: Arc::new(config),
         addrs: vec!["192.0.2.1".parse().unwrap()],
         scheduled: 2,
+        pools: vec![super::PoolView {
+            name: "10.3.0.0/28".into(),
+            base: "10.3.0.0".parse().unwrap(),
+            size: 14,
+            online: 2,
+            offline: 1,
+        }],
     }
 }
 
@@ -156,7 +165,8 @@ fn list_sa_like_charon() {
     assert!(list_sas(&s, Some("other"), None).is_empty());
     assert!(list_sas(&s, None, Some(9)).is_empty());
     let sa = all[0].get_section("gw").unwrap();
-    // charon 5.9.8's keys, in its order
+    assert_eq!(list(sa, "remote-vips"), ["10.3.0.1"]);
+    // charon 5.9.8's keys, in its order (remote-vips: the README's place)
     assert_eq!(
         keys(sa),
         [
@@ -179,6 +189,7 @@ fn list_sa_like_charon() {
             "dh-group",
             "established",
             "rekey-time",
+            "remote-vips",
             "child-sas"
         ]
     );
@@ -642,6 +653,88 @@ fn sa_event_layouts() {
         pair.get_section("old").unwrap().get_str("uniqueid"),
         Some("3")
     );
+}
+
+#[test]
+fn get_pools_like_charon() {
+    let m = get_pools(&snapshot());
+    assert_eq!(keys(&m), ["10.3.0.0/28"]);
+    let p = m.get_section("10.3.0.0/28").unwrap();
+    assert_eq!(keys(p), ["base", "size", "online", "offline"]);
+    assert_eq!(
+        [
+            p.get_str("base"),
+            p.get_str("size"),
+            p.get_str("online"),
+            p.get_str("offline")
+        ],
+        [Some("10.3.0.0"), Some("14"), Some("2"), Some("1")]
+    );
+}
+
+/// `list-certs` from an ipsec.d made with openssl: cacerts/ as CA, certs/
+/// as end entities, the DER in `data`, the filters.
+#[test]
+fn list_certs_from_ipsec_d() {
+    use super::certs::{list_certs, load};
+    let dir = std::env::temp_dir().join(format!("iked-vici-certs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    for sub in ["cacerts", "certs"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    let mk = |out: &str, cn: &str, ca: bool| {
+        let o = std::process::Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+            ])
+            .arg("-keyout")
+            .arg(dir.join(format!("{cn}.key")))
+            .arg("-out")
+            .arg(dir.join(out))
+            .args(["-days", "2", "-subj", &format!("/CN={cn}"), "-addext"])
+            .arg(if ca {
+                "basicConstraints=critical,CA:TRUE"
+            } else {
+                "basicConstraints=CA:FALSE"
+            })
+            .output()
+            .expect("openssl (apt-get install openssl)");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    mk("cacerts/ca.pem", "Lab CA", true);
+    mk("certs/moon.pem", "moon", false);
+    std::fs::write(dir.join("certs/junk.pem"), "not a certificate").unwrap();
+    let s = snapshot();
+    let certs = load(&dir, &s.config);
+    assert_eq!(certs.len(), 2, "the junk file is left out: {certs:?}");
+    let all = list_certs(&certs, &Message::new());
+    assert_eq!(all.len(), 2);
+    assert_eq!(keys(&all[0]), ["type", "flag", "data"]);
+    assert_eq!(
+        (all[0].get_str("type"), all[0].get_str("flag")),
+        (Some("X509"), Some("CA"))
+    );
+    assert_eq!(all[1].get_str("flag"), Some("NONE"));
+    let Some(Item::Value(der)) = all[1].get("data") else {
+        panic!("no data")
+    };
+    assert_eq!(
+        pki::Certificate::from_der(der).unwrap().subject.to_string(),
+        "CN=moon"
+    );
+    let f = |kv: &[(&str, &str)]| list_certs(&certs, &args(kv)).len();
+    assert_eq!(f(&[("type", "X509"), ("flag", "CA")]), 1);
+    assert_eq!(f(&[("flag", "NONE")]), 1);
+    assert_eq!(f(&[("type", "X509_CRL")]), 0);
+    assert_eq!(f(&[("subject", "CN=moon")]), 1);
+    assert_eq!(f(&[("subject", "CN=sun")]), 0);
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
