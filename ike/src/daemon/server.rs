@@ -752,53 +752,6 @@ impl<C: Core> Daemon<C> {
         }
     }
 
-    /// A VICI client's query: control requests take the control socket's
-    /// path; a snapshot is the status (with counters) and the configuration.
-    fn on_vici(&mut self, now: Instant, q: super::vici::Query) {
-        match q {
-            super::vici::Query::Control(req, tx) => self.on_request(now, req, tx),
-            super::vici::Query::Snapshot(tx) => {
-                let s = super::vici::Snapshot {
-                    report: self.report(now, true),
-                    config: self.config.clone(),
-                    addrs: self.addrs.clone(),
-                    scheduled: self.waiters.len() + self.retries.len(),
-                    pools: self.pools(),
-                };
-                let _ = tx.send(s);
-            }
-        }
-    }
-
-    /// The conns' virtual-IP pools (each once) with their leases.
-    fn pools(&self) -> Vec<super::vici::PoolView> {
-        let mut v: Vec<super::vici::PoolView> = Vec::new();
-        let ends = self.config.conns.iter().flat_map(|c| [&c.left, &c.right]);
-        for src in ends.flat_map(|e| e.sourceip.iter()) {
-            let conf::conn::SourceIp::Pool(p) = src else {
-                continue;
-            };
-            let base = match p {
-                conf::values::TsAddr::Net(n) => n.addr,
-                conf::values::TsAddr::Range(a, _) => *a,
-                conf::values::TsAddr::Dynamic => continue,
-            };
-            let name = p.to_string();
-            if v.iter().any(|x| x.name == name) {
-                continue;
-            }
-            let (size, online, offline) = self.core.pool_stats(&name, p);
-            v.push(super::vici::PoolView {
-                name,
-                base,
-                size,
-                online,
-                offline,
-            });
-        }
-        v
-    }
-
     /// Deletes every SA (the DELETEs go out), then removes whatever iked
     /// installed in the kernel.
     pub fn shutdown(&mut self) {
@@ -985,3 +938,4 @@ mod requests;
 mod sa_events;
 #[cfg(test)]
 mod tests;
+mod vici_query;

@@ -250,7 +250,8 @@ pub fn stats(s: &Snapshot, now: SystemTime) -> Message {
     for p in ["critical", "high", "medium", "low"] {
         queues.kv(p, "0");
     }
-    let half_open = r.ike_sas.iter().filter(|s| s.state == "CONNECTING").count();
+    // The core's count (IKE_SAs not yet authenticated), as statusall shows it.
+    let half_open = r.stats.half_open;
     let mut ikesas = Message::new();
     ikesas
         .kv("total", r.ike_sas.len().to_string())

@@ -71,6 +71,10 @@ fn snapshot() -> Snapshot {
             version: "0.1.0".into(),
             uptime_secs: 12,
             ike_sas: vec![sa, half],
+            stats: crate::daemon::status::Stats {
+                half_open: 1,
+                ..Default::default()
+            },
             ..Default::default()
         },
         config: Arc::new(config),

@@ -1,0 +1,56 @@
+//! A VICI client's questions to the daemon loop: control requests (the
+//! control socket's path) and snapshots (status with kernel counters, the
+//! configuration, the virtual-IP pools).
+
+use super::Daemon;
+use crate::daemon::core::Core;
+use std::time::Instant;
+
+impl<C: Core> Daemon<C> {
+    /// A VICI client's query: control requests take the control socket's
+    /// path; a snapshot is the status (with counters) and the configuration.
+    pub(super) fn on_vici(&mut self, now: Instant, q: crate::daemon::vici::Query) {
+        match q {
+            crate::daemon::vici::Query::Control(req, tx) => self.on_request(now, req, tx),
+            crate::daemon::vici::Query::Snapshot(tx) => {
+                let s = crate::daemon::vici::Snapshot {
+                    report: self.report(now, true),
+                    config: self.config.clone(),
+                    addrs: self.addrs.clone(),
+                    scheduled: self.waiters.len() + self.retries.len(),
+                    pools: self.pools(),
+                };
+                let _ = tx.send(s);
+            }
+        }
+    }
+
+    /// The conns' virtual-IP pools (each once) with their leases.
+    fn pools(&self) -> Vec<crate::daemon::vici::PoolView> {
+        let mut v: Vec<crate::daemon::vici::PoolView> = Vec::new();
+        let ends = self.config.conns.iter().flat_map(|c| [&c.left, &c.right]);
+        for src in ends.flat_map(|e| e.sourceip.iter()) {
+            let conf::conn::SourceIp::Pool(p) = src else {
+                continue;
+            };
+            let base = match p {
+                conf::values::TsAddr::Net(n) => n.addr,
+                conf::values::TsAddr::Range(a, _) => *a,
+                conf::values::TsAddr::Dynamic => continue,
+            };
+            let name = p.to_string();
+            if v.iter().any(|x| x.name == name) {
+                continue;
+            }
+            let (size, online, offline) = self.core.pool_stats(&name, p);
+            v.push(crate::daemon::vici::PoolView {
+                name,
+                base,
+                size,
+                online,
+                offline,
+            });
+        }
+        v
+    }
+}
