@@ -61,7 +61,8 @@
 # iked-defaultroute  left=%defaultroute, auto=start, two CHILD_SAs via also= on a host whose first
 #               address is a dummy's (198.51.100.77): one IKE_SA from 192.0.2.1 on both sides, both
 #               CHILD_SAs INSTALLED and carrying traffic (issue 12: before it, iked sent from 127.0.0.1).
-# iked-vici     swanctl and a VICI event listener against iked with real CHILD_SAs (vici-case.sh).
+# iked-vici     swanctl and a VICI event listener against iked with real CHILD_SAs (vici-case.sh;
+#               not in the default list yet: SCENARIOS=iked-vici).
 set -u
 OUT=$1 BIN=$2
 [ -f "$OUT/env.sh" ] && . "$OUT/env.sh"
