@@ -128,6 +128,18 @@ impl StrongSwan {
     /// side's namespace, waits (bounded) for its vici socket and loads the
     /// tunnel with `swanctl --load-all`.
     pub fn start(topo: &Topology, side: Side, t: &Tunnel, dir: &Path) -> Result<StrongSwan> {
+        Self::start_with(topo, side, t, &swanctl_conf(topo, side, t), dir)
+    }
+
+    /// [`StrongSwan::start`] with a swanctl.conf of the caller's (e.g. with
+    /// certificates by absolute path, or options the lab's tunnel lacks).
+    pub fn start_with(
+        topo: &Topology,
+        side: Side,
+        t: &Tunnel,
+        swanctl: &str,
+        dir: &Path,
+    ) -> Result<StrongSwan> {
         for p in [CHARON, "swanctl"] {
             if !have(p) {
                 return Err(lab_err!(
@@ -143,7 +155,7 @@ impl StrongSwan {
             &conf,
             &strongswan_conf(t.libipsec, "vici", &dir.join("charon.log"), Some(&vici)),
         )?;
-        write_file(&dir.join("swanctl.conf"), &swanctl_conf(topo, side, t))?;
+        write_file(&dir.join("swanctl.conf"), swanctl)?;
         let h = topo.host(side);
         let conf_s = conf.display().to_string();
         let daemon = Daemon::spawn(

@@ -1,24 +1,27 @@
-//! A Windows-like client against iked as an RSA gateway, at the IKE level on
-//! this host: strongSwan (starter, from a literal ipsec.conf) with
-//! `charon.signature_authentication = no` sends no SIGNATURE_HASH_ALGORITHMS
-//! (RFC 7427), as Windows' native client, and offers Windows' proposals
-//! (`aes256-sha1-modp1024`, ESP `aes256-sha1`). iked, with an RSA-4096
-//! server certificate (SAN + serverAuth), must then sign its AUTH with
-//! method 1 (RSA PKCS#1 v1.5 with SHA-1), which strongSwan logs as
-//! "authentication of '...' with RSA signature successful"; and it must
-//! verify the client's method 1 signature.
+//! Road-warrior clients against iked as an RSA gateway (RSA-4096 server
+//! certificate with SAN and serverAuth), at the IKE level on this host,
+//! each client emulated by strongSwan:
+//!
+//! - *Windows*: the starter from a literal ipsec.conf with
+//!   `charon.signature_authentication = no` sends no SIGNATURE_HASH_ALGORITHMS
+//!   (RFC 7427) and offers Windows' proposals (`aes256-sha1-modp1024`, ESP
+//!   `aes256-sha1`). iked must sign its AUTH with method 1 (RSA PKCS#1 v1.5
+//!   with SHA-1), which strongSwan logs as "authentication of '...' with RSA
+//!   signature successful", and verify the client's method 1 signature.
+//! - *macOS/iOS*: swanctl with `send_certreq = no` sends no CERTREQ, and
+//!   proposes PFS; iked must send its certificate anyway.
 //!
 //! The host kernel has no ESP, so the CHILD_SA install fails on both sides;
 //! the IKE_SA (and both AUTH payloads) are complete before that, which is
-//! what this test proves (`KEEP=1` keeps the logs under
-//! /tmp/iked-lab-winauth.PID). Needs root, strongSwan (interop-tests/lab/
+//! what these tests prove (`KEEP=1` keeps the logs under
+//! /tmp/iked-lab-rw-*.PID). Needs root, strongSwan (interop-tests/lab/
 //! setup-peers.sh), openssl and the iked binary; under `CI` (or
 //! `IKED_LAB_REQUIRE=1`) anything missing is a failure.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use interop_tests::peer::{Iked, Peer, Starter, Tunnel};
+use interop_tests::peer::{Iked, Peer, Starter, StrongSwan, Tunnel};
 use interop_tests::topology::{Side, Topology};
 
 fn required() -> bool {
@@ -127,29 +130,35 @@ fn make_pki(dir: &Path) {
     );
 }
 
-/// One IKE_SA from strongSwan (left, `charon_extra` in its strongswan.conf)
-/// to iked (right, the RSA-4096 gateway); returns both logs and a report.
-fn exchange(root: &Path, tag: &str, charon_extra: &str) -> (String, String, String) {
-    let pki = root.join("pki");
+/// iked as the gateway (right): seed 003's road-warrior conn with Windows'
+/// proposals allowed, its RSA-4096 certificate, default `leftsendcert`.
+fn start_gateway(topo: &Topology, root: &Path, tag: &str) -> Iked {
     let ipsec_d = root.join("iked-ipsec.d");
-    let topo = Topology::new().expect("topology");
     let (l, r) = (&topo.left, &topo.right);
-    // seed 003's gateway with Windows' proposals allowed
     let gw_conf = format!(
         "conn rw\n  keyexchange=ikev2\n  left={}\n  leftcert=right.example.org.pem\n  leftid=@{}\n  leftsubnet={}\n  right=%any\n  rightid=@{}\n  rightsubnet={}\n  ike=aes256-sha1-modp1024,aes256-sha256-modp2048!\n  esp=aes256-sha1,aes256-sha256!\n  auto=add\n",
         r.outer4, r.id, r.net4, l.id, l.net4
     );
     let gw_secrets = ": RSA right.example.org.key\n";
     let ipsec_d_s = ipsec_d.display().to_string();
-    let mut iked = Iked::start_with_env(
-        &topo,
+    Iked::start_with_env(
+        topo,
         Side::Right,
         &gw_conf,
         gw_secrets,
         &[("IKED_IPSEC_D", &ipsec_d_s)],
         &root.join(format!("iked-{tag}")),
     )
-    .expect("iked starts");
+    .expect("iked starts")
+}
+
+/// One IKE_SA from strongSwan's starter (left, `charon_extra` in its
+/// strongswan.conf) to iked; returns both logs and a report.
+fn exchange(root: &Path, tag: &str, charon_extra: &str) -> (String, String, String) {
+    let pki = root.join("pki");
+    let topo = Topology::new().expect("topology");
+    let (l, r) = (&topo.left, &topo.right);
+    let mut iked = start_gateway(&topo, root, tag);
     let p = |f: &str| pki.join(f).display().to_string();
     let client_conf = format!(
         "config setup\n  charondebug=\"ike 2, cfg 1\"\n\nca lab\n  cacert={}\n  auto=add\n\nconn gw\n  keyexchange=ikev2\n  left={}\n  leftcert={}\n  leftid=@{}\n  leftsubnet={}\n  right={}\n  rightid=@{}\n  rightsubnet={}\n  ike=aes256-sha1-modp1024!\n  esp=aes256-sha1!\n  rekey=no\n  auto=add\n",
@@ -198,19 +207,13 @@ fn find_line(log: &str, what: &str, report: &str) -> String {
         .unwrap_or_else(|| panic!("no line with {what:?}\n{report}"))
 }
 
-#[test]
-fn a_client_without_rfc7427_gets_rsa_method_1_from_iked() {
-    if let Some(why) = unavailable() {
-        assert!(!required(), "cannot run: {why}");
-        eprintln!("SKIPPED windows_auth: {why}");
-        return;
-    }
-    let root = PathBuf::from(format!("/tmp/iked-lab-winauth.{}", std::process::id()));
+/// A fresh folder with the PKI and iked's ipsec.d.
+fn setup(tag: &str) -> PathBuf {
+    let root = PathBuf::from(format!("/tmp/iked-lab-rw-{tag}.{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     let pki = root.join("pki");
     std::fs::create_dir_all(&pki).unwrap();
     make_pki(&pki);
-    // iked's ipsec.d
     let ipsec_d = root.join("iked-ipsec.d");
     for (sub, file) in [
         ("cacerts", "ca.pem"),
@@ -220,6 +223,17 @@ fn a_client_without_rfc7427_gets_rsa_method_1_from_iked() {
         std::fs::create_dir_all(ipsec_d.join(sub)).unwrap();
         std::fs::copy(pki.join(file), ipsec_d.join(sub).join(file)).unwrap();
     }
+    root
+}
+
+#[test]
+fn a_client_without_rfc7427_gets_rsa_method_1_from_iked() {
+    if let Some(why) = unavailable() {
+        assert!(!required(), "cannot run: {why}");
+        eprintln!("SKIPPED rw_clients: {why}");
+        return;
+    }
+    let root = setup("windows");
 
     // Windows-like: no RFC 7427.
     let (sw, iked, report) = exchange(&root, "windows", "  signature_authentication = no\n");
@@ -260,6 +274,74 @@ fn a_client_without_rfc7427_gets_rsa_method_1_from_iked() {
     let m14 = "authentication of 'left.example.org' with RSA PKCS#1 v1.5 with Sha256 (method 14";
     eprintln!("{}", line(&iked, m14));
 
+    if std::env::var_os("KEEP").is_none() {
+        let _ = std::fs::remove_dir_all(&root);
+    }
+}
+
+/// macOS/iOS: no CERTREQ in the client's IKE_AUTH (swanctl `send_certreq =
+/// no`), PFS in its ESP proposal. iked, with the default
+/// `leftsendcert=ifasked`, sends its certificate anyway; the client trusts
+/// only the CA, so without it the client could not authenticate iked.
+#[test]
+fn a_client_that_sends_no_certreq_gets_ikeds_certificate() {
+    if let Some(why) = unavailable() {
+        assert!(!required(), "cannot run: {why}");
+        eprintln!("SKIPPED rw_clients: {why}");
+        return;
+    }
+    let root = setup("ios");
+    let pki = root.join("pki");
+    let p = |f: &str| pki.join(f).display().to_string();
+    let topo = Topology::new().expect("topology");
+    let (l, r) = (&topo.left, &topo.right);
+    let mut iked = start_gateway(&topo, &root, "ios");
+    let swanctl = format!(
+        "connections {{\n  gw {{\n    version = 2\n    local_addrs = {}\n    remote_addrs = {}\n    proposals = aes256-sha256-modp2048\n    send_certreq = no\n    rekey_time = 0\n    local {{\n      auth = pubkey\n      id = {}\n      certs = {}\n    }}\n    remote {{\n      auth = pubkey\n      id = {}\n    }}\n    children {{\n      net {{\n        local_ts = {}\n        remote_ts = {}\n        esp_proposals = aes256-sha256-modp2048\n        start_action = none\n      }}\n    }}\n  }}\n}}\nauthorities {{\n  lab {{\n    cacert = {}\n  }}\n}}\n",
+        l.outer4,
+        r.outer4,
+        l.id,
+        p("left.example.org.pem"),
+        r.id,
+        l.net4,
+        r.net4,
+        p("ca.pem"),
+    );
+    // swanctl --file loads keys from private/ beside that file.
+    let client_dir = root.join("strongswan-ios");
+    std::fs::create_dir_all(client_dir.join("private")).unwrap();
+    std::fs::copy(
+        pki.join("left.example.org.key"),
+        client_dir.join("private/left.example.org.key"),
+    )
+    .unwrap();
+    let mut client =
+        StrongSwan::start_with(&topo, Side::Left, &Tunnel::gcm(), &swanctl, &client_dir)
+            .expect("strongSwan starts");
+    let loaded = std::fs::read_to_string(client_dir.join("load.txt")).unwrap_or_default();
+    assert!(loaded.contains("loaded RSA key"), "{loaded}");
+    let up = client
+        .swanctl(&["--initiate", "--child", "net", "--timeout", "10"])
+        .unwrap_or_else(|e| e.to_string());
+    std::thread::sleep(Duration::from_millis(500));
+    let sw = std::fs::read_to_string(client.log()).unwrap_or_default();
+    let iked_log = std::fs::read_to_string(iked.log()).unwrap_or_default();
+    client.stop();
+    iked.stop();
+    drop(topo);
+    let report = format!(
+        "--- ios: swanctl --initiate:\n{up}\n--- strongSwan log:\n{sw}\n--- iked log:\n{iked_log}"
+    );
+    let line = |log: &str, what: &str| find_line(log, what, &report);
+    let req = line(&sw, "generating IKE_AUTH request 1");
+    assert!(!req.contains("CERTREQ"), "{req}");
+    eprintln!("{req}");
+    let resp = line(&sw, "parsed IKE_AUTH response 1 [ IDr");
+    assert!(resp.contains("CERT "), "{resp}");
+    eprintln!("{resp}");
+    let theirs = "authentication of 'right.example.org' with RSA_EMSA_PKCS1_SHA2_256 successful";
+    eprintln!("{}", line(&sw, theirs));
+    eprintln!("{}", line(&sw, "IKE_SA gw[1] established between"));
     if std::env::var_os("KEEP").is_none() {
         let _ = std::fs::remove_dir_all(&root);
     }
