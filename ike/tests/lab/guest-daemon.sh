@@ -89,11 +89,14 @@ netns_setup() {
   ip -n right -6 route add 2001:db8:a::/64 via 2001:db8:0:1::1 src 2001:db8:b::1
 }
 
-kernel_empty() { # side -> 0 if no SA and no policy (the per-socket IPsec bypass policies of a
-  # running iked's IKE sockets, listed as 'socket in|out', belong to its sockets, not to tunnels)
+tunnel_policies() { # ns -> the number of SPD policies, without the per-socket IPsec bypass
+  # policies of a running iked's IKE sockets ('socket in|out': they belong to its sockets)
+  ip -n "$1" xfrm policy | awk '/^src/{n++} /^[ \t]+socket (in|out) /{n--} END{print n+0}'
+}
+kernel_empty() { # side -> 0 if no SA and no (tunnel) policy
   local s p
   s=$(ip -n "$1" xfrm state | grep -c '^src' || true)
-  p=$(ip -n "$1" xfrm policy | awk '/^src/{n++} /^[ \t]+socket (in|out) /{n--} END{print n+0}')
+  p=$(tunnel_policies "$1")
   echo "$1: $s SAs, $p policies (IKE socket bypass policies not counted)"
   [ "$s" = 0 ] && [ "$p" = 0 ]
 }
@@ -295,7 +298,7 @@ route_case() {
   start_iked left && start_iked right || why+="start failed; "
   sleep 0.5
   echo "--- left policies before traffic"; ip -n left xfrm policy
-  local np ns; np=$(ip -n left xfrm policy | grep -c '^src'); ns=$(ip -n left xfrm state | grep -c '^src')
+  local np ns; np=$(tunnel_policies left); ns=$(ip -n left xfrm state | grep -c '^src')
   [ "$np" = 3 ] && [ "$ns" = 0 ] || why+="expected 3 trap policies (out, in, fwd) and no SA before traffic (got $np/$ns); "
   ipsec_cmd left status | tee $W/st-route
   grep -Eq 'net-net[{]7}:  ROUTED, TUNNEL, reqid 7' $W/st-route || why+="no ROUTED line; "
@@ -310,15 +313,15 @@ route_case() {
   grep -q 'creating acquire job' "$OUT/iked-$CASE-left.log" || why+="no ACQUIRE log line; "
   ipsec_cmd left down net-net || why+="down failed; "
   sleep 0.5
-  np=$(ip -n left xfrm policy | grep -c '^src'); ns=$(ip -n left xfrm state | grep -c '^src')
+  np=$(tunnel_policies left); ns=$(ip -n left xfrm state | grep -c '^src')
   echo "after down: $np policies, $ns SAs"; ip -n left xfrm policy
   [ "$np" = 3 ] && [ "$ns" = 0 ] || why+="expected only the trap (3 policies) after down (got $np policies, $ns SAs); "
   # strongSwan's `ipsec unroute` / `ipsec route`
   ipsec_cmd left unroute net-net | tee $W/unroute; grep -q "configuration 'net-net' unrouted" $W/unroute || why+="unroute: wrong answer; "
-  np=$(ip -n left xfrm policy | grep -c '^src'); echo "after unroute: $np policies"
+  np=$(tunnel_policies left); echo "after unroute: $np policies"
   [ "$np" = 0 ] || why+="unroute left $np policies; "
   ipsec_cmd left route net-net | tee $W/route; grep -q "'net-net' routed" $W/route || why+="route: wrong answer; "
-  np=$(ip -n left xfrm policy | grep -c '^src'); echo "after route: $np policies"
+  np=$(tunnel_policies left); echo "after route: $np policies"
   [ "$np" = 3 ] || why+="route installed $np policies, not 3; "
   ipsec_cmd left status | grep -Eq 'net-net[{]7}:  ROUTED, TUNNEL, reqid 7' || why+="no ROUTED line after ipsec route; "
   stop_iked left; sleep 0.3
@@ -782,7 +785,7 @@ EOF
   [ $dir = init ] && { grep -q 'creating acquire job' "$OUT/iked-$CASE-left.log" || why+="iked: no ACQUIRE log line; "; }
   echo "--- iked: ipsec down r6"; ipsec_cmd left down r6 || why+="ipsec down failed; "
   sleep 1
-  np=$(ip -n left xfrm policy | grep -c '^src'); ns=$(ip -n left xfrm state | grep -c '^src')
+  np=$(tunnel_policies left); ns=$(ip -n left xfrm state | grep -c '^src')
   echo "iked after down: $np policies, $ns SAs"
   if [ $dir = init ]; then [ "$np" = 3 ] && [ "$ns" = 0 ] || why+="iked: expected only the 3 trap policies after down ($np/$ns); "
   else [ "$np" = 0 ] && [ "$ns" = 0 ] || why+="iked: kernel not empty after down ($np/$ns); "; fi
