@@ -308,6 +308,7 @@ impl MschapV2Server {
         match (self.state, ty) {
             (State::Identity, Some(TYPE_IDENTITY)) => {
                 self.identity = p.data.get(1..).unwrap_or_default().to_vec();
+                tracing::info!(target: "ike", "received EAP identity '{}'", crate::sa::printable(&self.identity));
                 Step::Send(self.challenge())
             }
             (State::Challenge, Some(TYPE_NAK)) => {

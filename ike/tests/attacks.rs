@@ -298,3 +298,53 @@ fn an_ike_sa_rekey_right_after_establishment_is_refused_for_now() {
     assert_eq!(st[0].children.len(), 1);
     assert!(st[0].children[0].established_secs_ago >= 590, "{st:?}");
 }
+
+/// What the cores logged while `f` ran (one thread).
+fn logged<T>(f: impl FnOnce() -> T) -> (T, String) {
+    #[derive(Clone, Default)]
+    struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Sink {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let sink = Sink::default();
+    let w = sink.clone();
+    let sub = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || w.clone())
+        .finish();
+    let out = tracing::subscriber::with_default(sub, f);
+    let text = String::from_utf8_lossy(&sink.0.lock().unwrap()).into_owned();
+    (out, text)
+}
+
+#[test]
+fn pool_lines_operators_grep_are_logged_as_strongswan_words_them() {
+    let gw = format!(
+        "conn rw\n  left={B}\n  leftsubnet=10.1.0.0/16\n  leftid=@moon\n  right=%any\n  rightsourceip=10.3.0.0/28\n  authby=psk\n  auto=add\n"
+    );
+    let client = format!(
+        "conn home\n  left={A}\n  leftid=carol@strongswan.org\n  leftsourceip=%config\n  right={B}\n  rightsubnet=10.1.0.0/16\n  rightid=@moon\n  authby=psk\n  auto=add\n"
+    );
+    let s = "carol@strongswan.org @moon : PSK \"rw-secret\"\n";
+    let (_, log) = logged(|| {
+        let mut p = Pair::new(&client, s, &gw, s);
+        p.a.initiate(p.now, "home").unwrap();
+        p.run_clean();
+        assert_eq!(p.b.status(p.now)[0].state, IkeState::Established);
+    });
+    for line in [
+        "adding virtual IP address pool 10.3.0.0/28",
+        "peer requested virtual IP %any",
+        "assigning new lease 10.3.0.1 to 'carol@strongswan.org'",
+        "assigning virtual IP 10.3.0.1 to peer 'carol@strongswan.org'",
+        "installing new virtual IP 10.3.0.1",
+    ] {
+        assert!(log.contains(line), "'{line}' not logged:\n{log}");
+    }
+}

@@ -53,8 +53,10 @@ impl Endpoint {
         rng: Box<dyn CryptoRngCore + Send>,
         spis: Box<dyn SpiAllocator + Send>,
     ) -> Endpoint {
+        let mut ctx = Ctx::new(config, local_addrs, provider, rng, spis);
+        ctx.pools.announce(&ctx.conns);
         Endpoint {
-            ctx: Ctx::new(config, local_addrs, provider, rng, spis),
+            ctx,
             sas: HashMap::new(),
             by_id: HashMap::new(),
             child_owner: HashMap::new(),
@@ -89,6 +91,7 @@ impl Endpoint {
     pub fn set_config(&mut self, config: Arc<conf::Config>) {
         self.ctx.conns = config.conns.iter().cloned().map(Arc::new).collect();
         self.ctx.config = config;
+        self.ctx.pools.announce(&self.ctx.conns);
     }
 
     /// Test seam (feature `testing`): `f(exchange, response, payloads)`

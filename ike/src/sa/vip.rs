@@ -32,6 +32,25 @@ pub(super) struct Vips {
 }
 
 impl Pools {
+    /// Creates the pools the conns name (`rightsourceip=` subnets and
+    /// ranges), each announced once with strongSwan's line ("adding virtual
+    /// IP address pool ..."), which operators and evaltests grep.
+    pub fn announce(&mut self, conns: &[std::sync::Arc<conf::Conn>]) {
+        for c in conns {
+            for end in [&c.left, &c.right] {
+                for src in &end.sourceip {
+                    if let conf::conn::SourceIp::Pool(p) = src {
+                        let key = p.to_string();
+                        if !self.pools.contains_key(&key) {
+                            info!(target: "cfg", "adding virtual IP address pool {key}");
+                            self.pools.insert(key, Pool::default());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Gives the addresses of an IKE_SA back to their pools.
     pub fn release(&mut self, vips: &mut Vips) {
         for (pool, ip) in vips.leases.drain(..) {
@@ -88,6 +107,16 @@ impl Pools {
             .attributes
             .iter()
             .any(|a| matches!(a, A::InternalIp6Address(_)));
+        for a in &req.attributes {
+            let shown = match a {
+                A::InternalIp4Address(Some(ip)) if !ip.is_unspecified() => ip.to_string(),
+                A::InternalIp4Address(_) => "%any".into(),
+                A::InternalIp6Address(Some((ip, _))) if !ip.is_unspecified() => ip.to_string(),
+                A::InternalIp6Address(_) => "%any6".into(),
+                _ => continue,
+            };
+            info!(target: "cfg", "peer requested virtual IP {shown}");
+        }
         let mut got = Vec::new();
         for src in &remote_end.sourceip {
             let (key, cands) = match src {
@@ -121,6 +150,11 @@ impl Pools {
                 .or_else(|| cands.iter().copied().find(|a| !pool.online.contains_key(a)));
             match pick {
                 Some(a) => {
+                    if previous == Some(a) {
+                        info!(target: "cfg", "reassigning offline lease to '{who}'");
+                    } else {
+                        info!(target: "cfg", "assigning new lease {a} to '{who}'");
+                    }
                     pool.leases.retain(|_, v| *v != a);
                     pool.leases.insert(who.to_owned(), a);
                     pool.online.insert(a, who.to_owned());

@@ -203,6 +203,13 @@ impl IkeSa {
         }
         let octets_r = super::auth::octets(self, false, &self.local_id)?;
         let our_auth = auth::shared_key_auth(prf, msk.as_slice(), &octets_r);
+        // strongSwan's line, which operators grep: the identity EAP authenticated.
+        let eap_who = self
+            .eap_id
+            .as_ref()
+            .map(|e| crate::sa::printable(e.to_string().as_bytes()))
+            .unwrap_or_else(|| who.clone());
+        info!(target: "ike", "authentication of '{eap_who}' with EAP successful");
         let initial_contact = find_notify(&st.first, NotifyType::INITIAL_CONTACT).is_some();
         self.authenticated(ctx, now, initial_contact, &who);
         let base = vec![Payload::Auth(AuthPayload {
