@@ -40,10 +40,11 @@ impl Pools {
             for end in [&c.left, &c.right] {
                 for src in &end.sourceip {
                     if let conf::conn::SourceIp::Pool(p) = src {
-                        let key = p.to_string();
-                        if !self.pools.contains_key(&key) {
-                            info!(target: "cfg", "adding virtual IP address pool {key}");
-                            self.pools.insert(key, Pool::default());
+                        if let std::collections::hash_map::Entry::Vacant(v) =
+                            self.pools.entry(p.to_string())
+                        {
+                            info!(target: "cfg", "adding virtual IP address pool {}", v.key());
+                            v.insert(Pool::default());
                         }
                     }
                 }
