@@ -31,6 +31,12 @@ pub struct XfrmSa {
     pub bytes: u64,
     /// Packets counted.
     pub packets: u64,
+    /// `mode tunnel` / `mode transport`.
+    pub mode: String,
+    /// `reqid N`.
+    pub reqid: u32,
+    /// UDP encapsulation `(sport, dport)` (`encap type espinudp ...`).
+    pub encap: Option<(u16, u16)>,
 }
 
 /// One policy from `ip xfrm policy`.
@@ -48,6 +54,12 @@ pub struct XfrmPolicy {
     pub if_id: Option<u32>,
     /// Has an ESP template.
     pub esp_tmpl: bool,
+    /// `action block` (else allow).
+    pub block: bool,
+    /// The selector's upper-layer protocol (`proto gre`), if any.
+    pub proto: Option<String>,
+    /// The template's reqid, if any.
+    pub reqid: Option<u32>,
 }
 
 fn hex(s: &str) -> Option<u32> {
@@ -89,7 +101,16 @@ pub fn parse_states(text: &str) -> Vec<XfrmSa> {
             for line in &b[1..] {
                 let w: Vec<&str> = line.split_whitespace().collect();
                 match w.first().copied() {
+                    Some("encap") => {
+                        let port = |k| after(&w, k).and_then(|p| p.parse().ok());
+                        sa.encap = port("sport").zip(port("dport"));
+                    }
                     Some("proto") => {
+                        sa.mode = after(&w, "mode").unwrap_or("").to_owned();
+                        sa.reqid = after(&w, "reqid")
+                            .and_then(|r| r.split('(').next())
+                            .and_then(|r| r.parse().ok())
+                            .unwrap_or(0);
                         sa.proto = after(&w, "proto").unwrap_or("").to_owned();
                         sa.spi = after(&w, "spi")
                             .unwrap_or("")
@@ -127,15 +148,22 @@ pub fn parse_policies(text: &str) -> Vec<XfrmPolicy> {
             let mut p = XfrmPolicy {
                 src: after(&head, "src").unwrap_or("").to_owned(),
                 dst: after(&head, "dst").unwrap_or("").to_owned(),
+                proto: after(&head, "proto").map(str::to_owned),
                 ..XfrmPolicy::default()
             };
             for line in &b[1..] {
                 let w: Vec<&str> = line.split_whitespace().collect();
                 match w.first().copied() {
-                    Some("dir") => p.dir = after(&w, "dir").unwrap_or("").to_owned(),
+                    Some("dir") => {
+                        p.dir = after(&w, "dir").unwrap_or("").to_owned();
+                        p.block = after(&w, "action") == Some("block");
+                    }
                     Some("mark") => p.mark = after(&w, "mark").and_then(hex),
                     Some("if_id") => p.if_id = after(&w, "if_id").and_then(hex),
-                    Some("proto") if after(&w, "proto") == Some("esp") => p.esp_tmpl = true,
+                    Some("proto") if after(&w, "proto") == Some("esp") => {
+                        p.esp_tmpl = true;
+                        p.reqid = after(&w, "reqid").and_then(|r| r.parse().ok());
+                    }
                     _ => {}
                 }
             }
@@ -504,6 +532,7 @@ mod tests {
 src 192.0.2.1 dst 192.0.2.2
 \tproto esp spi 0xc9000001(3372220417) reqid 1(0x00000001) mode tunnel
 \tif_id 0x2a
+\tencap type espinudp sport 4500 dport 40012 addr 0.0.0.0
 \tlifetime current:
 \t  0(bytes), 0(packets)
 ";
@@ -535,6 +564,9 @@ src 0.0.0.0/0 dst 0.0.0.0/0
         assert_eq!((s[0].bytes, s[0].packets), (252, 3));
         assert_eq!(s[1].if_id, Some(42));
         assert_eq!(s[1].packets, 0);
+        assert_eq!((s[0].mode.as_str(), s[0].reqid), ("tunnel", 1));
+        assert_eq!(s[0].encap, None);
+        assert_eq!(s[1].encap, Some((4500, 40012)));
     }
 
     #[test]
@@ -546,6 +578,12 @@ src 0.0.0.0/0 dst 0.0.0.0/0
         assert!(p[0].esp_tmpl);
         assert_eq!(p[1].dir, "out");
         assert_eq!(p[1].if_id, Some(42));
+        assert_eq!(p[1].reqid, Some(1));
         assert!(!p[2].esp_tmpl);
+        let b = parse_policies(
+            "src 198.51.100.0/24 dst 203.0.113.3/32 proto gre\n\tdir out action block priority 1 ptype main\n",
+        );
+        assert!(b[0].block);
+        assert_eq!(b[0].proto.as_deref(), Some("gre"));
     }
 }

@@ -198,6 +198,32 @@ pub struct Daemon {
 impl Daemon {
     /// Starts `argv`; stdout and stderr go to `log`.
     pub fn spawn(name: &str, argv: &[&str], env: &[(&str, &str)], log: &Path) -> Result<Daemon> {
+        Self::spawn_full(name, argv, env, log, false)
+    }
+
+    /// Like [`Daemon::spawn`], with a pipe on its standard input (dropping the
+    /// returned end closes it).
+    pub fn spawn_piped(
+        name: &str,
+        argv: &[&str],
+        log: &Path,
+    ) -> Result<(Daemon, std::process::ChildStdin)> {
+        let mut d = Self::spawn_full(name, argv, &[], log, true)?;
+        let stdin = d
+            .child
+            .as_mut()
+            .and_then(|c| c.stdin.take())
+            .ok_or_else(|| lab_err!("{name}: no stdin pipe"))?;
+        Ok((d, stdin))
+    }
+
+    fn spawn_full(
+        name: &str,
+        argv: &[&str],
+        env: &[(&str, &str)],
+        log: &Path,
+        piped: bool,
+    ) -> Result<Daemon> {
         let line = cmdline(argv);
         let (prog, args) = argv
             .split_first()
@@ -213,7 +239,7 @@ impl Daemon {
         let child = Command::new(prog)
             .args(args)
             .envs(env.iter().copied())
-            .stdin(Stdio::null())
+            .stdin(if piped { Stdio::piped() } else { Stdio::null() })
             .stdout(f)
             .stderr(f2)
             .spawn()

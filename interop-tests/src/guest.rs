@@ -39,6 +39,9 @@ pub struct GuestRun {
     /// Also run the xfrm crate's guest suite (`lab/guest-xfrm.sh`) in the
     /// same boot, after the scenarios.
     pub xfrm_suite: Option<XfrmSuite>,
+    /// How many Rust scenarios run at once inside the guest (each has its
+    /// own namespaces, folders and mount namespaces); `$LAB_JOBS`, default 3.
+    pub jobs: usize,
 }
 
 /// The xfrm crate's guest suite: its script and prebuilt binaries.
@@ -69,16 +72,21 @@ pub struct GuestReport {
 
 impl GuestRun {
     /// A run of `scenarios` with defaults: results in a fresh
-    /// `/tmp/iked-lab-guest.<pid>`, 15 min bound, 1 GiB.
+    /// `/tmp/iked-lab-guest.<pid>`, 40 min bound, 2 GiB.
     pub fn new(scenarios: Vec<String>, lab_bin: PathBuf) -> GuestRun {
         GuestRun {
             scenarios,
             out: PathBuf::from(format!("/tmp/iked-lab-guest.{}", std::process::id())),
-            timeout: Duration::from_secs(900),
+            timeout: Duration::from_secs(2400),
             wait_other: Duration::from_secs(1200),
             lab_bin,
-            memory: "1G".into(),
+            memory: "2G".into(),
             xfrm_suite: None,
+            jobs: std::env::var("LAB_JOBS")
+                .ok()
+                .and_then(|j| j.parse().ok())
+                .filter(|&j| j > 0)
+                .unwrap_or(3),
         }
     }
 
@@ -148,9 +156,10 @@ impl GuestRun {
             )
         })?;
         let inside = format!(
-            "env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LAB_LIBRESWAN={} {} guest-inside --out {} {}",
+            "env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LAB_LIBRESWAN={} {} guest-inside --jobs {} --out {} {}",
             crate::peer::Libreswan::root().display(),
             bin.display(),
+            self.jobs,
             self.out.display(),
             self.scenarios.join(" ")
         );
@@ -262,6 +271,18 @@ impl GuestRun {
             kernel: kernel_s,
             out: self.out.clone(),
         })
+    }
+}
+
+/// Every scenario of the default guest suite; `$LAB_SCENARIOS`
+/// (space-separated) selects a subset.
+pub fn default_names() -> Vec<String> {
+    match std::env::var("LAB_SCENARIOS") {
+        Ok(s) if !s.trim().is_empty() => s.split_whitespace().map(String::from).collect(),
+        _ => scenario::names(scenario::Place::Guest)
+            .into_iter()
+            .map(String::from)
+            .collect(),
     }
 }
 
@@ -381,10 +402,10 @@ fn run_xfrm_suite(dir: &Path, log: &mut std::fs::File, results: &mut std::fs::Fi
     ok
 }
 
-/// Inside the guest: load the kernel modules, run `names` one after the
-/// other, append each `RESULT` line to `out/results.txt` as it comes, and end
-/// with `DONE`. Everything printed also goes to `out/guest.log`.
-pub fn inside(out: &Path, names: &[String]) -> Result<bool> {
+/// Inside the guest: load the kernel modules, run `names` (`jobs` at a
+/// time, each in its own namespaces and folders), append each `RESULT` line to `out/results.txt` as it comes, and end with
+/// `DONE`. Everything printed also goes to `out/guest.log`.
+pub fn inside(out: &Path, names: &[String], jobs: usize) -> Result<bool> {
     let mut log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -397,7 +418,7 @@ pub fn inside(out: &Path, names: &[String]) -> Result<bool> {
     let uptime = uptime.split_whitespace().next().unwrap_or("?").to_owned();
     let results_path = out.join("results.txt");
     write_file(&results_path, &format!("BOOTED {uptime}\n"))?;
-    let mut results = std::fs::OpenOptions::new()
+    let results = std::fs::OpenOptions::new()
         .append(true)
         .open(&results_path)
         .map_err(|source| crate::Error::Io {
@@ -409,7 +430,7 @@ pub fn inside(out: &Path, names: &[String]) -> Result<bool> {
         .unwrap_or_default();
     let _ = writeln!(
         log,
-        "guest: kernel {kernel}, uptime {uptime}s at first command"
+        "guest: kernel {kernel}, uptime {uptime}s at first command, {jobs} scenario(s) at a time"
     );
     let m = run(
         &[
@@ -421,28 +442,43 @@ pub fn inside(out: &Path, names: &[String]) -> Result<bool> {
             "xfrm_interface",
             "ip_vti",
             "ip6_vti",
+            "ip_gre",
             "veth",
+            "dummy",
         ],
         Duration::from_secs(60),
     );
     let _ = writeln!(log, "modprobe: {m:?}");
     let mut all_pass = true;
-    for name in names {
-        let o = match scenario::find(name) {
-            Some(s) => s.run(out),
-            None => Outcome {
-                name: name.clone(),
-                pass: false,
-                detail: "unknown scenario".into(),
-                secs: 0.0,
-                dir: out.join(name),
-            },
-        };
-        all_pass &= o.pass;
-        let _ = writeln!(log, "{}", o.line());
-        let _ = writeln!(results, "{}", o.line());
-        let _ = results.flush();
-    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let shared = std::sync::Mutex::new((log, results, true));
+    std::thread::scope(|s| {
+        for _ in 0..jobs.max(1) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let Some(name) = names.get(i) else { break };
+                    let o = match scenario::find(name) {
+                        Some(sc) => sc.run(out),
+                        None => Outcome {
+                            name: name.clone(),
+                            pass: false,
+                            detail: "unknown scenario".into(),
+                            secs: 0.0,
+                            dir: out.join(name),
+                        },
+                    };
+                    let mut g = shared.lock().unwrap_or_else(|p| p.into_inner());
+                    g.2 &= o.pass;
+                    let _ = writeln!(g.0, "{}", o.line());
+                    let _ = writeln!(g.1, "{}", o.line());
+                    let _ = g.1.flush();
+                }
+            });
+        }
+    });
+    let (mut log, mut results, ours_pass) = shared.into_inner().unwrap_or_else(|p| p.into_inner());
+    all_pass &= ours_pass;
     let xdir = out.join("xfrm");
     if xdir.join("guest-xfrm.sh").exists() {
         all_pass &= run_xfrm_suite(&xdir, &mut log, &mut results);

@@ -19,8 +19,11 @@
 
 pub mod check;
 pub mod cmd;
+pub mod daemon_lab;
 pub mod guest;
+pub mod ipsec_conf;
 pub mod peer;
+pub mod probe;
 pub mod scenario;
 pub mod topology;
 

@@ -38,7 +38,7 @@ pub struct Scenario {
     /// Part of the default host/guest suites (test-all.sh); `false`: run on
     /// demand only (`interop-lab run|guest NAME`).
     pub suite: bool,
-    run: fn(&Ctx) -> Result<String>,
+    pub(crate) run: fn(&Ctx) -> Result<String>,
 }
 
 /// What a scenario gets: its own folder for configs, logs and its report.
@@ -86,7 +86,7 @@ impl Outcome {
 /// Every scenario.
 pub fn all() -> Vec<Scenario> {
     use Place::*;
-    vec![
+    let mut v = vec![
         Scenario {
             name: "host-libipsec-gcm",
             place: Host,
@@ -286,7 +286,12 @@ pub fn all() -> Vec<Scenario> {
             about: "negative: tunnel up, then kernel SAs/policies flushed (pings pass in clear) must fail",
             run: neg_no_sa,
         },
-    ]
+    ];
+    // iked's daemon lab right after the host scenarios: its long scenarios
+    // start first in the guest
+    let guest_at = v.iter().position(|s| s.place == Guest).unwrap_or(v.len());
+    v.splice(guest_at..guest_at, crate::daemon_lab::all());
+    v
 }
 
 /// The scenario called `name`.
@@ -356,13 +361,32 @@ impl Scenario {
 /// [`prove_tunnel`] with 3 pings. Writes `report.txt` (peers, status of both
 /// sides, kernel state) into the scenario's folder.
 pub fn tunnel(ctx: &Ctx, t: &Tunnel, left: PeerKind, right: PeerKind) -> Result<String> {
-    let (ev, setup, labels, phases) = establish_and_prove(ctx, t, left, right, |_, _, _| Ok(()))?;
+    tunnel_then(ctx, t, left, right, |_, _, _| Ok(String::new()))
+}
+
+/// [`tunnel`], then `after` on the proven tunnel (before the peers stop); its
+/// answer joins the evidence.
+pub fn tunnel_then(
+    ctx: &Ctx,
+    t: &Tunnel,
+    left: PeerKind,
+    right: PeerKind,
+    after: impl Fn(&Topology, &mut dyn Peer, &mut dyn Peer) -> Result<String>,
+) -> Result<String> {
+    let (ev, setup, labels, phases, extra) =
+        establish_and_prove(ctx, t, left, right, |_, _, _| Ok(()), after)?;
+    let extra = if extra.is_empty() {
+        extra
+    } else {
+        format!("; {extra}")
+    };
     Ok(format!(
-        "{labels}; {ev}; IKE+CHILD up in {setup:.2}s; phases: {phases}"
+        "{labels}; {ev}{extra}; IKE+CHILD up in {setup:.2}s; phases: {phases}"
     ))
 }
 
 type Hook<'a> = dyn Fn(&Topology, &mut dyn Peer, &mut dyn Peer) -> Result<()> + 'a;
+type After<'a> = dyn Fn(&Topology, &mut dyn Peer, &mut dyn Peer) -> Result<String> + 'a;
 
 fn establish_and_prove(
     ctx: &Ctx,
@@ -370,8 +394,10 @@ fn establish_and_prove(
     left: PeerKind,
     right: PeerKind,
     before_check: impl Fn(&Topology, &mut dyn Peer, &mut dyn Peer) -> Result<()>,
-) -> Result<(check::Evidence, f64, String, String)> {
+    after_check: impl Fn(&Topology, &mut dyn Peer, &mut dyn Peer) -> Result<String>,
+) -> Result<(check::Evidence, f64, String, String, String)> {
     let hook: &Hook<'_> = &before_check;
+    let after: &After<'_> = &after_check;
     let t_start = Instant::now();
     let mut phases: Vec<String> = Vec::new();
     let mut mark = |what: &str| {
@@ -411,12 +437,14 @@ fn establish_and_prove(
     let result = init.and_then(|msg| {
         let _ = writeln!(report, "initiate: {msg} ({setup:.2}s)");
         hook(&topo, &mut *l, &mut *r)?;
-        prove_tunnel(&topo, t, &mut *l, &mut *r, 3)
+        let ev = prove_tunnel(&topo, t, &mut *l, &mut *r, 3)?;
+        let extra = after(&topo, &mut *l, &mut *r)?;
+        Ok((ev, extra))
     });
     mark("checked");
     match &result {
-        Ok(ev) => {
-            let _ = writeln!(report, "PROVEN: {ev}\n{}", ev.detail);
+        Ok((ev, extra)) => {
+            let _ = writeln!(report, "PROVEN: {ev}\n{extra}\n{}", ev.detail);
         }
         Err(e) => {
             let _ = writeln!(report, "FAILED: {e}");
@@ -439,8 +467,8 @@ fn establish_and_prove(
     let phases = mark("stopped+cleaned");
     let _ = writeln!(report, "phases (cumulative): {phases}");
     write_file(&ctx.dir.join("report.txt"), &report)?;
-    let ev = result?;
-    Ok((ev, setup, labels, phases))
+    let (ev, extra) = result?;
+    Ok((ev, setup, labels, phases, extra))
 }
 
 fn neg_wrong_psk(ctx: &Ctx) -> Result<String> {
@@ -488,6 +516,7 @@ fn neg_cleartext(ctx: &Ctx) -> Result<String> {
             }
             Ok(())
         },
+        |_, _, _| Ok(String::new()),
     );
     match r {
         Ok((ev, ..)) => Err(lab_err!("clear-text pings passed the check: {ev}")),
@@ -517,6 +546,7 @@ fn neg_no_sa(ctx: &Ctx) -> Result<String> {
             }
             Ok(())
         },
+        |_, _, _| Ok(String::new()),
     );
     match r {
         Ok((ev, ..)) => Err(lab_err!("pings without SAs passed the check: {ev}")),

@@ -127,11 +127,20 @@ pub struct Topology {
     /// The responder's host.
     pub right: Host,
     id: String,
+    /// A namespace between the two (the NAT of [`Topology::with_nat`]).
+    middle: Option<String>,
 }
 
 impl Topology {
     /// Creates both namespaces, links, addresses and routes.
     pub fn new() -> Result<Topology> {
+        Self::new_with(None)
+    }
+
+    /// Like [`Topology::new`], running `left_first` (`ip -batch` lines) in
+    /// the left namespace before anything else is made there (a device made
+    /// then comes first in the kernel's address order).
+    pub fn new_with(left_first: Option<&str>) -> Result<Topology> {
         remove_stale();
         let id = format!(
             "{PREFIX}-{}-{}",
@@ -161,9 +170,17 @@ impl Topology {
             id: "right.example.org",
         };
         // From here on, Drop cleans up whatever was made.
-        let topo = Topology { left, right, id };
+        let topo = Topology {
+            left,
+            right,
+            id,
+            middle: None,
+        };
         for h in [&topo.left, &topo.right] {
             run_ok(&["ip", "netns", "add", &h.ns], T)?;
+        }
+        if let Some(batch) = left_first {
+            topo.ip_batch(&topo.left, batch)?;
         }
         run_ok(
             &[
@@ -207,6 +224,99 @@ impl Topology {
             topo.ip_batch(h, &batch)?;
         }
         Ok(topo)
+    }
+
+    /// A real NAT between the sides: left -- nat (iptables MASQUERADE, UDP
+    /// source ports 40000-40099) -- right. left 192.0.2.1/25 (the private
+    /// side, default route via the NAT), nat 192.0.2.126/25 and
+    /// 192.0.2.129/25, right 192.0.2.130/25 with no route to 192.0.2.0/25: it
+    /// sees only the NAT's address. Inner addresses on `lo` as in
+    /// [`Topology::new`] (IPv4 only).
+    pub fn with_nat() -> Result<Topology> {
+        let mut topo = Topology::new()?;
+        topo.right.outer4 = "192.0.2.130";
+        let nat = format!("{}-n", topo.id);
+        topo.middle = Some(nat.clone());
+        run_ok(&["ip", "netns", "add", &nat], T)?;
+        // the veth pair of `new` goes (and its routes with it)
+        run_ok(
+            &["ip", "-n", &topo.left.ns, "link", "del", topo.left.dev],
+            T,
+        )?;
+        let (l, r) = (&topo.left, &topo.right);
+        for (dev, ns, peer) in [(l.dev, &l.ns, "nl"), (r.dev, &r.ns, "nr")] {
+            run_ok(
+                &[
+                    "ip", "link", "add", dev, "netns", ns, "type", "veth", "peer", "name", peer,
+                    "netns", &nat,
+                ],
+                T,
+            )?;
+        }
+        topo.ip_batch(
+            l,
+            "addr add 192.0.2.1/25 dev vl
+link set vl up
+route add default via 192.0.2.126
+             route add 203.0.113.0/24 via 192.0.2.126 src 198.51.100.1
+",
+        )?;
+        topo.ip_batch(
+            r,
+            "addr add 192.0.2.130/25 dev vr
+link set vr up
+             route add 198.51.100.0/24 via 192.0.2.129 src 203.0.113.1
+",
+        )?;
+        crate::cmd::run_input(
+            &["ip", "-n", &nat, "-batch", "-"],
+            "link set lo up
+addr add 192.0.2.126/25 dev nl
+link set nl up
+             addr add 192.0.2.129/25 dev nr
+link set nr up
+",
+            T,
+        )?
+        .ok()?;
+        let x = |argv: &[&str]| -> Result<()> {
+            let mut v = vec!["ip", "netns", "exec", nat.as_str()];
+            v.extend_from_slice(argv);
+            run_ok(&v, T).map(|_| ())
+        };
+        x(&["sysctl", "-qw", "net.ipv4.ip_forward=1"])?;
+        x(&[
+            "iptables",
+            "-t",
+            "nat",
+            "-A",
+            "POSTROUTING",
+            "-o",
+            "nr",
+            "-p",
+            "udp",
+            "-j",
+            "MASQUERADE",
+            "--to-ports",
+            "40000-40099",
+        ])?;
+        x(&[
+            "iptables",
+            "-t",
+            "nat",
+            "-A",
+            "POSTROUTING",
+            "-o",
+            "nr",
+            "-j",
+            "MASQUERADE",
+        ])?;
+        Ok(topo)
+    }
+
+    /// The namespace between the sides (the NAT), if any.
+    pub fn middle(&self) -> Option<&str> {
+        self.middle.as_deref()
     }
 
     /// A short folder for one side's sockets (unix socket paths are limited
@@ -337,6 +447,9 @@ impl Drop for Topology {
     fn drop(&mut self) {
         for h in [&self.left, &self.right] {
             let _ = run(&["ip", "netns", "del", &h.ns], T);
+        }
+        if let Some(m) = &self.middle {
+            let _ = run(&["ip", "netns", "del", m], T);
         }
         for side in [Side::Left, Side::Right] {
             let _ = std::fs::remove_dir_all(self.run_dir_path(side));

@@ -23,13 +23,7 @@ static RUN: OnceLock<Result<GuestReport, String>> = OnceLock::new();
 
 fn guest() -> &'static Result<GuestReport, String> {
     RUN.get_or_init(|| {
-        let names: Vec<String> = match std::env::var("LAB_SCENARIOS") {
-            Ok(s) if !s.trim().is_empty() => s.split_whitespace().map(String::from).collect(),
-            _ => scenario::names(Place::Guest)
-                .into_iter()
-                .map(String::from)
-                .collect(),
-        };
+        let names = interop_tests::guest::default_names();
         let mut g = GuestRun::new(names, PathBuf::from(env!("CARGO_BIN_EXE_interop-lab")));
         if let Some(out) = std::env::var_os("LAB_OUT") {
             g.out = PathBuf::from(out);
@@ -110,4 +104,43 @@ guest_tests! {
     iked_libreswan => "iked-libreswan",
     libreswan_iked => "libreswan-iked",
     neg_no_sa => "neg-no-sa",
+    // iked's daemon lab (src/daemon_lab), under the names of the shell lab it replaced
+    swan_init => "swan-init",
+    swan_resp => "swan-resp",
+    starter_init => "starter-init",
+    starter_resp => "starter-resp",
+    install_gcm => "install-gcm",
+    install_cbc => "install-cbc",
+    install_chacha => "install-chacha",
+    install_encap => "install-encap",
+    install_transport => "install-transport",
+    iked_gcm => "iked-gcm",
+    iked_cbc => "iked-cbc",
+    iked_rekey => "iked-rekey",
+    iked_rekey_resp => "iked-rekey-resp",
+    iked_badpsk => "iked-badpsk",
+    iked_route => "iked-route",
+    iked_shunt => "iked-shunt",
+    iked_route6 => "iked-route6",
+    iked_route6_resp => "iked-route6-resp",
+    iked_natt => "iked-natt",
+    iked_encaps => "iked-encaps",
+    iked_encaps_resp => "iked-encaps-resp",
+    iked_nat => "iked-nat",
+    iked_nat_resp => "iked-nat-resp",
+    iked_v6 => "iked-v6",
+    iked_v4in6 => "iked-4in6",
+    iked_v6in4 => "iked-6in4",
+    iked_vti => "iked-vti",
+    iked_vti_resp => "iked-vti-resp",
+    iked_vti6 => "iked-vti6",
+    iked_vti6_resp => "iked-vti6-resp",
+    iked_xfrmi => "iked-xfrmi",
+    iked_xfrmi_swan => "iked-xfrmi-swan",
+    iked_xfrmi_swan_resp => "iked-xfrmi-swan-resp",
+    iked_gre => "iked-gre",
+    iked_gre_resp => "iked-gre-resp",
+    rw_peruser => "rw-peruser",
+    rw_windows => "rw-windows",
+    iked_defaultroute => "iked-defaultroute",
 }

@@ -14,7 +14,7 @@
 //! Tests: unit tests here (the loop with a scripted core, the installer's
 //! translation, the status format against strongSwan's evaltest regexes, the
 //! control protocol), `ike/tests/daemon_cli.rs` (the binaries on the host), and
-//! `ike/tests/lab/run-daemon-guest.sh` (a kernel with ESP under QEMU: the
+//! the daemon lab in `interop-tests` (a kernel with ESP under QEMU: the
 //! installer with hand-made CHILD_SAs, iked <-> iked and iked <-> strongSwan
 //! tunnels with traffic and counters).
 

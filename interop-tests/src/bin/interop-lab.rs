@@ -37,8 +37,11 @@ enum Cmd {
         #[arg(long)]
         out: Option<PathBuf>,
         /// Bound on the whole guest run, seconds.
-        #[arg(long, default_value_t = 900)]
+        #[arg(long, default_value_t = 2400)]
         timeout: u64,
+        /// Rust scenarios run at once inside the guest (default `$LAB_JOBS` or 3).
+        #[arg(long)]
+        jobs: Option<usize>,
         /// Also run the xfrm crate's guest suite (lab/guest-xfrm.sh) in the
         /// same boot, with this prebuilt xfrm-lab example binary.
         #[arg(long)]
@@ -55,7 +58,19 @@ enum Cmd {
     GuestInside {
         #[arg(long)]
         out: PathBuf,
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
         names: Vec<String>,
+    },
+    /// (inside a namespace) the install-* scenarios' driver: install a
+    /// hand-made CHILD_SA through iked's kernel installer, hold it until
+    /// stdin closes, print its counters, remove it.
+    #[command(hide = true)]
+    InstallChild {
+        /// gcm, cbc, chacha, encap, transport
+        case: String,
+        /// left or right
+        side: String,
     },
     /// Exit 0 if this kernel has ESP (else print why not and exit 1).
     Esp,
@@ -134,20 +149,21 @@ fn main() -> ExitCode {
             names,
             out,
             timeout,
+            jobs,
             xfrm_lab,
             xfrm_tests,
             xfrm_scenarios,
         } => {
             let names: Vec<String> = if names.is_empty() {
-                scenario::names(Place::Guest)
-                    .into_iter()
-                    .map(String::from)
-                    .collect()
+                guest::default_names()
             } else {
                 names
             };
             let mut g = GuestRun::new(names, self_exe());
             g.timeout = Duration::from_secs(timeout);
+            if let Some(j) = jobs {
+                g.jobs = j.max(1);
+            }
             g.xfrm_suite = xfrm_lab.map(|lab| guest::XfrmSuite {
                 lab,
                 tests: xfrm_tests,
@@ -184,7 +200,7 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Cmd::GuestInside { out, names } => match guest::inside(&out, &names) {
+        Cmd::GuestInside { out, jobs, names } => match guest::inside(&out, &names, jobs) {
             Ok(true) => ExitCode::SUCCESS,
             Ok(false) => ExitCode::FAILURE,
             Err(e) => {
@@ -192,6 +208,9 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Cmd::InstallChild { case, side } => {
+            interop_tests::daemon_lab::install::install_child_main(&case, &side)
+        }
         Cmd::Esp => match kernel_has_esp() {
             Ok(()) => {
                 println!("this kernel has ESP");

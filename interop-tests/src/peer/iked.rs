@@ -15,6 +15,7 @@ use super::{CONN, Peer};
 use crate::cmd::{Daemon, run, run_env};
 use crate::topology::{Side, Topology};
 use crate::{Result, lab_err, write_file};
+use ike::daemon::status::StatusReport;
 
 /// One iked instance.
 #[derive(Debug)]
@@ -111,6 +112,12 @@ impl Iked {
             &dir.join("check-config.txt"),
             &Self::check_config_env(&conf, &secrets, env)?,
         )?;
+        // its own strongswan.conf: the guest's /etc/strongswan.conf belongs to
+        // whichever strongSwan peer wrote it last
+        let swconf = dir.join("strongswan.conf");
+        if !swconf.exists() {
+            write_file(&swconf, "# iked in the lab: no settings\n")?;
+        }
         let bin = Self::binary()?.display().to_string();
         let h = topo.host(side);
         let ctl = topo.run_dir(side)?.join("iked.ctl");
@@ -129,6 +136,8 @@ impl Iked {
                 &secrets.display().to_string(),
                 "--ctl",
                 &ctl_s,
+                "--strongswan-conf",
+                &swconf.display().to_string(),
             ],
             env,
             &dir.join("iked.log"),
@@ -177,8 +186,9 @@ impl Iked {
         Ok(s)
     }
 
-    /// `ikectl --ctl SOCK ARGS...` (ikectl sits beside the iked binary).
-    fn ikectl(&self, args: &[&str], timeout: Duration) -> Result<String> {
+    /// `ikectl --ctl SOCK ARGS...` (ikectl sits beside the iked binary);
+    /// exit status 0 required, returns what it printed.
+    pub fn ikectl(&self, args: &[&str], timeout: Duration) -> Result<String> {
         let bin = Self::binary()?.with_file_name("ikectl");
         let bin = bin.display().to_string();
         let ctl = self.ctl.display().to_string();
@@ -196,6 +206,81 @@ impl Iked {
                 text.trim()
             ))
         }
+    }
+}
+
+impl Iked {
+    /// iked's status through its own types (`ikectl statusall --json`, with
+    /// the kernel counters of every CHILD_SA).
+    pub fn report(&mut self) -> Result<StatusReport> {
+        self.daemon.ensure_running()?;
+        let text = self.ikectl(&["statusall", "--json"], Duration::from_secs(30))?;
+        serde_json::from_str(&text)
+            .map_err(|e| lab_err!("ikectl statusall --json: {e}; it printed:\n{text}"))
+    }
+
+    /// `ikectl up CONN`: Ok once the CHILD_SA is up, Err with iked's words.
+    pub fn up(&mut self, conn: &str) -> Result<String> {
+        self.daemon.ensure_running()?;
+        self.ikectl(&["up", conn], Duration::from_secs(40))
+    }
+
+    /// `ikectl down CONN`.
+    pub fn down(&mut self, conn: &str) -> Result<String> {
+        self.ikectl(&["down", conn], Duration::from_secs(30))
+    }
+
+    /// `ikectl route CONN` (trap or shunt policies in).
+    pub fn route(&mut self, conn: &str) -> Result<String> {
+        self.ikectl(&["route", conn], Duration::from_secs(30))
+    }
+
+    /// `ikectl unroute CONN`.
+    pub fn unroute(&mut self, conn: &str) -> Result<String> {
+        self.ikectl(&["unroute", conn], Duration::from_secs(30))
+    }
+
+    /// `ikectl reload` (re-reads ipsec.conf and ipsec.secrets).
+    pub fn reload(&mut self) -> Result<String> {
+        self.ikectl(&["reload"], Duration::from_secs(30))
+    }
+
+    /// `ipsec CMD...` (iked's strongSwan-style front) against this daemon.
+    pub fn ipsec(&self, args: &[&str]) -> Result<String> {
+        let bin = Self::binary()?
+            .with_file_name("ipsec")
+            .display()
+            .to_string();
+        let mut v = vec![bin.as_str()];
+        v.extend_from_slice(args);
+        let ctl = self.ctl.display().to_string();
+        let out = crate::cmd::run_env(&v, &[("IKED_CTL", &ctl)], Duration::from_secs(30))?;
+        let text = format!("{}{}", out.stdout, out.stderr);
+        if out.status.success() {
+            Ok(text)
+        } else {
+            Err(lab_err!(
+                "`ipsec {}` failed ({}): {}",
+                args.join(" "),
+                out.status,
+                text.trim()
+            ))
+        }
+    }
+
+    /// SIGTERM, and the daemon must exit within `bound` by itself (it
+    /// deletes its SAs and policies first); Err if it had to be killed.
+    pub fn sigterm(&mut self, bound: Duration) -> Result<()> {
+        crate::cmd::signal(self.daemon.pid(), "TERM");
+        let gone = crate::cmd::poll(bound, || self.daemon.exited().map(|_| ()));
+        if gone.is_none() {
+            self.daemon.stop(Duration::from_secs(1));
+            return Err(lab_err!(
+                "iked ({}) did not exit within {bound:?} of SIGTERM",
+                self.side.as_str()
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -251,5 +336,8 @@ impl Peer for Iked {
     }
     fn log(&self) -> PathBuf {
         self.dir.join("iked.log")
+    }
+    fn as_iked(&mut self) -> Option<&mut Iked> {
+        Some(self)
     }
 }

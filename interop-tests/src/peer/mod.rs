@@ -13,7 +13,7 @@ mod strongswan;
 
 pub use iked::Iked;
 pub use libreswan::Libreswan;
-pub use starter::Starter;
+pub use starter::{Starter, StarterOpts};
 pub use strongswan::StrongSwan;
 
 use std::path::{Path, PathBuf};
@@ -139,6 +139,10 @@ pub trait Peer: std::fmt::Debug + Send {
     fn stop(&mut self);
     /// The daemon's main log file.
     fn log(&self) -> PathBuf;
+    /// This peer as iked (for iked's own controls), if it is iked.
+    fn as_iked(&mut self) -> Option<&mut Iked> {
+        None
+    }
 }
 
 /// Which implementation runs on a side.

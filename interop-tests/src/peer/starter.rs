@@ -17,6 +17,19 @@ use crate::cmd::{Daemon, have, poll, run, run_ok};
 use crate::topology::{Side, Topology};
 use crate::{Result, lab_err, write_file};
 
+/// What a starter instance may need beyond [`Starter::start`]'s defaults.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StarterOpts<'a> {
+    /// The conn to wait for (default [`CONN`]).
+    pub conn: Option<&'a str>,
+    /// A folder bind-mounted over `/etc/ipsec.d/cacerts` (trusted CAs).
+    pub cacerts: Option<&'a Path>,
+    /// A road-warrior client: EAP plugins, and virtual IPs installed.
+    pub road_warrior: bool,
+    /// strongswan.conf lines added to the `charon` section.
+    pub charon_extra: &'a str,
+}
+
 /// strongSwan under strongswan-starter, in a private mount namespace.
 #[derive(Debug)]
 pub struct Starter {
@@ -37,7 +50,15 @@ impl Starter {
         ipsec_secrets: &str,
         dir: &Path,
     ) -> Result<Starter> {
-        Self::start_with(topo, side, t, ipsec_conf, ipsec_secrets, "", dir)
+        Self::start_opts(
+            topo,
+            side,
+            t,
+            ipsec_conf,
+            ipsec_secrets,
+            dir,
+            &StarterOpts::default(),
+        )
     }
 
     /// [`Starter::start`] with `charon_extra` (strongswan.conf lines, e.g.
@@ -51,6 +72,24 @@ impl Starter {
         charon_extra: &str,
         dir: &Path,
     ) -> Result<Starter> {
+        let opts = StarterOpts {
+            charon_extra,
+            ..StarterOpts::default()
+        };
+        Self::start_opts(topo, side, t, ipsec_conf, ipsec_secrets, dir, &opts)
+    }
+
+    /// Like [`Starter::start`], with [`StarterOpts`].
+    pub fn start_opts(
+        topo: &Topology,
+        side: Side,
+        t: &Tunnel,
+        ipsec_conf: &str,
+        ipsec_secrets: &str,
+        dir: &Path,
+        opts: &StarterOpts<'_>,
+    ) -> Result<Starter> {
+        let conn = opts.conn.unwrap_or(CONN);
         for p in ["ipsec", "/usr/lib/ipsec/starter", "unshare", "nsenter"] {
             if !have(p) {
                 return Err(lab_err!(
@@ -67,12 +106,46 @@ impl Starter {
             &secrets,
             std::os::unix::fs::PermissionsExt::from_mode(0o600),
         );
-        let ss_text =
-            super::strongswan::strongswan_conf(t.libipsec, "stroke", &dir.join("charon.log"), None)
-                .replacen("charon {\n", &format!("charon {{\n{charon_extra}"), 1);
+        let ss_text = super::strongswan::strongswan_conf(
+            t.libipsec,
+            if opts.road_warrior {
+                "eap-identity eap-mschapv2 md4 des stroke"
+            } else {
+                "stroke"
+            },
+            &dir.join("charon.log"),
+            None,
+        )
+        .replace(
+            "install_virtual_ip = no",
+            if opts.road_warrior {
+                "install_virtual_ip = yes"
+            } else {
+                "install_virtual_ip = no"
+            },
+        )
+        // a road-warrior client waits for the gateway's RSA and EAP rounds
+        // as strongSwan does by default (5 tries from 4 s), not the lab's 2 from 2 s
+        .replace(
+            "retransmit_tries = 2\n  retransmit_timeout = 2.0",
+            if opts.road_warrior {
+                "retransmit_tries = 5\n  retransmit_timeout = 4.0"
+            } else {
+                "retransmit_tries = 2\n  retransmit_timeout = 2.0"
+            },
+        )
+        .replacen(
+            "charon {\n",
+            &format!("charon {{\n{}", opts.charon_extra),
+            1,
+        );
         write_file(&ss, &ss_text)?;
+        let cacerts = opts
+            .cacerts
+            .map(|d| format!("mount --bind {} /etc/ipsec.d/cacerts; ", d.display()))
+            .unwrap_or_default();
         let script = format!(
-            "set -e; mount -t tmpfs lab-run /run; mkdir -p /run/lock; \
+            "set -e; mount -t tmpfs lab-run /run; mkdir -p /run/lock; {cacerts}\
              mount --bind {} /etc/ipsec.conf; mount --bind {} /etc/ipsec.secrets; \
              mount --bind {} /etc/strongswan.conf; exec ipsec start --nofork",
             conf.display(),
@@ -127,12 +200,12 @@ impl Starter {
         let loaded = poll(super::START_BOUND, || {
             s.ipsec(&["statusall"])
                 .ok()
-                .filter(|o| o.contains(&format!("{CONN}:")))
+                .filter(|o| o.contains(&format!("{conn}:")))
         });
         if loaded.is_none() {
             s.daemon.ensure_running()?;
             return Err(lab_err!(
-                "starter ({}): conn '{CONN}' not loaded within {:?}; log {}:\n{}",
+                "starter ({}): conn '{conn}' not loaded within {:?}; log {}:\n{}",
                 side.as_str(),
                 super::START_BOUND,
                 s.log().display(),
