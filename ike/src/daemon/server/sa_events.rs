@@ -140,8 +140,12 @@ impl<C: Core> Daemon<C> {
             })
             .map(|(id, (_, v, at))| (*id, aged_child(v, *at, now)));
         let m = match old {
-            Some((old_id, old_view)) => {
+            Some((old_id, mut old_view)) => {
                 e.rekeyed_children.insert(old_id);
+                // the old CHILD_SA's last counters (it still carries traffic)
+                if let Some((i, o)) = self.kernel.counters(old_id) {
+                    old_view.counters = Some(super::counters_of(&i, &o));
+                }
                 (
                     "child-rekey",
                     events::child_rekey(&self.config, &sa, &old_view, &child),
