@@ -24,6 +24,7 @@
 //! | IKE_AUTH                               | `ike_sa/auth.rs`              |
 //! | EAP rounds of IKE_AUTH                 | `ike_sa/eap.rs`               |
 //! | CREATE_CHILD_SA (CHILD_SAs)            | `ike_sa/create_child.rs`      |
+//! | a CHILD_SA's payloads, selector checks | `ike_sa/child_payloads.rs`    |
 //! | CREATE_CHILD_SA (IKE_SA rekey)         | `ike_sa/rekey_ike.rs`         |
 //! | INFORMATIONAL (DELETE, liveness)       | `ike_sa/informational.rs`     |
 

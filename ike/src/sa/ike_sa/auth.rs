@@ -575,7 +575,7 @@ impl IkeSa {
         };
         let (chosen, suite) = picked.ok_or("peer chose an ESP proposal we did not offer")?;
         let spi_out = super::spi32(&chosen.spi).ok_or("peer's ESP SPI is malformed")?;
-        let transport = super::create_child::check_answer(
+        let transport = super::child_payloads::check_answer(
             &req.ts_local,
             &req.ts_remote,
             req.transport,

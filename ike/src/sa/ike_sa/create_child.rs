@@ -2,6 +2,7 @@
 //! rekeys, both roles, and the first CHILD_SA of IKE_AUTH as responder.
 //! IKE_SA rekeying (the same exchange) is in `rekey_ike.rs`.
 
+use super::child_payloads::{check_answer, child_payloads, show, within_selector_limit};
 use super::window::{Queued, find_notify, notify};
 use super::{IkeSa, Parked, describe_offer, find_payload, first_error, spi32};
 use crate::crypto::registry::Protocol as RegProto;
@@ -13,7 +14,7 @@ use crate::sa::error::ExchangeError;
 use crate::sa::ident;
 use crate::sa::proposal::{for_ike_auth, select, strip_dh};
 use crate::sa::select::{Query, rank, same_peer};
-use crate::wire::{ExchangeType, KePayload, Notify, NotifyType, Payload, ProtocolId, SaPayload};
+use crate::wire::{ExchangeType, Notify, NotifyType, Payload, ProtocolId, SaPayload};
 use conf::conn::{Conn, ConnType};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -54,88 +55,6 @@ pub(super) struct ChildAnswer {
     /// CP reply (virtual IPs), IKE_AUTH only.
     pub cp: Option<Payload>,
     pub payloads: Vec<Payload>,
-}
-
-/// The cap on the kernel work a CHILD_SA's selectors cost (the one place
-/// both responders, IKE_AUTH and CREATE_CHILD_SA, ask).
-fn within_selector_limit(ctx: &Ctx, local: &[Selector], remote: &[Selector]) -> Result<(), String> {
-    let pairs = crate::ts::kernel_pairs(local, remote);
-    if pairs > ctx.settings.max_selector_pairs {
-        return Err(format!(
-            "traffic selectors {} === {} need {pairs} kernel selector pairs, more than the {} allowed",
-            show(local),
-            show(remote),
-            ctx.settings.max_selector_pairs
-        ));
-    }
-    Ok(())
-}
-
-fn show(v: &[Selector]) -> String {
-    v.iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// The payloads that describe a CHILD_SA in a request or an answer, in
-/// strongSwan's order: [USE_TRANSPORT_MODE], SA, [Nonce], [KE], TSi, TSr.
-fn child_payloads(
-    transport: bool,
-    sa: SaPayload,
-    nonce: Option<&[u8]>,
-    ke: Option<&DhSecret>,
-    tsi: &[Selector],
-    tsr: &[Selector],
-) -> Vec<Payload> {
-    let mut p = Vec::new();
-    if transport {
-        p.push(notify(NotifyType::USE_TRANSPORT_MODE, Vec::new()));
-    }
-    p.push(Payload::Sa(sa));
-    if let Some(n) = nonce {
-        p.push(Payload::Nonce(n.to_vec()));
-    }
-    if let Some(d) = ke {
-        p.push(Payload::Ke(KePayload {
-            group: d.group().iana_id(),
-            data: d.public_value().to_vec(),
-        }));
-    }
-    p.push(Payload::TsI(tsi.iter().map(crate::ts::to_wire).collect()));
-    p.push(Payload::TsR(tsr.iter().map(crate::ts::to_wire).collect()));
-    p
-}
-
-/// Initiator: the peer's traffic selectors must lie within ours, and the mode
-/// must be the one asked for; Ok(the mode).
-pub(super) fn check_answer(
-    ts_local: &[Selector],
-    ts_remote: &[Selector],
-    transport: bool,
-    tsi: &[Selector],
-    tsr: &[Selector],
-    payloads: &[Payload],
-) -> Result<Mode, String> {
-    if tsi.is_empty()
-        || tsr.is_empty()
-        || !tsi.iter().all(|t| crate::ts::is_subset(t, ts_local))
-        || !tsr.iter().all(|t| crate::ts::is_subset(t, ts_remote))
-    {
-        return Err("peer's traffic selectors are not within ours".into());
-    }
-    let got_transport = find_notify(payloads, NotifyType::USE_TRANSPORT_MODE).is_some();
-    if transport && !got_transport {
-        return Err("peer refused transport mode".into());
-    }
-    if got_transport && !transport {
-        return Err("peer answered transport mode, which we did not ask for".into());
-    }
-    Ok(if got_transport {
-        Mode::Transport
-    } else {
-        Mode::Tunnel
-    })
 }
 
 impl IkeSa {

@@ -3,6 +3,7 @@
 //! (one file per exchange, see `sa/mod.rs`).
 
 mod auth;
+mod child_payloads;
 mod create_child;
 mod eap;
 mod informational;
