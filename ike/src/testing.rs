@@ -110,12 +110,17 @@ pub struct Pair {
 
 impl Pair {
     pub fn new(conf_a: &str, sec_a: &str, conf_b: &str, sec_b: &str) -> Pair {
+        Pair::seeded(conf_a, sec_a, conf_b, sec_b, (1, 2))
+    }
+
+    /// As [`Pair::new`], with the two random generators' seeds (other nonces, SPIs, keys).
+    pub fn seeded(conf_a: &str, sec_a: &str, conf_b: &str, sec_b: &str, seeds: (u64, u64)) -> Pair {
         let now = Instant::now();
         Pair {
             now,
             until: now + Duration::from_secs(600),
-            a: endpoint(conf_a, sec_a, A, 1, 0xc000_0000),
-            b: endpoint(conf_b, sec_b, B, 2, 0xd000_0000),
+            a: endpoint(conf_a, sec_a, A, seeds.0, 0xc000_0000),
+            b: endpoint(conf_b, sec_b, B, seeds.1, 0xd000_0000),
             a_events: Vec::new(),
             b_events: Vec::new(),
             log: Vec::new(),

@@ -479,3 +479,73 @@ fn a_refused_ike_sa_rekey_is_tried_again_later() {
     p.a.handle_datagram(p.now, delete.remote, delete.local, &delete.data);
     assert!(p.a.status(p.now).is_empty());
 }
+
+/// Both ends rekey the IKE_SA at the same instant (RFC 7296 §2.8.2): their
+/// requests cross. Afterwards each side has exactly one IKE_SA, the same one,
+/// carrying the CHILD_SA (not deleted, not re-made); over several seeds both
+/// outcomes of the nonce comparison happen.
+#[test]
+fn simultaneous_ike_sa_rekeys_leave_one_ike_sa_with_its_child_sa() {
+    let conf = net2net().replace(
+        "auto=add",
+        "auto=add\n  ikelifetime=60s\n  margintime=10s\n  rekeyfuzz=0%\n  lifetime=8h",
+    );
+    let (mut a_won, mut b_won) = (0, 0);
+    for seed in 1..=12u64 {
+        let mut p = Pair::seeded(&conf, PSK, &conf, PSK, (seed, seed + 100));
+        p.until = p.now;
+        p.a.initiate(p.now, "net-net").unwrap();
+        p.run_clean();
+        let before = p.a.status(p.now);
+        assert_eq!(before.len(), 1);
+        let child = (before[0].children[0].spi_in, before[0].children[0].spi_out);
+        // Both rekey timers are due at the same time: fire both, then cross.
+        let due = [p.a.poll_timeout(), p.b.poll_timeout()];
+        p.now = due.into_iter().flatten().max().expect("rekeys scheduled");
+        p.a.handle_timeout(p.now);
+        p.b.handle_timeout(p.now);
+        let ra = p.a.poll_transmit().expect("a's CREATE_CHILD_SA");
+        let rb = p.b.poll_transmit().expect("b's CREATE_CHILD_SA");
+        p.b.handle_datagram(p.now, ra.remote, ra.local, &ra.data);
+        p.a.handle_datagram(p.now, rb.remote, rb.local, &rb.data);
+        p.until = p.now + Duration::from_secs(5);
+        p.run_clean();
+        let (sa, sb) = (p.a.status(p.now), p.b.status(p.now));
+        assert_eq!(sa.len(), 1, "seed {seed}: a keeps one IKE_SA: {sa:?}");
+        assert_eq!(sb.len(), 1, "seed {seed}: b keeps one IKE_SA: {sb:?}");
+        assert_eq!((sa[0].spi_i, sa[0].spi_r), (sb[0].spi_i, sb[0].spi_r));
+        assert_ne!(sa[0].spi_i, before[0].spi_i, "seed {seed}: rekeyed");
+        assert_eq!(sa[0].state, IkeState::Established);
+        assert_eq!(sa[0].children.len(), 1, "seed {seed}: {sa:?}");
+        assert_eq!(sb[0].children.len(), 1, "seed {seed}: {sb:?}");
+        let c = &sa[0].children[0];
+        assert_eq!(
+            (c.spi_in, c.spi_out),
+            child,
+            "seed {seed}: the same CHILD_SA"
+        );
+        assert!(
+            sa[0].rekey_in_secs.is_some(),
+            "seed {seed}: the survivor rekeys later"
+        );
+        let deletes = |ev: &[Event]| count(ev, |e| matches!(e, Event::DeleteChild { .. }));
+        assert_eq!(
+            deletes(&p.a_events) + deletes(&p.b_events),
+            0,
+            "seed {seed}"
+        );
+        if sa[0].initiator {
+            a_won += 1;
+        } else {
+            b_won += 1;
+        }
+        // The survivor still works: deleting it removes the CHILD_SA on both.
+        assert_eq!(p.b.terminate(p.now, "net-net"), 1);
+        p.run_clean();
+        assert!(p.a.status(p.now).is_empty() && p.b.status(p.now).is_empty());
+    }
+    assert!(
+        a_won > 0 && b_won > 0,
+        "both outcomes: a {a_won}, b {b_won}"
+    );
+}

@@ -188,7 +188,9 @@ impl IkeSa {
             },
             _ => ChildState::Installing,
         };
-        let rekey_of = c.replaces.map(|old| (old, c.ni.min(c.nr).to_vec()));
+        let rekey_of = c
+            .replaces
+            .map(|old| (old, super::collision::lowest_nonce(c.ni, c.nr)));
         self.children.push(ChildSa {
             id: child_id,
             conn: conn.name.clone(),

@@ -26,6 +26,9 @@ pub(super) const NONCE_LEN: usize = 32;
 pub(super) enum Action {
     /// A rekeyed IKE_SA takes its place in the table.
     Insert(Box<IkeSa>),
+    /// An IKE_SA rekey collision: the surviving new IKE_SA `to` takes the
+    /// CHILD_SAs and virtual IPs that the redundant one `from` holds.
+    Adopt { from: u32, to: u32 },
     /// `uniqueids`: delete the other IKE_SAs of the same peer on the same conn.
     ReplaceDuplicates { ike_id: u32 },
     /// `dpdaction`/`closeaction=restart`: initiate these conns again.

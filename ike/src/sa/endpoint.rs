@@ -239,6 +239,7 @@ impl Endpoint {
                         }
                         self.insert(*sa);
                     }
+                    Action::Adopt { from, to } => self.adopt(from, to),
                     Action::ReplaceDuplicates { ike_id } => self.replace_duplicates(ike_id),
                     Action::Restart(names) => {
                         for n in names {
@@ -253,6 +254,36 @@ impl Endpoint {
         }
         warn!(target: "ike", "too many follow-up actions; the rest is dropped");
         self.ctx.actions.clear();
+    }
+
+    /// A rekey collision's survivor `to` takes the CHILD_SAs and virtual IPs
+    /// of the redundant new IKE_SA `from` (RFC 7296 §2.8.2).
+    fn adopt(&mut self, from: u32, to: u32) {
+        let (Some(kf), Some(kt)) = (self.key_of_id(from), self.key_of_id(to)) else {
+            warn!(target: "ike", "IKE_SA rekey collision: #{from} or #{to} is gone; its CHILD_SAs cannot move");
+            return;
+        };
+        let Some(src) = self.sas.get_mut(&kf) else {
+            return;
+        };
+        let children = std::mem::take(&mut src.children);
+        let vips = std::mem::take(&mut src.vips);
+        let Some(dst) = self.sas.get_mut(&kt) else {
+            warn!(target: "ike", "IKE_SA rekey collision: #{to} is gone; the CHILD_SAs stay on #{from}");
+            if let Some(src) = self.sas.get_mut(&kf) {
+                src.children = children;
+                src.vips = vips;
+            }
+            return;
+        };
+        info!(target: "ike", "IKE_SA rekey collision: {} CHILD_SA(s) move from #{from} to {}", children.len(), dst.name());
+        for c in &children {
+            self.child_owner.insert(c.id, to);
+        }
+        dst.children.extend(children);
+        dst.vips = vips;
+        self.reschedule(kf);
+        self.reschedule(kt);
     }
 
     /// `uniqueids`: a new IKE_SA of a peer identity replaces its older ones on the same conn.

@@ -17,6 +17,7 @@
 //! | half-open IKE_SAs and their limits     | `half_open.rs`, `endpoint.rs` |
 //! | virtual-IP pools, CP payloads          | `vip.rs`                      |
 //! | CHILD_SA states, keys, kernel verdicts | `child.rs`                    |
+//! | simultaneous rekeys: who deletes what  | `collision.rs`                |
 //! | IkeSa, its State, dispatch             | `ike_sa/mod.rs`               |
 //! | message IDs, retransmits, fragments    | `ike_sa/window.rs`            |
 //! | deadlines (one Timer enum)             | `ike_sa/timer.rs`             |
@@ -30,6 +31,7 @@
 
 mod api;
 mod child;
+mod collision;
 mod constraints;
 mod cookie;
 mod ctx;

@@ -9,6 +9,7 @@ use crate::crypto::registry::Protocol as RegProto;
 use crate::crypto::{DhSecret, SecretBytes};
 use crate::sa::api::{Mode, Selector};
 use crate::sa::child::{ChildState, NewChild};
+use crate::sa::collision::ours_is_redundant;
 use crate::sa::ctx::{Ctx, NONCE_LEN};
 use crate::sa::error::ExchangeError;
 use crate::sa::ident;
@@ -324,7 +325,7 @@ impl IkeSa {
                     self.queue_request(ctx, now, Queued::DeleteChild(vec![spi]));
                 }
             }
-            (Some(_), Some(t)) if ours.as_ref().is_some_and(|o| *o < t) => {
+            (Some(_), Some(t)) if ours.as_ref().is_some_and(|o| ours_is_redundant(o, &t)) => {
                 info!(target: "chd", "CHILD_SA rekey collision: ours has the lower nonce and goes, the peer deletes the old one");
                 if let Some(spi) = new_spi {
                     self.queue_request(ctx, now, Queued::DeleteChild(vec![spi]));

@@ -126,6 +126,8 @@ pub(super) struct IkeSa {
     /// Our outstanding CREATE_CHILD_SA request.
     pub create: Option<create_child::CreateReq>,
     pub rekey_at: Option<Instant>,
+    /// The peer rekeyed this IKE_SA (RFC 7296 §2.8): it only waits for its DELETE.
+    pub superseded: Option<rekey_ike::Superseded>,
     /// Conns to add as CHILD_SAs once this (initiating) IKE_SA is up.
     pub deferred: Vec<Arc<Conn>>,
     pub children: Vec<ChildSa>,
@@ -201,6 +203,7 @@ impl IkeSa {
             window: Window::default(),
             create: None,
             rekey_at: None,
+            superseded: None,
             deferred: Vec::new(),
             children: Vec::new(),
             parked: None,

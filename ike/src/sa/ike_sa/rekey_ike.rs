@@ -1,11 +1,13 @@
 //! IKE_SA rekeying with CREATE_CHILD_SA (RFC 7296 §1.3.2, §2.18): the new
 //! IKE_SA takes over the CHILD_SAs and the virtual IPs; the old one is deleted
-//! by the side that initiated the rekey.
+//! by the side that initiated the rekey. When both sides rekey at once
+//! (RFC 7296 §2.8.2), `collision.rs` says which new IKE_SA stays.
 
 use super::{Fresh, IkeSa, Keys, Queued, REKEY_RETRY, State, find_payload, first_error};
 use crate::crypto::registry::Protocol as RegProto;
 use crate::crypto::{DhSecret, IkeSaKeys, SecretBytes, SkCrypto, Suite, kdf};
 use crate::sa::api::Event;
+use crate::sa::collision::{lowest_nonce, ours_is_redundant};
 use crate::sa::ctx::{Action, Ctx, NONCE_LEN};
 use crate::sa::error::ExchangeError;
 use crate::sa::proposal::{select, suite_name};
@@ -13,8 +15,32 @@ use crate::wire::{ExchangeType, KePayload, NotifyType, Payload, SaPayload};
 use std::time::Instant;
 use tracing::{info, warn};
 
+/// This IKE_SA was rekeyed by the peer.
+pub(in crate::sa) struct Superseded {
+    /// The new IKE_SA the peer's exchange made (it holds the CHILD_SAs).
+    pub by: u32,
+    /// Our own rekey of this IKE_SA was outstanding when the peer's came (a
+    /// collision): the lowest nonce of the peer's exchange.
+    pub collision: Option<Vec<u8>>,
+}
+
+/// Which side initiated the exchange that made a new IKE_SA, and what this
+/// old IKE_SA then does.
+enum Maker {
+    /// The peer's rekey, which we answered.
+    Peer,
+    /// Our rekey, the only one.
+    Us,
+    /// Our rekey, and the peer's rekey of the same IKE_SA made `theirs` too;
+    /// `redundant`: ours has the lowest nonce and goes.
+    UsInCollision { theirs: u32, redundant: bool },
+}
+
 impl IkeSa {
     pub(super) fn build_rekey_ike(&mut self, ctx: &mut Ctx) -> Result<Vec<Payload>, String> {
+        if let Some(s) = &self.superseded {
+            return Err(format!("the peer rekeyed it already (as #{})", s.by));
+        }
         let previous = self.suite.and_then(|s| s.dh);
         let first = || {
             let ike = self.conn.ike.effective();
@@ -58,7 +84,10 @@ impl IkeSa {
         ni: Vec<u8>,
         payloads: &[Payload],
     ) {
-        if let Err(why) = self.rekey_ike_answer(ctx, now, spi, dh, &ni, payloads) {
+        let r = self.rekey_ike_answer(ctx, now, spi, dh, &ni, payloads);
+        if let (Err(why), Some(s)) = (&r, &self.superseded) {
+            info!(target: "ike", "IKE_SA rekey collision: our rekey of {} failed ({why}); the peer's IKE_SA #{} stays", self.name(), s.by);
+        } else if let Err(why) = r {
             warn!(target: "ike", "IKE_SA rekey of {} failed: {why}; retrying in {}s", self.name(), REKEY_RETRY.as_secs());
             self.rekey_at = Some(now + REKEY_RETRY);
         }
@@ -96,7 +125,18 @@ impl IkeSa {
         let shared = dh
             .compute_shared(&ke.data)
             .map_err(|e| format!("invalid KE: {e}"))?;
-        self.finish_ike_rekey(ctx, now, suite, chosen, (spi, spi_r), true, ni, nr, &shared)
+        let made = match &self.superseded {
+            None => Maker::Us,
+            Some(s) => Maker::UsInCollision {
+                theirs: s.by,
+                redundant: s
+                    .collision
+                    .as_ref()
+                    .is_none_or(|t| ours_is_redundant(&lowest_nonce(ni, nr), t)),
+            },
+        };
+        self.finish_ike_rekey(ctx, now, suite, chosen, (spi, spi_r), made, ni, nr, &shared)
+            .map(|_| ())
     }
 
     /// The peer rekeys this IKE_SA: answer on the old SA, then switch.
@@ -111,6 +151,15 @@ impl IkeSa {
         nr: &[u8],
         payloads: &[Payload],
     ) -> Result<(), ExchangeError> {
+        if let Some(s) = &self.superseded {
+            return Err(ExchangeError::refuse(
+                NotifyType::TEMPORARY_FAILURE,
+                format!(
+                    "peer rekeys the IKE_SA again, after #{}: TEMPORARY_FAILURE",
+                    s.by
+                ),
+            ));
+        }
         if let Some(at) = self.established {
             let age = now.saturating_duration_since(at);
             if age < ctx.settings.min_ike_rekey_interval {
@@ -173,22 +222,37 @@ impl IkeSa {
             }),
         ];
         self.reply(ctx, ExchangeType::CREATE_CHILD_SA, msg_id, inner);
-        self.finish_ike_rekey(
-            ctx,
-            now,
-            suite,
-            chosen,
-            (spi_i, spi_r),
-            false,
-            ni,
-            nr,
-            &shared,
-        )
-        .map_err(ExchangeError::Fatal)
+        let ours_out = matches!(
+            self.create,
+            Some(super::create_child::CreateReq::Ike { .. })
+        );
+        let by = self
+            .finish_ike_rekey(
+                ctx,
+                now,
+                suite,
+                chosen,
+                (spi_i, spi_r),
+                Maker::Peer,
+                ni,
+                nr,
+                &shared,
+            )
+            .map_err(ExchangeError::Fatal)?;
+        if ours_out {
+            info!(target: "ike", "IKE_SA rekey collision: the peer rekeys {} too; the lowest nonce decides which new IKE_SA stays", self.name());
+        }
+        self.superseded = Some(Superseded {
+            by,
+            collision: ours_out.then(|| lowest_nonce(ni, nr)),
+        });
+        Ok(())
     }
 
     /// Derives the new IKE_SA, moves this one's CHILD_SAs and virtual IPs to
-    /// it, hands it to the endpoint, and retires this one.
+    /// it, hands it to the endpoint, and retires this one; returns its id.
+    /// In a collision the redundant new IKE_SA deletes itself, and the
+    /// survivor takes the CHILD_SAs from the peer's one.
     #[allow(clippy::too_many_arguments)]
     fn finish_ike_rekey(
         &mut self,
@@ -197,11 +261,12 @@ impl IkeSa {
         suite: Suite,
         proposal: crate::wire::Proposal,
         (spi_i, spi_r): ([u8; 8], [u8; 8]),
-        we_initiated: bool,
+        made: Maker,
         ni: &[u8],
         nr: &[u8],
         shared: &SecretBytes,
-    ) -> Result<(), String> {
+    ) -> Result<u32, String> {
+        let we_initiated = !matches!(made, Maker::Peer);
         let old_prf = self.prf().ok_or("no PRF")?;
         let old_keys = self.keys.as_ref().ok_or("no keys")?;
         let prf = suite.prf.ok_or("no PRF in the new proposal")?;
@@ -254,12 +319,38 @@ impl IkeSa {
             conn: c.name.clone(),
             ike_id: id,
         });
-        ctx.actions.push(Action::Insert(Box::new(new)));
         self.rekey_at = None;
-        if we_initiated {
-            self.queue_request(ctx, now, Queued::DeleteIke);
-            self.state = State::Deleting;
+        match made {
+            Maker::Peer => ctx.actions.push(Action::Insert(Box::new(new))),
+            Maker::Us => {
+                ctx.actions.push(Action::Insert(Box::new(new)));
+                self.queue_request(ctx, now, Queued::DeleteIke);
+                self.state = State::Deleting;
+            }
+            Maker::UsInCollision {
+                theirs,
+                redundant: true,
+            } => {
+                info!(target: "ike", "IKE_SA rekey collision: ours ({}) has the lowest nonce and is deleted; the peer's #{theirs} stays and the peer deletes {}", new.name(), self.name());
+                new.rekey_at = None;
+                new.queue_request(ctx, now, Queued::DeleteIke);
+                new.state = State::Deleting;
+                ctx.actions.push(Action::Insert(Box::new(new)));
+            }
+            Maker::UsInCollision {
+                theirs,
+                redundant: false,
+            } => {
+                info!(target: "ike", "IKE_SA rekey collision: ours ({}) stays and takes the CHILD_SAs; the peer deletes its #{theirs}, we delete {}", new.name(), self.name());
+                ctx.actions.push(Action::Insert(Box::new(new)));
+                ctx.actions.push(Action::Adopt {
+                    from: theirs,
+                    to: id,
+                });
+                self.queue_request(ctx, now, Queued::DeleteIke);
+                self.state = State::Deleting;
+            }
         }
-        Ok(())
+        Ok(id)
     }
 }

@@ -251,6 +251,10 @@ impl IkeSa {
                 ),
                 Queued::RekeyIke => match self.build_rekey_ike(ctx) {
                     Ok(p) => (ExchangeType::CREATE_CHILD_SA, p, PendingKind::Create),
+                    Err(e) if self.superseded.is_some() => {
+                        info!(target: "ike", "{}: IKE_SA rekey not sent: {e}", self.name());
+                        continue;
+                    }
                     Err(e) => {
                         warn!(target: "ike", "{}: IKE_SA rekey not sent: {e}; retrying later", self.name());
                         self.rekey_at = Some(now + super::REKEY_RETRY);
