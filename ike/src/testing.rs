@@ -106,6 +106,9 @@ pub struct Pair {
     pub reorder: bool,
     /// Datagrams on the way: (arrival, to a?, datagram).
     in_flight: Vec<(Instant, bool, Transmit)>,
+    /// Runs the key exchanges an endpoint hands out (`offload_key_exchanges`),
+    /// as the daemon's worker threads do.
+    job_rng: TestRng,
 }
 
 impl Pair {
@@ -129,6 +132,7 @@ impl Pair {
             latency: Duration::ZERO,
             reorder: false,
             in_flight: Vec::new(),
+            job_rng: TestRng(seeds.0 ^ 0x5eed),
         }
     }
 
@@ -149,6 +153,14 @@ impl Pair {
         };
         for _ in 0..100 {
             let mut any = false;
+            while let Some(j) = self.a.poll_key_job() {
+                any = true;
+                self.a.key_job_done(j.run(&mut self.job_rng));
+            }
+            while let Some(j) = self.b.poll_key_job() {
+                any = true;
+                self.b.key_job_done(j.run(&mut self.job_rng));
+            }
             while let Some(e) = self.a.poll_event() {
                 any = true;
                 if let Event::InstallChild(c) = &e {

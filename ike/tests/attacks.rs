@@ -348,3 +348,81 @@ fn pool_lines_operators_grep_are_logged_as_strongswan_words_them() {
         assert!(log.contains(line), "'{line}' not logged:\n{log}");
     }
 }
+
+/// With the daemon's worker threads (`offload_key_exchanges`), an
+/// IKE_SA_INIT flood's key exchanges wait for the workers, not the event
+/// loop: meanwhile an established IKE_SA's liveness check is answered at
+/// once, a retransmitted INIT is not answered (nothing to answer yet), and
+/// `init_limit_job_load` drops the INITs beyond the waiting key exchanges.
+#[test]
+fn an_init_flood_waits_for_the_workers_and_established_sas_are_still_served() {
+    let gw = format!(
+        "conn rw\n  left={B}\n  leftsubnet=10.1.0.0/16\n  leftid=@sun\n  right=%any\n  rightid=@moon\n  authby=psk\n  ike=aes128gcm16-prfsha256-x25519!\n  esp=aes128gcm16!\n  auto=add\n"
+    );
+    let client = format!(
+        "conn rw\n  left={A}\n  leftid=@moon\n  right={B}\n  rightsubnet=10.1.0.0/16\n  rightid=@sun\n  authby=psk\n  dpddelay=10s\n  dpdaction=clear\n  ike=aes128gcm16-prfsha256-x25519!\n  esp=aes128gcm16!\n  auto=add\n"
+    );
+    let mut p = Pair::new(&client, PSK, &gw, PSK);
+    p.b.offload_key_exchanges(true);
+    p.until = p.now;
+    p.a.initiate(p.now, "rw").unwrap();
+    p.run_clean();
+    assert_eq!(
+        p.b.status(p.now).len(),
+        1,
+        "the client is in (via the workers)"
+    );
+    p.b.set_settings(ike::sa::CoreSettings {
+        cookie_threshold: 1000,
+        cookie_threshold_ip: 1000,
+        init_limit_job_load: 8,
+        ..Default::default()
+    });
+    let mut flooder = ike::testing::endpoint(&client, PSK, A, 78, 1);
+    flooder.initiate(p.now, "rw").unwrap();
+    let init = flooder.poll_transmit().expect("an IKE_SA_INIT").data;
+    let to = sa(&format!("{B}:500"));
+    let first = sa("198.51.100.50:500");
+    for i in 0..20u32 {
+        let mut d = init.clone();
+        d[..4].copy_from_slice(&(i + 1).to_be_bytes());
+        let from = sa(&format!("198.51.100.{}:500", 50 + i));
+        p.b.handle_datagram(p.now, to, from, &d);
+    }
+    assert_eq!(p.b.counters().init_dropped, 12, "{:?}", p.b.counters());
+    assert_eq!(p.b.half_open(), 8);
+    assert!(
+        p.b.poll_transmit().is_none(),
+        "no answer before the key exchange"
+    );
+    // The first flooder retransmits: still nothing to answer.
+    let mut d = init.clone();
+    d[..4].copy_from_slice(&1u32.to_be_bytes());
+    p.b.handle_datagram(p.now, to, first, &d);
+    assert!(
+        p.b.poll_transmit().is_none(),
+        "no empty answer to a retransmit"
+    );
+    // The client's liveness check is answered while 8 key exchanges wait.
+    p.now += Duration::from_secs(10);
+    p.a.handle_timeout(p.now);
+    let dpd = p.a.poll_transmit().expect("the client's liveness check");
+    p.b.handle_datagram(p.now, dpd.remote, dpd.local, &dpd.data);
+    let answer = p.b.poll_transmit().expect("answered at once");
+    p.a.handle_datagram(p.now, answer.remote, answer.local, &answer.data);
+    assert_eq!(p.a.status(p.now)[0].state, IkeState::Established);
+    // The workers finish: each waiting flooder gets its IKE_SA_INIT answer.
+    let mut jobs = 0;
+    let mut rng = ike::testing::TestRng(5);
+    while let Some(j) = p.b.poll_key_job() {
+        jobs += 1;
+        p.b.key_job_done(j.run(&mut rng));
+    }
+    assert_eq!(jobs, 8);
+    let mut answers = 0;
+    while let Some(t) = p.b.poll_transmit() {
+        assert!(t.remote.ip().to_string().starts_with("198.51.100."));
+        answers += 1;
+    }
+    assert_eq!(answers, 8);
+}

@@ -72,6 +72,8 @@ pub struct CharonSettings {
     pub cookie_threshold_ip: u32,
     /// Half-open IKE_SAs above which IKE_SA_INIT requests are dropped (0 = no limit).
     pub init_limit_half_open: u32,
+    /// Key exchanges waiting for a worker above which IKE_SA_INIT requests are dropped (0 = no limit).
+    pub init_limit_job_load: u32,
     /// Half-open IKE_SAs from one peer IP above which its requests are dropped (5).
     pub block_threshold: u32,
     /// A half-open (responder) IKE_SA is deleted after this long (30 s).
@@ -110,6 +112,7 @@ impl Default for CharonSettings {
             cookie_threshold: 10,
             cookie_threshold_ip: 3,
             init_limit_half_open: 0,
+            init_limit_job_load: 0,
             block_threshold: 5,
             half_open_timeout: Duration::from_secs(30),
             keep_alive: Duration::from_secs(20),
@@ -161,6 +164,7 @@ pub(super) fn read(w: &mut Walk<'_>, charon: &Section, ns: &str) -> CharonSettin
             "cookie_threshold" => set!(c.cookie_threshold, value::u32_),
             "cookie_threshold_ip" => set!(c.cookie_threshold_ip, value::u32_),
             "init_limit_half_open" => set!(c.init_limit_half_open, value::u32_),
+            "init_limit_job_load" => set!(c.init_limit_job_load, value::u32_),
             "block_threshold" => set!(c.block_threshold, value::u32_),
             "half_open_timeout" => set!(c.half_open_timeout, |t| match value::time(t)? {
                 d if d.is_zero() => Err(

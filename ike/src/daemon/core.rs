@@ -1,7 +1,7 @@
 //! The daemon's view of the protocol core: the sans-IO endpoint's methods as a
 //! trait, so the I/O loop can also be driven by a scripted core in tests.
 
-use crate::sa::{Event, IkeStatus, InitiateError, KernelError, Transmit};
+use crate::sa::{Event, IkeStatus, InitiateError, KernelError, KeyJob, KeyJobDone, Transmit};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -37,6 +37,12 @@ pub trait Core {
         None
     }
     fn shutdown(&mut self, now: Instant);
+    /// Hand responder key exchanges to worker threads (`poll_key_job`).
+    fn offload_key_exchanges(&mut self, _on: bool) {}
+    fn poll_key_job(&mut self) -> Option<KeyJob> {
+        None
+    }
+    fn key_job_done(&mut self, _done: KeyJobDone) {}
     fn handle_timeout(&mut self, now: Instant);
     fn poll_transmit(&mut self) -> Option<Transmit>;
     fn poll_timeout(&self) -> Option<Instant>;
@@ -126,6 +132,15 @@ impl Core for crate::sa::Endpoint {
     fn handle_timeout(&mut self, now: Instant) {
         crate::sa::Endpoint::handle_timeout(self, now)
     }
+    fn offload_key_exchanges(&mut self, on: bool) {
+        crate::sa::Endpoint::offload_key_exchanges(self, on)
+    }
+    fn poll_key_job(&mut self) -> Option<KeyJob> {
+        crate::sa::Endpoint::poll_key_job(self)
+    }
+    fn key_job_done(&mut self, done: KeyJobDone) {
+        crate::sa::Endpoint::key_job_done(self, done)
+    }
     fn poll_transmit(&mut self) -> Option<Transmit> {
         crate::sa::Endpoint::poll_transmit(self)
     }
@@ -202,6 +217,7 @@ pub fn core_settings(c: &conf::swconf::CharonSettings) -> crate::sa::CoreSetting
         cookie_threshold_ip: usize::try_from(c.cookie_threshold_ip).unwrap_or(usize::MAX),
         block_threshold: usize::try_from(c.block_threshold).unwrap_or(usize::MAX),
         init_limit_half_open: usize::try_from(c.init_limit_half_open).unwrap_or(usize::MAX),
+        init_limit_job_load: usize::try_from(c.init_limit_job_load).unwrap_or(usize::MAX),
         signature_authentication: c.signature_authentication,
         prefer_previous_dh_group: c.prefer_previous_dh_group,
         ..d

@@ -22,6 +22,7 @@ pub mod control;
 pub mod core;
 pub mod journal;
 pub mod kernel;
+pub mod key_workers;
 pub mod logging;
 pub mod net;
 pub mod notify;

@@ -54,6 +54,8 @@ pub struct Daemon<C: Core> {
     pub notify: super::notify::Notifier,
     /// VICI's SA events (ike-updown, child-updown, ...).
     sa_events: sa_events::SaEvents,
+    /// Worker threads for responder key exchanges (started by `run`).
+    key_workers: Option<super::key_workers::KeyWorkers>,
 }
 
 impl<C: Core> std::fmt::Debug for Daemon<C> {
@@ -258,6 +260,7 @@ impl<C: Core> Daemon<C> {
             manual_routes: Vec::new(),
             notify: super::notify::Notifier::none(),
             sa_events: Default::default(),
+            key_workers: None,
         }
     }
 
@@ -393,6 +396,18 @@ impl<C: Core> Daemon<C> {
     /// Drains the core: kernel actions first (so SAs exist before the message
     /// that completes them leaves), then datagrams.
     pub fn drain(&mut self, now: Instant) {
+        while let Some(job) = self.core.poll_key_job() {
+            let job = match &self.key_workers {
+                Some(w) => match w.submit(job) {
+                    Ok(()) => continue,
+                    Err(job) => job,
+                },
+                None => job,
+            };
+            error!(target: "dmn", "the key exchange workers are gone: the event loop does key exchanges itself");
+            self.core.offload_key_exchanges(false);
+            self.core.key_job_done(job.run(&mut rand_core::OsRng));
+        }
         while let Some(ev) = self.core.poll_event() {
             self.on_event(now, ev);
         }
@@ -772,6 +787,26 @@ impl<C: Core> Daemon<C> {
         self.sockets.close();
     }
 
+    /// Starts the key exchange workers (one per CPU) and hands the core's
+    /// responder key exchanges to them; without threads the core does them.
+    fn start_key_workers(
+        &mut self,
+    ) -> Option<tokio::sync::mpsc::UnboundedReceiver<crate::sa::KeyJobDone>> {
+        let n = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+        match super::key_workers::KeyWorkers::start(n) {
+            Ok((w, rx)) => {
+                info!(target: "dmn", "{} key exchange worker thread{}", w.threads(), if w.threads() == 1 { "" } else { "s" });
+                self.key_workers = Some(w);
+                self.core.offload_key_exchanges(true);
+                Some(rx)
+            }
+            Err(e) => {
+                warn!(target: "dmn", "no key exchange workers ({e}): the event loop does key exchanges itself");
+                None
+            }
+        }
+    }
+
     /// The loop; returns when asked to stop (signal or `stop`).
     pub async fn run(
         &mut self,
@@ -805,6 +840,7 @@ impl<C: Core> Daemon<C> {
             }
         };
         let mut watchdog = self.notify.watchdog_interval().map(tokio::time::interval);
+        let mut key_done = self.start_key_workers();
         let now = Instant::now();
         self.route_conns();
         self.start_conns(now, None);
@@ -831,6 +867,7 @@ impl<C: Core> Daemon<C> {
                     }
                 }
                 Some(q) = vici_rx.recv() => self.on_vici(Instant::now(), q),
+                Some(done) = next_key_done(&mut key_done) => self.core.key_job_done(done),
                 a = listener.accept() => {
                     match a {
                         Ok((s, _)) => { tokio::spawn(serve_client(s, ctl_tx.clone())); }
@@ -866,6 +903,15 @@ impl<C: Core> Daemon<C> {
         }
         self.shutdown();
         Ok(())
+    }
+}
+
+async fn next_key_done(
+    r: &mut Option<tokio::sync::mpsc::UnboundedReceiver<crate::sa::KeyJobDone>>,
+) -> Option<crate::sa::KeyJobDone> {
+    match r {
+        Some(r) => r.recv().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -93,6 +93,10 @@ pub struct CoreSettings {
     /// `init_limit_half_open` (0 = no limit): half-open IKE_SAs in all from
     /// which on IKE_SA_INITs are dropped.
     pub init_limit_half_open: usize,
+    /// `init_limit_job_load` (0 = no limit): responder key exchanges waiting
+    /// for a worker (`Endpoint::offload_key_exchanges`) from which on
+    /// IKE_SA_INITs are dropped.
+    pub init_limit_job_load: usize,
     /// How long a CHILD_SA rekey responder waits for the initiator's DELETE of
     /// the old CHILD_SA before it starts sending on the new one.
     pub rekey_outbound_wait: Duration,
@@ -128,6 +132,7 @@ impl Default for CoreSettings {
             cookie_threshold_ip: 3,
             block_threshold: 5,
             init_limit_half_open: 0,
+            init_limit_job_load: 0,
             rekey_outbound_wait: Duration::from_secs(10),
             signature_authentication: true,
             max_child_sas: 256,

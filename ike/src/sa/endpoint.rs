@@ -8,6 +8,7 @@ use super::cookie::Cookies;
 use super::ctx::{Action, Counters, Ctx};
 use super::half_open::HalfOpen;
 use super::ike_sa::{IkeSa, NATT_PORT, Queued, on_init_request};
+use super::key_jobs::{KeyJob, KeyJobDone, KeyJobs};
 use crate::crypto::Provider;
 use crate::wire::{Message, RawHeader};
 use rand_core::CryptoRngCore;
@@ -34,6 +35,8 @@ pub struct Endpoint {
     timers: BTreeSet<(Instant, Spi)>,
     deadline: HashMap<Spi, Instant>,
     cookies: Cookies,
+    /// Responder key exchanges handed out (`key_jobs.rs`).
+    key_jobs: KeyJobs,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -64,6 +67,7 @@ impl Endpoint {
             timers: BTreeSet::new(),
             deadline: HashMap::new(),
             cookies: Cookies::default(),
+            key_jobs: KeyJobs::default(),
         }
     }
 
@@ -108,6 +112,31 @@ impl Endpoint {
 
     pub fn set_local_addrs(&mut self, addrs: Vec<IpAddr>) {
         self.ctx.local_addrs = addrs;
+    }
+
+    /// Hand responder key exchanges out (`poll_key_job`) instead of doing
+    /// them inside `handle_datagram` (the daemon's worker threads run them).
+    pub fn offload_key_exchanges(&mut self, on: bool) {
+        self.key_jobs.offload = on;
+    }
+
+    /// The next key exchange to run (with `offload_key_exchanges`).
+    pub fn poll_key_job(&mut self) -> Option<KeyJob> {
+        self.key_jobs.poll()
+    }
+
+    /// A key exchange is done: its IKE_SA answers the IKE_SA_INIT.
+    pub fn key_job_done(&mut self, done: KeyJobDone) {
+        let Some(key) = self.key_jobs.finish(done.id) else {
+            debug!(target: "ike", "key exchange result {} for no IKE_SA: ignored", done.id);
+            return;
+        };
+        if self
+            .with_sa(key, |sa, ctx| sa.answer_init(ctx, done.result))
+            .is_none()
+        {
+            debug!(target: "ike", "key exchange result for a gone IKE_SA: ignored");
+        }
     }
 
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
@@ -616,7 +645,9 @@ impl Endpoint {
         // A retransmitted IKE_SA_INIT: answer from the cache.
         if let Some(ours) = self.half_open.get(remote, msg.header.spi_i) {
             if let Some(sa) = self.sas.get(&ours) {
-                if sa.init_req == data {
+                if sa.init_resp.is_empty() {
+                    debug!(target: "net", "retransmitted IKE_SA_INIT from {remote}: its key exchange is still running");
+                } else if sa.init_req == data {
                     debug!(target: "net", "retransmitted IKE_SA_INIT from {remote}: answering from cache");
                     self.ctx.transmits.push_back(Transmit {
                         local: sa.local,
@@ -638,7 +669,13 @@ impl Endpoint {
             debug!(target: "ike", "dropped IKE_SA_INIT from {remote}: {all} half-open IKE_SAs, {from_ip} from this address");
             return;
         }
-        if let Some(sa) = on_init_request(
+        let jobs = self.key_jobs.in_flight();
+        if s.init_limit_job_load > 0 && jobs >= s.init_limit_job_load {
+            self.ctx.counters.init_dropped += 1;
+            debug!(target: "ike", "dropped IKE_SA_INIT from {remote}: {jobs} key exchanges waiting (init_limit_job_load)");
+            return;
+        }
+        if let Some((sa, group, peer)) = on_init_request(
             &mut self.ctx,
             &mut self.cookies,
             (all, from_ip),
@@ -648,7 +685,15 @@ impl Endpoint {
             data,
             msg,
         ) {
+            let key = sa.our_spi();
             self.insert(sa);
+            if !self.sas.contains_key(&key) {
+                return;
+            }
+            if let Some(job) = self.key_jobs.submit(key, group, peer) {
+                let done = job.run(&mut *self.ctx.rng);
+                self.key_job_done(done);
+            }
         }
     }
 

@@ -15,6 +15,7 @@
 //! | COOKIEs                                | `cookie.rs`                   |
 //! | EAP password-guessing throttle         | `eap_guard.rs`                |
 //! | half-open IKE_SAs and their limits     | `half_open.rs`, `endpoint.rs` |
+//! | key exchanges off the event loop       | `key_jobs.rs`                 |
 //! | virtual-IP pools, CP payloads          | `vip.rs`                      |
 //! | CHILD_SA states, keys, kernel verdicts | `child.rs`                    |
 //! | simultaneous rekeys: who deletes what  | `collision.rs`                |
@@ -41,6 +42,7 @@ mod error;
 mod half_open;
 mod ident;
 mod ike_sa;
+mod key_jobs;
 mod proposal;
 mod select;
 mod vip;
@@ -49,4 +51,5 @@ pub use api::*;
 pub use ctx::Counters;
 pub use endpoint::Endpoint;
 pub use ident::printable;
+pub use key_jobs::{KeyJob, KeyJobDone};
 pub use proposal::suite_name;

@@ -5,7 +5,7 @@
 use super::window::{PendingKind, find_notify, notify};
 use super::{Fresh, IKE_PORT, IkeSa, NATT_PORT, State, describe_offer, find_payload, first_error};
 use crate::crypto::registry::Protocol as RegProto;
-use crate::crypto::{DhGroup, auth};
+use crate::crypto::{DhGroup, SecretBytes, auth};
 use crate::sa::api::{InitiateError, Transmit};
 use crate::sa::cookie::Cookies;
 use crate::sa::ctx::{Ctx, NONCE_LEN};
@@ -289,7 +289,9 @@ fn reply_plain(ctx: &mut Ctx, local: SocketAddr, remote: SocketAddr, spi_i: [u8;
 }
 
 /// A new peer's IKE_SA_INIT request: the responder IKE_SA it creates (after
-/// a COOKIE round trip under load), or None when refused with a notify.
+/// a COOKIE round trip under load), waiting for its key exchange (group,
+/// the peer's public value; see `key_jobs.rs`), or None when refused with a
+/// notify.
 #[allow(clippy::too_many_arguments)]
 pub(in crate::sa) fn on_init_request(
     ctx: &mut Ctx,
@@ -300,7 +302,7 @@ pub(in crate::sa) fn on_init_request(
     remote: SocketAddr,
     data: &[u8],
     msg: Message,
-) -> Option<IkeSa> {
+) -> Option<(IkeSa, DhGroup, Vec<u8>)> {
     let spi_i = msg.header.spi_i;
     let refuse = |ctx: &mut Ctx, t: NotifyType, data: Vec<u8>| {
         ctx.counters.refused += 1;
@@ -370,20 +372,6 @@ pub(in crate::sa) fn on_init_request(
             group.iana_id().to_be_bytes().to_vec(),
         );
     }
-    let dh = match group.generate(&mut *ctx.rng) {
-        Ok(d) => d,
-        Err(e) => {
-            warn!(target: "enc", "key generation failed: {e}");
-            return refuse(ctx, NotifyType::NO_PROPOSAL_CHOSEN, Vec::new());
-        }
-    };
-    let shared = match dh.compute_shared(&ke.data) {
-        Ok(s) => s,
-        Err(e) => {
-            info!(target: "ike", "invalid KE value from {remote}: {e}: answering INVALID_SYNTAX");
-            return refuse(ctx, NotifyType::INVALID_SYNTAX, Vec::new());
-        }
-    };
     let conn = choice.conn;
     let local_id = super::auth::local_identification(ctx, &conn, choice.side, local.ip());
     let id = ctx.next_ike_id();
@@ -397,7 +385,7 @@ pub(in crate::sa) fn on_init_request(
         spi_r,
         local,
         remote,
-        state: State::InitDone,
+        state: State::InitComputing,
         local_id,
         now,
     });
@@ -411,56 +399,94 @@ pub(in crate::sa) fn on_init_request(
         find_notify(&msg.payloads, NotifyType::IKEV2_FRAGMENTATION_SUPPORTED).is_some();
     sa.detect_nat(&msg.payloads);
     sa.peer_hashes = super::peer_hashes(&msg.payloads);
-    let mut payloads = vec![
-        Payload::Sa(SaPayload {
-            proposals: vec![proposal],
-        }),
-        Payload::Ke(KePayload {
-            group: group.iana_id(),
-            data: dh.public_value().to_vec(),
-        }),
-        Payload::Nonce(sa.nr.clone()),
-    ];
-    payloads.extend(sa.nat_notifies(ctx));
-    if conn.fragmentation != Fragmentation::No {
-        payloads.push(notify(
-            NotifyType::IKEV2_FRAGMENTATION_SUPPORTED,
-            Vec::new(),
-        ));
-    }
-    if ctx.settings.signature_authentication {
-        payloads.push(notify(
-            NotifyType::SIGNATURE_HASH_ALGORITHMS,
-            HASHES.to_vec(),
-        ));
-    }
-    // Ask for the peer's certificate when the conn authenticates it by public key.
-    let (_, re) = conn.ends(choice.side);
-    if matches!(re.auth, ConfAuth::Pubkey { .. }) && !ctx.creds.trust.anchors.is_empty() {
-        payloads.push(Payload::CertReq(crate::wire::CertPayload {
-            encoding: crate::wire::CertEncoding::X509_SIGNATURE,
-            data: pki::certreq::certreq_data(&ctx.creds.trust),
-        }));
-    }
-    let mut m = Message::new(sa.header(ExchangeType::IKE_SA_INIT, true, 0));
-    m.payloads = payloads;
-    let packet = match m.encode() {
-        Ok(p) => p,
-        Err(e) => {
-            warn!(target: "enc", "could not encode IKE_SA_INIT response: {e}");
-            return None;
-        }
-    };
-    if let Err(e) = sa.derive_keys(&shared) {
-        warn!(target: "enc", "key derivation failed: {e}");
-        return None;
-    }
-    sa.init_resp = packet.clone();
     info!(target: "ike", "{} is initiating an IKE_SA for {} ({})", remote.ip(), sa.name(), suite_name(&suite));
-    ctx.transmits.push_back(Transmit {
-        local,
-        remote,
-        data: packet,
-    });
-    Some(sa)
+    Some((sa, group, ke.data.clone()))
+}
+
+impl IkeSa {
+    /// The responder's key exchange is done (`key_jobs.rs`): derive the
+    /// keys and send the IKE_SA_INIT response. On an error the peer gets
+    /// INVALID_SYNTAX (its KE value) or nothing, and this IKE_SA dies.
+    pub(in crate::sa) fn answer_init(
+        &mut self,
+        ctx: &mut Ctx,
+        done: Result<(Vec<u8>, SecretBytes), String>,
+    ) {
+        if !matches!(self.state, State::InitComputing) {
+            debug!(target: "ike", "{}: key exchange result in state {}: ignored", self.name(), self.state.name());
+            return;
+        }
+        self.state = State::Dead;
+        let (public, shared) = match done {
+            Ok(d) => d,
+            Err(e) => {
+                info!(target: "ike", "IKE_SA_INIT from {}: {e}: answering INVALID_SYNTAX", self.remote);
+                ctx.counters.refused += 1;
+                let n = notify(NotifyType::INVALID_SYNTAX, Vec::new());
+                reply_plain(ctx, self.local, self.remote, self.spi_i, n);
+                return;
+            }
+        };
+        match self.init_response(ctx, &public) {
+            Ok(packet) => {
+                if let Err(e) = self.derive_keys(&shared) {
+                    warn!(target: "enc", "key derivation failed: {e}");
+                    return;
+                }
+                self.init_resp = packet.clone();
+                self.state = State::InitDone;
+                ctx.transmits.push_back(Transmit {
+                    local: self.local,
+                    remote: self.remote,
+                    data: packet,
+                });
+            }
+            Err(e) => warn!(target: "enc", "could not encode IKE_SA_INIT response: {e}"),
+        }
+    }
+
+    /// The IKE_SA_INIT response's octets, with our public value `public`.
+    fn init_response(&mut self, ctx: &mut Ctx, public: &[u8]) -> Result<Vec<u8>, String> {
+        let (Some(proposal), Some(group)) =
+            (self.ike_proposal.clone(), self.suite.and_then(|s| s.dh))
+        else {
+            return Err("no proposal chosen".into());
+        };
+        let conn = self.conn.clone();
+        let sa = self;
+        let mut payloads = vec![
+            Payload::Sa(SaPayload {
+                proposals: vec![proposal],
+            }),
+            Payload::Ke(KePayload {
+                group: group.iana_id(),
+                data: public.to_vec(),
+            }),
+            Payload::Nonce(sa.nr.clone()),
+        ];
+        payloads.extend(sa.nat_notifies(ctx));
+        if conn.fragmentation != Fragmentation::No {
+            payloads.push(notify(
+                NotifyType::IKEV2_FRAGMENTATION_SUPPORTED,
+                Vec::new(),
+            ));
+        }
+        if ctx.settings.signature_authentication {
+            payloads.push(notify(
+                NotifyType::SIGNATURE_HASH_ALGORITHMS,
+                HASHES.to_vec(),
+            ));
+        }
+        // Ask for the peer's certificate when the conn authenticates it by public key.
+        let (_, re) = conn.ends(sa.side);
+        if matches!(re.auth, ConfAuth::Pubkey { .. }) && !ctx.creds.trust.anchors.is_empty() {
+            payloads.push(Payload::CertReq(crate::wire::CertPayload {
+                encoding: crate::wire::CertEncoding::X509_SIGNATURE,
+                data: pki::certreq::certreq_data(&ctx.creds.trust),
+            }));
+        }
+        let mut m = Message::new(sa.header(ExchangeType::IKE_SA_INIT, true, 0));
+        m.payloads = payloads;
+        m.encode().map_err(|e| e.to_string())
+    }
 }

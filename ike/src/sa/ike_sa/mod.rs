@@ -59,6 +59,8 @@ pub(super) enum State {
     AuthSent {
         child: Option<auth::ChildRequest>,
     },
+    /// Responder: IKE_SA_INIT accepted, its key exchange running (`key_jobs.rs`).
+    InitComputing,
     /// Responder: IKE_SA_INIT answered, waiting for IKE_AUTH.
     InitDone,
     /// Responder: authenticating the peer with EAP, between IKE_AUTH rounds.
@@ -74,6 +76,7 @@ impl State {
         match self {
             State::InitSent { .. } => "INIT_SENT",
             State::AuthSent { .. } => "AUTH_SENT",
+            State::InitComputing => "INIT_COMPUTING",
             State::InitDone => "INIT_DONE",
             State::Eap(_) => "EAP",
             State::Established => "ESTABLISHED",
@@ -266,7 +269,7 @@ impl IkeSa {
 
     /// Half-open: a responder IKE_SA that has not seen IKE_AUTH yet.
     pub fn is_half_open(&self) -> bool {
-        matches!(self.state, State::InitDone)
+        matches!(self.state, State::InitComputing | State::InitDone)
     }
 
     pub fn local_name(&self) -> String {
