@@ -55,8 +55,11 @@ pub const DEFAULT_VICI_SOCKET: &str = "unix:///var/run/charon.vici";
 pub struct CharonSettings {
     pub retransmit: Retransmit,
     /// Install routes for established tunnels into a routing table (yes).
+    /// Typed only: iked installs none, `yes` set explicitly is warned about.
     pub install_routes: bool,
-    /// Install virtual IPs a peer assigns us (yes).
+    /// Install virtual IPs a peer assigns us (yes). Typed only: iked does
+    /// not, `yes` set explicitly is warned about (and the daemon warns when
+    /// it is assigned one).
     pub install_virtual_ip: bool,
     /// Local IKE port (500).
     pub port: u16,
@@ -82,9 +85,11 @@ pub struct CharonSettings {
     pub keep_alive: Duration,
     /// Largest IKE fragment, whole IP datagram (1280; 0 = per address family).
     pub fragment_size: u16,
-    /// Reauthenticate make-before-break (no).
+    /// Reauthenticate make-before-break (no). Typed only: iked rekeys IKE_SAs
+    /// and never reauthenticates, `yes` is warned about.
     pub make_before_break: bool,
-    /// Routing tables excluded from route lookups.
+    /// Routing tables excluded from route lookups. Typed only: iked asks the
+    /// kernel's own lookup, a list is warned about.
     pub ignore_routing_tables: Vec<u32>,
     /// `filelog`, `syslog` and `journal` loggers (empty: `charondebug` applies).
     pub loggers: Vec<Logger>,
@@ -211,6 +216,7 @@ pub(super) fn read(w: &mut Walk<'_>, charon: &Section, ns: &str) -> CharonSettin
     }
     c.dns = dns.into_iter().flatten().collect();
     c.nbns = nbns.into_iter().flatten().collect();
+    not_applied(w, charon, ns);
     c.loggers = logger::loggers(w, charon, ns);
     for s in &charon.sections {
         let path = format!("{ns}.{}", s.name);
@@ -232,6 +238,41 @@ pub(super) fn read(w: &mut Walk<'_>, charon: &Section, ns: &str) -> CharonSettin
         }
     }
     c
+}
+
+/// Keys that are typed and checked but whose behaviour iked lacks: one
+/// warning each when set to ask for that behaviour (their other value is what
+/// iked does anyway, so it is honoured).
+fn not_applied(w: &mut Walk<'_>, charon: &Section, ns: &str) {
+    let yes = |t: &str| value::boolean(t) == Ok(true);
+    let tables = |t: &str| !t.trim().is_empty();
+    let asked: [(&str, &dyn Fn(&str) -> bool, &str); 4] = [
+        (
+            "install_routes",
+            &yes,
+            "iked installs no routes into a routing table of its own (strongSwan's table 220), as with install_routes = no: a host that needs one (e.g. to send from a virtual IP) must add it, e.g. in leftupdown=",
+        ),
+        (
+            "install_virtual_ip",
+            &yes,
+            "iked does not add a virtual IP a peer assigns to an interface, as with install_virtual_ip = no: add it in leftupdown= (PLUTO_MY_SOURCEIP)",
+        ),
+        (
+            "make_before_break",
+            &yes,
+            "iked never reauthenticates an IKE_SA (it rekeys it in place, RFC 7296 section 2.8), so there is no reauthentication to make before break",
+        ),
+        (
+            "ignore_routing_tables",
+            &tables,
+            "iked's route lookups are the kernel's own, over every table its rules name: the tables listed are not skipped",
+        ),
+    ];
+    for (key, asks, why) in asked {
+        if let Some(v) = charon.value(key).filter(|v| asks(&v.text)) {
+            w.not_implemented(&v.key_loc, &format!("{ns}.{key}"), why);
+        }
+    }
 }
 
 fn positive(t: &str) -> Result<f64, String> {

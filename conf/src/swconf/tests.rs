@@ -64,7 +64,7 @@ fn every_implemented_key_is_read() {
   half_open_timeout = 1m
   keep_alive = 0s
   fragment_size = 1400
-  make_before_break = yes
+  make_before_break = no
   ignore_routing_tables = 220 100
   plugins {
     vici {
@@ -74,7 +74,14 @@ fn every_implemented_key_is_read() {
 }
 ",
     )]);
-    assert!(d.is_empty(), "{d:?}");
+    // ignore_routing_tables is typed but not applied: its one warning.
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert!(
+        d[0].starts_with(
+            "/s.conf:21:3: warning: charon.ignore_routing_tables: not implemented by iked"
+        ),
+        "{d:?}"
+    );
     let c = &s.charon;
     assert_eq!(
         c.retransmit,
@@ -85,7 +92,7 @@ fn every_implemented_key_is_read() {
             limit: Some(Duration::from_secs(10))
         }
     );
-    assert!(!c.install_routes && !c.install_virtual_ip && c.make_before_break);
+    assert!(!c.install_routes && !c.install_virtual_ip && !c.make_before_break);
     assert_eq!((c.port, c.port_nat_t), (1500, 4501));
     assert_eq!(c.dns, [ip("192.0.2.53"), ip("2001:db8::53")]);
     assert_eq!(c.nbns, [ip("192.0.2.137")]);
@@ -96,6 +103,38 @@ fn every_implemented_key_is_read() {
     assert_eq!(c.fragment_size, 1400);
     assert_eq!(c.ignore_routing_tables, [220, 100]);
     assert_eq!(c.vici_socket, "unix:///run/iked.vici");
+}
+
+#[test]
+fn keys_asking_for_what_iked_lacks_get_one_warning_each() {
+    // Their other value is what iked does anyway: no warning then (above). A
+    // key set twice: the later wins, one warning.
+    let (s, d) = load(&[(
+        "/s.conf",
+        "charon {\n  install_routes = yes\n  install_virtual_ip = yes\n  make_before_break = yes\n  ignore_routing_tables = 220\n  install_routes = yes\n}\n",
+    )]);
+    assert!(s.charon.install_routes && s.charon.make_before_break);
+    assert_eq!(d.len(), 4, "{d:#?}");
+    for (line, key, says) in [
+        (6, "install_routes", "as with install_routes = no"),
+        (3, "install_virtual_ip", "PLUTO_MY_SOURCEIP"),
+        (4, "make_before_break", "never reauthenticates"),
+        (5, "ignore_routing_tables", "not skipped"),
+    ] {
+        assert!(
+            d.iter().any(|w| w.starts_with(&format!(
+                "/s.conf:{line}:3: warning: charon.{key}: not implemented by iked, ignored ("
+            )) && w.contains(says)),
+            "{key}: {d:#?}"
+        );
+    }
+    // Empty (the default) or the defaults themselves: silent, as iked's defaults
+    // are strongSwan's except for these documented behaviours.
+    let (_, d) = load(&[(
+        "/s.conf",
+        "charon {\n  install_routes =\n  make_before_break = no\n}\n",
+    )]);
+    assert!(d.is_empty(), "{d:?}");
 }
 
 #[test]

@@ -498,6 +498,10 @@ impl<C: Core> Daemon<C> {
             }
             Event::IkeUp { conn, ike_id } => {
                 debug!(target: "ike", "IKE_SA {conn}[{ike_id}] established");
+                for ip in self.core.virtual_ips(ike_id).0 {
+                    // strongswan.conf's install_virtual_ip (yes) is not implemented.
+                    warn!(target: "knl", "virtual IP {ip} of {conn}[{ike_id}] is not installed on an interface (iked does not implement charon.install_virtual_ip): add it in leftupdown= (PLUTO_MY_SOURCEIP)");
+                }
                 self.pending.remove(&ike_id);
                 self.attempts.remove(&conn);
                 self.finish_up(ike_id, &conn, true, "");
