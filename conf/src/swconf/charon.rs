@@ -244,27 +244,32 @@ pub(super) fn read(w: &mut Walk<'_>, charon: &Section, ns: &str) -> CharonSettin
 /// warning each when set to ask for that behaviour (their other value is what
 /// iked does anyway, so it is honoured).
 fn not_applied(w: &mut Walk<'_>, charon: &Section, ns: &str) {
-    let yes = |t: &str| value::boolean(t) == Ok(true);
-    let tables = |t: &str| !t.trim().is_empty();
-    let asked: [(&str, &dyn Fn(&str) -> bool, &str); 4] = [
+    fn yes(t: &str) -> bool {
+        value::boolean(t) == Ok(true)
+    }
+    fn tables(t: &str) -> bool {
+        !t.trim().is_empty()
+    }
+    type Asks = fn(&str) -> bool;
+    let asked: [(&str, Asks, &str); 4] = [
         (
             "install_routes",
-            &yes,
+            yes,
             "iked installs no routes into a routing table of its own (strongSwan's table 220), as with install_routes = no: a host that needs one (e.g. to send from a virtual IP) must add it, e.g. in leftupdown=",
         ),
         (
             "install_virtual_ip",
-            &yes,
+            yes,
             "iked does not add a virtual IP a peer assigns to an interface, as with install_virtual_ip = no: add it in leftupdown= (PLUTO_MY_SOURCEIP)",
         ),
         (
             "make_before_break",
-            &yes,
+            yes,
             "iked never reauthenticates an IKE_SA (it rekeys it in place, RFC 7296 section 2.8), so there is no reauthentication to make before break",
         ),
         (
             "ignore_routing_tables",
-            &tables,
+            tables,
             "iked's route lookups are the kernel's own, over every table its rules name: the tables listed are not skipped",
         ),
     ];
