@@ -20,6 +20,7 @@
 pub mod check;
 pub mod cmd;
 pub mod daemon_lab;
+pub mod flood;
 pub mod guest;
 pub mod ipsec_conf;
 pub mod peer;

@@ -314,6 +314,50 @@ link set nr up
         Ok(topo)
     }
 
+    /// A third namespace beside the right host (`<id>-f`, deleted with the
+    /// topology): veth `ff` with 203.0.113.130/26 and the extra addresses
+    /// 203.0.113.131-190 (an attacker's many sources), `vf` 203.0.113.129/26
+    /// on the right host, the default route through it. Returns its name.
+    pub fn add_flooder(&mut self) -> Result<String> {
+        if self.middle.is_some() {
+            return Err(crate::lab_err!(
+                "the topology has a third namespace already"
+            ));
+        }
+        let ns = format!("{}-f", self.id);
+        run_ok(&["ip", "netns", "add", &ns], T)?;
+        self.middle = Some(ns.clone());
+        run_ok(
+            &[
+                "ip",
+                "link",
+                "add",
+                "vf",
+                "netns",
+                &self.right.ns,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "ff",
+                "netns",
+                &ns,
+            ],
+            T,
+        )?;
+        self.ip_batch(
+            &self.right,
+            "addr add 203.0.113.129/26 dev vf\nlink set vf up\n",
+        )?;
+        let mut batch = String::from("link set lo up\naddr add 203.0.113.130/26 dev ff\n");
+        for d in 131..=190 {
+            batch.push_str(&format!("addr add 203.0.113.{d}/26 dev ff\n"));
+        }
+        batch.push_str("link set ff up\nroute add default via 203.0.113.129\n");
+        crate::cmd::run_input(&["ip", "-n", &ns, "-batch", "-"], &batch, T)?.ok()?;
+        Ok(ns)
+    }
+
     /// The namespace between the sides (the NAT), if any.
     pub fn middle(&self) -> Option<&str> {
         self.middle.as_deref()

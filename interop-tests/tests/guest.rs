@@ -117,6 +117,7 @@ guest_tests! {
     iked_gcm => "iked-gcm",
     iked_cbc => "iked-cbc",
     iked_rekey => "iked-rekey",
+    iked_flood => "iked-flood",
     iked_rekey_resp => "iked-rekey-resp",
     iked_badpsk => "iked-badpsk",
     iked_route => "iked-route",

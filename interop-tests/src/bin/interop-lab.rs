@@ -72,6 +72,23 @@ enum Cmd {
         /// left or right
         side: String,
     },
+    /// (inside a namespace) a bounded IKE_SA_INIT flood from many source
+    /// addresses that never answer COOKIEs (the iked-flood scenario).
+    #[command(hide = true)]
+    Flood {
+        /// The responder's address (UDP port 500).
+        #[arg(long)]
+        to: std::net::IpAddr,
+        /// Source addresses, A.B.C.D-E (assigned in this namespace).
+        #[arg(long)]
+        sources: String,
+        /// Requests in all.
+        #[arg(long)]
+        count: u64,
+        /// At most this long, seconds.
+        #[arg(long)]
+        seconds: u64,
+    },
     /// Exit 0 if this kernel has ESP (else print why not and exit 1).
     Esp,
     /// The demo: two namespaces, strongSwan on both sides from one ipsec.conf.
@@ -210,6 +227,30 @@ fn main() -> ExitCode {
         },
         Cmd::InstallChild { case, side } => {
             interop_tests::daemon_lab::install::install_child_main(&case, &side)
+        }
+        Cmd::Flood {
+            to,
+            sources,
+            count,
+            seconds,
+        } => {
+            let r = interop_tests::flood::parse_sources(&sources)
+                .and_then(|src| interop_tests::flood::run(to, &src, count, seconds));
+            match r {
+                Ok(s) => {
+                    println!(
+                        "flood: sent {} IKE_SA_INIT requests from {} sources in {:.1}s",
+                        s.requests,
+                        s.sources,
+                        s.elapsed.as_secs_f64()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("flood: {e}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Cmd::Esp => match kernel_has_esp() {
             Ok(()) => {

@@ -18,9 +18,11 @@
 //! - [`rekey`]: CHILD_SA and IKE_SA rekeys under a 45 s ping, none lost.
 //! - [`roadwarrior`]: a certificate + EAP-MSCHAPv2 gateway with per-user conns.
 //! - [`defaultroute`]: `left=%defaultroute` on a host with a dummy address first.
+//! - [`flood`]: an IKE_SA_INIT flood on an iked gateway serving a strongSwan client.
 
 mod basic;
 mod defaultroute;
+mod flood;
 pub mod install;
 mod nat;
 mod rekey;
@@ -43,6 +45,7 @@ use crate::{Result, lab_err};
 pub fn all() -> Vec<Scenario> {
     // the long ones first: in the guest they overlap the many short ones
     let mut v = rekey::scenarios();
+    v.extend(flood::scenarios());
     v.extend(nat::scenarios());
     v.extend(roadwarrior::scenarios());
     v.extend(routed::scenarios());
