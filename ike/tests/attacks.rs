@@ -426,3 +426,92 @@ fn an_init_flood_waits_for_the_workers_and_established_sas_are_still_served() {
     }
     assert_eq!(answers, 8);
 }
+
+/// Runs `c` (a third peer at `addr`) against the gateway `p.b` until quiet:
+/// datagrams both ways, the kernel's yes to every CHILD_SA.
+fn shuttle(p: &mut Pair, c: &mut ike::sa::Endpoint, addr: &str) -> Vec<ike::sa::Event> {
+    let mut seen = Vec::new();
+    for _ in 0..200 {
+        let mut moved = false;
+        while let Some(t) = c.poll_transmit() {
+            moved = true;
+            p.b.handle_datagram(p.now, t.remote, t.local, &t.data);
+        }
+        while let Some(t) = p.b.poll_transmit() {
+            moved = true;
+            if t.remote.ip().to_string() == addr {
+                c.handle_datagram(p.now, t.remote, t.local, &t.data);
+            }
+        }
+        while let Some(e) = p.b.poll_event() {
+            moved = true;
+            if let Event::InstallChild(i) = &e {
+                p.b.child_installed(p.now, i.child_id, Ok(()));
+            }
+            p.b_events.push(e);
+        }
+        while let Some(e) = c.poll_event() {
+            moved = true;
+            if let Event::InstallChild(i) = &e {
+                c.child_installed(p.now, i.child_id, Ok(()));
+            }
+            seen.push(e);
+        }
+        if !moved {
+            break;
+        }
+    }
+    seen
+}
+
+/// A hub for branch offices (`rightsubnet=10.9.0.0/16` for every branch):
+/// alice's branch holds 10.9.1.0/24. bob, authenticated with his own PSK,
+/// asks for the same subnet: refused (TS_UNACCEPTABLE), so the hub's policy
+/// for alice's subnet stays alice's; his own subnet he gets.
+#[test]
+fn a_peer_cannot_claim_the_subnet_of_another_peers_child_sa() {
+    let hub = format!(
+        "conn branches\n  left={B}\n  leftid=@hq\n  leftsubnet=10.1.0.0/16\n  right=%any\n  rightid=%any\n  rightsubnet=10.9.0.0/16\n  authby=psk\n  ike=aes128gcm16-prfsha256-x25519!\n  esp=aes128gcm16!\n  auto=add\n"
+    );
+    let branch = |addr: &str, id: &str, subnet: &str| {
+        format!(
+            "conn hq\n  left={addr}\n  leftid=@{id}\n  leftsubnet={subnet}\n  right={B}\n  rightid=@hq\n  rightsubnet=10.1.0.0/16\n  authby=psk\n  ike=aes128gcm16-prfsha256-x25519!\n  esp=aes128gcm16!\n  auto=add\n"
+        )
+    };
+    let secrets = "@hq @alice : PSK \"alice-secret\"\n@hq @bob : PSK \"bob-secret\"\n";
+    let mut p = Pair::new(&branch(A, "alice", "10.9.1.0/24"), secrets, &hub, secrets);
+    p.a.initiate(p.now, "hq").unwrap();
+    p.run_clean();
+    assert_eq!(Pair::installs(&p.b_events).len(), 1, "alice is in");
+    let bob_at = "192.0.2.3";
+    for (subnet, wanted) in [("10.9.1.0/24", 0), ("10.9.1.128/25", 0), ("10.9.2.0/24", 1)] {
+        let mut bob = ike::testing::endpoint(
+            &branch(bob_at, "bob", subnet),
+            secrets,
+            bob_at,
+            9,
+            0x7000_0000,
+        );
+        bob.initiate(p.now, "hq").unwrap();
+        let seen = shuttle(&mut p, &mut bob, bob_at);
+        let installs = seen
+            .iter()
+            .filter(|e| matches!(e, Event::InstallChild(_)))
+            .count();
+        assert_eq!(installs, wanted, "bob asking for {subnet}: {seen:?}");
+        let hub_children: usize = p.b.status(p.now).iter().map(|s| s.children.len()).sum();
+        assert_eq!(hub_children, 1 + wanted, "bob asking for {subnet}");
+        // alice's CHILD_SA is untouched either way
+        let alice =
+            p.b.status(p.now)
+                .into_iter()
+                .find(|s| s.remote_id == "alice")
+                .unwrap();
+        assert_eq!(alice.children.len(), 1);
+        assert_eq!(alice.children[0].ts_remote[0].to_string(), "10.9.1.0/24");
+        if wanted == 1 {
+            assert!(bob.terminate(p.now, "hq") > 0);
+            shuttle(&mut p, &mut bob, bob_at);
+        }
+    }
+}

@@ -132,6 +132,14 @@ impl IkeSa {
         let soft = conn.lifetime.saturating_sub(conn.margintime);
         let (mark_in, mark_out) = ctx.marks(conn);
         let (if_id_in, if_id_out) = ctx.if_ids(conn);
+        ctx.claims.add(
+            child_id,
+            self.peer_key(),
+            format!("{}{{{child_id}}}", conn.name),
+            (mark_out, if_id_out),
+            &c.ts_local,
+            &c.ts_remote,
+        );
         let install = ChildSaInstall {
             conn: conn.name.clone(),
             ike_id: self.id,
@@ -238,6 +246,7 @@ impl IkeSa {
                     return;
                 };
                 let c = self.children.remove(pos);
+                ctx.claims.remove(c.id);
                 ctx.release_spi(self.local.ip(), c.spi_in);
                 match parked {
                     Some(p) => {

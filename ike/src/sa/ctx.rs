@@ -67,6 +67,8 @@ pub(super) struct Ctx {
     pub routes: Box<dyn RouteLookup + Send>,
     pub creds: Arc<crate::creds::Credentials>,
     pub pools: Pools,
+    /// Every CHILD_SA's selectors and peer (`claims.rs`).
+    pub claims: super::claims::Claims,
     pub transmits: VecDeque<Transmit>,
     pub events: VecDeque<Event>,
     pub actions: Vec<Action>,
@@ -102,6 +104,7 @@ impl Ctx {
             routes: Box::new(NoRoutes),
             creds: Arc::new(crate::creds::Credentials::default()),
             pools: Pools::default(),
+            claims: Default::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             actions: Vec::new(),

@@ -247,6 +247,7 @@ impl Endpoint {
                 }
                 Event::DeleteChild { child_id, .. } => {
                     self.child_owner.remove(child_id);
+                    self.ctx.claims.remove(*child_id);
                 }
                 _ => {}
             }

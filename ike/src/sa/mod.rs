@@ -19,6 +19,7 @@
 //! | virtual-IP pools, CP payloads          | `vip.rs`                      |
 //! | CHILD_SA states, keys, kernel verdicts | `child.rs`                    |
 //! | simultaneous rekeys: who deletes what  | `collision.rs`                |
+//! | which peer's CHILD_SA owns which traffic | `claims.rs`                 |
 //! | IkeSa, its State, dispatch             | `ike_sa/mod.rs`               |
 //! | message IDs, retransmits, fragments    | `ike_sa/window.rs`            |
 //! | deadlines (one Timer enum)             | `ike_sa/timer.rs`             |
@@ -32,6 +33,7 @@
 
 mod api;
 mod child;
+mod claims;
 mod collision;
 mod constraints;
 mod cookie;

@@ -8,10 +8,14 @@ use crate::sa::api::{Mode, Selector};
 use crate::sa::ctx::Ctx;
 use crate::wire::{KePayload, NotifyType, Payload, SaPayload};
 
-/// The cap on the kernel work a CHILD_SA's selectors cost (the one place
-/// both responders, IKE_AUTH and CREATE_CHILD_SA, ask).
-pub(super) fn within_selector_limit(
+/// What a responder checks of a CHILD_SA's narrowed selectors (the one
+/// place both responders, IKE_AUTH and CREATE_CHILD_SA, ask): the cap on the
+/// kernel work they cost, and that they take no traffic from another peer's
+/// CHILD_SA (`claims.rs`).
+pub(super) fn selectors_allowed(
     ctx: &Ctx,
+    owner: &str,
+    conn: &conf::conn::Conn,
     local: &[Selector],
     remote: &[Selector],
 ) -> Result<(), String> {
@@ -22,6 +26,18 @@ pub(super) fn within_selector_limit(
             show(local),
             show(remote),
             ctx.settings.max_selector_pairs
+        ));
+    }
+    let Some(scope) = crate::sa::claims::fixed_scope(conn) else {
+        return Ok(());
+    };
+    if let Some((name, other)) = ctx.claims.conflict(owner, scope, local, remote) {
+        return Err(format!(
+            "traffic selectors {} === {} overlap those of CHILD_SA {name} of another peer ('{}'): its traffic is not '{}''s",
+            show(local),
+            show(remote),
+            crate::sa::printable(other.as_bytes()),
+            crate::sa::printable(owner.as_bytes()),
         ));
     }
     Ok(())

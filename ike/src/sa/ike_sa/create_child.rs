@@ -2,7 +2,7 @@
 //! rekeys, both roles, and the first CHILD_SA of IKE_AUTH as responder.
 //! IKE_SA rekeying (the same exchange) is in `rekey_ike.rs`.
 
-use super::child_payloads::{check_answer, child_payloads, show, within_selector_limit};
+use super::child_payloads::{check_answer, child_payloads, selectors_allowed, show};
 use super::window::{Queued, find_notify, notify};
 use super::{IkeSa, Parked, describe_offer, find_payload, first_error, spi32};
 use crate::crypto::registry::Protocol as RegProto;
@@ -496,7 +496,8 @@ impl IkeSa {
             if ts_remote.is_empty() || ts_local.is_empty() {
                 continue;
             }
-            if let Err(why) = within_selector_limit(ctx, &ts_local, &ts_remote) {
+            if let Err(why) = selectors_allowed(ctx, &self.peer_key(), &conn, &ts_local, &ts_remote)
+            {
                 last = ExchangeError::refuse(NotifyType::TS_UNACCEPTABLE, why);
                 continue;
             }
@@ -657,7 +658,7 @@ impl IkeSa {
             release(self, ctx);
             return Err(refuse(NotifyType::TS_UNACCEPTABLE));
         }
-        if let Err(why) = within_selector_limit(ctx, &ts_local, &ts_remote) {
+        if let Err(why) = selectors_allowed(ctx, &who, &conn, &ts_local, &ts_remote) {
             warn!(target: "chd", "conn '{}': {why}: TS_UNACCEPTABLE", conn.name);
             release(self, ctx);
             return Err(refuse(NotifyType::TS_UNACCEPTABLE));
