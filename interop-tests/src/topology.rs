@@ -332,6 +332,7 @@ link set nr up
                 "ip",
                 "link",
                 "add",
+                "name",
                 "vf",
                 "netns",
                 &self.right.ns,
