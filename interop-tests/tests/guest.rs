@@ -118,6 +118,8 @@ guest_tests! {
     iked_cbc => "iked-cbc",
     iked_rekey => "iked-rekey",
     iked_flood => "iked-flood",
+    iked_crash => "iked-crash",
+    iked_transport_ike => "iked-transport-ike",
     iked_rekey_resp => "iked-rekey-resp",
     iked_badpsk => "iked-badpsk",
     iked_route => "iked-route",

@@ -18,6 +18,7 @@
 //! - [`rekey`]: CHILD_SA and IKE_SA rekeys under a 45 s ping, none lost.
 //! - [`roadwarrior`]: a certificate + EAP-MSCHAPv2 gateway with per-user conns.
 //! - [`defaultroute`]: `left=%defaultroute` on a host with a dummy address first.
+//! - [`robust`]: `kill -9` and restart; a transport SA that covers IKE itself.
 //! - [`flood`]: an IKE_SA_INIT flood on an iked gateway serving a strongSwan client.
 
 mod basic;
@@ -27,6 +28,7 @@ pub mod install;
 mod nat;
 mod rekey;
 mod roadwarrior;
+mod robust;
 mod routed;
 mod traps;
 
@@ -46,6 +48,7 @@ pub fn all() -> Vec<Scenario> {
     // the long ones first: in the guest they overlap the many short ones
     let mut v = rekey::scenarios();
     v.extend(flood::scenarios());
+    v.extend(robust::scenarios());
     v.extend(nat::scenarios());
     v.extend(roadwarrior::scenarios());
     v.extend(routed::scenarios());
