@@ -643,3 +643,42 @@ fn a_client_that_sends_no_certreq_still_gets_the_gateways_certificate() {
     let _ = std::fs::remove_dir_all(moon_d);
     let _ = std::fs::remove_dir_all(carol_d);
 }
+
+/// The CERTREQ moon's IKE_SA_INIT response carries, for a conn like `conf`.
+fn moon_certreq(conf: &str, moon_d: &Path, partner: &Path) -> Vec<u8> {
+    let mut moon = endpoint(conf, ": ECDSA key.pem\n", moon_d, "192.0.2.1", 11);
+    let mut carol = endpoint(CAROL_ANY, ": ECDSA key.pem\n", partner, "192.0.2.2", 12);
+    let now = Instant::now();
+    carol.initiate(now, "net").unwrap();
+    let init = carol.poll_transmit().expect("carol's IKE_SA_INIT");
+    moon.handle_datagram(now, init.remote, init.local, &init.data);
+    let answer = moon.poll_transmit().expect("moon's answer");
+    let m = ike::wire::Message::decode(&answer.data).unwrap();
+    m.payloads
+        .iter()
+        .find_map(|p| match p {
+            ike::wire::Payload::CertReq(c) => Some(c.data.clone()),
+            _ => None,
+        })
+        .expect("a CERTREQ")
+}
+
+/// moon trusts two CAs; a conn with `rightca=` asks the peer for a
+/// certificate from that CA only (one hash in the CERTREQ), a conn without
+/// it for any of them (two).
+#[test]
+fn a_conn_with_rightca_asks_for_that_cas_certificate_only() {
+    let (moon_d, partner) = moon_two_cas("certreq");
+    let narrowed = moon_certreq(MOON_STAFF, &moon_d, &partner);
+    let any = moon_certreq(
+        &MOON_STAFF.replace("  rightca=\"C=CH, O=iked test, CN=iked Test CA\"\n", ""),
+        &moon_d,
+        &partner,
+    );
+    assert_eq!(narrowed.len(), 20, "one CA asked for");
+    assert_eq!(any.len(), 40, "both trusted CAs asked for");
+    assert!(any.chunks(20).any(|h| h == narrowed.as_slice()));
+    for d in [moon_d, partner] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}

@@ -10,8 +10,29 @@ pub const CERT_X509_SIGNATURE: u8 = 4;
 /// CERTREQ Certification Authority data: the SHA-1 hashes of the
 /// subjectPublicKeyInfo of every trusted CA, concatenated (duplicates dropped).
 pub fn certreq_data(trust: &TrustStore) -> Vec<u8> {
+    certreq_data_for(trust, None)
+}
+
+/// As [`certreq_data`], narrowed to the trusted CAs whose subject matches
+/// `ca` (a conn's `rightca=`): the peer is asked for a certificate from that
+/// CA only. When no trusted CA matches (`rightca=` names an authority that
+/// is not loaded as such), every trusted CA is asked for.
+pub fn certreq_data_for(trust: &TrustStore, ca: Option<&crate::Dn>) -> Vec<u8> {
+    let wanted: Vec<&Certificate> = match ca {
+        Some(dn) => trust
+            .anchors
+            .iter()
+            .filter(|a| dn.matches(&a.subject))
+            .collect(),
+        None => Vec::new(),
+    };
+    let from: Vec<&Certificate> = if wanted.is_empty() {
+        trust.anchors.iter().collect()
+    } else {
+        wanted
+    };
     let mut seen: Vec<[u8; 20]> = Vec::new();
-    for a in &trust.anchors {
+    for a in from {
         let h = a.public_key.spki_sha1();
         if !seen.contains(&h) {
             seen.push(h);

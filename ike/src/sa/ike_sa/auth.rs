@@ -419,13 +419,7 @@ impl IkeSa {
         let transport = conn.conn_type == ConnType::Transport;
         let mut inner = vec![Payload::IdI(self.local_id.clone())];
         inner.extend(cert_payloads);
-        if matches!(remote_end.auth, ConfAuth::Pubkey { .. }) && !ctx.creds.trust.anchors.is_empty()
-        {
-            inner.push(Payload::CertReq(crate::wire::CertPayload {
-                encoding: crate::wire::CertEncoding::X509_SIGNATURE,
-                data: pki::certreq::certreq_data(&ctx.creds.trust),
-            }));
-        }
+        inner.extend(certreq(ctx, remote_end));
         if let Some(id) = &remote_end.id {
             if !ident::has_wildcard(id) {
                 inner.push(Payload::IdR(ident::to_wire(id, self.remote.ip())));
@@ -760,4 +754,21 @@ impl IkeSa {
             }
         }
     }
+}
+
+/// Our CERTREQ (the one rule both roles use): when the conn authenticates
+/// the peer by public key and we trust some CA, the CAs we trust, narrowed
+/// to the conn's `rightca=` when that names one of them.
+pub(super) fn certreq(ctx: &Ctx, remote_end: &conf::conn::End) -> Option<Payload> {
+    if !matches!(remote_end.auth, ConfAuth::Pubkey { .. }) || ctx.creds.trust.anchors.is_empty() {
+        return None;
+    }
+    let ca = remote_end
+        .ca
+        .as_deref()
+        .and_then(|c| pki::Dn::parse(c).ok());
+    Some(Payload::CertReq(crate::wire::CertPayload {
+        encoding: crate::wire::CertEncoding::X509_SIGNATURE,
+        data: pki::certreq::certreq_data_for(&ctx.creds.trust, ca.as_ref()),
+    }))
 }

@@ -15,7 +15,7 @@ use crate::sa::select::{Query, rank};
 use crate::wire::{
     ExchangeType, Flags, Header, KePayload, Message, NotifyType, Payload, SaPayload,
 };
-use conf::conn::{AuthMethod as ConfAuth, Conn, Fragmentation, Side};
+use conf::conn::{Conn, Fragmentation, Side};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
@@ -479,12 +479,7 @@ impl IkeSa {
         }
         // Ask for the peer's certificate when the conn authenticates it by public key.
         let (_, re) = conn.ends(sa.side);
-        if matches!(re.auth, ConfAuth::Pubkey { .. }) && !ctx.creds.trust.anchors.is_empty() {
-            payloads.push(Payload::CertReq(crate::wire::CertPayload {
-                encoding: crate::wire::CertEncoding::X509_SIGNATURE,
-                data: pki::certreq::certreq_data(&ctx.creds.trust),
-            }));
-        }
+        payloads.extend(super::auth::certreq(ctx, re));
         let mut m = Message::new(sa.header(ExchangeType::IKE_SA_INIT, true, 0));
         m.payloads = payloads;
         m.encode().map_err(|e| e.to_string())
