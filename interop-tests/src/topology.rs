@@ -315,7 +315,7 @@ link set nr up
     }
 
     /// A third namespace beside the right host (`<id>-f`, deleted with the
-    /// topology): veth `ff` with 203.0.113.130/26 and the extra addresses
+    /// topology): veth `flf` with 203.0.113.130/26 and the extra addresses
     /// 203.0.113.131-190 (an attacker's many sources), `vf` 203.0.113.129/26
     /// on the right host, the default route through it. Returns its name.
     pub fn add_flooder(&mut self) -> Result<String> {
@@ -333,14 +333,14 @@ link set nr up
                 "link",
                 "add",
                 "name",
-                "vf",
+                "flr",
                 "netns",
                 &self.right.ns,
                 "type",
                 "veth",
                 "peer",
                 "name",
-                "ff",
+                "flf",
                 "netns",
                 &ns,
             ],
@@ -348,13 +348,13 @@ link set nr up
         )?;
         self.ip_batch(
             &self.right,
-            "addr add 203.0.113.129/26 dev vf\nlink set vf up\n",
+            "addr add 203.0.113.129/26 dev flr\nlink set flr up\n",
         )?;
-        let mut batch = String::from("link set lo up\naddr add 203.0.113.130/26 dev ff\n");
+        let mut batch = String::from("link set lo up\naddr add 203.0.113.130/26 dev flf\n");
         for d in 131..=190 {
-            batch.push_str(&format!("addr add 203.0.113.{d}/26 dev ff\n"));
+            batch.push_str(&format!("addr add 203.0.113.{d}/26 dev flf\n"));
         }
-        batch.push_str("link set ff up\nroute add default via 203.0.113.129\n");
+        batch.push_str("link set flf up\nroute add default via 203.0.113.129\n");
         crate::cmd::run_input(&["ip", "-n", &ns, "-batch", "-"], &batch, T)?.ok()?;
         Ok(ns)
     }

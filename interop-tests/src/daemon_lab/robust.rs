@@ -287,18 +287,13 @@ fn transport_ike(ctx: &Ctx) -> Result<String> {
         format!("CHILD_SA rekeyed fewer than 2 times ({installs} installs)")
     });
     why.check(ike_rekeys >= 1, || "IKE_SA not rekeyed".into());
-    // every rekey is an exchange on UDP 500, sent in the clear despite the SA
-    why.check(
-        ike_clear >= 2 * (installs.saturating_sub(1) + ike_rekeys),
-        || {
-            format!(
-                "IKE in the clear: {ike_clear} datagrams for {} rekeys",
-                installs.saturating_sub(1) + ike_rekeys
-            )
-        },
-    );
-    why.check(esp >= 150, || {
-        format!("only {esp} ESP packets out for 150 pings")
+    // every rekey in the window (3 or more in 30 s) is IKE on UDP 500 in the
+    // clear; wrapped into the transport SA it would count as ESP beyond the pings
+    why.check(ike_clear >= 6, || {
+        format!("IKE in the clear: {ike_clear} datagrams from iked in 30 s of rekeys (want >= 6)")
+    });
+    why.check((140..=150).contains(&esp), || {
+        format!("{esp} ESP packets out for 150 pings: more means IKE went into the SA, fewer that pings left in the clear")
     });
     if let Some(r) = status(&mut why, &mut i, Side::Left) {
         let n = ike_established(&r, CONN).len();
