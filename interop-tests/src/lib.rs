@@ -13,6 +13,8 @@
 //!   cannot fake: SAs and policies in the kernel, both peers' own status, and
 //!   inbound ESP packet counters that rise by the pings sent.
 //! - [`scenario`]: the scenario list (host-only and guest).
+//! - [`vici`]: a VICI client (commands, streamed lists, an event listener)
+//!   on iked's own codec, for iked's socket and strongSwan's alike.
 //! - [`guest`]: boots Debian's kernel once under QEMU (virtme-ng, TCG) and runs
 //!   every guest scenario in that one boot.
 #![forbid(unsafe_code)]
@@ -27,6 +29,7 @@ pub mod peer;
 pub mod probe;
 pub mod scenario;
 pub mod topology;
+pub mod vici;
 
 use std::path::PathBuf;
 

@@ -121,6 +121,7 @@ guest_tests! {
     iked_crash => "iked-crash",
     iked_transport_ike => "iked-transport-ike",
     iked_rekey_resp => "iked-rekey-resp",
+    iked_vici => "iked-vici",
     iked_badpsk => "iked-badpsk",
     iked_route => "iked-route",
     iked_shunt => "iked-shunt",

@@ -1,10 +1,9 @@
-//! The daemon lab: iked's own guest scenarios, ported from the shell lab
-//! `ike/tests/lab/guest-daemon.sh` under its names (so results line up with
-//! that history). CI runs only these; the script stays for `iked-vici` (on
-//! request, not yet ported) and goes once that is here too. Each builds its topology, writes its files with
-//! [`crate::ipsec_conf`], drives iked through [`Iked`]'s controls and reads
-//! iked's state through its own status types (`ike::daemon::status`), the
-//! kernel's through [`crate::probe`].
+//! The daemon lab: iked's own guest scenarios, under the names of the shell
+//! lab they replaced (so results line up with that history). Each builds its
+//! topology, writes its files with [`crate::ipsec_conf`], drives iked through
+//! [`Iked`]'s controls (or its VICI socket) and reads iked's state through its
+//! own status types (`ike::daemon::status`) or VICI messages
+//! ([`crate::vici`], iked's own codec), the kernel's through [`crate::probe`].
 //!
 //! - [`basic`]: iked <-> iked net-to-net (GCM, CBC/MODP2048, wrong PSK,
 //!   forceencaps, IPv6, 4in6, 6in4) and iked <-> strongSwan (swanctl, starter)
@@ -16,6 +15,8 @@
 //!   an updown script) and passthrough/drop shunts.
 //! - [`nat`]: forceencaps with tcpdump proof, and a real NAT with a mapping change.
 //! - [`rekey`]: CHILD_SA and IKE_SA rekeys under a 45 s ping, none lost.
+//! - [`vici`]: strongSwan's `swanctl` and the lab's VICI listener against
+//!   iked (strongSwan as the peer): counters, events, terminate, rekeys.
 //! - [`roadwarrior`]: a certificate + EAP-MSCHAPv2 gateway with per-user conns.
 //! - [`defaultroute`]: `left=%defaultroute` on a host with a dummy address first.
 //! - [`robust`]: `kill -9` and restart; a transport SA that covers IKE itself.
@@ -31,6 +32,7 @@ mod roadwarrior;
 mod robust;
 mod routed;
 mod traps;
+mod vici;
 
 use std::path::Path;
 use std::time::Duration;
@@ -49,6 +51,7 @@ pub fn all() -> Vec<Scenario> {
     let mut v = rekey::scenarios();
     v.extend(flood::scenarios());
     v.extend(robust::scenarios());
+    v.extend(vici::scenarios());
     v.extend(nat::scenarios());
     v.extend(roadwarrior::scenarios());
     v.extend(routed::scenarios());

@@ -23,6 +23,7 @@ pub struct Iked {
     side: Side,
     dir: PathBuf,
     ctl: PathBuf,
+    vici: PathBuf,
     daemon: Daemon,
 }
 
@@ -113,14 +114,22 @@ impl Iked {
             &Self::check_config_env(&conf, &secrets, env)?,
         )?;
         // its own strongswan.conf: the guest's /etc/strongswan.conf belongs to
-        // whichever strongSwan peer wrote it last
+        // whichever strongSwan peer wrote it last, and its own VICI socket:
+        // the default /var/run/charon.vici would be one for every iked that
+        // runs at the same time in the guest
+        let run_dir = topo.run_dir(side)?;
+        let vici = run_dir.join("iked.vici");
         let swconf = dir.join("strongswan.conf");
-        if !swconf.exists() {
-            write_file(&swconf, "# iked in the lab: no settings\n")?;
-        }
+        write_file(
+            &swconf,
+            &format!(
+                "# iked in the lab: its own VICI socket\ncharon {{\n  plugins {{\n    vici {{\n      socket = unix://{}\n    }}\n  }}\n}}\n",
+                vici.display()
+            ),
+        )?;
         let bin = Self::binary()?.display().to_string();
         let h = topo.host(side);
-        let ctl = topo.run_dir(side)?.join("iked.ctl");
+        let ctl = run_dir.join("iked.ctl");
         let ctl_s = ctl.display().to_string();
         let daemon = Daemon::spawn(
             &format!("iked ({})", side.as_str()),
@@ -146,6 +155,7 @@ impl Iked {
             side,
             dir: dir.to_owned(),
             ctl,
+            vici,
             daemon,
         };
         let up = crate::cmd::poll(super::START_BOUND, || {
@@ -184,6 +194,16 @@ impl Iked {
             ));
         }
         Ok(s)
+    }
+
+    /// Its VICI socket (`charon.plugins.vici.socket` of its strongswan.conf).
+    pub fn vici(&self) -> &Path {
+        &self.vici
+    }
+
+    /// Its `ipsec.conf` (rewrite it, then `reload`, to change the conns).
+    pub fn conf_path(&self) -> PathBuf {
+        self.dir.join("ipsec.conf")
     }
 
     /// `ikectl --ctl SOCK ARGS...` (ikectl sits beside the iked binary);

@@ -275,6 +275,11 @@ impl StrongSwan {
         Ok(s)
     }
 
+    /// Its VICI socket.
+    pub fn vici(&self) -> &Path {
+        &self.vici
+    }
+
     /// `swanctl CMD --uri unix://SOCK ARGS...` (the command option first).
     pub fn swanctl(&self, args: &[&str]) -> Result<String> {
         self.swanctl_within(args, Duration::from_secs(30))
