@@ -35,8 +35,7 @@ if [ "${LAB_GUEST:-1}" != 0 ]; then
   # the guest lab: ONE QEMU boot (Debian's kernel, TCG) runs every guest scenario, the
   # interop scenarios and iked's daemon lab (interop-tests/src/daemon_lab), several at once,
   # each with its time. LAB_SCENARIOS="a b" runs a subset, LAB_JOBS=N sets how many run at
-  # once (3). (ike/tests/lab/guest-daemon.sh is no longer run here: every scenario of it is
-  # ported but iked-vici, which runs on request only.)
+  # once (3).
   echo "== [${SECONDS}s] lab guest scenarios (LAB_GUEST=0 skips them)"
   bash interop-tests/lab/setup.sh
   cargo build -q -p ike --bins

@@ -27,6 +27,8 @@ mod defaultroute;
 mod flood;
 pub mod install;
 mod nat;
+#[cfg(test)]
+mod readme_example;
 mod rekey;
 mod roadwarrior;
 mod robust;
