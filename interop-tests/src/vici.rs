@@ -268,6 +268,24 @@ pub fn sections(m: &Message) -> Vec<(&str, &Message)> {
         .collect()
 }
 
+/// `m` in one line: `key=value`, `name{...}` for sections, `key[a,b]` for
+/// lists (for reports).
+pub fn render(m: &Message) -> String {
+    let text = |v: &[u8]| String::from_utf8_lossy(v).into_owned();
+    m.items
+        .iter()
+        .map(|(k, v)| match v {
+            Item::Value(v) => format!("{k}={}", text(v)),
+            Item::Section(s) => format!("{k}{{{}}}", render(s)),
+            Item::List(l) => format!(
+                "{k}[{}]",
+                l.iter().map(|v| text(v)).collect::<Vec<_>>().join(",")
+            ),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The list at `key` of `m`, as text.
 pub fn list(m: &Message, key: &str) -> Vec<String> {
     match m.get(key) {
@@ -307,5 +325,9 @@ mod tests {
         let c = section(&m, &["gw", "child-sas", "gw-1"]).unwrap();
         assert_eq!(list(c, "local-ts"), ["198.51.100.0/24"]);
         assert!(list(c, "remote-ts").is_empty());
+        assert_eq!(
+            render(&m),
+            "up=yes gw{state=ESTABLISHED child-sas{gw-1{packets-in=3 local-ts[198.51.100.0/24]}}}"
+        );
     }
 }

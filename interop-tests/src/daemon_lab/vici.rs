@@ -24,7 +24,7 @@ use crate::peer::{CONN, Iked, Peer, StrongSwan, Tunnel};
 use crate::probe::{PingSpec, Why, kernel, ping};
 use crate::scenario::{Ctx, Scenario};
 use crate::topology::{Family, Side, Topology};
-use crate::vici::{Event, Listener, Message, Vici, list, number, section, sections, value};
+use crate::vici::{Event, Listener, Message, Vici, list, number, render, section, sections, value};
 use crate::{Result, lab_err, write_file};
 
 /// The SA events the listener registers for.
@@ -131,13 +131,22 @@ fn up(m: &Message) -> bool {
     value(m, &["up"]) == Some("yes")
 }
 
-/// Waits until an iked's VICI socket has `n` clients, then a moment for
-/// their registrations. `/proc/net/unix` shows the listening socket in
-/// iked's namespace and each accepted one, named by the same path, in its
-/// client's (here the lab's own).
+/// Waits (at most 10 s) until iked's VICI socket has `n` clients, then a
+/// moment for their registrations; false if they were not seen (a hint for
+/// the report: the clients' own output is what the checks read). iked binds
+/// the socket under a staging name in the same folder and renames it, so the
+/// listening and accepted sockets show that name in `/proc/net/unix` (in
+/// iked's namespace or in the clients').
 fn wait_clients(topo: &Topology, vici: &Path, n: usize) -> bool {
-    let suffix = format!(" {}", vici.display());
-    let seen = crate::cmd::poll(Duration::from_secs(20), || {
+    let dir = vici
+        .parent()
+        .map(|d| format!("{}/", d.display()))
+        .unwrap_or_default();
+    let name = vici
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let seen = crate::cmd::poll(Duration::from_secs(10), || {
         let theirs = topo
             .exec(
                 &topo.left,
@@ -149,7 +158,8 @@ fn wait_clients(topo: &Topology, vici: &Path, n: usize) -> bool {
         let ours = std::fs::read_to_string("/proc/net/unix").ok()?;
         let k = format!("{theirs}\n{ours}")
             .lines()
-            .filter(|l| l.ends_with(&suffix))
+            .filter_map(|l| l.split_whitespace().nth(7))
+            .filter(|p| p.starts_with(&dir) && p.contains(&name))
             .count();
         (k > n).then_some(())
     });
@@ -281,9 +291,12 @@ fn scenario(ctx: &Ctx, topo: &Topology, i: &mut Iked, s: &mut StrongSwan, why: &
             &monitor_out,
         ),
     );
-    why.check(wait_clients(topo, &v, 2), || {
-        "swanctl --monitor-sa did not connect to iked's VICI socket within 20 s".into()
-    });
+    if !wait_clients(topo, &v, 2) {
+        why.note(
+            "swanctl --monitor-sa",
+            "its connection was not seen in /proc/net/unix within 10 s",
+        );
+    }
     let t5 = Duration::from_secs(5);
     let t10 = Duration::from_secs(10);
 
@@ -624,12 +637,7 @@ fn scenario(ctx: &Ctx, topo: &Topology, i: &mut Iked, s: &mut StrongSwan, why: &
     }
     let listing: Vec<String> = events
         .iter()
-        .map(|e| {
-            format!("{} {:?}", e.name, e.message)
-                .chars()
-                .take(400)
-                .collect()
-        })
+        .map(|e| format!("{} {}", e.name, render(&e.message)))
         .collect();
     why.note("VICI events (the lab's listener)", &listing.join("\n"));
     let (nup, nrk, nik) = (
@@ -640,9 +648,16 @@ fn scenario(ctx: &Ctx, topo: &Topology, i: &mut Iked, s: &mut StrongSwan, why: &
     format!(
         "swanctl initiate (control-log), list-sas {pin}/{pout} packets = strongSwan's view (SPIs, algorithms, selectors, counters), \
          list-conns, stats, terminate --child-id/--child/--ike with both kernels empty, monitor-sa; \
-         events: {} ike-updown, {nup} child-updown (down: 3/3 packets), {nrk} child-rekey, {nik} ike-rekey; \
+         events: {} ike-updown, {nup} child-updown (down: {} packets in/out, {} bytes in), \
+         {nrk} child-rekey (old CHILD_SA {}: {} packets in), {nik} ike-rekey; \
          reload-settings -> rekeying every 7s, {PINGS} pings across the rekeys, {lost} lost",
-        count(&events, "ike-updown")
+        count(&events, "ike-updown"),
+        last.as_ref()
+            .map(|l| format!("{}/{}", l.0, l.1))
+            .unwrap_or_default(),
+        last.as_ref().map(|l| l.2).unwrap_or(0),
+        old.as_ref().map(|o| o.2.as_str()).unwrap_or(""),
+        old.as_ref().map(|o| o.0).unwrap_or(0),
     )
 }
 
