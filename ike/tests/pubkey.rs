@@ -682,3 +682,93 @@ fn a_conn_with_rightca_asks_for_that_cas_certificate_only() {
         let _ = std::fs::remove_dir_all(d);
     }
 }
+
+/// A certificate + EAP gateway signs its AUTH in its first IKE_AUTH answer,
+/// before the client has proven anything: with the daemon's workers
+/// (`offload_key_exchanges`) that signature waits for a worker, not the
+/// event loop; a retransmitted request meanwhile is not answered twice, and
+/// the answer that follows carries a signature the client verifies.
+#[test]
+fn an_eap_gateways_first_signature_is_made_off_the_event_loop() {
+    let moon_d = pki_dir(
+        "eap-sign-moon",
+        "rsa",
+        "moon.strongswan.org",
+        "DNS:moon.strongswan.org",
+        "2",
+        false,
+    );
+    let carol_d = pki_dir(
+        "eap-sign-carol",
+        "ec",
+        "carol",
+        "email:carol@strongswan.org",
+        "2",
+        false,
+    );
+    let gw = MOON.replace("  auto=add\n", "  rightauth=eap-mschapv2\n  auto=add\n");
+    let mut moon = endpoint(
+        &gw,
+        ": RSA key.pem\ncarol@strongswan.org : EAP \"carol-password\"\n",
+        &moon_d,
+        "192.0.2.1",
+        21,
+    );
+    moon.offload_key_exchanges(true);
+    let mut carol = endpoint(CAROL, ": ECDSA key.pem\n", &carol_d, "192.0.2.2", 22);
+    // carol asks for EAP: no AUTH in her IKE_AUTH request
+    carol.set_rewrite(|x, response, payloads| {
+        if x == ike::wire::ExchangeType::IKE_AUTH && !response {
+            payloads.retain(|p| !matches!(p, ike::wire::Payload::Auth(_)));
+        }
+    });
+    let now = Instant::now();
+    let mut rng = TestRng(23);
+    let mut jobs = 0;
+    let mut work = |ep: &mut Endpoint| {
+        while let Some(j) = ep.poll_key_job() {
+            jobs += 1;
+            ep.key_job_done(j.run(&mut rng));
+        }
+    };
+    carol.initiate(now, "net").unwrap();
+    let init = carol.poll_transmit().unwrap();
+    moon.handle_datagram(now, init.remote, init.local, &init.data);
+    assert!(
+        moon.poll_transmit().is_none(),
+        "the key exchange waits for a worker"
+    );
+    work(&mut moon);
+    let answer = moon.poll_transmit().expect("IKE_SA_INIT answer");
+    carol.handle_datagram(now, answer.remote, answer.local, &answer.data);
+    let auth = carol.poll_transmit().expect("carol's IKE_AUTH");
+    let ((), log) = logged(|| {
+        moon.handle_datagram(now, auth.remote, auth.local, &auth.data);
+        assert!(
+            moon.poll_transmit().is_none(),
+            "the signature waits for a worker"
+        );
+        moon.handle_datagram(now, auth.remote, auth.local, &auth.data);
+        assert!(
+            moon.poll_transmit().is_none(),
+            "a retransmit is not answered meanwhile"
+        );
+        work(&mut moon);
+        let first = moon.poll_transmit().expect("the first EAP answer");
+        assert!(moon.poll_transmit().is_none(), "answered once");
+        carol.handle_datagram(now, first.remote, first.local, &first.data);
+    });
+    assert_eq!(jobs, 2, "a key exchange and a signature");
+    assert!(
+        log.contains("authenticating 'carol@strongswan.org' with EAP-MSCHAPv2"),
+        "{log}"
+    );
+    assert!(log.contains("its answer waits for our signature"), "{log}");
+    assert!(
+        log.contains("authentication of 'moon.strongswan.org' with RSA"),
+        "carol verified moon's signature: {log}"
+    );
+    for d in [moon_d, carol_d] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}

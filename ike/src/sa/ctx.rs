@@ -67,6 +67,8 @@ pub(super) struct Ctx {
     pub routes: Box<dyn RouteLookup + Send>,
     pub creds: Arc<crate::creds::Credentials>,
     pub pools: Pools,
+    /// Key work handed out to workers (`key_jobs.rs`).
+    pub jobs: super::key_jobs::KeyJobs,
     /// Every CHILD_SA's selectors and peer (`claims.rs`).
     pub claims: super::claims::Claims,
     pub transmits: VecDeque<Transmit>,
@@ -105,6 +107,7 @@ impl Ctx {
             creds: Arc::new(crate::creds::Credentials::default()),
             pools: Pools::default(),
             claims: Default::default(),
+            jobs: Default::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             actions: Vec::new(),

@@ -8,7 +8,7 @@ use super::cookie::Cookies;
 use super::ctx::{Action, Counters, Ctx};
 use super::half_open::HalfOpen;
 use super::ike_sa::{IkeSa, NATT_PORT, Queued, on_init_request};
-use super::key_jobs::{KeyJob, KeyJobDone, KeyJobs};
+use super::key_jobs::{KeyJob, KeyJobDone, Work};
 use crate::crypto::Provider;
 use crate::wire::{Message, RawHeader};
 use rand_core::CryptoRngCore;
@@ -35,8 +35,6 @@ pub struct Endpoint {
     timers: BTreeSet<(Instant, Spi)>,
     deadline: HashMap<Spi, Instant>,
     cookies: Cookies,
-    /// Responder key exchanges handed out (`key_jobs.rs`).
-    key_jobs: KeyJobs,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -67,7 +65,6 @@ impl Endpoint {
             timers: BTreeSet::new(),
             deadline: HashMap::new(),
             cookies: Cookies::default(),
-            key_jobs: KeyJobs::default(),
         }
     }
 
@@ -117,22 +114,22 @@ impl Endpoint {
     /// Hand responder key exchanges out (`poll_key_job`) instead of doing
     /// them inside `handle_datagram` (the daemon's worker threads run them).
     pub fn offload_key_exchanges(&mut self, on: bool) {
-        self.key_jobs.offload = on;
+        self.ctx.jobs.offload = on;
     }
 
     /// The next key exchange to run (with `offload_key_exchanges`).
     pub fn poll_key_job(&mut self) -> Option<KeyJob> {
-        self.key_jobs.poll()
+        self.ctx.jobs.poll()
     }
 
     /// A key exchange is done: its IKE_SA answers the IKE_SA_INIT.
     pub fn key_job_done(&mut self, done: KeyJobDone) {
-        let Some(key) = self.key_jobs.finish(done.id) else {
+        let Some(key) = self.ctx.jobs.finish(done.id) else {
             debug!(target: "ike", "key exchange result {} for no IKE_SA: ignored", done.id);
             return;
         };
         if self
-            .with_sa(key, |sa, ctx| sa.answer_init(ctx, done.result))
+            .with_sa(key, |sa, ctx| sa.job_done(ctx, done.output))
             .is_none()
         {
             debug!(target: "ike", "key exchange result for a gone IKE_SA: ignored");
@@ -670,7 +667,7 @@ impl Endpoint {
             debug!(target: "ike", "dropped IKE_SA_INIT from {remote}: {all} half-open IKE_SAs, {from_ip} from this address");
             return;
         }
-        let jobs = self.key_jobs.in_flight();
+        let jobs = self.ctx.jobs.in_flight();
         if s.init_limit_job_load > 0 && jobs >= s.init_limit_job_load {
             self.ctx.counters.init_dropped += 1;
             debug!(target: "ike", "dropped IKE_SA_INIT from {remote}: {jobs} key exchanges waiting (init_limit_job_load)");
@@ -691,7 +688,7 @@ impl Endpoint {
             if !self.sas.contains_key(&key) {
                 return;
             }
-            if let Some(job) = self.key_jobs.submit(key, group, peer) {
+            if let Some(job) = self.ctx.jobs.submit(key, Work::Kex { group, peer }) {
                 let done = job.run(&mut *self.ctx.rng);
                 self.key_job_done(done);
             }

@@ -11,6 +11,7 @@ use crate::sa::constraints::{self, PeerCreds};
 use crate::sa::ctx::{Action, Ctx};
 use crate::sa::error::ExchangeError;
 use crate::sa::ident;
+use crate::sa::key_jobs::SignWork;
 use crate::sa::proposal::{for_ike_auth, select};
 use crate::sa::select::{PeerAuth, Query, rank};
 use crate::wire::{AuthMethod, AuthPayload, ExchangeType, Identification, NotifyType, Payload};
@@ -87,6 +88,12 @@ pub(super) fn octets(
     })
 }
 
+/// Our AUTH payload, made now or to be signed (`IkeSa::plan_auth`).
+pub(super) enum AuthPlan {
+    Ready(AuthPayload),
+    Sign(SignWork),
+}
+
 impl IkeSa {
     /// Our AUTH payload (and CERT payloads) for `octets` with the conn's
     /// local authentication, and what it was (for the log).
@@ -96,6 +103,25 @@ impl IkeSa {
         octets: &[u8],
         peer_id: &Identity,
     ) -> Result<(AuthPayload, Vec<Payload>, String), String> {
+        let (plan, certs, what) = self.plan_auth(ctx, octets, peer_id)?;
+        let auth = match plan {
+            AuthPlan::Ready(a) => a,
+            AuthPlan::Sign(w) => AuthPayload {
+                method: AuthMethod(w.method.to_u8()),
+                data: w.sign()?,
+            },
+        };
+        Ok((auth, certs, what))
+    }
+
+    /// Our AUTH, with its CERT payloads and a description: ready (PSK), or
+    /// a signature still to make (`key_jobs.rs` may make it off the loop).
+    pub(super) fn plan_auth(
+        &self,
+        ctx: &Ctx,
+        octets: &[u8],
+        peer_id: &Identity,
+    ) -> Result<(AuthPlan, Vec<Payload>, String), String> {
         let conn = &self.conn;
         let (local_end, _) = conn.ends(self.side);
         let prf = self.prf().ok_or("no PRF")?;
@@ -109,10 +135,10 @@ impl IkeSa {
                 })?;
                 let a = auth::shared_key_auth(prf, psk.as_slice(), octets);
                 Ok((
-                    AuthPayload {
+                    AuthPlan::Ready(AuthPayload {
                         method: AuthMethod::SHARED_KEY_MIC,
                         data: a.as_slice().to_vec(),
-                    },
+                    }),
                     Vec::new(),
                     "pre-shared key".into(),
                 ))
@@ -124,13 +150,13 @@ impl IkeSa {
                     .map(|c| &c.public_key)
                     .or_else(|| ctx.creds.end_sigkey(conn, is_left))
                     .ok_or_else(|| format!("conn '{}': no certificate (leftcert=) or key (leftsigkey=) to authenticate with", conn.name))?;
-                let key = ctx.creds.key_for(public).ok_or_else(|| {
-                    format!(
+                if ctx.creds.key_for(public).is_none() {
+                    return Err(format!(
                         "conn '{}': no private key in ipsec.secrets for {}",
                         conn.name,
                         public.describe()
-                    )
-                })?;
+                    ));
+                }
                 // No SIGNATURE_HASH_ALGORITHMS from the peer (Windows): method 1/9-11.
                 let peer_hashes = self
                     .peer_hashes
@@ -138,8 +164,6 @@ impl IkeSa {
                     .filter(|_| ctx.settings.signature_authentication);
                 let (method, scheme) =
                     pki::choose_scheme(public, peer_hashes, false).map_err(|e| e.to_string())?;
-                let data =
-                    pki::sign_auth(key, method, scheme, octets).map_err(|e| e.to_string())?;
                 let mut certs = Vec::new();
                 let send = super::quirks::send_certificate(
                     local_end.sendcert,
@@ -158,10 +182,13 @@ impl IkeSa {
                     None => format!("{scheme} ({})", public.describe()),
                 };
                 Ok((
-                    AuthPayload {
-                        method: AuthMethod(method.to_u8()),
-                        data,
-                    },
+                    AuthPlan::Sign(SignWork {
+                        creds: ctx.creds.clone(),
+                        public: public.clone(),
+                        method,
+                        scheme,
+                        octets: octets.to_vec(),
+                    }),
                     certs,
                     what,
                 ))

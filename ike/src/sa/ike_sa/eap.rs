@@ -3,17 +3,19 @@
 //! check the EAP identity against the conn (switching conn when another one
 //! fits it, like strongSwan), and finish with AUTH payloads keyed by the MSK.
 
+use super::auth::AuthPlan;
 use super::window::find_notify;
 use super::{IkeSa, State, find_payload};
 use crate::crypto::{SecretBytes, auth};
 use crate::sa::ctx::Ctx;
 use crate::sa::error::ExchangeError;
 use crate::sa::ident;
+use crate::sa::key_jobs::Work;
 use crate::sa::select::{PeerAuth, Query, eap_identity_ok};
 use crate::wire::{AuthMethod, AuthPayload, ExchangeType, Identification, NotifyType, Payload};
 use conf::values::Identity;
 use std::time::Instant;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 /// A peer authenticating with EAP, between IKE_AUTH rounds.
 pub(in crate::sa) struct EapState {
@@ -59,6 +61,15 @@ fn to_wire(p: crate::eap::Packet) -> Payload {
     })
 }
 
+/// The first EAP answer (IDr, CERTs, AUTH, EAP request) while its AUTH is
+/// being signed: the payloads around the AUTH.
+pub(in crate::sa) struct Signing {
+    pub msg_id: u32,
+    pub method: AuthMethod,
+    pub before: Vec<Payload>,
+    pub after: Vec<Payload>,
+}
+
 impl IkeSa {
     /// IKE_AUTH without AUTH from the peer: we authenticate ourselves and start EAP.
     pub(super) fn start_eap(
@@ -81,8 +92,9 @@ impl IkeSa {
             )));
         }
         let octets_r = super::auth::octets(self, false, &self.local_id)?;
-        let (our_auth, our_certs, _) = self
-            .make_auth(ctx, &octets_r, &peer_id)
+        // Signed before the client has proven anything: off the loop when we can.
+        let (plan, our_certs, _) = self
+            .plan_auth(ctx, &octets_r, &peer_id)
             .map_err(|e| fail(format!("cannot authenticate ourselves: {e}")))?;
         // eap_identity set: ask the client for its EAP identity; else EAP authenticates IDi.
         let first_identity = match &self.conn.eap_identity {
@@ -103,11 +115,57 @@ impl IkeSa {
             first: payloads,
             msk: None,
         }));
-        let mut inner = vec![Payload::IdR(self.local_id.clone())];
-        inner.extend(our_certs);
-        inner.extend([Payload::Auth(our_auth), to_wire(packet)]);
-        self.reply(ctx, ExchangeType::IKE_AUTH, msg_id, inner);
+        let mut before = vec![Payload::IdR(self.local_id.clone())];
+        before.extend(our_certs);
+        let after = vec![to_wire(packet)];
+        match plan {
+            AuthPlan::Ready(a) => {
+                before.push(Payload::Auth(a));
+                before.extend(after);
+                self.reply(ctx, ExchangeType::IKE_AUTH, msg_id, before);
+            }
+            AuthPlan::Sign(w) => {
+                let method = AuthMethod(w.method.to_u8());
+                self.signing = Some(Signing {
+                    msg_id,
+                    method,
+                    before,
+                    after,
+                });
+                if let Some(job) = ctx.jobs.submit(self.our_spi(), Work::Sign(w)) {
+                    let done = job.run(&mut *ctx.rng);
+                    self.job_done(ctx, done.output);
+                }
+            }
+        }
         Ok(())
+    }
+
+    /// Our AUTH signature for the answer that waits in `signing` is made.
+    pub(super) fn signed(&mut self, ctx: &mut Ctx, r: Result<Vec<u8>, String>) {
+        let Some(s) = self.signing.take() else {
+            debug!(target: "ike", "{}: a signature nobody waits for: ignored", self.name());
+            return;
+        };
+        match r {
+            Ok(data) => {
+                let mut inner = s.before;
+                inner.push(Payload::Auth(AuthPayload {
+                    method: s.method,
+                    data,
+                }));
+                inner.extend(s.after);
+                self.reply(ctx, ExchangeType::IKE_AUTH, s.msg_id, inner);
+            }
+            Err(e) => {
+                let why = format!("cannot authenticate ourselves: {e}");
+                self.fail(
+                    ctx,
+                    ExchangeError::kill(NotifyType::AUTHENTICATION_FAILED, why),
+                    Some((ExchangeType::IKE_AUTH, s.msg_id)),
+                );
+            }
+        }
     }
 
     /// A further IKE_AUTH round of an EAP authentication: an EAP response, or the final AUTH.

@@ -135,6 +135,8 @@ pub(super) struct IkeSa {
     pub deferred: Vec<Arc<Conn>>,
     pub children: Vec<ChildSa>,
     pub parked: Option<Parked>,
+    /// An answer that waits for our AUTH signature (`key_jobs.rs`).
+    pub signing: Option<eap::Signing>,
     pub local_id: Identification,
     pub remote_id: Option<Identification>,
     /// The identity EAP authenticated (responder), which keys pools and uniqueids.
@@ -210,6 +212,7 @@ impl IkeSa {
             deferred: Vec::new(),
             children: Vec::new(),
             parked: None,
+            signing: None,
             local_id: f.local_id,
             remote_id: None,
             eap_id: None,
@@ -257,6 +260,14 @@ impl IkeSa {
 
     pub fn prf(&self) -> Option<Prf> {
         self.suite.and_then(|s| s.prf)
+    }
+
+    /// A job of this IKE_SA is done (`key_jobs.rs`).
+    pub(in crate::sa) fn job_done(&mut self, ctx: &mut Ctx, out: super::key_jobs::Output) {
+        match out {
+            super::key_jobs::Output::Kex(r) => self.answer_init(ctx, r),
+            super::key_jobs::Output::Sign(r) => self.signed(ctx, r),
+        }
     }
 
     pub fn is_established(&self) -> bool {

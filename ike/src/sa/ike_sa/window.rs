@@ -339,6 +339,8 @@ impl IkeSa {
         if id != self.window.next_in {
             let why = if self.parked.is_some() && id + 1 == self.window.next_in {
                 "its answer waits for the kernel"
+            } else if self.signing.is_some() && id + 1 == self.window.next_in {
+                "its answer waits for our signature"
             } else {
                 "out of order"
             };
