@@ -81,6 +81,27 @@ fn swanctl_on_loopback() {
     // A command iked does not know (list-policies): CMD_UNKNOWN, swanctl says so.
     let o = d.swanctl(&["--list-pols"]);
     assert!(!o.status.success());
+    // strongSwan's commands iked does not do: a clear errmsg (charon
+    // answers "no matching SAs to redirect found" here).
+    let o = d.swanctl(&["--redirect", "--ike", "net-net", "--gateway", "192.0.2.5"]);
+    assert!(!o.status.success());
+    assert_eq!(
+        text(&o),
+        "redirect failed: 'redirect' is not supported by iked (no RFC 5685 redirection)\n"
+    );
+    let o = d.swanctl(&["--rekey", "--ike", "net-net"]);
+    assert!(!o.status.success());
+    assert_eq!(text(&o), "rekey failed: no matching SAs to rekey found\n");
+    let o = d.swanctl(&["--rekey", "--ike", "net-net", "--reauth"]);
+    assert_eq!(
+        text(&o),
+        "rekey failed: reauthentication is not supported by iked (it rekeys IKE_SAs in place)\n"
+    );
+    // swanctl --load-all without files: nothing loaded over VICI, as charon.
+    let o = d.swanctl(&["--load-all", "--file", "/nonexistent/swanctl.conf", "--raw"]);
+    let t = text(&o);
+    assert!(t.contains("get-keys reply {keys=[]}"), "{t}");
+    assert!(t.contains("get-authorities reply {authorities=[]}"), "{t}");
     // The conn's pool, nothing leased. (swanctl's table finds the values by
     // a dotted path, so a pool named by its address shows only the name;
     // the raw answer has them.)
@@ -241,6 +262,40 @@ fn swanctl_shows_an_iked_ike_sa() {
     assert_eq!(text(&a.swanctl(&["--list-sas", "--ike", "other"])), "");
     let st = text(&a.swanctl(&["--stats"]));
     assert!(st.contains("IKE_SAs: 1 total, 0 half-open"), "{st}");
+
+    // swanctl --rekey --ike: a real IKE_SA rekey (CREATE_CHILD_SA): both
+    // ends show the new SPIs. (A peer refuses a rekey in an IKE_SA's first 2 s.)
+    std::thread::sleep(Duration::from_millis(2_100));
+    let o = a.swanctl(&["--rekey", "--ike", "gw"]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}\n{}", a.log());
+    assert_eq!(out, "rekey completed successfully\n");
+    let spi_pair = |sas: &str| {
+        let head = sas.lines().next().unwrap_or_default().to_owned();
+        head.split(", ").last().unwrap_or_default().replace('*', "")
+    };
+    let old = spi_pair(&sas);
+    let t = Instant::now();
+    let mut now_a = old.clone();
+    while t.elapsed() < Duration::from_secs(10) && now_a == old {
+        std::thread::sleep(Duration::from_millis(100));
+        now_a = spi_pair(&text(&a.swanctl(&["--list-sas"])));
+    }
+    let now_b = spi_pair(&text(&b.swanctl(&["--list-sas"])));
+    eprintln!(
+        "swanctl --rekey --ike gw: {out}IKE SPIs before: {old}\n after (initiator): {now_a}\n after (responder): {now_b}"
+    );
+    assert_ne!(now_a, old, "new IKE SPIs after the rekey\n{}", a.log());
+    assert_eq!(now_a, now_b, "both ends agree");
+    assert!(a.log().contains("rekeying IKE_SA gw["), "{}", a.log());
+    let st = text(&a.swanctl(&["--stats"]));
+    assert!(
+        st.contains("IKE_SAs: 1 total, 0 half-open"),
+        "the old one is gone: {st}"
+    );
+    // No CHILD_SA on the host kernel (no ESP): nothing to rekey there.
+    let o = a.swanctl(&["--rekey", "--child", "gw"]);
+    assert_eq!(text(&o), "rekey failed: no matching SAs to rekey found\n");
 
     let o = a.swanctl(&["--terminate", "--ike", "gw", "--timeout", "20"]);
     assert!(o.status.success(), "{}", text(&o));

@@ -1,7 +1,9 @@
 //! The daemon's view of the protocol core: the sans-IO endpoint's methods as a
 //! trait, so the I/O loop can also be driven by a scripted core in tests.
 
-use crate::sa::{Event, IkeStatus, InitiateError, KernelError, KeyJob, KeyJobDone, Transmit};
+use crate::sa::{
+    Event, IkeStatus, InitiateError, KernelError, KeyJob, KeyJobDone, RekeyError, Transmit,
+};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,6 +28,10 @@ pub trait Core {
     /// Deletes one CHILD_SA by its unique id (its IKE_SA stays); false if
     /// there is none, or its IKE_SA is not established.
     fn terminate_child(&mut self, now: Instant, child_id: u32) -> bool;
+    /// Rekeys one IKE_SA by its unique id now (VICI `rekey`).
+    fn rekey_ike(&mut self, now: Instant, ike_id: u32) -> Result<(), RekeyError>;
+    /// Rekeys one CHILD_SA by its unique id now (VICI `rekey`).
+    fn rekey_child(&mut self, now: Instant, child_id: u32) -> Result<(), RekeyError>;
     /// The kernel's verdict on an `Event::InstallChild` (a responder's answer waits for it).
     fn child_installed(&mut self, _now: Instant, _child_id: u32, _r: Result<(), KernelError>) {}
     /// The reqid the core gives a conn's CHILD_SAs (for trap policies).
@@ -116,6 +122,12 @@ impl Core for crate::sa::Endpoint {
     }
     fn terminate_child(&mut self, now: Instant, child_id: u32) -> bool {
         crate::sa::Endpoint::terminate_child(self, now, child_id)
+    }
+    fn rekey_ike(&mut self, now: Instant, ike_id: u32) -> Result<(), RekeyError> {
+        crate::sa::Endpoint::rekey_ike(self, now, ike_id)
+    }
+    fn rekey_child(&mut self, now: Instant, child_id: u32) -> Result<(), RekeyError> {
+        crate::sa::Endpoint::rekey_child(self, now, child_id)
     }
     fn child_installed(&mut self, now: Instant, child_id: u32, r: Result<(), KernelError>) {
         crate::sa::Endpoint::child_installed(self, now, child_id, r)

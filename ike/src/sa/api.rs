@@ -66,6 +66,19 @@ pub enum InitiateError {
     Build { conn: String, why: String },
 }
 
+/// Why a rekey asked for by a command (VICI `rekey`) was not started.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RekeyError {
+    #[error("no IKE_SA with unique id {0}")]
+    NoSuchIke(u32),
+    #[error("no CHILD_SA with unique id {0}")]
+    NoSuchChild(u32),
+    #[error("its IKE_SA is not established")]
+    NotEstablished,
+    #[error("a rekey of it is already under way")]
+    InProgress,
+}
+
 /// The core's tunables (strongswan.conf `charon.*`), strongSwan's defaults.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CoreSettings {

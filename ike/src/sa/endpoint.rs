@@ -541,6 +541,27 @@ impl Endpoint {
             .unwrap_or(false)
     }
 
+    /// Rekeys one IKE_SA now (VICI `rekey ike-id`), as its rekey timer
+    /// would: a CREATE_CHILD_SA with new SPIs and keys; its CHILD_SAs move over.
+    pub fn rekey_ike(&mut self, now: Instant, ike_id: u32) -> Result<(), RekeyError> {
+        let k = self
+            .key_of_id(ike_id)
+            .ok_or(RekeyError::NoSuchIke(ike_id))?;
+        self.with_sa(k, |sa, ctx| sa.rekey_now(ctx, now, None))
+            .unwrap_or(Err(RekeyError::NoSuchIke(ike_id)))
+    }
+
+    /// Rekeys one CHILD_SA now (VICI `rekey child-id`), as its rekey timer would.
+    pub fn rekey_child(&mut self, now: Instant, child_id: u32) -> Result<(), RekeyError> {
+        let k = self
+            .child_owner
+            .get(&child_id)
+            .and_then(|id| self.key_of_id(*id))
+            .ok_or(RekeyError::NoSuchChild(child_id))?;
+        self.with_sa(k, |sa, ctx| sa.rekey_now(ctx, now, Some(child_id)))
+            .unwrap_or(Err(RekeyError::NoSuchChild(child_id)))
+    }
+
     /// Deletes every IKE_SA (DELETE sent once, no waiting) and reports every CHILD_SA gone.
     pub fn shutdown(&mut self, now: Instant) {
         let keys: Vec<Spi> = self.sas.keys().copied().collect();

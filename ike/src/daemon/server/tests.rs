@@ -14,6 +14,8 @@ struct FakeCore {
     terminated: Vec<String>,
     /// `terminate_ike` / `terminate_child` calls.
     terminated_ids: Vec<String>,
+    /// `rekey_ike` / `rekey_child` calls.
+    rekeyed: Vec<String>,
     events: VecDeque<Event>,
     next_id: u32,
     sas: Vec<IkeStatus>,
@@ -51,6 +53,22 @@ impl Core for FakeCore {
         self.sas
             .iter()
             .any(|s| s.children.iter().any(|c| c.child_id == child_id))
+    }
+    fn rekey_ike(&mut self, _: Instant, ike_id: u32) -> Result<(), crate::sa::RekeyError> {
+        self.rekeyed.push(format!("[{ike_id}]"));
+        self.sas
+            .iter()
+            .any(|s| s.ike_id == ike_id)
+            .then_some(())
+            .ok_or(crate::sa::RekeyError::NoSuchIke(ike_id))
+    }
+    fn rekey_child(&mut self, _: Instant, child_id: u32) -> Result<(), crate::sa::RekeyError> {
+        self.rekeyed.push(format!("{{{child_id}}}"));
+        self.sas
+            .iter()
+            .any(|s| s.children.iter().any(|c| c.child_id == child_id))
+            .then_some(())
+            .ok_or(crate::sa::RekeyError::NoSuchChild(child_id))
     }
     fn shutdown(&mut self, _: Instant) {
         self.shut_down = true;

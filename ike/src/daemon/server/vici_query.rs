@@ -1,10 +1,11 @@
 //! A VICI client's questions to the daemon loop: control requests (the
 //! control socket's path) and snapshots (status with kernel counters, the
-//! configuration, the virtual-IP pools).
+//! configuration, the virtual-IP pools) and rekeys.
 
 use super::Daemon;
 use crate::daemon::core::Core;
 use std::time::Instant;
+use tracing::info;
 
 impl<C: Core> Daemon<C> {
     /// A VICI client's query: control requests take the control socket's
@@ -22,6 +23,26 @@ impl<C: Core> Daemon<C> {
                 };
                 let _ = tx.send(s);
             }
+            crate::daemon::vici::Query::Rekey(targets, tx) => {
+                let r = targets.into_iter().map(|t| self.rekey(now, t)).collect();
+                let _ = tx.send(r);
+            }
+        }
+    }
+
+    /// Starts the rekey of one SA (VICI `rekey`); Err: why not.
+    fn rekey(&mut self, now: Instant, t: crate::daemon::vici::rekey::Target) -> Result<(), String> {
+        use crate::daemon::vici::rekey::Target;
+        let (r, what) = match t {
+            Target::Ike(id) => (self.core.rekey_ike(now, id), format!("IKE_SA [{id}]")),
+            Target::Child(id) => (self.core.rekey_child(now, id), format!("CHILD_SA {{{id}}}")),
+        };
+        match r {
+            Ok(()) => {
+                info!(target: "cfg", "rekeying {what} on request");
+                Ok(())
+            }
+            Err(e) => Err(format!("{what} not rekeyed: {e}")),
         }
     }
 

@@ -4,11 +4,13 @@
 //! cares).
 //!
 //! Answered: `version`, `stats`, `list-sas` (streamed `list-sa`),
-//! `list-conns` (streamed `list-conn`), `get-conns`, `get-pools`,
+//! `list-conns` (streamed `list-conn`), `get-conns` / `get-keys` /
+//! `get-shared` / `get-authorities` (empty: nothing is loaded over VICI), `get-pools`,
 //! `list-certs` (streamed `list-cert`, in [`super::certs`]), `initiate` and
 //! `terminate` (in [`super::terminate`]; both stream `control-log`),
-//! `reload-settings`; `rekey` and `redirect` answer "not supported".
-//! Anything else gets CMD_UNKNOWN.
+//! `reload-settings`, `rekey` (in [`super::rekey`]). strongSwan's other
+//! commands (`redirect`, `load-conn`, ...: [`NOT_SUPPORTED`]) answer
+//! `success = no` with an `errmsg` saying so; anything else gets CMD_UNKNOWN.
 
 use super::codec::Message;
 use super::events::{ControlFilter, LogLine};
@@ -72,12 +74,11 @@ pub async fn handle(
             }
             Message::new()
         }
-        "get-conns" => {
-            // Only conns loaded over VICI count here, and iked loads none.
-            let mut m = Message::new();
-            m.list::<_, &str>("conns", []);
-            m
-        }
+        // Only what was loaded over VICI counts here, and iked loads nothing
+        // over VICI (swanctl --load-* asks these first).
+        "get-conns" => empty_list("conns"),
+        "get-keys" | "get-shared" => empty_list("keys"),
+        "get-authorities" => empty_list("authorities"),
         "initiate" => initiate(args, q, out).await?,
         "terminate" => super::terminate::terminate(args, q, out).await?,
         "reload-settings" => {
@@ -85,9 +86,60 @@ pub async fn handle(
             let r = r.unwrap_or_else(|| Response::err("no answer"));
             result(r.ok, &r.message)
         }
-        "rekey" | "redirect" => result(false, &format!("'{command}' is not supported by iked")),
+        "rekey" => super::rekey::rekey(args, q).await?,
+        c if NOT_SUPPORTED.contains(&c) => result(false, &not_supported(c)),
         _ => return Ok(None),
     }))
+}
+
+/// The commands of strongSwan's VICI (its README's list) iked does not
+/// answer: `success = no` and an `errmsg` saying so. A name not in that list
+/// gets CMD_UNKNOWN.
+pub const NOT_SUPPORTED: &[&str] = &[
+    "redirect",
+    "install",
+    "uninstall",
+    "list-policies",
+    "list-authorities",
+    "load-conn",
+    "unload-conn",
+    "load-key",
+    "unload-key",
+    "load-token",
+    "load-cert",
+    "load-shared",
+    "unload-shared",
+    "flush-certs",
+    "clear-creds",
+    "load-authority",
+    "unload-authority",
+    "load-pool",
+    "unload-pool",
+    "get-algorithms",
+    "get-counters",
+    "reset-counters",
+];
+
+fn empty_list(key: &str) -> Message {
+    let mut m = Message::new();
+    m.list::<_, &str>(key, []);
+    m
+}
+
+/// The `errmsg` of a command in [`NOT_SUPPORTED`].
+pub fn not_supported(command: &str) -> String {
+    let why = match command {
+        "redirect" => " (no RFC 5685 redirection)",
+        c if c.starts_with("load-")
+            || c.starts_with("unload-")
+            || c == "clear-creds"
+            || c == "flush-certs" =>
+        {
+            " (iked is configured by ipsec.conf and ipsec.secrets)"
+        }
+        _ => "",
+    };
+    format!("'{command}' is not supported by iked{why}")
 }
 
 pub(super) async fn snapshot(q: &mpsc::Sender<Query>) -> Result<Snapshot, ViciError> {

@@ -16,6 +16,7 @@ pub mod certs;
 pub mod codec;
 pub mod commands;
 pub mod events;
+pub mod rekey;
 pub mod server;
 pub mod terminate;
 
@@ -34,6 +35,8 @@ pub enum Query {
     Control(Request, oneshot::Sender<Response>),
     /// The status (with kernel counters) and the configuration.
     Snapshot(oneshot::Sender<Snapshot>),
+    /// Rekey these SAs now; one answer each (Err: why it was not started).
+    Rekey(Vec<rekey::Target>, oneshot::Sender<Vec<Result<(), String>>>),
 }
 
 /// The daemon's state as the VICI answers need it.

@@ -29,8 +29,40 @@ fn id_arg(args: &Message, key: &str) -> Option<Option<u32>> {
         .map(|v| v.parse().ok())
 }
 
-/// What to terminate: the control requests and the conn they concern.
-pub fn targets(s: &Snapshot, args: &Message) -> Result<(Vec<Request>, String), String> {
+/// The SAs a `terminate` or `rekey` names.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Selected {
+    /// IKE_SAs, (unique id, conn); `by_name`: only `ike` was given.
+    Ikes {
+        sas: Vec<(u32, String)>,
+        by_name: Option<String>,
+    },
+    /// CHILD_SAs, (unique id, conn).
+    Children(Vec<(u32, String)>),
+}
+
+impl Selected {
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Selected::Ikes { sas, .. } => sas.is_empty(),
+            Selected::Children(c) => c.is_empty(),
+        }
+    }
+
+    /// The conn of the first SA (the one whose log lines are streamed).
+    pub fn conn(&self) -> String {
+        match self {
+            Selected::Ikes { sas, .. } | Selected::Children(sas) => {
+                sas.first().map(|(_, c)| c.clone()).unwrap_or_default()
+            }
+        }
+    }
+}
+
+/// The selectors `ike`, `ike-id`, `child`, `child-id` (`what` names the
+/// command in the error without any of them): a CHILD_SA selector picks
+/// CHILD_SAs (of the IKE_SAs `ike` / `ike-id` narrow to), else IKE_SAs.
+pub fn select(s: &Snapshot, args: &Message, what: &str) -> Result<Selected, String> {
     let ike = args.get_str("ike");
     let child = args.get_str("child");
     let ike_id = id_arg(args, "ike-id");
@@ -39,47 +71,64 @@ pub fn targets(s: &Snapshot, args: &Message) -> Result<(Vec<Request>, String), S
         return Err("invalid unique id".into());
     }
     let (ike_id, child_id) = (ike_id.flatten(), child_id.flatten());
+    if ike.is_none() && child.is_none() && ike_id.is_none() && child_id.is_none() {
+        return Err(format!("missing {what} selector"));
+    }
     let sas = s
         .report
         .ike_sas
         .iter()
         .filter(|sa| ike.is_none_or(|n| n == sa.conn))
         .filter(|sa| ike_id.is_none_or(|id| id == sa.ike_id));
-    let found: Vec<(Request, String)> = if child.is_some() || child_id.is_some() {
-        sas.flat_map(|sa| sa.children.iter())
-            .filter(|c| child.is_none_or(|n| n == c.conn))
-            .filter(|c| child_id.is_none_or(|id| id == c.child_id))
-            .map(|c| {
-                let r = Request::DownChild {
-                    child_id: c.child_id,
-                    conn: Some(c.conn.clone()),
-                };
-                (r, c.conn.clone())
-            })
-            .collect()
-    } else if ike_id.is_some() {
-        sas.map(|sa| {
-            let r = Request::DownIke {
-                ike_id: sa.ike_id,
-                conn: Some(sa.conn.clone()),
-            };
-            (r, sa.conn.clone())
-        })
-        .collect()
-    } else if let Some(name) = ike {
-        // One request for the conn's IKE_SAs (the daemon counts them off).
-        let n = sas.count();
-        let r = Request::Down { conn: name.into() };
-        if n == 0 {
-            Vec::new()
-        } else {
-            vec![(r, name.to_owned())]
-        }
+    Ok(if child.is_some() || child_id.is_some() {
+        Selected::Children(
+            sas.flat_map(|sa| sa.children.iter())
+                .filter(|c| child.is_none_or(|n| n == c.conn))
+                .filter(|c| child_id.is_none_or(|id| id == c.child_id))
+                .map(|c| (c.child_id, c.conn.clone()))
+                .collect(),
+        )
     } else {
-        return Err("missing terminate selector".into());
+        Selected::Ikes {
+            sas: sas.map(|sa| (sa.ike_id, sa.conn.clone())).collect(),
+            by_name: ike.filter(|_| ike_id.is_none()).map(str::to_owned),
+        }
+    })
+}
+
+/// What to terminate: the control requests and the conn they concern.
+pub fn targets(s: &Snapshot, args: &Message) -> Result<(Vec<Request>, String), String> {
+    let sel = select(s, args, "terminate")?;
+    let conn = sel.conn();
+    let reqs = match sel {
+        Selected::Children(c) => c
+            .into_iter()
+            .map(|(child_id, conn)| Request::DownChild {
+                child_id,
+                conn: Some(conn),
+            })
+            .collect(),
+        // One request for the conn's IKE_SAs (the daemon counts them off;
+        // it also stops the conn's `keyingtries` retries).
+        Selected::Ikes {
+            sas,
+            by_name: Some(name),
+        } => {
+            if sas.is_empty() {
+                Vec::new()
+            } else {
+                vec![Request::Down { conn: name }]
+            }
+        }
+        Selected::Ikes { sas, by_name: None } => sas
+            .into_iter()
+            .map(|(ike_id, conn)| Request::DownIke {
+                ike_id,
+                conn: Some(conn),
+            })
+            .collect(),
     };
-    let conn = found.first().map(|(_, c)| c.clone()).unwrap_or_default();
-    Ok((found.into_iter().map(|(r, _)| r).collect(), conn))
+    Ok((reqs, conn))
 }
 
 pub async fn terminate(

@@ -311,7 +311,7 @@ fn list_conn_like_charon() {
 
 /// A scripted daemon loop: answers snapshots, records control requests,
 /// and logs a line (through the VICI log layer) before answering an `up`.
-fn scripted_loop() -> (
+pub(super) fn scripted_loop() -> (
     tokio::sync::mpsc::Sender<super::Query>,
     tokio::task::JoinHandle<Vec<crate::daemon::control::Request>>,
 ) {
@@ -325,6 +325,17 @@ fn scripted_loop() -> (
             match q {
                 Query::Snapshot(t) => {
                     let _ = t.send(snapshot());
+                }
+                Query::Rekey(targets, t) => {
+                    // Only CHILD_SA {3} can be rekeyed here.
+                    let r = targets
+                        .iter()
+                        .map(|t| match t {
+                            super::rekey::Target::Child(3) => Ok(()),
+                            t => Err(format!("{t:?} refused")),
+                        })
+                        .collect();
+                    let _ = t.send(r);
                 }
                 Query::Control(r, t) => {
                     if let Request::Up { conn } = &r {
@@ -351,7 +362,7 @@ fn scripted_loop() -> (
 }
 
 /// A client's way out, registered for `names`, and what reaches it.
-fn client(names: &[&str]) -> (Out, tokio::sync::mpsc::Receiver<Packet>) {
+pub(super) fn client(names: &[&str]) -> (Out, tokio::sync::mpsc::Receiver<Packet>) {
     let (tx, rx) = tokio::sync::mpsc::channel(64);
     let out = Out::new(tx);
     for n in names {
@@ -371,7 +382,7 @@ fn drained(rx: &mut tokio::sync::mpsc::Receiver<Packet>) -> Vec<(String, Message
     v
 }
 
-fn args(kv: &[(&str, &str)]) -> Message {
+pub(super) fn args(kv: &[(&str, &str)]) -> Message {
     let mut m = Message::new();
     for (k, v) in kv {
         m.kv(k, v);

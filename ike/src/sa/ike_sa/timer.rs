@@ -2,8 +2,9 @@
 //! what happens when one is due. The endpoint keeps every SA's next deadline
 //! in one ordered table, so finding the next one costs O(log n), not a scan.
 
+use super::create_child::CreateReq;
 use super::{IkeSa, Queued};
-use crate::sa::api::{CoreSettings, Transmit};
+use crate::sa::api::{CoreSettings, RekeyError, Transmit};
 use crate::sa::child::ChildState;
 use crate::sa::ctx::{Action, Ctx};
 use std::time::Instant;
@@ -159,6 +160,42 @@ impl IkeSa {
                 }
             }
         }
+    }
+
+    /// A rekey asked for by a command (VICI `rekey`): the rekey timer's own
+    /// path, taken now. `child`: that CHILD_SA, else this IKE_SA.
+    pub(in crate::sa) fn rekey_now(
+        &mut self,
+        ctx: &mut Ctx,
+        now: Instant,
+        child: Option<u32>,
+    ) -> Result<(), RekeyError> {
+        if !self.is_established() || self.superseded.is_some() {
+            return Err(RekeyError::NotEstablished);
+        }
+        let timer = match child {
+            None => {
+                let queued = self
+                    .window
+                    .queue
+                    .iter()
+                    .any(|q| matches!(q, Queued::RekeyIke));
+                let out = matches!(self.create, Some(CreateReq::Ike { .. }));
+                if queued || out {
+                    return Err(RekeyError::InProgress);
+                }
+                Timer::RekeyIke
+            }
+            Some(id) => match self.children.iter().find(|c| c.id == id) {
+                None => return Err(RekeyError::NoSuchChild(id)),
+                Some(c) if c.state != ChildState::Installed => {
+                    return Err(RekeyError::InProgress);
+                }
+                Some(_) => Timer::RekeyChild(id),
+            },
+        };
+        self.fire(ctx, now, timer);
+        Ok(())
     }
 
     /// The conns of this IKE_SA and its CHILD_SAs (for restarts).
