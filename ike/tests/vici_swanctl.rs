@@ -136,6 +136,47 @@ fn swanctl_on_loopback() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", text(&o));
+    // An end-entity certificate whose key ipsec.secrets names (after a
+    // reload): has_privkey.
+    std::fs::create_dir_all(ipsec_d.join("private")).unwrap();
+    let o = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+        .args(["ec_paramgen_curve:prime256v1", "-nodes"])
+        .arg("-keyout")
+        .arg(ipsec_d.join("private/moon.key"))
+        .arg("-out")
+        .arg(ipsec_d.join("certs/moon.pem"))
+        .args(["-days", "2", "-subj", "/C=CH/O=iked lab/CN=moon"])
+        .args(["-addext", "basicConstraints=CA:FALSE"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    std::fs::write(
+        d.dir.join("ipsec.secrets"),
+        "moon sun : PSK \"vici-never-printed\"\n: ECDSA moon.key\n",
+    )
+    .unwrap();
+    let o = d.swanctl(&["--reload-settings"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = d.swanctl(&["--list-certs", "--raw"]);
+    let raw = text(&o);
+    let events: Vec<&str> = raw
+        .lines()
+        .filter(|l| l.starts_with("list-cert event"))
+        .collect();
+    assert_eq!(events.len(), 2, "{raw}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.starts_with("list-cert event {type=X509 flag=CA data=")),
+        "{raw}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e.starts_with("list-cert event {type=X509 flag=NONE has_privkey=yes data=")),
+        "{raw}"
+    );
     let o = d.swanctl(&["--list-certs"]);
     let certs = text(&o);
     eprintln!("swanctl --list-certs:\n{certs}");
@@ -144,6 +185,23 @@ fn swanctl_on_loopback() {
     assert!(
         certs.contains("  subject:  \"C=CH, O=iked lab, CN=iked lab CA\""),
         "{certs}"
+    );
+    assert!(
+        certs.contains("List of X.509 End Entity Certificates"),
+        "{certs}"
+    );
+    assert!(
+        certs.contains("  subject:  \"C=CH, O=iked lab, CN=moon\""),
+        "{certs}"
+    );
+    assert!(
+        certs.contains("  pubkey:    ECDSA 256 bits, has private key\n"),
+        "{certs}"
+    );
+    assert_eq!(
+        certs.matches("has private key").count(),
+        1,
+        "not the CA's: {certs}"
     );
 
     // A malformed packet ends that client, not the daemon.

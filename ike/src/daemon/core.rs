@@ -70,6 +70,14 @@ pub trait Core {
     fn pool_stats(&self, _pool: &str, _range: &conf::values::TsAddr) -> (usize, usize, usize) {
         (0, 0, 0)
     }
+    /// A pool's leases: (address, identity, online), by address.
+    fn pool_leases(&self, _pool: &str) -> Vec<(IpAddr, String, bool)> {
+        Vec::new()
+    }
+    /// The public halves of the private keys the core holds (`has_privkey`).
+    fn key_publics(&self) -> Vec<pki::PublicKey> {
+        Vec::new()
+    }
 }
 
 /// Where certificates and keys live: `$IKED_IPSEC_D`, else strongSwan's `/etc/ipsec.d`.
@@ -173,6 +181,13 @@ impl Core for crate::sa::Endpoint {
     }
     fn virtual_ips(&self, ike_id: u32) -> (Vec<IpAddr>, Vec<IpAddr>) {
         crate::sa::Endpoint::virtual_ips(self, ike_id)
+    }
+    fn pool_leases(&self, pool: &str) -> Vec<(IpAddr, String, bool)> {
+        crate::sa::Endpoint::pool_leases(self, pool)
+    }
+    fn key_publics(&self) -> Vec<pki::PublicKey> {
+        let c = crate::sa::Endpoint::credentials(self);
+        c.keys.iter().map(|k| k.public_key().clone()).collect()
     }
     fn status(&self, now: Instant) -> Vec<IkeStatus> {
         crate::sa::Endpoint::status(self, now)

@@ -706,6 +706,9 @@ impl<C: Core> Daemon<C> {
             rekey_in_secs: s.rekey_in_secs,
             local_vips,
             remote_vips,
+            nat_local: s.nat_local,
+            nat_remote: s.nat_remote,
+            nat_fake: s.nat_fake,
             children,
         }
     }

@@ -142,6 +142,13 @@ pub struct IkeSaView {
     pub local_vips: Vec<IpAddr>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub remote_vips: Vec<IpAddr>,
+    /// This host / the peer is behind a NAT; we fake one (`forceencaps`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub nat_local: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub nat_remote: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub nat_fake: bool,
     pub children: Vec<ChildSaView>,
 }
 

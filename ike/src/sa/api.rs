@@ -371,5 +371,10 @@ pub struct IkeStatus {
     pub established_secs_ago: Option<u64>,
     /// Seconds until this IKE_SA is rekeyed (None: no rekey scheduled).
     pub rekey_in_secs: Option<u64>,
+    /// NAT detection (RFC 7296 §2.23): this host / the peer is behind a NAT,
+    /// and whether we fake one (`forceencaps=yes`).
+    pub nat_local: bool,
+    pub nat_remote: bool,
+    pub nat_fake: bool,
     pub children: Vec<ChildStatus>,
 }

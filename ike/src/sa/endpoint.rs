@@ -73,6 +73,11 @@ impl Endpoint {
         self.ctx.creds = creds;
     }
 
+    /// The credentials in use (for status: which certificates have keys).
+    pub fn credentials(&self) -> &Arc<crate::creds::Credentials> {
+        &self.ctx.creds
+    }
+
     /// The kernel's routing table, for conns with an unspecified local address.
     pub fn set_routes(&mut self, routes: Box<dyn RouteLookup + Send>) {
         self.ctx.routes = routes;
@@ -741,6 +746,11 @@ impl Endpoint {
     /// A pool (`rightsourceip=` text and range): (size, online, offline).
     pub fn pool_stats(&self, pool: &str, range: &conf::values::TsAddr) -> (usize, usize, usize) {
         self.ctx.pools.stats(pool, range)
+    }
+
+    /// A pool's leases (`rightsourceip=` text): (address, identity, online), by address.
+    pub fn pool_leases(&self, pool: &str) -> Vec<(IpAddr, String, bool)> {
+        self.ctx.pools.leases(pool)
     }
 
     pub fn status(&self, now: Instant) -> Vec<IkeStatus> {

@@ -81,6 +81,21 @@ impl Pools {
         })
     }
 
+    /// A pool's leases for status (VICI `get-pools leases`): (address,
+    /// identity, online), by address.
+    pub fn leases(&self, key: &str) -> Vec<(IpAddr, String, bool)> {
+        let Some(pool) = self.pools.get(key) else {
+            return Vec::new();
+        };
+        let mut v: Vec<(IpAddr, String, bool)> = pool
+            .leases
+            .iter()
+            .map(|(id, a)| (*a, id.clone(), pool.online.contains_key(a)))
+            .collect();
+        v.sort();
+        v
+    }
+
     /// Answers a CP(CFG_REQUEST) of peer `who` from the conn's `rightsourceip=`
     /// and `rightdns=` and strongswan.conf's `dns1/2`, `nbns1/2` (`global`):
     /// the CP reply and the addresses (recorded in `vips`).
@@ -325,8 +340,16 @@ mod tests {
                 .contains(&A::InternalIp4Nbns(Some("198.51.100.137".parse().unwrap())))
         );
         assert_eq!(pools.online("10.3.0.0/28"), 1);
+        let carol = |online| vec![("10.3.0.1".parse().unwrap(), "carol".to_string(), online)];
+        assert_eq!(pools.leases("10.3.0.0/28"), carol(true));
         pools.release(&mut vips);
         assert_eq!(pools.online("10.3.0.0/28"), 0);
+        assert_eq!(
+            pools.leases("10.3.0.0/28"),
+            carol(false),
+            "kept for carol, offline"
+        );
+        assert!(pools.leases("10.9.0.0/28").is_empty());
     }
 
     #[test]

@@ -404,6 +404,9 @@ fn ike_status(conn: &str, ike_id: u32) -> IkeStatus {
         proposal: "AES_GCM_16_256/PRF_HMAC_SHA2_384/ECP_384".into(),
         established_secs_ago: Some(65),
         rekey_in_secs: Some(3600),
+        nat_local: false,
+        nat_remote: true,
+        nat_fake: false,
         children: vec![ChildStatus {
             conn: conn.into(),
             child_id: ike_id,

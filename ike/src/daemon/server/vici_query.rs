@@ -4,6 +4,7 @@
 
 use super::Daemon;
 use crate::daemon::core::Core;
+use std::sync::Arc;
 use std::time::Instant;
 use tracing::info;
 
@@ -20,6 +21,7 @@ impl<C: Core> Daemon<C> {
                     addrs: self.addrs.clone(),
                     scheduled: self.waiters.len() + self.retries.len(),
                     pools: self.pools(),
+                    key_publics: Arc::new(self.core.key_publics()),
                 };
                 let _ = tx.send(s);
             }
@@ -64,12 +66,14 @@ impl<C: Core> Daemon<C> {
                 continue;
             }
             let (size, online, offline) = self.core.pool_stats(&name, p);
+            let leases = self.core.pool_leases(&name);
             v.push(crate::daemon::vici::PoolView {
                 name,
                 base,
                 size,
                 online,
                 offline,
+                leases,
             });
         }
         v

@@ -61,14 +61,15 @@ pub async fn handle(
             }
             Message::new()
         }
-        "get-pools" => get_pools(&snapshot(q).await?),
+        "get-pools" => get_pools(&snapshot(q).await?, args),
         "list-certs" => {
             let s = snapshot(q).await?;
-            let config = s.config.clone();
+            let (config, keys) = (s.config.clone(), s.key_publics.clone());
             let dir = crate::daemon::core::ipsec_d();
-            let certs = tokio::task::spawn_blocking(move || super::certs::load(&dir, &config))
-                .await
-                .unwrap_or_default();
+            let certs =
+                tokio::task::spawn_blocking(move || super::certs::load(&dir, &config, &keys))
+                    .await
+                    .unwrap_or_default();
             for m in super::certs::list_certs(&certs, args) {
                 out.event("list-cert", m).await?;
             }
@@ -321,16 +322,30 @@ pub fn stats(s: &Snapshot, now: SystemTime) -> Message {
     m
 }
 
-/// `get-pools`: each pool with its base, size and leases (iked keeps no
-/// per-lease list for `leases`).
-pub fn get_pools(s: &Snapshot) -> Message {
+/// `get-pools`: each pool (or the one `name` asks for) with its base, size
+/// and lease counts, and with `leases = yes` each lease: its address, the
+/// identity it belongs to, online or offline.
+pub fn get_pools(s: &Snapshot, args: &Message) -> Message {
+    let with_leases = args.get_str("leases") == Some("yes");
+    let name = args.get_str("name");
     let mut m = Message::new();
-    for p in &s.pools {
+    for p in s.pools.iter().filter(|p| name.is_none_or(|n| n == p.name)) {
         let mut pool = Message::new();
         pool.kv("base", p.base.to_string())
             .kv("size", p.size.to_string())
             .kv("online", p.online.to_string())
             .kv("offline", p.offline.to_string());
+        if with_leases {
+            let mut leases = Message::new();
+            for (i, (addr, id, online)) in p.leases.iter().enumerate() {
+                let mut l = Message::new();
+                l.kv("address", addr.to_string())
+                    .kv("identity", id)
+                    .kv("status", if *online { "online" } else { "offline" });
+                leases.section(&i.to_string(), l);
+            }
+            pool.section("leases", leases);
+        }
         m.section(&p.name, pool);
     }
     m
@@ -456,6 +471,17 @@ pub fn ike_sa(config: &conf::Config, sa: &IkeSaView, children: bool) -> Message 
     }
     m.kv("initiator-spi", &sa.spi_i)
         .kv("responder-spi", &sa.spi_r);
+    // Each flag only when set, as charon sends them.
+    for (k, on) in [
+        ("nat-local", sa.nat_local),
+        ("nat-remote", sa.nat_remote),
+        ("nat-fake", sa.nat_fake),
+        ("nat-any", sa.nat_local || sa.nat_remote || sa.nat_fake),
+    ] {
+        if on {
+            m.kv(k, "yes");
+        }
+    }
     put_algs(&mut m, &parse_suite(&sa.proposal));
     if let Some(e) = sa.established_secs_ago {
         m.kv("established", e.to_string());

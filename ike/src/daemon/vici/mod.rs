@@ -49,6 +49,8 @@ pub struct Snapshot {
     pub scheduled: usize,
     /// Virtual-IP pools (`rightsourceip=`), in config order.
     pub pools: Vec<PoolView>,
+    /// The public halves of the private keys iked holds (`has_privkey`).
+    pub key_publics: Arc<Vec<pki::PublicKey>>,
 }
 
 /// A virtual-IP pool as `get-pools` shows it.
@@ -61,6 +63,8 @@ pub struct PoolView {
     pub size: usize,
     pub online: usize,
     pub offline: usize,
+    /// (address, identity, online), by address.
+    pub leases: Vec<(IpAddr, String, bool)>,
 }
 
 /// A client's way out: its packets in order (one writer task drains them),

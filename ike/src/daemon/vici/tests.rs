@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 
 const CONF: &str = "conn gw\n  left=192.0.2.1\n  leftsubnet=10.1.0.0/16\n  leftid=moon\n  right=192.0.2.2\n  rightsubnet=10.2.0.0/16\n  rightid=sun\n  authby=psk\n  auto=add\n";
 
-fn snapshot() -> Snapshot {
+pub(super) fn snapshot() -> Snapshot {
     let src = conf::MemSource::default().with("/c", CONF);
     let config = conf::load_from(&src, std::path::Path::new("/c"), None).unwrap();
     let child = ChildSaView {
@@ -56,6 +56,9 @@ fn snapshot() -> Snapshot {
         rekey_in_secs: Some(13491),
         local_vips: vec![],
         remote_vips: vec!["10.3.0.1".parse().unwrap()],
+        nat_local: false,
+        nat_remote: true,
+        nat_fake: false,
         children: vec![child],
     };
     let mut half = sa.clone();
@@ -86,11 +89,17 @@ fn snapshot() -> Snapshot {
             size: 14,
             online: 2,
             offline: 1,
+            leases: vec![
+                ("10.3.0.1".parse().unwrap(), "carol".into(), true),
+                ("10.3.0.2".parse().unwrap(), "dave".into(), true),
+                ("10.3.0.3".parse().unwrap(), "eve".into(), false),
+            ],
         }],
+        key_publics: Arc::default(),
     }
 }
 
-fn keys(m: &Message) -> Vec<&str> {
+pub(super) fn keys(m: &Message) -> Vec<&str> {
     m.items.iter().map(|(k, _)| k.as_str()).collect()
 }
 
@@ -186,6 +195,8 @@ fn list_sa_like_charon() {
             "initiator",
             "initiator-spi",
             "responder-spi",
+            "nat-remote",
+            "nat-any",
             "encr-alg",
             "encr-keysize",
             "integ-alg",
@@ -206,6 +217,8 @@ fn list_sa_like_charon() {
         ("remote-id", "sun"),
         ("initiator", "yes"),
         ("initiator-spi", "0dcfa4e9bf4f0700"),
+        ("nat-remote", "yes"),
+        ("nat-any", "yes"),
         ("encr-alg", "AES_CBC"),
         ("encr-keysize", "256"),
         ("dh-group", "MODP_2048"),
@@ -257,6 +270,22 @@ fn list_sa_like_charon() {
         keys(e)[8..11],
         ["remote-id", "remote-eap-id", "initiator"],
         "after remote-id, as the README lists it"
+    );
+    // forceencaps: a faked NAT; nothing set, no flag at all.
+    let mut nat = s.clone();
+    let v = &mut nat.report.ike_sas[0];
+    (v.nat_local, v.nat_remote, v.nat_fake) = (true, false, true);
+    let n = list_sas(&nat, None, Some(1));
+    let n = n[0].get_section("gw").unwrap();
+    assert_eq!(keys(n)[12..15], ["nat-local", "nat-fake", "nat-any"]);
+    nat.report.ike_sas[0].nat_local = false;
+    nat.report.ike_sas[0].nat_fake = false;
+    let n = list_sas(&nat, None, Some(1));
+    let n = n[0].get_section("gw").unwrap();
+    assert!(
+        keys(n).iter().all(|k| !k.starts_with("nat-")),
+        "{:?}",
+        keys(n)
     );
     let half = all[1].get_section("gw").unwrap();
     assert_eq!(half.get_str("state"), Some("CONNECTING"));
@@ -672,7 +701,7 @@ fn sa_event_layouts() {
 
 #[test]
 fn get_pools_like_charon() {
-    let m = get_pools(&snapshot());
+    let m = get_pools(&snapshot(), &Message::new());
     assert_eq!(keys(&m), ["10.3.0.0/28"]);
     let p = m.get_section("10.3.0.0/28").unwrap();
     assert_eq!(keys(p), ["base", "size", "online", "offline"]);
@@ -685,71 +714,25 @@ fn get_pools_like_charon() {
         ],
         [Some("10.3.0.0"), Some("14"), Some("2"), Some("1")]
     );
-}
-
-/// `list-certs` from an ipsec.d made with openssl: cacerts/ as CA, certs/
-/// as end entities, the DER in `data`, the filters.
-#[test]
-fn list_certs_from_ipsec_d() {
-    use super::certs::{list_certs, load};
-    let dir = std::env::temp_dir().join(format!("iked-vici-certs-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    for sub in ["cacerts", "certs"] {
-        std::fs::create_dir_all(dir.join(sub)).unwrap();
-    }
-    let mk = |out: &str, cn: &str, ca: bool| {
-        let o = std::process::Command::new("openssl")
-            .args([
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-nodes",
-            ])
-            .arg("-keyout")
-            .arg(dir.join(format!("{cn}.key")))
-            .arg("-out")
-            .arg(dir.join(out))
-            .args(["-days", "2", "-subj", &format!("/CN={cn}"), "-addext"])
-            .arg(if ca {
-                "basicConstraints=critical,CA:TRUE"
-            } else {
-                "basicConstraints=CA:FALSE"
-            })
-            .output()
-            .expect("openssl (apt-get install openssl)");
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    };
-    mk("cacerts/ca.pem", "Lab CA", true);
-    mk("certs/moon.pem", "moon", false);
-    std::fs::write(dir.join("certs/junk.pem"), "not a certificate").unwrap();
-    let s = snapshot();
-    let certs = load(&dir, &s.config);
-    assert_eq!(certs.len(), 2, "the junk file is left out: {certs:?}");
-    let all = list_certs(&certs, &Message::new());
-    assert_eq!(all.len(), 2);
-    assert_eq!(keys(&all[0]), ["type", "flag", "data"]);
     assert_eq!(
-        (all[0].get_str("type"), all[0].get_str("flag")),
-        (Some("X509"), Some("CA"))
+        get_pools(&snapshot(), &args(&[("name", "other")])),
+        Message::new()
     );
-    assert_eq!(all[1].get_str("flag"), Some("NONE"));
-    let Some(Item::Value(der)) = all[1].get("data") else {
-        panic!("no data")
-    };
+    let m = get_pools(&snapshot(), &args(&[("leases", "yes")]));
+    let p = m.get_section("10.3.0.0/28").unwrap();
+    assert_eq!(keys(p), ["base", "size", "online", "offline", "leases"]);
+    let l = p.get_section("leases").unwrap();
+    assert_eq!(keys(l), ["0", "1", "2"]);
+    let eve = l.get_section("2").unwrap();
+    assert_eq!(keys(eve), ["address", "identity", "status"]);
     assert_eq!(
-        pki::Certificate::from_der(der).unwrap().subject.to_string(),
-        "CN=moon"
+        [
+            eve.get_str("address"),
+            eve.get_str("identity"),
+            eve.get_str("status")
+        ],
+        [Some("10.3.0.3"), Some("eve"), Some("offline")]
     );
-    let f = |kv: &[(&str, &str)]| list_certs(&certs, &args(kv)).len();
-    assert_eq!(f(&[("type", "X509"), ("flag", "CA")]), 1);
-    assert_eq!(f(&[("flag", "NONE")]), 1);
-    assert_eq!(f(&[("type", "X509_CRL")]), 0);
-    assert_eq!(f(&[("subject", "CN=moon")]), 1);
-    assert_eq!(f(&[("subject", "CN=sun")]), 0);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

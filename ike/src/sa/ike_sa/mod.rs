@@ -583,6 +583,9 @@ impl IkeSa {
                 .rekey_at
                 .filter(|_| self.is_established())
                 .map(|t| t.saturating_duration_since(now).as_secs()),
+            nat_local: self.nat_local,
+            nat_remote: self.nat_remote,
+            nat_fake: self.conn.forceencaps,
             children: self
                 .children
                 .iter()
