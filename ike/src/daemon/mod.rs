@@ -31,6 +31,7 @@ pub mod scripts;
 pub mod server;
 pub mod status;
 pub mod vici;
+pub mod xfrm_build;
 
 pub use logging::LogHandle;
 

@@ -186,7 +186,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("iked-updown-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let out = dir.join("out");
-        let mut c = crate::daemon::kernel::tests::install(
+        let mut c = crate::daemon::xfrm_build::tests::install(
             crate::sa::Mode::Tunnel,
             crate::crypto::Encr::ChaCha20Poly1305,
             None,
