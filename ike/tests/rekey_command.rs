@@ -43,6 +43,7 @@ fn an_ike_sa_rekeyed_by_command_has_new_spis_on_both_ends() {
     p.run_clean();
     let (a, b) = (p.a.status(p.now), p.b.status(p.now));
     assert_eq!((a.len(), b.len()), (1, 1), "the old IKE_SA is deleted");
+    assert_ne!(a[0].ike_id, ike, "a new IKE_SA, with its own unique id");
     assert_ne!(
         (a[0].spi_i, a[0].spi_r),
         (before[0].spi_i, before[0].spi_r),
