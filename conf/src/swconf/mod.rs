@@ -24,7 +24,7 @@ pub mod syntax;
 pub mod value;
 
 pub use charon::{CharonSettings, DEFAULT_VICI_SOCKET, Retransmit};
-pub use logger::{LogTarget, Logger};
+pub use logger::{LogTarget, Logger, LoggerOptions};
 
 use crate::diag::{Diagnostic, Diags, Location};
 use crate::syntax::Source;

@@ -264,14 +264,38 @@ fn loggers_and_their_levels() {
     assert_eq!(l[4].target, LogTarget::Syslog("auth".into()));
     assert_eq!((l[4].level("ike"), l[4].level("net")), (0, -1));
     assert_eq!(l[5].target, LogTarget::Journal);
+    assert_eq!(l[0].options.time_format.as_deref(), Some("%b %e %T"));
+    assert!(l[0].options.append && !l[0].options.ike_name);
+    assert_eq!(l[3].options.identifier.as_deref(), Some("charon"));
     let want = [
-        "/s.conf:3:5: warning: charon.filelog./var/log/charon.log: iked logs to stderr (the journal, under systemd): this logger's levels apply there, the file /var/log/charon.log is not written",
-        "/s.conf:4:7: warning: charon.filelog./var/log/charon.log.time_format: not implemented by iked",
         "/s.conf:10:7: warning: charon.filelog.stderr.iek: unknown setting, ignored (did you mean 'ike'?)",
-        "/s.conf:17:5: warning: charon.syslog.identifier: not implemented by iked",
-        "/s.conf:18:5: warning: charon.syslog.daemon: iked logs to stderr (the journal, under systemd): this logger's levels apply there, the syslog facility 'daemon' is not used",
-        "/s.conf:20:5: warning: charon.syslog.auth: iked logs",
         "/s.conf:26:15: charon.journal.default: 9 is out of range (-1 to 4): a log level",
+    ];
+    assert_eq!(d.len(), want.len(), "{d:#?}");
+    for (got, w) in d.iter().zip(want) {
+        assert!(got.starts_with(w), "{got}\n  expected {w}");
+    }
+}
+
+#[test]
+fn logger_options_are_typed_and_checked() {
+    let (s, d) = load(&[(
+        "/s.conf",
+        "charon {\n  filelog {\n    f {\n      path = /var/log/iked.log\n      append = no\n      ike_name = yes\n      log_level = yes\n      time_add_ms = yes\n      flush_line = yes\n      json = yes\n    }\n    g {\n      time_precision = ns\n      append = maybe\n    }\n  }\n  syslog {\n    local3 {\n      ike_name = yes\n    }\n    nowhere {\n      ike = 2\n    }\n  }\n}\n",
+    )]);
+    let l = &s.charon.loggers;
+    assert_eq!(l[0].target, LogTarget::File("/var/log/iked.log".into()));
+    let o = &l[0].options;
+    assert!(!o.append && o.ike_name && o.log_level);
+    assert_eq!(o.time_precision.as_deref(), Some("ms"));
+    assert_eq!(l[2].target, LogTarget::Syslog("local3".into()));
+    assert!(l[2].options.ike_name);
+    assert_eq!(l.len(), 3, "the section 'nowhere' is no facility: {l:#?}");
+    let want = [
+        "/s.conf:10:7: warning: charon.filelog.f.json: not implemented by iked",
+        "/s.conf:13:24: charon.filelog.g.time_precision: 'ns' is not ms or us",
+        "/s.conf:14:16: charon.filelog.g.append: 'maybe' is not a boolean",
+        "/s.conf:21:5: charon.syslog.nowhere: 'nowhere' is not a syslog facility",
     ];
     assert_eq!(d.len(), want.len(), "{d:#?}");
     for (got, w) in d.iter().zip(want) {

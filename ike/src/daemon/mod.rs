@@ -132,6 +132,12 @@ pub fn run_with<C: core::Core>(
     if !opts.secrets.exists() {
         tracing::warn!(target: "cfg", "{}: secrets file not found", opts.secrets.display());
     }
+    let (port, natt) = opts.ports(&config);
+    if (port, natt) != (500, 4500) {
+        // The protocol core sends its own requests from 500 / 4500 and to
+        // the peer's 500 / 4500 (rightikeport= is not applied either).
+        tracing::warn!(target: "cfg", "iked listens on ports {port}/{natt} and answers there, but initiating from other ports than 500/4500 is not implemented: IKE_SAs this host initiates are sent from 500/4500 and have no socket to leave by");
+    }
     // The daemon's loop (protocol core, key exchange, netlink) runs on this
     // thread inside block_on; the socket readers and control clients are tasks
     // on two worker threads, so datagrams are drained from the kernel (into a

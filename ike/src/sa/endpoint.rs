@@ -171,6 +171,10 @@ impl Endpoint {
     fn with_sa<R>(&mut self, key: Spi, f: impl FnOnce(&mut IkeSa, &mut Ctx) -> R) -> Option<R> {
         let mark = self.ctx.events.len();
         let sa = self.sas.get_mut(&key)?;
+        // Names the IKE_SA in the lines logged meanwhile (daemon::logging).
+        let _span =
+            tracing::error_span!(target: "iked_sa", "ike_sa", name = %sa.conn.name, id = sa.id)
+                .entered();
         let r = f(sa, &mut self.ctx);
         self.settle(key, mark);
         Some(r)
