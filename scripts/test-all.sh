@@ -14,6 +14,10 @@ command -v openssl >/dev/null || need_apt+=(openssl)
 # the pki crate links the system OpenSSL (RSA PKCS#1 v1.5 SHA-1 signing, AUTH method 1)
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 [ -e /usr/include/openssl/ssl.h ] || need_apt+=(libssl-dev)
+# ike/tests/deb_package.rs builds the .deb (packaging/build-deb.sh) and lints it
+command -v fakeroot >/dev/null || need_apt+=(fakeroot)
+command -v dpkg-shlibdeps >/dev/null || need_apt+=(dpkg-dev)
+command -v lintian >/dev/null || need_apt+=(lintian)
 if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -q && apt-get install -y -q "${need_apt[@]}"
 fi

@@ -7,6 +7,7 @@
 //! - [`crypto::registry`]: the transform registry ("provider") that maps IANA
 //!   transform IDs to implementations.
 
+pub mod cli;
 pub mod creds;
 pub mod crypto;
 pub mod daemon;

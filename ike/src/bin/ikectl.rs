@@ -1,48 +1,12 @@
 //! ikectl: control iked over its Unix socket. Argument parsing only.
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
+use ike::cli::{IkectlArgs as Args, IkectlCmd as Cmd};
 use ike::daemon::control::{self, Request};
 use ike::daemon::status;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
-
-#[derive(Parser, Debug)]
-#[command(name = "ikectl", version, about = "Control the iked IKEv2 daemon")]
-struct Args {
-    /// iked's control socket (default: $IKED_CTL, else /run/iked.ctl).
-    #[arg(long = "ctl", value_name = "PATH")]
-    ctl: Option<PathBuf>,
-    #[command(subcommand)]
-    cmd: Cmd,
-}
-
-#[derive(Subcommand, Debug)]
-enum Cmd {
-    /// IKE_SAs and CHILD_SAs (strongSwan's `ipsec status` format, or JSON).
-    Status {
-        #[arg(long)]
-        json: bool,
-    },
-    /// Status with the daemon, the conns and kernel counters.
-    Statusall {
-        #[arg(long)]
-        json: bool,
-    },
-    /// Initiate a conn and wait for the outcome.
-    Up { name: String },
-    /// Close a conn's IKE_SAs (and their CHILD_SAs): NAME; one IKE_SA by its
-    /// unique id: NAME[N]; one CHILD_SA: NAME{N} (as `ipsec down`).
-    Down { name: String },
-    /// Install a conn's trap policies (a shunt's policies), like `ipsec route`.
-    Route { name: String },
-    /// Remove them again, like `ipsec unroute`.
-    Unroute { name: String },
-    /// Re-read ipsec.conf / ipsec.secrets (a broken file keeps the old configuration).
-    Reload,
-    /// Stop iked (it deletes its SAs first).
-    Stop,
-}
 
 fn main() -> ExitCode {
     let args = Args::parse();

@@ -1,43 +1,9 @@
 //! iked: the IKEv2 keying daemon. Argument parsing only; the work is in the `ike` crate.
 
 use clap::Parser;
-use ike::daemon::{Options, StrongswanConf, control};
-use std::path::PathBuf;
+use ike::cli::IkedArgs as Args;
+use ike::daemon::{Options, StrongswanConf};
 use std::process::ExitCode;
-
-#[derive(Parser, Debug)]
-#[command(
-    name = "iked",
-    version,
-    about = "IKEv2 keying daemon reading strongSwan's ipsec.conf / ipsec.secrets"
-)]
-struct Args {
-    /// Parse and validate the configuration, print one line per conn, and exit
-    /// (0: valid, 1: errors, all of them printed).
-    #[arg(long)]
-    check_config: bool,
-    /// ipsec.conf to read.
-    #[arg(long = "config", value_name = "PATH", default_value = conf::DEFAULT_CONF)]
-    config: PathBuf,
-    /// ipsec.secrets to read.
-    #[arg(long = "secrets", value_name = "PATH", default_value = conf::DEFAULT_SECRETS)]
-    secrets: PathBuf,
-    /// strongswan.conf to read (its `charon` section). Default: $STRONGSWAN_CONF,
-    /// else /etc/strongswan.conf if it exists. A file named here or in
-    /// STRONGSWAN_CONF must exist.
-    #[arg(long = "strongswan-conf", value_name = "PATH")]
-    strongswan_conf: Option<PathBuf>,
-    /// Control socket (root-only) for ikectl and ipsec.
-    #[arg(long = "ctl", value_name = "PATH", default_value = control::DEFAULT_CTL)]
-    ctl: PathBuf,
-    /// UDP port for IKE (overrides strongswan.conf's charon.port; default 500).
-    #[arg(long, value_name = "PORT")]
-    port: Option<u16>,
-    /// UDP port for NAT traversal, non-ESP marker and ESP-in-UDP (overrides
-    /// charon.port_nat_t; default 4500).
-    #[arg(long = "natt-port", value_name = "PORT")]
-    natt_port: Option<u16>,
-}
 
 fn main() -> ExitCode {
     let args = Args::parse();
