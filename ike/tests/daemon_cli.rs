@@ -154,6 +154,13 @@ fn control_status_reload_and_stop() {
     let mut lab = Lab::new("a");
     lab.start();
     assert_eq!(mode(&lab.ctl()), 0o600, "control socket must be root-only");
+    // Ports other than 500/4500 are said to serve answers only.
+    assert!(
+        lab.log()
+            .contains("initiating from other ports than 500/4500 is not implemented"),
+        "{}",
+        lab.log()
+    );
 
     let (out, _) = text(&lab.ikectl(&["status"]));
     assert_eq!(out, "Security Associations (0 up, 0 connecting):\n  none\n");

@@ -198,11 +198,11 @@ pub(super) fn loggers(w: &mut Walk<'_>, charon: &Section, ns: &str) -> Vec<Logge
             let path = format!("{ns}.syslog.{}", s.name);
             if !is_facility(&s.name) {
                 if let Some(loc) = &s.loc {
-                    w.err(
-                        loc,
-                        &path,
+                    w.diags.warn(
+                        loc.clone(),
+                        Some(&path),
                         format!(
-                            "'{}' is not a syslog facility (daemon, auth, authpriv, user, local0 .. local7, ...)",
+                            "'{}' is not a syslog facility (daemon, auth, authpriv, user, local0 .. local7, ...): this logger is ignored",
                             s.name
                         ),
                     );

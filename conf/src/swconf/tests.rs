@@ -295,7 +295,7 @@ fn logger_options_are_typed_and_checked() {
         "/s.conf:10:7: warning: charon.filelog.f.json: not implemented by iked",
         "/s.conf:13:24: charon.filelog.g.time_precision: 'ns' is not ms or us",
         "/s.conf:14:16: charon.filelog.g.append: 'maybe' is not a boolean",
-        "/s.conf:21:5: charon.syslog.nowhere: 'nowhere' is not a syslog facility",
+        "/s.conf:21:5: warning: charon.syslog.nowhere: 'nowhere' is not a syslog facility",
     ];
     assert_eq!(d.len(), want.len(), "{d:#?}");
     for (got, w) in d.iter().zip(want) {
