@@ -249,3 +249,29 @@ fn keep_alive_sets_the_nat_t_keepalive_interval() {
     assert!((9..=10).contains(&ten), "{ten}");
     assert_eq!(run("charon {\n  keep_alive = 0\n}\n"), 0);
 }
+
+#[test]
+fn fragment_size_bounds_the_ike_datagrams() {
+    // 30 subnets on one side: an IKE_AUTH of about 800 octets, under the
+    // default 1280 (30 selector pairs, under the cap of 128).
+    let nets = (0..30)
+        .map(|i| format!("10.1.{i}.0/24"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let conf = NET.replace("leftsubnet=10.1.0.0/16", &format!("leftsubnet={nets}"));
+    let run = |sw: &str| {
+        let mut p = Pair::same(&conf, PSK);
+        apply(&mut p.a, &conf, PSK, sw);
+        apply(&mut p.b, &conf, PSK, sw);
+        p.a.initiate(p.now, "net-net").unwrap();
+        p.run_clean();
+        assert_eq!(Pair::installs(&p.a_events).len(), 1, "{:?}", p.a_events);
+        p.log.iter().map(|(_, n)| *n).collect::<Vec<usize>>()
+    };
+    let whole = run("");
+    assert_eq!(whole.len(), 4, "INIT, INIT, AUTH, AUTH: {whole:?}");
+    assert!(whole[2] > 576 && whole[2] <= 1280, "{whole:?}");
+    let small = run("charon {\n  fragment_size = 576\n}\n");
+    assert!(small.len() > 4, "IKE_AUTH in fragments: {small:?}");
+    assert!(small.iter().all(|&n| n <= 576), "{small:?}");
+}
