@@ -110,6 +110,15 @@ impl Credentials {
                 if let Some(file) = &end.cert {
                     match d.load_cert(file) {
                         Ok(certs) => {
+                            if let (Some(ca), Some(first)) = (&end.ca, certs.first()) {
+                                if let Err(e) = issued_by(first, ca, &d.trust.anchors) {
+                                    let side = if is_left { "left" } else { "right" };
+                                    c.errors.push(format!(
+                                        "conn '{}': {side}cert {}: {e} ({side}ca=)",
+                                        conn.name, file
+                                    ));
+                                }
+                            }
                             c.certs.extend(certs.iter().cloned());
                             c.conn_certs.insert((conn.name.clone(), is_left), certs);
                         }
@@ -157,4 +166,27 @@ impl Credentials {
     pub fn key_for(&self, public: &pki::PublicKey) -> Option<&pki::PrivateKey> {
         self.keys.iter().find(|k| k.public_key() == public)
     }
+}
+
+/// Whether `cert` comes from the authority `ca` names (a `leftca=` /
+/// `rightca=` DN): its issuer, or an issuer's issuer among the trusted CAs.
+fn issued_by(cert: &pki::Certificate, ca: &str, cas: &[pki::Certificate]) -> Result<(), String> {
+    let want = pki::Dn::parse(ca).map_err(|e| format!("CA '{ca}' unreadable: {e}"))?;
+    let mut issuer = &cert.issuer;
+    for _ in 0..8 {
+        if want.matches(issuer) {
+            return Ok(());
+        }
+        match cas
+            .iter()
+            .find(|c| c.subject.matches(issuer) && !c.issuer.matches(&c.subject))
+        {
+            Some(up) => issuer = &up.issuer,
+            None => break,
+        }
+    }
+    Err(format!(
+        "not issued by CA '{ca}' (its issuer is '{}')",
+        cert.issuer
+    ))
 }

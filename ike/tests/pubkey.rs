@@ -772,3 +772,37 @@ fn an_eap_gateways_first_signature_is_made_off_the_event_loop() {
         let _ = std::fs::remove_dir_all(d);
     }
 }
+
+/// `leftca=` names the authority our own certificate must come from: a
+/// `leftcert=` from another CA is reported at load, naming both.
+#[test]
+fn a_leftcert_from_another_ca_than_leftca_is_reported_at_load() {
+    let (moon_d, partner) = moon_two_cas("leftca");
+    let load = |leftca: &str| {
+        let text = MOON.replace(
+            "  auto=add\n",
+            &format!("  leftca=\"{leftca}\"\n  auto=add\n"),
+        );
+        let src = conf::MemSource::default()
+            .with("/etc/ipsec.conf", &text)
+            .with("/etc/ipsec.secrets", ": ECDSA key.pem\n");
+        let cfg = conf::load_from(
+            &src,
+            Path::new("/etc/ipsec.conf"),
+            Some(Path::new("/etc/ipsec.secrets")),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        Credentials::load(&cfg, &moon_d).errors
+    };
+    assert!(load("C=CH, O=iked test, CN=iked Test CA").is_empty());
+    let errs = load("C=CH, O=iked test, CN=iked Partner CA");
+    assert!(
+        errs.iter().any(|e| e.contains(
+            "leftcert cert.pem: not issued by CA 'C=CH, O=iked test, CN=iked Partner CA'"
+        ) && e.contains("its issuer is")),
+        "{errs:?}"
+    );
+    for d in [moon_d, partner] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
