@@ -35,17 +35,21 @@ impl<C: Core> Daemon<C> {
     /// Starts the rekey of one SA (VICI `rekey`); Err: why not.
     fn rekey(&mut self, now: Instant, t: crate::daemon::vici::rekey::Target) -> Result<(), String> {
         use crate::daemon::vici::rekey::Target;
-        let (r, what) = match t {
-            Target::Ike(id) => (self.core.rekey_ike(now, id), format!("IKE_SA [{id}]")),
-            Target::Child(id) => (self.core.rekey_child(now, id), format!("CHILD_SA {{{id}}}")),
+        let what = match t {
+            Target::Ike(id) => format!("IKE_SA [{id}]"),
+            Target::Child(id) => format!("CHILD_SA {{{id}}}"),
         };
-        match r {
-            Ok(()) => {
-                info!(target: "cfg", "rekeying {what} on request");
-                Ok(())
-            }
-            Err(e) => Err(format!("{what} not rekeyed: {e}")),
-        }
+        // Logged first: the core's own "rekeying ..." line follows.
+        info!(target: "cfg", "rekey of {what} requested over VICI");
+        let r = match t {
+            Target::Ike(id) => self.core.rekey_ike(now, id),
+            Target::Child(id) => self.core.rekey_child(now, id),
+        };
+        r.map_err(|e| {
+            let e = format!("{what} not rekeyed: {e}");
+            info!(target: "cfg", "{e}");
+            e
+        })
     }
 
     /// The conns' virtual-IP pools (each once) with their leases.
