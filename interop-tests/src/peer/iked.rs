@@ -66,7 +66,8 @@ impl Iked {
                 &secrets.display().to_string(),
             ],
             env,
-            Duration::from_secs(20),
+            // seconds on the host; under the guest's emulation with other scenarios beside it, more
+            Duration::from_secs(60),
         )?;
         if out.status.success() {
             Ok(out.stdout)
