@@ -515,3 +515,34 @@ fn a_peer_cannot_claim_the_subnet_of_another_peers_child_sa() {
         }
     }
 }
+
+/// Two CHILD_SAs of one gateway conn to one address (two identities on one
+/// host, or two clients behind one NAT) get a reqid each: the kernel picks
+/// an outbound SA by (peer address, reqid), so with one reqid the traffic
+/// for the first CHILD_SA went out through the second's SA — encrypted for
+/// the other peer (found by the guest scenario iked-flood).
+#[test]
+fn two_child_sas_to_one_address_never_share_a_reqid() {
+    let gw = format!(
+        "conn gw\n  left={B}\n  leftid=@gw\n  leftsubnet=203.0.113.1/32\n  right=%any\n  rightid=%any\n  rightsubnet=198.51.100.0/24\n  authby=psk\n  ike=aes128gcm16-prfsha256-x25519!\n  esp=aes128gcm16!\n  auto=add\n"
+    );
+    let conn = |name: &str, id: &str, sub: &str| {
+        format!(
+            "conn {name}\n  left={A}\n  leftid=@{id}\n  leftsubnet={sub}\n  right={B}\n  rightid=@gw\n  rightsubnet=203.0.113.1/32\n  authby=psk\n  ike=aes128gcm16-prfsha256-x25519!\n  esp=aes128gcm16!\n  auto=add\n"
+        )
+    };
+    let client = conn("est", "est", "198.51.100.1/32") + &conn("late", "late", "198.51.100.2/32");
+    let secrets = ": PSK \"reqid-test-secret\"\n";
+    let mut p = Pair::new(&client, secrets, &gw, secrets);
+    p.a.initiate(p.now, "est").unwrap();
+    p.run_clean();
+    p.a.initiate(p.now, "late").unwrap();
+    p.run_clean();
+    let ib = Pair::installs(&p.b_events);
+    assert_eq!(ib.len(), 2, "{ib:?}");
+    assert_eq!(ib[0].remote, ib[1].remote, "one peer address");
+    assert_ne!(ib[0].reqid, ib[1].reqid, "a reqid per set of selectors");
+    // the first keeps the conn's own reqid (its trap policies' one)
+    let st = p.b.status(p.now);
+    assert!(st.iter().all(|s| s.children.len() == 1), "{st:?}");
+}

@@ -107,6 +107,14 @@ fn pki_dir_ext(
     .unwrap();
     let ca_pem = ca_dir.join("ca.pem");
     let ca_key = ca_dir.join("ca.key");
+    // A serial of its own (not -CAcreateserial: parallel tests sharing the
+    // CA raced on its serial file).
+    static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let serial = format!(
+        "{}{:06}",
+        std::process::id(),
+        SERIAL.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    );
     openssl(
         &d,
         &[
@@ -118,7 +126,8 @@ fn pki_dir_ext(
             ca_pem.to_str().unwrap(),
             "-CAkey",
             ca_key.to_str().unwrap(),
-            "-CAcreateserial",
+            "-set_serial",
+            &serial,
             "-out",
             "certs/cert.pem",
             "-days",

@@ -126,7 +126,7 @@ impl IkeSa {
         } else {
             (ck.encr_r, ck.integ_r, ck.encr_i, ck.integ_i)
         };
-        let reqid = ctx.reqid_for(conn);
+        let reqid = ctx.child_reqid(conn, &c.ts_local, &c.ts_remote);
         let child_id = ctx.next_child_id();
         let (local_end, _) = conn.ends(self.side);
         let soft = conn.lifetime.saturating_sub(conn.margintime);
@@ -135,6 +135,7 @@ impl IkeSa {
         ctx.claims.add(
             child_id,
             self.peer_key(),
+            (&conn.name, reqid),
             format!("{}{{{child_id}}}", conn.name),
             (mark_out, if_id_out),
             &c.ts_local,

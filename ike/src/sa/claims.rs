@@ -36,6 +36,9 @@ pub(super) fn fixed_scope(conn: &Conn) -> Option<Scope> {
 struct Claim {
     /// The peer (`IkeSa::peer_key`: its EAP or IKE identity).
     owner: String,
+    /// The conn and the reqid the CHILD_SA's SAs and policies carry.
+    conn: String,
+    reqid: u32,
     /// The CHILD_SA's name for logs, e.g. `gw{3}`.
     name: String,
     scope: Scope,
@@ -61,6 +64,7 @@ impl Claims {
         &mut self,
         child_id: u32,
         owner: String,
+        (conn, reqid): (&str, u32),
         name: String,
         scope: Scope,
         local: &[Selector],
@@ -70,12 +74,35 @@ impl Claims {
             child_id,
             Claim {
                 owner,
+                conn: conn.to_owned(),
+                reqid,
                 name,
                 scope,
                 local: local.to_vec(),
                 remote: remote.to_vec(),
             },
         );
+    }
+
+    /// The reqid for a new CHILD_SA of `conn` with these selectors, as
+    /// strongSwan gives them: one per set of selectors. The kernel finds an
+    /// outbound SA by (peer address, reqid), so two CHILD_SAs of one conn to
+    /// one address (two identities on one host, clients behind one NAT) with
+    /// one reqid would send each other's traffic through the newer SA.
+    /// `base` (the conn's reqid, its trap policies') while no other set of
+    /// this conn holds it; None: a fresh one is needed.
+    pub fn reqid_for(
+        &self,
+        conn: &str,
+        base: u32,
+        local: &[Selector],
+        remote: &[Selector],
+    ) -> Option<u32> {
+        let mine = || self.by_child.values().filter(|c| c.conn == conn);
+        if let Some(c) = mine().find(|c| c.local == local && c.remote == remote) {
+            return Some(c.reqid);
+        }
+        (!mine().any(|c| c.reqid == base)).then_some(base)
     }
 
     pub fn remove(&mut self, child_id: u32) {
@@ -125,11 +152,16 @@ mod tests {
         c.add(
             1,
             "alice".into(),
+            ("gw", 1),
             "gw{1}".into(),
             (None, None),
             &l,
             &sel("10.9.0.1"),
         );
+        // one reqid per set of selectors: the same set shares it, another gets a fresh one
+        assert_eq!(c.reqid_for("gw", 1, &l, &sel("10.9.0.1")), Some(1));
+        assert_eq!(c.reqid_for("gw", 1, &l, &sel("10.9.0.2")), None);
+        assert_eq!(c.reqid_for("other", 2, &l, &sel("10.9.0.2")), Some(2));
         // bob asks for alice's address: conflict
         let got = c.conflict(
             "bob",

@@ -171,6 +171,23 @@ impl Ctx {
         r
     }
 
+    /// The reqid of a new CHILD_SA of `conn` with these selectors: `reqid=`
+    /// if set, else one per set of selectors (`claims.rs`), the conn's own
+    /// (its traps') first.
+    pub fn child_reqid(&mut self, conn: &Conn, local: &[Selector], remote: &[Selector]) -> u32 {
+        let base = self.reqid_for(conn);
+        if conn.reqid.is_some() {
+            return base;
+        }
+        self.claims
+            .reqid_for(&conn.name, base, local, remote)
+            .unwrap_or_else(|| {
+                let r = self.next_reqid;
+                self.next_reqid += 1;
+                r
+            })
+    }
+
     /// Marks of a new CHILD_SA (in, out). `%unique` gives one fresh value used
     /// in both directions; `%unique-dir` a fresh value per direction.
     pub fn marks(&mut self, conn: &Conn) -> (Option<Mark>, Option<Mark>) {
