@@ -109,6 +109,13 @@ impl GuestRun {
         let kernel = newest_kernel()?;
         let _ = std::fs::remove_dir_all(&self.out);
         crate::make_dir(&self.out)?;
+        if self
+            .scenarios
+            .iter()
+            .any(|n| n.starts_with(crate::conformance::PREFIX))
+        {
+            crate::conformance::prepare(&self.out)?;
+        }
         let other = poll(self.wait_other, || {
             let busy = run(&["pgrep", "-f", "qemu-system"], Duration::from_secs(5))
                 .map(|o| o.status.success())
@@ -460,6 +467,9 @@ pub fn inside(out: &Path, names: &[String], jobs: usize) -> Result<bool> {
                     let Some(name) = names.get(i) else { break };
                     let o = match scenario::find(name) {
                         Some(sc) => sc.run(out),
+                        None if name.starts_with(crate::conformance::PREFIX) => {
+                            crate::conformance::run(out, name)
+                        }
                         None => Outcome {
                             name: name.clone(),
                             pass: false,

@@ -15,12 +15,15 @@
 //! - [`scenario`]: the scenario list (host-only and guest).
 //! - [`vici`]: a VICI client (commands, streamed lists, an event listener)
 //!   on iked's own codec, for iked's socket and strongSwan's alike.
+//! - [`conformance`]: strongSwan's own ikev2-stroke scenarios (from the
+//!   corpus beside the checkout) run unchanged, strongSwan or iked on a host.
 //! - [`guest`]: boots Debian's kernel once under QEMU (virtme-ng, TCG) and runs
 //!   every guest scenario in that one boot.
 #![forbid(unsafe_code)]
 
 pub mod check;
 pub mod cmd;
+pub mod conformance;
 pub mod daemon_lab;
 pub mod flood;
 pub mod guest;

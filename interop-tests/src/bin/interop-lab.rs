@@ -89,6 +89,38 @@ enum Cmd {
         #[arg(long)]
         seconds: u64,
     },
+    /// strongSwan's own ikev2-stroke scenarios (from the corpus), run
+    /// unchanged in one guest boot: the reference pass (strongSwan on every
+    /// host) and the iked pass (iked on one host).
+    Conformance {
+        /// Scenarios (default: the whole ikev2-stroke group).
+        scenarios: Vec<String>,
+        /// The host iked replaces (default: moon where it runs IKE, else sun).
+        #[arg(long, value_parser = ["moon", "sun", "carol", "dave", "alice", "venus", "bob"])]
+        iked_host: Option<String>,
+        /// The reference pass only (strongSwan everywhere).
+        #[arg(long)]
+        reference: bool,
+        /// Results folder shared with the guest.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Bound on the whole guest run, seconds.
+        #[arg(long, default_value_t = 7200)]
+        timeout: u64,
+        /// Passes run at once inside the guest.
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
+    },
+    /// (inside a conformance host) its syslog daemon.
+    #[command(hide = true)]
+    ConformanceSyslogd {
+        #[arg(long)]
+        socket: PathBuf,
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        host: String,
+    },
     /// Exit 0 if this kernel has ESP (else print why not and exit 1).
     Esp,
     /// The demo: two namespaces, strongSwan on both sides from one ipsec.conf.
@@ -262,7 +294,97 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Cmd::Conformance {
+            scenarios,
+            iked_host,
+            reference,
+            out,
+            timeout,
+            jobs,
+        } => conformance(scenarios, iked_host, reference, out, timeout, jobs),
+        Cmd::ConformanceSyslogd { socket, dir, host } => {
+            match interop_tests::conformance::syslog::serve(
+                &socket,
+                &dir,
+                &host,
+                Duration::from_secs(6 * 3600),
+            ) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("conformance-syslogd: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Cmd::Demo { out } => demo(out.unwrap_or_else(|| default_out("demo"))),
+    }
+}
+
+fn conformance(
+    scenarios: Vec<String>,
+    iked_host: Option<String>,
+    reference: bool,
+    out: Option<PathBuf>,
+    timeout: u64,
+    jobs: usize,
+) -> ExitCode {
+    use interop_tests::conformance::{self as cf, report};
+    let scenarios = if scenarios.is_empty() {
+        match cf::list() {
+            Ok(v) => v,
+            Err(e) => {
+                println!("conformance: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        scenarios
+    };
+    let plan = match report::Plan::new(&scenarios, iked_host.as_deref(), reference) {
+        Ok(p) => p,
+        Err(e) => {
+            println!("conformance: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let names = plan.names();
+    let outcomes = if names.is_empty() {
+        Vec::new()
+    } else {
+        let mut g = GuestRun::new(names, self_exe());
+        g.timeout = Duration::from_secs(timeout);
+        g.jobs = jobs.max(1);
+        g.out = out.unwrap_or_else(|| default_out("conformance"));
+        println!(
+            "conformance: {} pass(es) of {} scenario(s) in one guest boot; results in {}",
+            g.scenarios.len(),
+            plan.rows.len(),
+            g.out.display()
+        );
+        match g.run() {
+            Ok(r) => {
+                println!(
+                    "guest: kernel {}, boot to first command {}, whole run {:.1}s",
+                    r.kernel,
+                    r.boot_secs
+                        .map(|b| format!("{b:.1}s"))
+                        .unwrap_or_else(|| "?".into()),
+                    r.total_secs
+                );
+                r.outcomes
+            }
+            Err(e) => {
+                println!("guest run FAILED: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    };
+    let (text, ok) = report::render(&plan, &outcomes);
+    print!("{text}");
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 

@@ -1,0 +1,288 @@
+//! Running a scenario's `.dat` files as strongSwan's `do-tests` runs them:
+//! pre- and posttest commands on their hosts (output to the console log,
+//! never judged), each evaltest line's command on its host with its output
+//! grepped here (`grep "PATTERN"`, the pattern in double quotes as do-tests
+//! quotes it) and judged by YES / NO / a line count; `tcpdump` checks read
+//! the host's capture, stopped at its first check; after the posttest,
+//! every IPsec host must have no IPsec SA (IPComp's `proto 4` aside) and no
+//! policy left in the kernel.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::dat::DatLine;
+use super::host::Host;
+use crate::cmd::{run, wait_bounded};
+use crate::{Result, lab_err};
+
+/// Bound on one command of a `.dat` file.
+const CMD_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// One judged check.
+#[derive(Debug, Clone)]
+pub struct Check {
+    /// The line as written (or a description of the final state check).
+    pub what: String,
+    /// Did it pass.
+    pub pass: bool,
+    /// What grep returned, and on failure the head of the command's output.
+    pub shown: String,
+}
+
+/// A running tcpdump (`init-test`'s, on eth0).
+#[derive(Debug)]
+pub struct Capture {
+    child: Option<std::process::Child>,
+    /// Its output (the `/tmp/tcpdump.log` of do-tests).
+    pub log: PathBuf,
+}
+
+impl Capture {
+    /// Starts tcpdump on `host`'s eth0, as strongSwan's init-test does, and
+    /// waits (bounded) until it listens.
+    pub fn start(host: &Host) -> Result<Capture> {
+        let log = host.dir.join("tcpdump.log");
+        let err = host.dir.join("tcpdump.err");
+        let child = host.spawn(
+            &[
+                "tcpdump",
+                "-l",
+                "--immediate-mode",
+                "-i",
+                "eth0",
+                "not",
+                "port",
+                "ssh",
+                "and",
+                "not",
+                "port",
+                "domain",
+            ],
+            &log,
+            &err,
+        )?;
+        let listening = crate::cmd::poll(Duration::from_secs(15), || {
+            std::fs::read_to_string(&err)
+                .ok()
+                .filter(|s| s.contains("listening on"))
+        });
+        if listening.is_none() {
+            return Err(lab_err!(
+                "tcpdump on {} did not start listening: {}",
+                host.name,
+                std::fs::read_to_string(&err).unwrap_or_default().trim()
+            ));
+        }
+        Ok(Capture {
+            child: Some(child),
+            log,
+        })
+    }
+
+    /// Stops it (after a moment for the last packets), by PID.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            std::thread::sleep(Duration::from_millis(500));
+            crate::cmd::signal(c.id(), "TERM");
+            if wait_bounded(&mut c, Duration::from_secs(5)).is_none() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The console log of a scenario (do-tests' console.log).
+#[derive(Debug, Default)]
+pub struct Console {
+    /// Its text.
+    pub text: String,
+}
+
+impl Console {
+    fn line(&mut self, s: &str) {
+        self.text.push_str(s);
+        self.text.push('\n');
+    }
+}
+
+/// Runs pre- or posttest lines; their output goes to the console only.
+pub fn script(hosts: &BTreeMap<String, Host>, lines: &[DatLine], console: &mut Console) {
+    for l in lines {
+        match l {
+            DatLine::Comment(c) => console.line(c),
+            DatLine::Cmd { host, command, .. } => {
+                console.line(&format!("{host}# {command}"));
+                match hosts.get(host) {
+                    Some(h) => match h.exec(command, CMD_TIMEOUT) {
+                        Ok(e) => {
+                            console.text.push_str(&e.stdout);
+                            console.text.push_str(&e.stderr);
+                            if e.status.is_none() {
+                                console.line(&format!("(killed after {CMD_TIMEOUT:?})"));
+                            }
+                        }
+                        Err(e) => console.line(&format!("({e})")),
+                    },
+                    None => console.line(&format!("(host {host} is not part of this scenario)")),
+                }
+                console.line("");
+            }
+        }
+    }
+}
+
+/// `grep "PATTERN" < file`, as do-tests greps: (found, grep's output).
+fn grep(pattern: &str, file: &Path) -> Result<(bool, String)> {
+    let o = run(
+        &[
+            "bash",
+            "-c",
+            &format!("grep \"{pattern}\" < \"$0\"",),
+            &file.display().to_string(),
+        ],
+        Duration::from_secs(20),
+    )?;
+    Ok((o.status.success(), o.stdout))
+}
+
+fn head(s: &str, n: usize) -> String {
+    s.lines().take(n).collect::<Vec<_>>().join("\n")
+}
+
+/// Runs the evaltest lines and judges them.
+pub fn evaltest(
+    hosts: &BTreeMap<String, Host>,
+    captures: &mut BTreeMap<String, Capture>,
+    lines: &[DatLine],
+    dir: &Path,
+    console: &mut Console,
+) -> Vec<Check> {
+    let mut checks = Vec::new();
+    for (n, l) in lines.iter().enumerate() {
+        let (host, command, pattern, hit, raw) = match l {
+            DatLine::Comment(c) => {
+                console.line(c);
+                continue;
+            }
+            DatLine::Cmd {
+                host,
+                command,
+                pattern,
+                hit,
+                raw,
+                ..
+            } => (host, command, pattern, *hit, raw),
+        };
+        let out_file = dir.join(format!("eval-{n}.out"));
+        let mut err_text = String::new();
+        let output: std::result::Result<String, String> = if command.trim() == "tcpdump" {
+            match captures.get_mut(host) {
+                Some(c) => {
+                    c.stop();
+                    Ok(std::fs::read_to_string(&c.log).unwrap_or_default())
+                }
+                None => Err(format!("no tcpdump on {host} (not in TCPDUMPHOSTS)")),
+            }
+        } else {
+            match hosts.get(host) {
+                Some(h) => match h.exec(command, CMD_TIMEOUT) {
+                    Ok(e) => {
+                        err_text = e.stderr;
+                        if e.status.is_none() {
+                            err_text.push_str(&format!("(killed after {CMD_TIMEOUT:?})\n"));
+                        }
+                        Ok(e.stdout)
+                    }
+                    Err(e) => Err(e.to_string()),
+                },
+                None => Err(format!("host {host} is not part of this scenario")),
+            }
+        };
+        let (pass, res, out) = match output {
+            Ok(out) => {
+                let _ = std::fs::write(&out_file, &out);
+                match grep(pattern, &out_file) {
+                    Ok((found, res)) => (hit.judge(found, &res), res, out),
+                    Err(e) => (false, format!("(grep: {e})\n"), out),
+                }
+            }
+            Err(e) => (false, format!("({e})\n"), String::new()),
+        };
+        let shown_cmd = if command.trim() == "tcpdump" {
+            "cat /tmp/tcpdump.log".to_owned()
+        } else {
+            command.trim().to_owned()
+        };
+        let hit_s = raw.rsplit("::").next().unwrap_or("");
+        let mut shown = String::new();
+        if !pass {
+            console.line("~~~~~~~ FAIL ~~~~~~~");
+        }
+        console.line(&format!(
+            "{host}# {shown_cmd} | grep '{pattern}'  [{hit_s}]"
+        ));
+        shown.push_str(&res);
+        console.text.push_str(&res);
+        console.text.push_str(&err_text);
+        if !pass && !out.is_empty() {
+            let h = head(&out, 10);
+            let _ = writeln!(shown, "~~ output ~~~~~~~~~~\n{h}");
+            console.line("~~ output ~~~~~~~~~~");
+            console.line(&h);
+            console.line("~~~~~~~~~~~~~~~~~~~~");
+        }
+        if !pass && !err_text.is_empty() {
+            shown.push_str(&err_text);
+        }
+        console.line("");
+        checks.push(Check {
+            what: raw.clone(),
+            pass,
+            shown,
+        });
+    }
+    checks
+}
+
+/// After the posttest: no IPsec SA and no policy left on `host`.
+pub fn clean_state(host: &Host, console: &mut Console) -> Check {
+    let state = host
+        .exec("ip xfrm state", Duration::from_secs(20))
+        .map(|e| e.stdout)
+        .unwrap_or_else(|e| format!("({e})"));
+    let policy = host
+        .exec("ip xfrm policy", Duration::from_secs(20))
+        .map(|e| e.stdout)
+        .unwrap_or_else(|e| format!("({e})"));
+    let issue = state
+        .lines()
+        .any(|l| l.contains("proto") && l.contains("spi") && !l.contains("proto 4"));
+    let pass = !issue && policy.trim().is_empty();
+    let mut shown = String::new();
+    if !pass {
+        let _ = write!(
+            shown,
+            "{0}# ip xfrm state [NO]\n{state}\n{0}# ip xfrm policy [NO]\n{policy}",
+            host.name
+        );
+        console.text.push('\n');
+        console.text.push_str(&shown);
+    }
+    Check {
+        what: format!(
+            "{}::ip xfrm state; ip xfrm policy::(empty after the posttest)",
+            host.name
+        ),
+        pass,
+        shown,
+    }
+}
