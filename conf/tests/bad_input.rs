@@ -274,3 +274,23 @@ fn rightca_same_is_leftca_and_auth_constraints_are_typed() {
         }
     );
 }
+
+#[test]
+fn leftfirewall_with_a_leftupdown_script_is_reported() {
+    let text = "conn a\n  right=192.0.2.1\n  leftfirewall=yes\n  leftupdown=/etc/ipsec.d/up.sh\nconn b\n  right=192.0.2.2\n  leftfirewall=yes\n";
+    let src = conf::MemSource::default().with("/etc/ipsec.conf", text);
+    let cfg = conf::load_from(&src, Path::new("/etc/ipsec.conf"), None).unwrap();
+    let w: Vec<String> = cfg.warnings.iter().map(|w| w.to_string()).collect();
+    assert_eq!(
+        w.iter()
+            .filter(|w| w.contains("leftfirewall=yes has no effect"))
+            .count(),
+        1,
+        "{w:?}"
+    );
+    assert!(
+        w.iter().any(|w| w.starts_with("/etc/ipsec.conf:3:")),
+        "{w:?}"
+    );
+    assert!(cfg.conn("b").unwrap().left.firewall);
+}

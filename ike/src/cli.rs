@@ -87,4 +87,11 @@ pub enum IkectlCmd {
     Reload,
     /// Stop iked (it deletes its SAs first).
     Stop,
+    /// The virtual-IP pools and their leases, like `ipsec leases`.
+    Leases {
+        /// One pool (its `rightsourceip=` text, e.g. 10.3.0.0/28).
+        pool: Option<String>,
+        /// One address of it.
+        addr: Option<std::net::IpAddr>,
+    },
 }

@@ -57,6 +57,7 @@
 mod client;
 mod error;
 mod events;
+pub mod route;
 pub mod socket_policy;
 mod types;
 pub mod udp_encap;

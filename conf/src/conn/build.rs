@@ -611,6 +611,19 @@ fn check_conn(c: &mut Conn, settings: &Settings, cx: &mut Ctx<'_>) {
             );
         }
     }
+    // leftfirewall=yes is what the default updown does; a script replaces it.
+    for (side, end) in [("left", &c.left), ("right", &c.right)] {
+        if end.firewall && end.updown.is_some() {
+            at(
+                cx,
+                &format!("{side}firewall"),
+                Severity::Warning,
+                format!(
+                    "{side}firewall=yes has no effect with {side}updown=: the script runs instead of the firewall rules (strongSwan does not allow both); insert the rules in the script"
+                ),
+            );
+        }
+    }
     // rightca=/rightcertpolicy= can only be met by a certificate.
     for (side, end) in [("left", &c.left), ("right", &c.right)] {
         let demands = end.ca.is_some() || !end.certpolicy.is_empty();

@@ -61,6 +61,10 @@ pub struct CharonSettings {
     /// not, `yes` set explicitly is warned about (and the daemon warns when
     /// it is assigned one).
     pub install_virtual_ip: bool,
+    /// The routing table of those routes (220; 0: none), and the priority of
+    /// the `ip rule` that sends lookups to it (220).
+    pub routing_table: u32,
+    pub routing_table_prio: u32,
     /// Local IKE port (500).
     pub port: u16,
     /// Local NAT-T port (4500).
@@ -110,6 +114,8 @@ impl Default for CharonSettings {
             retransmit: Retransmit::default(),
             install_routes: true,
             install_virtual_ip: true,
+            routing_table: 220,
+            routing_table_prio: 220,
             port: 500,
             port_nat_t: 4500,
             dns: Vec::new(),
@@ -160,6 +166,8 @@ pub(super) fn read(w: &mut Walk<'_>, charon: &Section, ns: &str) -> CharonSettin
                 .map(|n| (n > 0.0).then(|| Duration::from_secs_f64(n)))),
             "install_routes" => set!(c.install_routes, value::boolean),
             "install_virtual_ip" => set!(c.install_virtual_ip, value::boolean),
+            "routing_table" => set!(c.routing_table, value::u32_),
+            "routing_table_prio" => set!(c.routing_table_prio, value::u32_),
             "port" => set!(c.port, value::port),
             "port_nat_t" => set!(c.port_nat_t, value::port),
             "dns1" => set!(dns[0], |t| value::ip(t).map(Some)),
@@ -251,17 +259,7 @@ fn not_applied(w: &mut Walk<'_>, charon: &Section, ns: &str) {
         !t.trim().is_empty()
     }
     type Asks = fn(&str) -> bool;
-    let asked: [(&str, Asks, &str); 4] = [
-        (
-            "install_routes",
-            yes,
-            "iked installs no routes into a routing table of its own (strongSwan's table 220), as with install_routes = no: a host that needs one (e.g. to send from a virtual IP) must add it, e.g. in leftupdown=",
-        ),
-        (
-            "install_virtual_ip",
-            yes,
-            "iked does not add a virtual IP a peer assigns to an interface, as with install_virtual_ip = no: add it in leftupdown= (PLUTO_MY_SOURCEIP)",
-        ),
+    let asked: [(&str, Asks, &str); 2] = [
         (
             "make_before_break",
             yes,

@@ -31,6 +31,8 @@ pub const IMPLEMENTED: &[&str] = &[
     "fragment_size",
     "make_before_break",
     "ignore_routing_tables",
+    "routing_table",
+    "routing_table_prio",
     "signature_authentication",
     "prefer_previous_dh_group",
 ];
@@ -87,8 +89,6 @@ pub const KNOWN: &[&str] = &[
     "retransmit_jitter",
     "retry_initiate_interval",
     "reuse_ikesa",
-    "routing_table",
-    "routing_table_prio",
     "rsa_pss",
     "send_cisco_flexvpn_vendor_id",
     "send_delay",

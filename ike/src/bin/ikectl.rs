@@ -25,6 +25,7 @@ fn main() -> ExitCode {
         Cmd::Unroute { name } => (Request::Unroute { conn: name }, false, false),
         Cmd::Reload => (Request::Reload, false, false),
         Cmd::Stop => (Request::Stop, false, false),
+        Cmd::Leases { pool, addr } => (Request::Leases { pool, addr }, false, false),
     };
     let ctl = args
         .ctl

@@ -1,5 +1,5 @@
 //! ipsec: strongSwan's command surface (`ipsec start|stop|restart|status|
-//! statusall|up|down|reload|version`) as a thin front of iked's control socket.
+//! statusall|up|down|leases|reload|version`) as a thin front of iked's control socket.
 //!
 //! Environment (for tests and unusual layouts): `IKED_CTL` (control socket),
 //! `IKED_CONFIG`, `IKED_SECRETS` (files iked reads on `start`), `IKED_LOGFILE`
@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-const USAGE: &str = "usage: ipsec start|stop|restart|status [NAME]|statusall [NAME]|up NAME|down NAME (or NAME[N], NAME{N})|route NAME|unroute NAME|reload|update|rereadsecrets|rereadall|version";
+const USAGE: &str = "usage: ipsec start|stop|restart|status [NAME]|statusall [NAME]|up NAME|down NAME (or NAME[N], NAME{N})|route NAME|unroute NAME|leases [POOL [ADDRESS]]|reload|update|rereadsecrets|rereadall|version";
 
 fn env_path(var: &str, default: &str) -> PathBuf {
     std::env::var_os(var)
@@ -236,6 +236,27 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
+        ["leases", rest @ ..] if rest.len() <= 2 => {
+            let addr = match rest.get(1).map(|a| a.parse::<std::net::IpAddr>()) {
+                None => None,
+                Some(Ok(a)) => Some(a),
+                Some(Err(_)) => {
+                    eprintln!("'{}' is not an IP address", rest[1]);
+                    return ExitCode::from(2);
+                }
+            };
+            let req = Request::Leases {
+                pool: rest.first().map(|p| (*p).to_owned()),
+                addr,
+            };
+            match ask(&req, Duration::from_secs(10)) {
+                Ok(r) => show(&r),
+                Err(e) => {
+                    eprintln!("{e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
         ["reload" | "update" | "rereadsecrets" | "rereadall"] => {
             println!("Reloading iked IPsec configuration...");
             match ask(&Request::Reload, Duration::from_secs(30)) {

@@ -65,6 +65,13 @@ pub enum Request {
     },
     Reload,
     Stop,
+    /// The virtual-IP pools' leases, like `ipsec leases [POOL [ADDRESS]]`.
+    Leases {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pool: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        addr: Option<std::net::IpAddr>,
+    },
 }
 
 /// The answer.

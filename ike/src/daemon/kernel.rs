@@ -13,7 +13,8 @@ use tracing::{debug, error, info, warn};
 use xfrm::{Direction, Policy, PolicyId, Sa, SaId, SpiRequest, Xfrm};
 
 pub use super::xfrm_build::{
-    crypto, policies, priority, range_prefixes, remap, sas, shunt_policies, trap_policies,
+    crypto, moved, moved_policy, policies, priority, range_prefixes, remap, sas, shunt_policies,
+    trap_policies,
 };
 
 /// What iked installed for one CHILD_SA.
@@ -593,6 +594,84 @@ impl Kernel {
             }
         }
         self.sas.insert(child_id, (sa_in, sa_out));
+        Ok(true)
+    }
+
+    /// The IKE_SA of CHILD_SA `child_id` moved (MOBIKE UPDATE_SA_ADDRESSES):
+    /// its SAs and policy templates go to the new outer addresses, with UDP
+    /// encapsulation iff `encap`. An SA whose id (destination, SPI) stays is
+    /// replaced (the kernel cannot change an SA's source in place); one whose
+    /// id changes is added first and the old one deleted after the policies
+    /// point at the new addresses. `Ok(false)`: not iked's, or already there.
+    pub fn migrate(
+        &mut self,
+        child_id: u32,
+        local: std::net::SocketAddr,
+        remote: std::net::SocketAddr,
+        encap: bool,
+    ) -> Result<bool, String> {
+        let Some((old_in, old_out)) = self.sas.get(&child_id).cloned() else {
+            return Ok(false);
+        };
+        let (new_in, new_out) = moved(&old_in, &old_out, local, remote, encap)?;
+        if new_in == old_in && new_out == old_out {
+            return Ok(false);
+        }
+        let Some(rec) = self.children.get(&child_id).cloned() else {
+            return Ok(false);
+        };
+        let x = self.xfrm.as_mut().ok_or("no XFRM socket")?;
+        let mut late_delete = Vec::new();
+        for (old, new, installed) in [
+            (&old_in, &new_in, rec.sa_in.is_some()),
+            (&old_out, &new_out, rec.sa_out.is_some()),
+        ] {
+            if !installed {
+                continue;
+            }
+            if old.id() == new.id() {
+                match x.delete_sa(&old.id()) {
+                    Err(e) if !e.is_not_found() => {
+                        return Err(format!("unable to replace SA {:08x}: {e}", old.spi));
+                    }
+                    _ => {}
+                }
+            } else {
+                late_delete.push(old.id());
+            }
+            x.add_sa(new)
+                .map_err(|e| format!("unable to add SAD entry with SPI {:08x}: {e}", new.spi))?;
+            self.journal.sa_added(&new.id());
+        }
+        let owner = Owner::Child(child_id);
+        for id in &rec.policies {
+            let Some(owners) = self.policy_owners.get_mut(id) else {
+                continue;
+            };
+            let current = owners.last().is_some_and(|(o, _)| *o == owner);
+            let Some(entry) = owners.iter_mut().find(|(o, _)| *o == owner) else {
+                continue;
+            };
+            entry.1 = moved_policy(&entry.1, local.ip(), remote.ip());
+            let p = entry.1.clone();
+            if current {
+                let x = self.xfrm.as_mut().ok_or("no XFRM socket")?;
+                x.update_policy(&p)
+                    .map_err(|e| format!("unable to update policy {id}: {e}"))?;
+            }
+        }
+        let x = self.xfrm.as_mut().ok_or("no XFRM socket")?;
+        for id in late_delete {
+            match x.delete_sa(&id) {
+                Err(e) if !e.is_not_found() => warn!(target: "knl", "unable to delete {id}: {e}"),
+                _ => self.journal.sa_removed(&id),
+            }
+        }
+        if let Some(r) = self.children.get_mut(&child_id) {
+            r.sa_in = r.sa_in.map(|_| new_in.id());
+            r.sa_out = r.sa_out.map(|_| new_out.id());
+        }
+        self.sas.insert(child_id, (new_in, new_out));
         Ok(true)
     }
 

@@ -394,6 +394,60 @@ pub fn remap(sa_in: &Sa, sa_out: &Sa, m: &xfrm::Mapping) -> Result<(Sa, Sa), Str
     Ok((i, o))
 }
 
+/// A CHILD_SA's SAs after its IKE_SA moved (MOBIKE, RFC 4555): the outer
+/// addresses become `local` / `remote`, UDP encapsulation on the IKE_SA's
+/// ports when a NAT is in the way (`encap`), none when not. Tunnel mode only:
+/// a transport SA's selectors are the old addresses themselves.
+pub fn moved(
+    sa_in: &Sa,
+    sa_out: &Sa,
+    local: std::net::SocketAddr,
+    remote: std::net::SocketAddr,
+    encap: bool,
+) -> Result<(Sa, Sa), String> {
+    if sa_in.mode != xfrm::Mode::Tunnel {
+        return Err(format!(
+            "the transport-mode CHILD_SA with SPI {:08x} cannot follow an address change (its selectors are the old addresses)",
+            sa_in.spi
+        ));
+    }
+    let mut i = sa_in.clone();
+    let mut o = sa_out.clone();
+    (i.src, i.dst) = (remote.ip(), local.ip());
+    (o.src, o.dst) = (local.ip(), remote.ip());
+    if encap {
+        i.encap = Some(UdpEncap {
+            sport: remote.port(),
+            dport: local.port(),
+        });
+        o.encap = Some(UdpEncap {
+            sport: local.port(),
+            dport: remote.port(),
+        });
+    } else {
+        i.encap = None;
+        o.encap = None;
+    }
+    Ok((i, o))
+}
+
+/// A CHILD_SA's policy after its IKE_SA moved: tunnel templates between the
+/// new addresses (out: local to remote; in and fwd: remote to local).
+pub fn moved_policy(p: &Policy, local: IpAddr, remote: IpAddr) -> Policy {
+    let mut p = p.clone();
+    let (src, dst) = match p.dir {
+        Direction::Out => (local, remote),
+        _ => (remote, local),
+    };
+    for t in &mut p.templates {
+        if t.mode == xfrm::Mode::Tunnel {
+            t.src = Some(src);
+            t.dst = Some(dst);
+        }
+    }
+    p
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -451,8 +505,67 @@ pub(crate) mod tests {
             my_sourceips: Vec::new(),
             peer_sourceips: Vec::new(),
             host_access: false,
+            firewall: false,
+            replaces: None,
             defer_outbound: false,
         }
+    }
+
+    #[test]
+    fn a_mobike_move_changes_addresses_encapsulation_and_templates_not_keys() {
+        let gcm = Encr::AesGcm {
+            key_bits: 128,
+            icv_len: 16,
+        };
+        let c = install(Mode::Tunnel, gcm, None);
+        let (i, o) = sas(&c).unwrap();
+        let local: std::net::SocketAddr = (c.local, 4500).into();
+        let remote: std::net::SocketAddr = "192.0.2.99:34567".parse().unwrap();
+        // behind a NAT now: encapsulated on the IKE_SA's ports
+        let (i2, o2) = moved(&i, &o, local, remote, true).unwrap();
+        assert_eq!((i2.src, i2.dst), (remote.ip(), c.local));
+        assert_eq!((o2.src, o2.dst), (c.local, remote.ip()));
+        assert_eq!(
+            i2.encap,
+            Some(UdpEncap {
+                sport: 34567,
+                dport: 4500
+            })
+        );
+        assert_eq!(
+            o2.encap,
+            Some(UdpEncap {
+                sport: 4500,
+                dport: 34567
+            })
+        );
+        assert_eq!((i2.spi, o2.spi), (i.spi, o.spi));
+        assert_eq!((&i2.crypto, &o2.crypto), (&i.crypto, &o.crypto));
+        // the inbound SA keeps its id (our address), the outbound one does not
+        assert_eq!(i2.id(), i.id());
+        assert_ne!(o2.id(), o.id());
+        // no NAT: no encapsulation
+        let (i3, o3) = moved(&i2, &o2, local, remote, false).unwrap();
+        assert_eq!((i3.encap, o3.encap), (None, None));
+        // templates follow, by direction
+        for p in policies(&c).unwrap() {
+            let q = moved_policy(&p, c.local, remote.ip());
+            let t = &q.templates[0];
+            let want = match p.dir {
+                Direction::Out => (Some(c.local), Some(remote.ip())),
+                _ => (Some(remote.ip()), Some(c.local)),
+            };
+            assert_eq!((t.src, t.dst), want, "{:?}", p.dir);
+            assert_eq!(q.selector, p.selector);
+        }
+        // transport mode cannot follow
+        let t = install(Mode::Transport, gcm, None);
+        let (ti, to) = sas(&t).unwrap();
+        assert!(
+            moved(&ti, &to, local, remote, false)
+                .unwrap_err()
+                .contains("transport")
+        );
     }
 
     #[test]

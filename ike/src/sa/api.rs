@@ -263,6 +263,12 @@ pub struct ChildSaInstall {
     pub peer_sourceips: Vec<IpAddr>,
     /// `lefthostaccess=yes` (PLUTO_HOST_ACCESS).
     pub host_access: bool,
+    /// `leftfirewall=yes` without `leftupdown=`: the daemon inserts the
+    /// firewall rules of strongSwan's default updown ([`crate::updown::firewall`]).
+    pub firewall: bool,
+    /// The CHILD_SA this one rekeys (its child id): the tunnel goes on, so
+    /// the updown script and firewall rules are not run again.
+    pub replaces: Option<u32>,
     /// Install the inbound SA (and policies) now, the outbound SA only on a
     /// later [`Event::InstallOutbound`]: as the responder of a CHILD_SA rekey
     /// the initiator may not have its new inbound SA yet (RFC 7296 §2.8).
@@ -299,6 +305,16 @@ pub enum Event {
         conn: String,
         ike_id: u32,
         remote: std::net::SocketAddr,
+        child_ids: Vec<u32>,
+    },
+    /// A MOBIKE peer moved (UPDATE_SA_ADDRESSES): move these CHILD_SAs' SAs
+    /// and policy templates to `local` / `remote`, UDP-encapsulated iff `encap`.
+    PeerMigrated {
+        conn: String,
+        ike_id: u32,
+        local: std::net::SocketAddr,
+        remote: std::net::SocketAddr,
+        encap: bool,
         child_ids: Vec<u32>,
     },
     /// An IKE_SA was established.

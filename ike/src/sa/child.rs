@@ -184,6 +184,8 @@ impl IkeSa {
             my_sourceips: self.vips.local.clone(),
             peer_sourceips: self.vips.leases.iter().map(|(_, ip)| *ip).collect(),
             host_access: local_end.hostaccess,
+            firewall: local_end.firewall && local_end.updown.is_none(),
+            replaces: c.replaces,
             defer_outbound: c.replaces.is_some() && !c.we_initiated,
         };
         info!(target: "chd", "CHILD_SA {}{{{}}} established with SPIs {:08x}_i {:08x}_o and TS {} === {}", conn.name, child_id, c.spi_in, c.spi_out, show(&c.ts_local), show(&c.ts_remote));

@@ -265,6 +265,8 @@ fn build(case: &str, left: bool) -> Option<ChildSaInstall> {
         my_sourceips: Vec::new(),
         peer_sourceips: Vec::new(),
         host_access: false,
+        firewall: false,
+        replaces: None,
         defer_outbound: false,
     })
 }

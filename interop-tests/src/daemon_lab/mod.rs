@@ -20,12 +20,17 @@
 //! - [`roadwarrior`]: a certificate + EAP-MSCHAPv2 gateway with per-user conns.
 //! - [`defaultroute`]: `left=%defaultroute` on a host with a dummy address first.
 //! - [`robust`]: `kill -9` and restart; a transport SA that covers IKE itself.
+//! - [`firewall`]: `leftfirewall=yes` / `lefthostaccess=yes` on DROP chains.
+//! - [`mobike`]: a strongSwan client moves; iked follows its UPDATE_SA_ADDRESSES.
+//! - [`vip`]: iked as a `leftsourceip=%config` client: its virtual IP and table 220.
 //! - [`flood`]: an IKE_SA_INIT flood on an iked gateway serving a strongSwan client.
 
 mod basic;
 mod defaultroute;
+mod firewall;
 mod flood;
 pub mod install;
+mod mobike;
 mod nat;
 #[cfg(test)]
 mod readme_example;
@@ -35,6 +40,7 @@ mod robust;
 mod routed;
 mod traps;
 mod vici;
+mod vip;
 
 use std::path::Path;
 use std::time::Duration;
@@ -59,6 +65,9 @@ pub fn all() -> Vec<Scenario> {
     v.extend(routed::scenarios());
     v.extend(traps::scenarios());
     v.extend(basic::scenarios());
+    v.extend(firewall::scenarios());
+    v.extend(vip::scenarios());
+    v.extend(mobike::scenarios());
     v.extend(defaultroute::scenarios());
     v.extend(install::scenarios());
     v

@@ -285,6 +285,19 @@ fn rw_peruser(ctx: &Ctx) -> Result<String> {
                 why.check(last.is_some_and(|o| o >= 128), || {
                     format!("{u}: virtual IP {v:?} not from the pool 203.0.113.128/25")
                 });
+                // iked's `ipsec leases` names the lease, online, under the user
+                let v = v.as_deref().unwrap_or("none");
+                let leases = i
+                    .ipsec(&["leases", "203.0.113.128/25", v])
+                    .unwrap_or_else(|e| e.to_string());
+                why.note(&format!("{u}: iked ipsec leases"), &leases);
+                why.check(
+                    leases.starts_with("Leases in pool '203.0.113.128/25', usage: ")
+                        && leases
+                            .lines()
+                            .any(|l| l.trim_start().starts_with(&format!("{v}   online"))),
+                    || format!("{u}: ipsec leases does not show {v} online: {leases}"),
+                );
             }
         }
         let src = vip

@@ -128,6 +128,13 @@ impl<C: Core> Daemon<C> {
                 self.stopping = true;
                 let _ = tx.send(Response::ok("stopping"));
             }
+            Request::Leases { pool, addr } => {
+                let r = match crate::daemon::leases::format(&self.pools(), pool.as_deref(), addr) {
+                    Ok(text) => Response::ok(text.trim_end()),
+                    Err(e) => Response::err(e),
+                };
+                let _ = tx.send(r);
+            }
         }
     }
 
@@ -224,6 +231,33 @@ impl<C: Core> Daemon<C> {
             }),
             _ => None,
         });
+    }
+
+    /// The IKE_SA `ike_id` is up: an `up` waiting for it is answered now,
+    /// unless its CHILD_SA is still on the way into the kernel (then the
+    /// answer comes with the install, after the firewall rules and the
+    /// updown script, as strongSwan's `ipsec up` returns after the CHILD_SA).
+    pub(super) fn ike_up_answers(&mut self, now: Instant, ike_id: u32, conn: &str) {
+        let waited = self
+            .waiters
+            .iter()
+            .any(|w| matches!(&w.what, Wait::Up { ike_id: id, .. } if *id == ike_id));
+        if !waited {
+            return;
+        }
+        let pending = self
+            .core
+            .status(now)
+            .into_iter()
+            .find(|s| s.ike_id == ike_id)
+            .is_some_and(|s| {
+                s.children
+                    .iter()
+                    .any(|c| self.kernel.installed(c.child_id).is_none())
+            });
+        if !pending {
+            self.finish_up(ike_id, conn, true, "");
+        }
     }
 
     /// The IKE_SA `ike_id` of `conn` is gone: counts it off its `down`s.

@@ -53,7 +53,7 @@ impl<C: Core> Daemon<C> {
     }
 
     /// The conns' virtual-IP pools (each once) with their leases.
-    fn pools(&self) -> Vec<crate::daemon::vici::PoolView> {
+    pub(super) fn pools(&self) -> Vec<crate::daemon::vici::PoolView> {
         let mut v: Vec<crate::daemon::vici::PoolView> = Vec::new();
         let ends = self.config.conns.iter().flat_map(|c| [&c.left, &c.right]);
         for src in ends.flat_map(|e| e.sourceip.iter()) {

@@ -697,6 +697,7 @@ impl IkeSa {
         let mut base = vec![Payload::IdR(self.local_id.clone())];
         base.extend(our_certs);
         base.push(Payload::Auth(our_auth));
+        base.extend(self.mobike_answer(&payloads));
         self.answer_with_child(ctx, now, msg_id, base, &payloads);
         Ok(())
     }

@@ -270,10 +270,11 @@ impl IkeSa {
         info!(target: "ike", "authentication of '{eap_who}' with EAP successful");
         let initial_contact = find_notify(&st.first, NotifyType::INITIAL_CONTACT).is_some();
         self.authenticated(ctx, now, initial_contact, &who);
-        let base = vec![Payload::Auth(AuthPayload {
+        let mut base = vec![Payload::Auth(AuthPayload {
             method: AuthMethod::SHARED_KEY_MIC,
             data: our_auth.as_slice().to_vec(),
         })];
+        base.extend(self.mobike_answer(&st.first));
         self.answer_with_child(ctx, now, msg_id, base, &st.first);
         Ok(())
     }

@@ -1,5 +1,6 @@
 //! INFORMATIONAL requests of the peer (RFC 7296 §1.4): DELETE of CHILD_SAs
-//! or of the IKE_SA, and liveness checks.
+//! or of the IKE_SA, liveness checks, and MOBIKE's UPDATE_SA_ADDRESSES
+//! (`mobike.rs`).
 
 use super::IkeSa;
 use crate::sa::ctx::{Action, Ctx};
@@ -13,10 +14,16 @@ impl IkeSa {
         &mut self,
         ctx: &mut Ctx,
         _now: Instant,
+        path: (std::net::SocketAddr, std::net::SocketAddr),
         msg_id: u32,
         payloads: Vec<Payload>,
     ) -> Result<(), ExchangeError> {
         let mut inner = Vec::new();
+        if super::window::find_notify(&payloads, crate::wire::NotifyType::UPDATE_SA_ADDRESSES)
+            .is_some()
+        {
+            inner = self.update_sa_addresses(ctx, path, &payloads);
+        }
         let mut delete_ike = false;
         for p in &payloads {
             let Payload::Delete(d) = p else { continue };

@@ -8,6 +8,7 @@ mod create_child;
 mod eap;
 mod informational;
 mod init;
+mod mobike;
 mod quirks;
 mod rekey_ike;
 mod timer;
@@ -144,6 +145,12 @@ pub(super) struct IkeSa {
     pub nat_local: bool,
     pub nat_remote: bool,
     pub frag_supported: bool,
+    /// MOBIKE (RFC 4555) was negotiated: the peer's address changes only by
+    /// UPDATE_SA_ADDRESSES (`mobike.rs`).
+    pub mobike: bool,
+    /// Where the answer to the request being handled goes: the request's own
+    /// addresses (RFC 7296 §2.11), which a MOBIKE IKE_SA may not follow.
+    pub answer_to: Option<(SocketAddr, SocketAddr)>,
     /// The peer's SIGNATURE_HASH_ALGORITHMS (RFC 7427) and whether it sent a CERTREQ.
     pub peer_hashes: Option<Vec<pki::Hash>>,
     pub certreq_received: bool,
@@ -219,6 +226,8 @@ impl IkeSa {
             nat_local: false,
             nat_remote: false,
             frag_supported: false,
+            mobike: false,
+            answer_to: None,
             peer_hashes: None,
             certreq_received: false,
             vips: Vips::default(),
@@ -333,7 +342,11 @@ impl IkeSa {
             self.local = local;
             self.remote = from;
         } else if self.remote != from && self.local.port() == NATT_PORT {
-            self.move_peer(ctx, from);
+            if self.may_follow(from) {
+                self.move_peer(ctx, from);
+            } else {
+                tracing::debug!(target: "ike", "{}: message from {from}, not moving without UPDATE_SA_ADDRESSES (MOBIKE)", self.name());
+            }
         }
     }
 
@@ -351,6 +364,7 @@ impl IkeSa {
             return;
         };
         self.follow(ctx, path);
+        self.answer_to = Some(path);
         let r = match exchange {
             ExchangeType::IKE_AUTH if matches!(self.state, State::InitDone) => {
                 self.on_auth_request(ctx, now, id, chain.payloads)
@@ -359,7 +373,7 @@ impl IkeSa {
                 self.on_eap_round(ctx, now, id, chain.payloads)
             }
             ExchangeType::INFORMATIONAL => {
-                self.on_informational_request(ctx, now, id, chain.payloads)
+                self.on_informational_request(ctx, now, path, id, chain.payloads)
             }
             ExchangeType::CREATE_CHILD_SA => self.on_create_request(ctx, now, id, chain.payloads),
             other => Err(ExchangeError::drop(format!(
@@ -370,6 +384,7 @@ impl IkeSa {
         if let Err(e) = r {
             self.fail(ctx, e, Some((exchange, id)));
         }
+        self.answer_to = None;
     }
 
     fn on_response(

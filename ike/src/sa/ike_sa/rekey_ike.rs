@@ -307,6 +307,7 @@ impl IkeSa {
         new.nat_local = self.nat_local;
         new.nat_remote = self.nat_remote;
         new.frag_supported = self.frag_supported;
+        new.mobike = self.mobike;
         new.peer_hashes = self.peer_hashes.clone();
         new.certreq_received = self.certreq_received;
         new.established = Some(now);

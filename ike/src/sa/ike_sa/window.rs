@@ -139,10 +139,11 @@ impl IkeSa {
         msg_id: u32,
         packets: Vec<Vec<u8>>,
     ) {
+        let (local, remote) = self.answer_to.unwrap_or((self.local, self.remote));
         for data in &packets {
             ctx.transmits.push_back(Transmit {
-                local: self.local,
-                remote: self.remote,
+                local,
+                remote,
                 data: data.clone(),
             });
         }

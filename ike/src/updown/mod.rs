@@ -1,6 +1,9 @@
 //! The environment of `leftupdown=` scripts: strongSwan's `PLUTO_*` variables
-//! (as documented for its `_updown` script), built from a CHILD_SA. Pure: the
-//! daemon runs the script (once per local/remote selector pair) with it.
+//! (as documented for its `_updown` script), built from a CHILD_SA, and the
+//! firewall rules of `leftfirewall=yes` ([`firewall`]). Pure: the daemon runs
+//! the script, or the rules, once per local/remote selector pair.
+
+pub mod firewall;
 
 use crate::sa::{ChildSaInstall, Mode, Selector};
 use std::net::IpAddr;
@@ -25,7 +28,8 @@ pub struct Extra<'a> {
     pub host_access: bool,
 }
 
-fn client(s: &Selector) -> String {
+/// `PLUTO_MY_CLIENT` / `PLUTO_PEER_CLIENT`: a prefix, or a range `a-b`.
+pub(crate) fn client(s: &Selector) -> String {
     match s.as_prefix() {
         Some((a, p)) => format!("{a}/{p}"),
         None => format!("{}-{}", s.start, s.end),
@@ -54,6 +58,25 @@ fn mask(s: &Selector) -> String {
     }
 }
 
+/// "host" (the local selector is this host itself, or transport mode) or
+/// "client" (a subnet behind us, or our virtual IP): the `PLUTO_VERB` suffix,
+/// and which firewall rules `leftfirewall=yes` inserts.
+pub(crate) fn is_host(c: &ChildSaInstall, local: &Selector) -> bool {
+    local
+        .as_prefix()
+        .is_some_and(|(a, p)| a == c.local && p == if a.is_ipv4() { 32 } else { 128 })
+        || c.mode == Mode::Transport
+}
+
+/// `PLUTO_MY_PORT` / `PLUTO_PEER_PORT`: the port of a one-port selector, else 0.
+pub(crate) fn port(s: &Selector) -> u16 {
+    if s.start_port == s.end_port {
+        s.start_port
+    } else {
+        0
+    }
+}
+
 /// The `PLUTO_*` environment for one local/remote selector pair.
 pub fn env(
     verb: Verb,
@@ -62,11 +85,7 @@ pub fn env(
     remote: &Selector,
     x: &Extra<'_>,
 ) -> Vec<(String, String)> {
-    // "host" when the local selector is this host itself, else "client".
-    let host = local
-        .as_prefix()
-        .is_some_and(|(a, p)| a == c.local && p == if a.is_ipv4() { 32 } else { 128 })
-        || c.mode == Mode::Transport;
+    let host = is_host(c, local);
     let v6 = local.start.is_ipv6();
     let verb = format!(
         "{}-{}{}",
@@ -90,30 +109,14 @@ pub fn env(
         ("PLUTO_MY_CLIENT".into(), client(local)),
         ("PLUTO_MY_CLIENT_NET".into(), local.start.to_string()),
         ("PLUTO_MY_CLIENT_MASK".into(), mask(local)),
-        (
-            "PLUTO_MY_PORT".into(),
-            if local.start_port == local.end_port {
-                local.start_port
-            } else {
-                0
-            }
-            .to_string(),
-        ),
+        ("PLUTO_MY_PORT".into(), port(local).to_string()),
         ("PLUTO_MY_PROTOCOL".into(), local.protocol.to_string()),
         ("PLUTO_PEER".into(), c.remote.to_string()),
         ("PLUTO_PEER_ID".into(), x.peer_id.into()),
         ("PLUTO_PEER_CLIENT".into(), client(remote)),
         ("PLUTO_PEER_CLIENT_NET".into(), remote.start.to_string()),
         ("PLUTO_PEER_CLIENT_MASK".into(), mask(remote)),
-        (
-            "PLUTO_PEER_PORT".into(),
-            if remote.start_port == remote.end_port {
-                remote.start_port
-            } else {
-                0
-            }
-            .to_string(),
-        ),
+        ("PLUTO_PEER_PORT".into(), port(remote).to_string()),
         ("PLUTO_PEER_PROTOCOL".into(), remote.protocol.to_string()),
     ];
     if let Some(ip) = x.my_sourceip.first() {
@@ -209,6 +212,8 @@ mod tests {
             my_sourceips: Vec::new(),
             peer_sourceips: Vec::new(),
             host_access: false,
+            firewall: false,
+            replaces: None,
             defer_outbound: false,
         }
     }
