@@ -13,6 +13,9 @@
 #   BUILD=0               do not run cargo build
 #   OUT=dir               logs and results (default /tmp/iked-bench.<pid>)
 #   IKE_TIMEOUT=s         bound for one setup-rate run (default 60 + N/10)
+#   KINDS="iked swan"     responders of the setup-rate runs (KINDS=iked: iked alone)
+#   IKED_BASE=path        a baseline iked, run interleaved beside iked (kind "base")
+#   PERF=1                record iked's responder with perf (perf.data + perf-report.txt per run)
 #
 # Traffic stays in the namespaces made here (ikb-<pid>-*), on documentation
 # prefixes (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32).
@@ -110,6 +113,15 @@ cp "$IKED" "$OUT/bin/iked" && cp "$IKECTL" "$OUT/bin/ikectl" || die "copy of the
 IKED_SRC="$IKED, built $(date -u -r "$IKED" '+%F %T UTC'), sha256 $(sha256sum "$IKED" | cut -c1-12)"
 IKED=$OUT/bin/iked
 IKECTL=$OUT/bin/ikectl
+# a baseline iked beside it (KINDS gains "base"): before/after in one run
+KINDS=${KINDS:-iked swan}
+if [ -n "${IKED_BASE:-}" ]; then
+    [ -x "$IKED_BASE" ] || die "no baseline iked at $IKED_BASE"
+    cp "$IKED_BASE" "$OUT/bin/iked-base" || die "copy of the baseline failed"
+    IKED_BASE_SRC="$IKED_BASE, sha256 $(sha256sum "$IKED_BASE" | cut -c1-12)"
+    IKED_BASE=$OUT/bin/iked-base
+    case " $KINDS " in *" base "*) ;; *) KINDS="base $KINDS" ;; esac
+fi
 SWAN_VER=$(dpkg-query -W -f '${Version}' strongswan-charon 2>/dev/null)
 IKED_VER=$("$IKED" --version 2>/dev/null)
 GIT_REV=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null)$(git -C "$REPO" diff --quiet HEAD -- ike conf pki xfrm 2>/dev/null || echo "+dirty")
@@ -387,8 +399,16 @@ ike_run() {
   block_threshold = 1000000" >"$d/strongswan.conf"
     # responder
     local rp rpid
-    if [ "$kind" = iked ]; then
-        ip netns exec "$rr" "$IKED" --config "$d/ipsec.conf" --secrets "$d/ipsec.secrets" \
+    if [ "$kind" != swan ]; then
+        # iked reads the charon section too: the same DoS thresholds, and the
+        # same logger (a filelog at default 0, cfg 1) as the strongSwan responder
+        swan_conf "$d/iked-filelog.log" "cookie_threshold = 10
+  cookie_threshold_ip = 10
+  block_threshold = 1000000" >"$d/iked-strongswan.conf"
+        local bin=$IKED
+        [ "$kind" = base ] && bin=$IKED_BASE
+        ip netns exec "$rr" "$bin" --config "$d/ipsec.conf" --secrets "$d/ipsec.secrets" \
+            --strongswan-conf "$d/iked-strongswan.conf" \
             --ctl "$d/iked.ctl" >"$d/iked.log" 2>&1 &
         rp=$!; PIDS+=("$rp"); rpid=$rp
         for ((i = 0; i < 100; i++)); do [ -S "$d/iked.ctl" ] && break; sleep 0.1; done
@@ -415,7 +435,12 @@ ike_run() {
     local ip_=$!; PIDS+=("$ip_")
     for ((i = 0; i < 100; i++)); do [ -S "$id/charon.vici" ] && break; sleep 0.1; done
     [ -S "$id/charon.vici" ] || die "initiator charon did not start: $(tail -3 "$id/charon.log")"
-    local t0 t1 est=0 fail=0 ok=0 last=0 stall=0
+    local t0 t1 est=0 fail=0 ok=0 last=0 stall=0 pp=""
+    if [ "$kind" != swan ] && [ "${PERF:-0}" = 1 ]; then
+        perf record -q -F ${PERF_FREQ:-2999} --call-graph dwarf,32768 -p "$rpid" -o "$d/perf.data" >"$d/perf.out" 2>&1 &
+        pp=$!; PIDS+=("$pp")
+        sleep 0.5
+    fi
     t0=$(now)
     timeout 120 swanctl --load-all --file "$id/swanctl.conf" --uri "unix://$id/charon.vici" >"$id/load.out" 2>&1 &
     local lp=$!
@@ -431,7 +456,14 @@ ike_run() {
     sleep 1 # let the last IKE_AUTH replies and failed CHILD_SA installs settle
     local rss1 hwm1 cpu1 rcount
     rss1=$(rss "$rpid"); hwm1=$(hwm "$rpid"); cpu1=$(cpu "$rpid")
-    if [ "$kind" = iked ]; then
+    if [ -n "$pp" ]; then
+        kill -INT "$pp" 2>/dev/null
+        for ((i = 0; i < 300; i++)); do kill -0 "$pp" 2>/dev/null || break; sleep 0.1; done
+        stop_pid "$pp" 5; forget_pid "$pp"
+        perf report -i "$d/perf.data" --stdio --no-children --sort dso,symbol --percent-limit 0.5 -g none \
+            >"$d/perf-report.txt" 2>/dev/null
+    fi
+    if [ "$kind" != swan ]; then
         rcount=$(IKED_CTL="$d/iked.ctl" timeout 60 ip netns exec "$rr" "$IKECTL" --ctl "$d/iked.ctl" status 2>&1 | tee "$d/status.txt" | grep -c "ESTABLISHED")
     else
         rcount=$(in_starter "$rp" ipsec status 2>&1 | tee "$d/status.txt" | grep -c "ESTABLISHED")
@@ -447,7 +479,7 @@ ike_run() {
     log "  $tag: $(cat "$d/result")"
     # stop: initiator first, then responder
     stop_pid "$ip_" 10; forget_pid "$ip_"
-    if [ "$kind" = iked ]; then
+    if [ "$kind" != swan ]; then
         stop_pid "$rp" 15; forget_pid "$rp"
     else
         stop_starter "$rp"; forget_pid "$rp"
@@ -462,7 +494,7 @@ bench_ike() {
         for n in $IKE_N; do
             log "IKE_SA setup: $n IKE_SAs, $prop, $ROUNDS rounds"
             for ((r = 1; r <= ROUNDS; r++)); do
-                for kind in iked swan; do
+                for kind in $KINDS; do
                     ike_run "$kind" "$n" "$prop" "$prop-$n-$kind-$r"
                 done
             done
@@ -474,7 +506,7 @@ field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" "$2"; }
 ike_table() {
     local n=$1 prop=$2 kind f r
     declare -A M
-    for kind in iked swan; do
+    for kind in $KINDS; do
         for f in time rate rss_after hwm cpu est resp_established load udp_drops retransmits retransmits_init failed; do
             local v=()
             for ((r = 1; r <= ROUNDS; r++)); do v+=("$(field "$f" "$OUT/ike/$prop-$n-$kind-$r/result")"); done
@@ -486,12 +518,17 @@ ike_table() {
     res ""
     res "| responder | time to all (s), median | rounds (s) | IKE_SAs/s | established at initiator, rounds (responder, median) | responder CPU (s) | RSS after (MB) | VmHWM (MB) | UDP rcvbuf drops at responder, rounds | initiator retransmits (of IKE_SA_INIT), rounds |"
     res "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
-    for kind in iked swan; do
-        local name=iked; [ $kind = swan ] && name="strongSwan charon"
+    for kind in $KINDS; do
+        local name=iked; [ $kind = swan ] && name="strongSwan charon"; [ $kind = base ] && name="iked (baseline: $IKED_BASE_SRC)"
         res "| $name | ${M[$kind.time]} | ${M[$kind.time.all]} | ${M[$kind.rate]} | ${M[$kind.est.all]} (${M[$kind.resp_established]}) of $n | ${M[$kind.cpu]} | $(mb "${M[$kind.rss_after]}") | $(mb "${M[$kind.hwm]}") | ${M[$kind.udp_drops.all]} | ${M[$kind.retransmits.all]} (${M[$kind.retransmits_init.all]}) |"
     done
     res ""
-    res "ratios strongSwan/iked: time $(div "${M[swan.time]}" "${M[iked.time]}")x, responder CPU $(div "${M[swan.cpu]}" "${M[iked.cpu]}")x, RSS after $(div "${M[swan.rss_after]}" "${M[iked.rss_after]}")x; load average (1 min) at the end of each run: iked ${M[iked.load.all]} / strongSwan ${M[swan.load.all]}"
+    local k
+    for k in $KINDS; do
+        [ "$k" = iked ] && continue
+        local nm=strongSwan; [ "$k" = base ] && nm=baseline
+        res "ratios $nm/iked: time $(div "${M[$k.time]}" "${M[iked.time]}")x, responder CPU $(div "${M[$k.cpu]}" "${M[iked.cpu]}")x, RSS after $(div "${M[$k.rss_after]}" "${M[iked.rss_after]}")x; load average (1 min) at the end of each run: iked ${M[iked.load.all]} / $nm ${M[$k.load.all]}"
+    done
     res ""
 }
 

@@ -54,6 +54,20 @@ pub trait Core {
     fn poll_timeout(&self) -> Option<Instant>;
     fn poll_event(&mut self) -> Option<Event>;
     fn status(&self, now: Instant) -> Vec<IkeStatus>;
+    /// IKE_SAs (not dead) and how many of them are established, without
+    /// building every status.
+    fn sa_counts(&self) -> (usize, usize) {
+        let sas = self.status(Instant::now());
+        let up = sas
+            .iter()
+            .filter(|s| s.state == crate::sa::IkeState::Established)
+            .count();
+        (sas.len(), up)
+    }
+    /// One IKE_SA's status (without listing every other one).
+    fn status_of(&self, now: Instant, ike_id: u32) -> Option<IkeStatus> {
+        self.status(now).into_iter().find(|s| s.ike_id == ike_id)
+    }
     /// What was dropped, refused or failed so far.
     fn counters(&self) -> crate::sa::Counters {
         crate::sa::Counters::default()
@@ -188,6 +202,12 @@ impl Core for crate::sa::Endpoint {
     fn key_publics(&self) -> Vec<pki::PublicKey> {
         let c = crate::sa::Endpoint::credentials(self);
         c.keys.iter().map(|k| k.public_key().clone()).collect()
+    }
+    fn status_of(&self, now: Instant, ike_id: u32) -> Option<IkeStatus> {
+        crate::sa::Endpoint::status_of(self, now, ike_id)
+    }
+    fn sa_counts(&self) -> (usize, usize) {
+        crate::sa::Endpoint::sa_counts(self)
     }
     fn status(&self, now: Instant) -> Vec<IkeStatus> {
         crate::sa::Endpoint::status(self, now)

@@ -57,6 +57,11 @@ impl Notifier {
         }
     }
 
+    /// Whether systemd listens (else every notification is dropped).
+    pub fn active(&self) -> bool {
+        self.target.is_some()
+    }
+
     /// How often to send `WATCHDOG=1` (half systemd's timeout), if asked to.
     pub fn watchdog_interval(&self) -> Option<Duration> {
         self.target.as_ref()?;

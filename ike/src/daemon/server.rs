@@ -26,6 +26,8 @@ use tracing::{debug, error, info, warn};
 
 /// How often local addresses are re-read.
 const ADDR_REFRESH: Duration = Duration::from_secs(5);
+/// Datagrams (or key exchange results) taken per turn of the loop beyond the first.
+const BATCH: usize = 63;
 
 use requests::{Reply, Waiter};
 
@@ -517,17 +519,12 @@ impl<C: Core> Daemon<C> {
     }
 
     /// systemd's STATUS= line: the IKE_SAs and conns.
-    pub fn status_line(&self, now: Instant) -> String {
-        let sas = self.core.status(now);
-        let up = sas
-            .iter()
-            .filter(|s| s.state == crate::sa::IkeState::Established)
-            .count();
+    pub fn status_line(&self) -> String {
+        let (all, up) = self.core.sa_counts();
         let n = self.config.conns.len();
         format!(
-            "{} IKE_SA{} ({up} established), {n} conn{}",
-            sas.len(),
-            if sas.len() == 1 { "" } else { "s" },
+            "{all} IKE_SA{} ({up} established), {n} conn{}",
+            if all == 1 { "" } else { "s" },
             if n == 1 { "" } else { "s" }
         )
     }
@@ -535,7 +532,7 @@ impl<C: Core> Daemon<C> {
     fn reload(&mut self, now: Instant) -> Response {
         self.notify.reloading();
         let r = self.reload_config(now);
-        self.notify.reloaded(&self.status_line(now));
+        self.notify.reloaded(&self.status_line());
         r
     }
 
@@ -657,7 +654,7 @@ impl<C: Core> Daemon<C> {
         self.start_conns(now, None);
         self.drain(now);
         // Sockets bound and the configuration loaded: systemd may go on.
-        self.notify.ready(&self.status_line(now));
+        self.notify.ready(&self.status_line());
         while !self.stopping {
             let core_dl = self.core.poll_timeout();
             let tick_dl = self.next_tick();
@@ -671,6 +668,14 @@ impl<C: Core> Daemon<C> {
                 d = dgrams.recv() => {
                     let Some(d) = d else { break };
                     self.on_datagram(Instant::now(), d);
+                    // A burst: what else is queued goes through now, each
+                    // datagram drained as alone, without another turn of
+                    // this select (its timers and wakers) per datagram.
+                    for _ in 0..BATCH {
+                        let Ok(d) = dgrams.try_recv() else { break };
+                        self.drain(Instant::now());
+                        self.on_datagram(Instant::now(), d);
+                    }
                 }
                 r = ctl_rx.recv() => {
                     if let Some((req, tx)) = r {
@@ -678,7 +683,14 @@ impl<C: Core> Daemon<C> {
                     }
                 }
                 Some(q) = vici_rx.recv() => self.on_vici(Instant::now(), q),
-                Some(done) = next_key_done(&mut key_done) => self.core.key_job_done(done),
+                Some(done) = next_key_done(&mut key_done) => {
+                    self.core.key_job_done(done);
+                    for _ in 0..BATCH {
+                        let Some(done) = key_done.as_mut().and_then(|r| r.try_recv().ok()) else { break };
+                        self.drain(Instant::now());
+                        self.core.key_job_done(done);
+                    }
+                }
                 a = listener.accept() => {
                     match a {
                         Ok((s, _)) => { tokio::spawn(serve_client(s, ctl_tx.clone())); }
@@ -694,7 +706,9 @@ impl<C: Core> Daemon<C> {
                 }
                 _ = addr_timer.tick() => {
                     self.refresh_addrs();
-                    self.notify.status(&self.status_line(Instant::now()));
+                    if self.notify.active() {
+                        self.notify.status(&self.status_line());
+                    }
                 }
                 _ = next_tick(&mut watchdog) => self.notify.watchdog(),
                 ev = next_kernel_event(&mut kevents) => match ev {

@@ -9,6 +9,7 @@ use super::ctx::{Action, Counters, Ctx};
 use super::half_open::HalfOpen;
 use super::ike_sa::{IkeSa, NATT_PORT, Queued, on_init_request};
 use super::key_jobs::{KeyJob, KeyJobDone, Work};
+use super::peers::{Peers, peer_hash};
 use crate::crypto::Provider;
 use crate::wire::{Message, RawHeader};
 use rand_core::CryptoRngCore;
@@ -35,6 +36,8 @@ pub struct Endpoint {
     timers: BTreeSet<(Instant, Spi)>,
     deadline: HashMap<Spi, Instant>,
     cookies: Cookies,
+    /// Established IKE_SAs by peer (uniqueids).
+    peers: Peers,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -65,6 +68,7 @@ impl Endpoint {
             timers: BTreeSet::new(),
             deadline: HashMap::new(),
             cookies: Cookies::default(),
+            peers: Peers::default(),
         }
     }
 
@@ -198,7 +202,19 @@ impl Endpoint {
             self.child_owner.insert(c.id, sa.id);
         }
         self.sas.insert(key, sa);
+        self.index_peer(key);
         self.reschedule(key);
+    }
+
+    /// Files an established IKE_SA under its peer (once).
+    fn index_peer(&mut self, key: Spi) {
+        if self.peers.contains(&key) {
+            return;
+        }
+        if let Some(sa) = self.sas.get(&key).filter(|sa| sa.is_established()) {
+            let h = peer_hash(&sa.conn.name, &sa.local_id, &sa.peer_key());
+            self.peers.insert(key, h);
+        }
     }
 
     fn remove(&mut self, key: Spi) -> Option<IkeSa> {
@@ -208,6 +224,7 @@ impl Endpoint {
         if let Some(t) = self.deadline.remove(&key) {
             self.timers.remove(&(t, key));
         }
+        self.peers.remove(&key);
         Some(sa)
     }
 
@@ -237,6 +254,7 @@ impl Endpoint {
                 if !sa.is_half_open() {
                     self.half_open.remove(&key);
                 }
+                self.index_peer(key);
                 self.reschedule(key);
             }
             None => {}
@@ -330,17 +348,21 @@ impl Endpoint {
         // The same peer: the same authenticated identity (the EAP identity
         // after EAP, never an unauthenticated IDi beside it).
         let (conn, local_id, peer) = (new.conn.name.clone(), new.local_id.clone(), new.peer_key());
+        // Only the IKE_SAs filed under this peer (a hash: checked in full).
         let old: Vec<Spi> = self
-            .sas
+            .peers
+            .get(peer_hash(&conn, &local_id, &peer))
             .iter()
-            .filter(|(_, o)| {
-                o.id != ike_id
-                    && o.is_established()
-                    && o.peer_key() == peer
-                    && o.local_id == local_id
-                    && o.conn.name == conn
+            .copied()
+            .filter(|k| {
+                self.sas.get(k).is_some_and(|o| {
+                    o.id != ike_id
+                        && o.is_established()
+                        && o.peer_key() == peer
+                        && o.local_id == local_id
+                        && o.conn.name == conn
+                })
             })
-            .map(|(k, _)| *k)
             .collect();
         let now = Instant::now();
         for k in old {
@@ -755,6 +777,24 @@ impl Endpoint {
     /// A pool's leases (`rightsourceip=` text): (address, identity, online), by address.
     pub fn pool_leases(&self, pool: &str) -> Vec<(IpAddr, String, bool)> {
         self.ctx.pools.leases(pool)
+    }
+
+    /// IKE_SAs (not dead) and how many of them are established.
+    pub fn sa_counts(&self) -> (usize, usize) {
+        self.sas
+            .values()
+            .filter(|sa| !sa.is_dead())
+            .fold((0, 0), |(n, up), sa| {
+                (n + 1, up + usize::from(sa.is_established()))
+            })
+    }
+
+    /// One IKE_SA's status, found by its unique id.
+    pub fn status_of(&self, now: Instant, ike_id: u32) -> Option<IkeStatus> {
+        self.key_of_id(ike_id)
+            .and_then(|k| self.sas.get(&k))
+            .filter(|sa| !sa.is_dead())
+            .map(|sa| sa.status(now))
     }
 
     pub fn status(&self, now: Instant) -> Vec<IkeStatus> {

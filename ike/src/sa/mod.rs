@@ -20,6 +20,7 @@
 //! | CHILD_SA states, keys, kernel verdicts | `child.rs`                    |
 //! | simultaneous rekeys: who deletes what  | `collision.rs`                |
 //! | which peer's CHILD_SA owns which traffic | `claims.rs`                 |
+//! | established IKE_SAs by peer (uniqueids)  | `peers.rs`, `endpoint.rs`  |
 //! | IkeSa, its State, dispatch             | `ike_sa/mod.rs`               |
 //! | message IDs, retransmits, fragments    | `ike_sa/window.rs`            |
 //! | deadlines (one Timer enum)             | `ike_sa/timer.rs`             |
@@ -45,6 +46,7 @@ mod half_open;
 mod ident;
 mod ike_sa;
 mod key_jobs;
+mod peers;
 mod proposal;
 mod select;
 mod vip;

@@ -214,18 +214,20 @@ pub(super) fn same_peer(a: &Conn, a_side: Side, b: &Conn, b_side: Side) -> bool 
     }
     let (al, ar) = a.ends(a_side);
     let (bl, br) = b.ends(b_side);
-    ar.auth == br.auth
+    // Our identity first: it tells most conns apart, and the initiator asks
+    // this of every IKE_SA it has; the peer pattern (cloned) last.
+    al.id == bl.id
+        && al.cert == bl.cert
+        && al.auth == bl.auth
+        && ar.auth == br.auth
         && ar.auth2 == br.auth2
         && ar.ca == br.ca
         && ar.groups == br.groups
         && ar.certpolicy == br.certpolicy
         && ar.cert == br.cert
         && ar.sigkey == br.sigkey
-        && peer_pattern(a, a_side) == peer_pattern(b, b_side)
         && a.eap_identity == b.eap_identity
-        && al.id == bl.id
-        && al.cert == bl.cert
-        && al.auth == bl.auth
+        && peer_pattern(a, a_side) == peer_pattern(b, b_side)
 }
 
 /// The EAP method a conn wants, if it authenticates the peer with EAP.

@@ -97,9 +97,7 @@ impl<C: Core> Daemon<C> {
                 {
                     let ids = self
                         .core
-                        .status(now)
-                        .into_iter()
-                        .find(|s| s.ike_id == c.ike_id)
+                        .status_of(now, c.ike_id)
                         .map(|s| (s.local_id, s.remote_id))
                         .unwrap_or_default();
                     self.updown.up(&c, &ids.0, &ids.1);
@@ -183,11 +181,7 @@ impl<C: Core> Daemon<C> {
                 debug!(target: "ike", "IKE_SA {conn}[{ike_id}] established");
                 let vips = self.core.virtual_ips(ike_id).0;
                 if !vips.is_empty() {
-                    let local = self
-                        .core
-                        .status(now)
-                        .into_iter()
-                        .find(|s| s.ike_id == ike_id);
+                    let local = self.core.status_of(now, ike_id);
                     if let Some(local) = local.map(|s| s.local.ip()) {
                         self.routing
                             .ike_up(self.routing_settings(), ike_id, local, &vips);

@@ -50,11 +50,7 @@ impl SaEvents {
 impl<C: Core> Daemon<C> {
     /// The IKE_SA `ike_id` as `list-sas` shows it (with kernel counters).
     fn view_of(&mut self, now: Instant, ike_id: u32) -> Option<IkeSaView> {
-        let s = self
-            .core
-            .status(now)
-            .into_iter()
-            .find(|s| s.ike_id == ike_id)?;
+        let s = self.core.status_of(now, ike_id)?;
         Some(self.ike_view(s, true))
     }
 
