@@ -45,5 +45,33 @@ fn main() {
         best * 1e3,
         best * 1e6 / n as f64
     );
+    // Memory: RSS grows by what a loaded Config keeps, and by a second copy
+    // of its conns (what each Conn costs, %default and also= parts included).
+    let before = rss_kb();
+    let cfg = conf::load(&conf, Some(&sec)).expect("generated config loads");
+    let loaded = rss_kb();
+    let copy = cfg.conns.clone();
+    let copied = rss_kb();
+    println!(
+        "RSS: +{} KB for a loaded Config ({:.2} KB/conn, the parse's transient memory included); +{} KB for a copy of its conns ({:.2} KB/conn); size_of::<Conn>() = {} bytes",
+        loaded - before,
+        (loaded - before) as f64 / n as f64,
+        copied - loaded,
+        (copied - loaded) as f64 / copy.len() as f64,
+        std::mem::size_of::<conf::Conn>()
+    );
+    drop(copy);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// VmRSS of this process in KB (0 when /proc is not there).
+fn rss_kb() -> i64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
 }

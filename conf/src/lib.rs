@@ -97,28 +97,36 @@ pub fn load_all(
         .collect();
     let setup = setup::build_setup(&setup_entries, &mut diags);
 
+    // Each conn is built as soon as its settings are resolved (and they are
+    // dropped): the peak memory of a load is the sections and the conns.
     let mut conns = Vec::new();
-    for (i, settings) in resolve::resolve_all(&sections, syntax::SectionKind::Conn, &mut diags) {
-        if let Some(sec) = sections.get(i) {
-            conns.push(conn::build_conn(
-                &sec.name,
-                sec.loc.clone(),
-                &settings,
-                &mut diags,
-            ));
-        }
-    }
+    resolve::resolve_each(
+        &sections,
+        syntax::SectionKind::Conn,
+        &mut diags,
+        |i, settings, diags| {
+            if let Some(sec) = sections.get(i) {
+                conns.push(conn::build_conn(
+                    &sec.name,
+                    sec.loc.clone(),
+                    settings,
+                    diags,
+                ));
+            }
+        },
+    );
     let mut cas = Vec::new();
-    for (i, settings) in resolve::resolve_all(&sections, syntax::SectionKind::Ca, &mut diags) {
-        if let Some(sec) = sections.get(i) {
-            cas.push(setup::build_ca(
-                &sec.name,
-                sec.loc.clone(),
-                &settings,
-                &mut diags,
-            ));
-        }
-    }
+    resolve::resolve_each(
+        &sections,
+        syntax::SectionKind::Ca,
+        &mut diags,
+        |i, settings, diags| {
+            if let Some(sec) = sections.get(i) {
+                cas.push(setup::build_ca(&sec.name, sec.loc.clone(), settings, diags));
+            }
+        },
+    );
+    drop(sections);
 
     let mut secrets_out = Secrets::default();
     if let Some(sp) = secrets {

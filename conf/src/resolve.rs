@@ -53,11 +53,15 @@ pub fn merge_sections(sections: Vec<Section>, diags: &mut Diags) -> Vec<Section>
 }
 
 /// Resolves every section of `kind` other than `%default`.
-pub fn resolve_all(
+/// Resolves every section of `kind` (but `%default`) and hands each one's
+/// settings to `f` (section index, settings, diagnostics) in file order, one
+/// at a time: the settings of 10,000 conns never exist at once.
+pub fn resolve_each(
     sections: &[Section],
     kind: SectionKind,
     diags: &mut Diags,
-) -> Vec<(usize, Settings)> {
+    mut f: impl FnMut(usize, &Settings, &mut Diags),
+) {
     let by_name: HashMap<&str, usize> = sections
         .iter()
         .enumerate()
@@ -69,7 +73,6 @@ pub fn resolve_all(
         let mut chain = vec![i];
         collect(sections, &by_name, i, &mut chain, &mut cache, diags)
     });
-    let mut out = Vec::new();
     for (i, s) in sections.iter().enumerate() {
         if s.kind != kind || s.name == "%default" {
             continue;
@@ -82,9 +85,8 @@ pub fn resolve_all(
             }
         }
         settings.retain(|_, v| !v.entry.value.is_empty());
-        out.push((i, settings));
+        f(i, &settings, diags);
     }
-    out
 }
 
 fn collect(
