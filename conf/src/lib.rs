@@ -99,7 +99,13 @@ pub fn load_all(
 
     // Each conn is built as soon as its settings are resolved (and they are
     // dropped): the peak memory of a load is the sections and the conns.
-    let mut conns = Vec::new();
+    // Sized once: growing a Vec of 10,000 Conns (1.4 KB each) by doubling
+    // held the old and the new buffer at once.
+    let n = sections
+        .iter()
+        .filter(|s| s.kind == syntax::SectionKind::Conn && s.name != "%default")
+        .count();
+    let mut conns = Vec::with_capacity(n);
     resolve::resolve_each(
         &sections,
         syntax::SectionKind::Conn,

@@ -5,7 +5,7 @@
 
 use crate::diag::{Diagnostic, Diags};
 use crate::syntax::{Entry, Section, SectionKind};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// A resolved setting and the `also=` chain it came through (empty: own setting).
 #[derive(Clone, Debug)]
@@ -69,16 +69,28 @@ pub fn resolve_each(
         .map(|(i, s)| (s.name.as_str(), i))
         .collect();
     let mut cache: HashMap<usize, Settings> = HashMap::new();
+    // The sections some also= names (their resolution is reused).
+    let targets: HashSet<usize> = sections
+        .iter()
+        .filter(|s| s.kind == kind)
+        .flat_map(|s| s.entries.iter().filter(|e| e.key == "also"))
+        .flat_map(|e| e.value.split_whitespace())
+        .filter_map(|t| by_name.get(t).copied())
+        .collect();
     let default = by_name.get("%default").map(|&i| {
         let mut chain = vec![i];
-        collect(sections, &by_name, i, &mut chain, &mut cache, diags)
+        collect(
+            sections, &by_name, i, &mut chain, &mut cache, &targets, diags,
+        )
     });
     for (i, s) in sections.iter().enumerate() {
         if s.kind != kind || s.name == "%default" {
             continue;
         }
         let mut chain = vec![i];
-        let mut settings = collect(sections, &by_name, i, &mut chain, &mut cache, diags);
+        let mut settings = collect(
+            sections, &by_name, i, &mut chain, &mut cache, &targets, diags,
+        );
         if let Some(d) = &default {
             for (k, v) in d {
                 settings.entry(k.clone()).or_insert_with(|| v.clone());
@@ -95,6 +107,7 @@ fn collect(
     idx: usize,
     chain: &mut Vec<usize>,
     cache: &mut HashMap<usize, Settings>,
+    targets: &HashSet<usize>,
     diags: &mut Diags,
 ) -> Settings {
     if let Some(c) = cache.get(&idx) {
@@ -143,7 +156,7 @@ fn collect(
                 continue;
             }
             chain.push(t);
-            let inner = collect(sections, by_name, t, chain, cache, diags);
+            let inner = collect(sections, by_name, t, chain, cache, targets, diags);
             chain.pop();
             for (k, mut v) in inner {
                 v.via.insert(0, target.to_owned());
@@ -160,8 +173,10 @@ fn collect(
             },
         );
     }
-    // A section's resolution depends on the chain only when a cycle cut it short.
-    if !cyclic {
+    // A section's resolution depends on the chain only when a cycle cut it
+    // short. Only also= targets are kept: keeping every conn's would hold
+    // all of them at once.
+    if !cyclic && targets.contains(&idx) {
         cache.insert(idx, out.clone());
     }
     out
