@@ -15,6 +15,7 @@
 #   IKE_TIMEOUT=s         bound for one setup-rate run (default 60 + N/10)
 #   KINDS="iked swan"     responders of the setup-rate runs (KINDS=iked: iked alone)
 #   IKED_BASE=path        a baseline iked, run interleaved beside iked (kind "base")
+#   RESP_CPUS=0           run the iked responder under taskset -c (1 vs 2 cores)
 #   PERF=1                record iked's responder with perf (perf.data + perf-report.txt per run)
 #
 # Traffic stays in the namespaces made here (ikb-<pid>-*), on documentation
@@ -407,7 +408,7 @@ ike_run() {
   block_threshold = 1000000" >"$d/iked-strongswan.conf"
         local bin=$IKED
         [ "$kind" = base ] && bin=$IKED_BASE
-        ip netns exec "$rr" "$bin" --config "$d/ipsec.conf" --secrets "$d/ipsec.secrets" \
+        ip netns exec "$rr" ${RESP_CPUS:+taskset -c "$RESP_CPUS"} "$bin" --config "$d/ipsec.conf" --secrets "$d/ipsec.secrets" \
             --strongswan-conf "$d/iked-strongswan.conf" \
             --ctl "$d/iked.ctl" >"$d/iked.log" 2>&1 &
         rp=$!; PIDS+=("$rp"); rpid=$rp
