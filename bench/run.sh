@@ -427,6 +427,8 @@ ike_run() {
     sleep 0.5
     local rss0 cpu0 drops0
     rss0=$(rss "$rpid"); cpu0=$(cpu "$rpid"); drops0=$(udp_rcvbuf_errors "$rr")
+    local idrops0 idrops1
+    idrops0=$(udp_rcvbuf_errors "$ri")
     # initiator
     local id=$d/init
     mkdir -p "$id"
@@ -471,12 +473,12 @@ ike_run() {
     fi
     local el rate drops1 rtx
     el=$(sub "$t1" "$t0"); rate=$(div "$est" "$el")
-    drops1=$(udp_rcvbuf_errors "$rr")
+    drops1=$(udp_rcvbuf_errors "$rr"); idrops1=$(udp_rcvbuf_errors "$ri")
     rtx=$(grep -c "retransmit [0-9]* of request" "$id/charon.log")
     rtx0=$(grep -c "retransmit [0-9]* of request with message ID 0" "$id/charon.log")
     # per-socket receive buffer size (rb) and drops (d) of the responder
     ip netns exec "$rr" ss -uamnp >"$d/ss.txt" 2>&1
-    echo "$kind $n $prop est=$est fail=$fail resp_established=$rcount time=$el rate=$rate rss_before=$rss0 rss_after=$rss1 hwm=$hwm1 cpu=$(sub "${cpu1:-0}" "${cpu0:-0}") udp_drops=$((drops1 - drops0)) retransmits=$rtx retransmits_init=$rtx0 failed=$fail complete=$ok load=$(cut -d' ' -f1 /proc/loadavg)" >"$d/result"
+    echo "$kind $n $prop est=$est fail=$fail resp_established=$rcount time=$el rate=$rate rss_before=$rss0 rss_after=$rss1 hwm=$hwm1 cpu=$(sub "${cpu1:-0}" "${cpu0:-0}") udp_drops=$((drops1 - drops0)) init_udp_drops=$((idrops1 - idrops0)) retransmits=$rtx retransmits_init=$rtx0 failed=$fail complete=$ok load=$(cut -d' ' -f1 /proc/loadavg)" >"$d/result"
     log "  $tag: $(cat "$d/result")"
     # stop: initiator first, then responder
     stop_pid "$ip_" 10; forget_pid "$ip_"
@@ -508,7 +510,7 @@ ike_table() {
     local n=$1 prop=$2 kind f r
     declare -A M
     for kind in $KINDS; do
-        for f in time rate rss_after hwm cpu est resp_established load udp_drops retransmits retransmits_init failed; do
+        for f in time rate rss_after hwm cpu est resp_established load udp_drops init_udp_drops retransmits retransmits_init failed; do
             local v=()
             for ((r = 1; r <= ROUNDS; r++)); do v+=("$(field "$f" "$OUT/ike/$prop-$n-$kind-$r/result")"); done
             M[$kind.$f]=$(echo "${v[*]}" | median)
@@ -517,11 +519,11 @@ ike_table() {
     done
     res "## IKE_SA setup as responder: $n IKE_SAs, ike=$prop! (PSK, strongSwan initiator)"
     res ""
-    res "| responder | time to all (s), median | rounds (s) | IKE_SAs/s | established at initiator, rounds (responder, median) | responder CPU (s) | RSS after (MB) | VmHWM (MB) | UDP rcvbuf drops at responder, rounds | initiator retransmits (of IKE_SA_INIT), rounds |"
+    res "| responder | time to all (s), median | rounds (s) | IKE_SAs/s | established at initiator, rounds (responder, median) | responder CPU (s) | RSS after (MB) | VmHWM (MB) | UDP rcvbuf drops at responder (at initiator), rounds | initiator retransmits (of IKE_SA_INIT), rounds |"
     res "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     for kind in $KINDS; do
         local name=iked; [ $kind = swan ] && name="strongSwan charon"; [ $kind = base ] && name="iked (baseline: $IKED_BASE_SRC)"
-        res "| $name | ${M[$kind.time]} | ${M[$kind.time.all]} | ${M[$kind.rate]} | ${M[$kind.est.all]} (${M[$kind.resp_established]}) of $n | ${M[$kind.cpu]} | $(mb "${M[$kind.rss_after]}") | $(mb "${M[$kind.hwm]}") | ${M[$kind.udp_drops.all]} | ${M[$kind.retransmits.all]} (${M[$kind.retransmits_init.all]}) |"
+        res "| $name | ${M[$kind.time]} | ${M[$kind.time.all]} | ${M[$kind.rate]} | ${M[$kind.est.all]} (${M[$kind.resp_established]}) of $n | ${M[$kind.cpu]} | $(mb "${M[$kind.rss_after]}") | $(mb "${M[$kind.hwm]}") | ${M[$kind.udp_drops.all]} (${M[$kind.init_udp_drops.all]}) | ${M[$kind.retransmits.all]} (${M[$kind.retransmits_init.all]}) |"
     done
     res ""
     local k
