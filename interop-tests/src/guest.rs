@@ -162,13 +162,17 @@ impl GuestRun {
                 bin.display()
             )
         })?;
+        // the names go in a file: the command rides on the kernel's command
+        // line, which holds 2 KiB at most (a long list hung the boot)
+        let names_file = self.out.join("names.txt");
+        write_file(&names_file, &(self.scenarios.join("\n") + "\n"))?;
         let inside = format!(
-            "env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LAB_LIBRESWAN={} {} guest-inside --jobs {} --out {} {}",
+            "env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LAB_LIBRESWAN={} {} guest-inside --jobs {} --out {} --names-file {}",
             crate::peer::Libreswan::root().display(),
             bin.display(),
             self.jobs,
             self.out.display(),
-            self.scenarios.join(" ")
+            names_file.display()
         );
         let path = format!(
             "{}:{}",
@@ -281,7 +285,8 @@ impl GuestRun {
     }
 }
 
-/// Every scenario of the default guest suite; `$LAB_SCENARIOS`
+/// Every scenario of the default guest suite (and the conformance CI
+/// subset, [`crate::conformance::CI`]); `$LAB_SCENARIOS`
 /// (space-separated) selects a subset.
 pub fn default_names() -> Vec<String> {
     match std::env::var("LAB_SCENARIOS") {
@@ -289,6 +294,7 @@ pub fn default_names() -> Vec<String> {
         _ => scenario::names(scenario::Place::Guest)
             .into_iter()
             .map(String::from)
+            .chain(crate::conformance::ci_names())
             .collect(),
     }
 }

@@ -66,7 +66,10 @@ fn check(name: &str) {
         return;
     };
     if !o.pass {
-        let report = std::fs::read_to_string(o.dir.join("report.txt")).unwrap_or_default();
+        // a conformance pass keeps its failing checks in failures.txt
+        let report = std::fs::read_to_string(o.dir.join("report.txt"))
+            .or_else(|_| std::fs::read_to_string(o.dir.join("failures.txt")))
+            .unwrap_or_default();
         panic!("{}\n--- report ({}):\n{report}", o.line(), o.dir.display());
     }
 }

@@ -60,6 +60,9 @@ enum Cmd {
         out: PathBuf,
         #[arg(long, default_value_t = 1)]
         jobs: usize,
+        /// A file of scenario names, one a line (before `names`).
+        #[arg(long)]
+        names_file: Option<PathBuf>,
         names: Vec<String>,
     },
     /// (inside a namespace) the install-* scenarios' driver: install a
@@ -249,14 +252,23 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Cmd::GuestInside { out, jobs, names } => match guest::inside(&out, &names, jobs) {
-            Ok(true) => ExitCode::SUCCESS,
-            Ok(false) => ExitCode::FAILURE,
-            Err(e) => {
-                eprintln!("guest-inside: {e}");
-                ExitCode::FAILURE
-            }
-        },
+        Cmd::GuestInside {
+            out,
+            jobs,
+            names_file,
+            names,
+        } => {
+            let mut all: Vec<String> = match names_file.map(|f| std::fs::read_to_string(&f)) {
+                Some(Ok(text)) => text.split_whitespace().map(String::from).collect(),
+                Some(Err(e)) => {
+                    eprintln!("guest-inside: the names file: {e}");
+                    return ExitCode::FAILURE;
+                }
+                None => Vec::new(),
+            };
+            all.extend(names);
+            guest_inside(&out, &all, jobs)
+        }
         Cmd::InstallChild { case, side } => {
             interop_tests::daemon_lab::install::install_child_main(&case, &side)
         }
@@ -265,35 +277,8 @@ fn main() -> ExitCode {
             sources,
             count,
             seconds,
-        } => {
-            let r = interop_tests::flood::parse_sources(&sources)
-                .and_then(|src| interop_tests::flood::run(to, &src, count, seconds));
-            match r {
-                Ok(s) => {
-                    println!(
-                        "flood: sent {} IKE_SA_INIT requests from {} sources in {:.1}s",
-                        s.requests,
-                        s.sources,
-                        s.elapsed.as_secs_f64()
-                    );
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("flood: {e}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
-        Cmd::Esp => match kernel_has_esp() {
-            Ok(()) => {
-                println!("this kernel has ESP");
-                ExitCode::SUCCESS
-            }
-            Err(why) => {
-                println!("this kernel has no ESP: {why}");
-                ExitCode::FAILURE
-            }
-        },
+        } => flood(to, &sources, count, seconds),
+        Cmd::Esp => esp(),
         Cmd::Conformance {
             scenarios,
             iked_host,
@@ -302,21 +287,67 @@ fn main() -> ExitCode {
             timeout,
             jobs,
         } => conformance(scenarios, iked_host, reference, out, timeout, jobs),
-        Cmd::ConformanceSyslogd { socket, dir, host } => {
-            match interop_tests::conformance::syslog::serve(
-                &socket,
-                &dir,
-                &host,
-                Duration::from_secs(6 * 3600),
-            ) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("conformance-syslogd: {e}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
+        Cmd::ConformanceSyslogd { socket, dir, host } => syslogd(&socket, &dir, &host),
         Cmd::Demo { out } => demo(out.unwrap_or_else(|| default_out("demo"))),
+    }
+}
+
+fn guest_inside(out: &Path, names: &[String], jobs: usize) -> ExitCode {
+    match guest::inside(out, names, jobs) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("guest-inside: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn flood(to: std::net::IpAddr, sources: &str, count: u64, seconds: u64) -> ExitCode {
+    let r = interop_tests::flood::parse_sources(sources)
+        .and_then(|src| interop_tests::flood::run(to, &src, count, seconds));
+    match r {
+        Ok(s) => {
+            println!(
+                "flood: sent {} IKE_SA_INIT requests from {} sources in {:.1}s",
+                s.requests,
+                s.sources,
+                s.elapsed.as_secs_f64()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("flood: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn esp() -> ExitCode {
+    match kernel_has_esp() {
+        Ok(()) => {
+            println!("this kernel has ESP");
+            ExitCode::SUCCESS
+        }
+        Err(why) => {
+            println!("this kernel has no ESP: {why}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn syslogd(socket: &Path, dir: &Path, host: &str) -> ExitCode {
+    match interop_tests::conformance::syslog::serve(
+        socket,
+        dir,
+        host,
+        Duration::from_secs(6 * 3600),
+    ) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("conformance-syslogd: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

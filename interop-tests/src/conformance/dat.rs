@@ -113,7 +113,8 @@ pub enum Hit {
     /// `N`: grep's result has N lines (as `echo "$res" | wc -l` counts:
     /// an empty result counts 1).
     Count(usize),
-    /// Anything else: do-tests' shell test fails either way (never passes).
+    /// Anything else (a typo such as `ESP`): do-tests' shell tests compare it
+    /// with YES and NO only, so the check never fails.
     Other,
 }
 
@@ -143,7 +144,7 @@ impl Hit {
                 };
                 lines == n
             }
-            Hit::Other => false,
+            Hit::Other => true,
         }
     }
 }
@@ -296,7 +297,7 @@ mod tests {
         // `echo "" | wc -l` is 1: an empty result counts one line
         assert!(Hit::Count(1).judge(false, ""));
         assert!(!Hit::Count(0).judge(false, ""));
-        assert!(!Hit::Other.judge(true, "x"));
+        assert!(Hit::Other.judge(true, "x") && Hit::Other.judge(false, ""));
         assert_eq!(Hit::parse("maybe"), Hit::Other);
     }
 }

@@ -17,6 +17,9 @@ use super::host::Host;
 use crate::cmd::{run, wait_bounded};
 use crate::{Result, lab_err};
 
+/// How long an IPsec host may take to clear its SAs after the posttest.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
 /// Bound on one command of a `.dat` file.
 const CMD_TIMEOUT: Duration = Duration::from_secs(90);
 
@@ -100,14 +103,29 @@ impl Drop for Capture {
     }
 }
 
-/// The console log of a scenario (do-tests' console.log).
-#[derive(Debug, Default)]
+/// The console log of a scenario (do-tests' console.log; each command's
+/// line carries the seconds since the start, as `do-tests -t` does).
+#[derive(Debug)]
 pub struct Console {
     /// Its text.
     pub text: String,
+    start: std::time::Instant,
+}
+
+impl Default for Console {
+    fn default() -> Self {
+        Console {
+            text: String::new(),
+            start: std::time::Instant::now(),
+        }
+    }
 }
 
 impl Console {
+    fn stamp(&self) -> String {
+        format!("{:6.1}s ~ ", self.start.elapsed().as_secs_f64())
+    }
+
     fn line(&mut self, s: &str) {
         self.text.push_str(s);
         self.text.push('\n');
@@ -120,7 +138,8 @@ pub fn script(hosts: &BTreeMap<String, Host>, lines: &[DatLine], console: &mut C
         match l {
             DatLine::Comment(c) => console.line(c),
             DatLine::Cmd { host, command, .. } => {
-                console.line(&format!("{host}# {command}"));
+                let st = console.stamp();
+                console.line(&format!("{st}{host}# {command}"));
                 match hosts.get(host) {
                     Some(h) => match h.exec(command, CMD_TIMEOUT) {
                         Ok(e) => {
@@ -254,19 +273,33 @@ pub fn evaltest(
 }
 
 /// After the posttest: no IPsec SA and no policy left on `host`.
+/// A daemon still shutting down (deleting its SAs, running updown for each)
+/// is given up to [`SHUTDOWN_GRACE`]: in the emulated guest that takes
+/// seconds, where strongSwan's KVM hosts are done before do-tests looks.
 pub fn clean_state(host: &Host, console: &mut Console) -> Check {
-    let state = host
-        .exec("ip xfrm state", Duration::from_secs(20))
-        .map(|e| e.stdout)
-        .unwrap_or_else(|e| format!("({e})"));
-    let policy = host
-        .exec("ip xfrm policy", Duration::from_secs(20))
-        .map(|e| e.stdout)
-        .unwrap_or_else(|e| format!("({e})"));
-    let issue = state
-        .lines()
-        .any(|l| l.contains("proto") && l.contains("spi") && !l.contains("proto 4"));
-    let pass = !issue && policy.trim().is_empty();
+    let look = || {
+        let state = host
+            .exec("ip xfrm state", Duration::from_secs(20))
+            .map(|e| e.stdout)
+            .unwrap_or_else(|e| format!("({e})"));
+        let policy = host
+            .exec("ip xfrm policy", Duration::from_secs(20))
+            .map(|e| e.stdout)
+            .unwrap_or_else(|e| format!("({e})"));
+        let issue = state
+            .lines()
+            .any(|l| l.contains("proto") && l.contains("spi") && !l.contains("proto 4"));
+        let pass = !issue && policy.trim().is_empty();
+        (pass, state, policy)
+    };
+    let t = std::time::Instant::now();
+    let (pass, state, policy) = loop {
+        let r = look();
+        if r.0 || t.elapsed() > SHUTDOWN_GRACE {
+            break r;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    };
     let mut shown = String::new();
     if !pass {
         let _ = write!(

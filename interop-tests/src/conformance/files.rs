@@ -153,6 +153,13 @@ pub fn host_etc(
             copy(&p, &dest.join(f), &fill)?;
         }
     }
+    // no DNS in the test network: a resolver without servers fails at once
+    // (tcpdump resolves every address it prints; one waiting on an
+    // unreachable server falls minutes behind the packets)
+    write_file(
+        &dest.join("resolv.conf"),
+        "# the test network has no DNS: names come from /etc/hosts\n",
+    )?;
     let own = corpus.join("hosts").join(host).join("etc");
     if !own.is_dir() {
         return Err(lab_err!("{}: no such test host folder", own.display()));

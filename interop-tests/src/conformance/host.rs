@@ -73,6 +73,8 @@ if ! mount -t overlay overlay -o lowerdir=/etc,upperdir=/run/.etc/upper,workdir=
   cp -a /etc/. /run/.etc/copy/
   mount --bind /run/.etc/copy /etc
 fi
+# a symlinked resolv.conf or hosts (systemd-resolved) must not be written through
+rm -f /etc/resolv.conf /etc/hosts
 cp -r {d}/etc/. /etc/
 [ ! -f /etc/ipsec.secrets ] || chmod 600 /etc/ipsec.secrets
 [ ! -d /etc/ipsec.d/private ] || chmod -R go-rwx /etc/ipsec.d/private

@@ -147,6 +147,11 @@ impl Net {
             // no DAD: the addresses are usable at once, as on a static setup
             sysctl(&ns, "net.ipv6.conf.default.accept_dad", "0")?;
             sysctl(&ns, "net.ipv6.conf.all.accept_dad", "0")?;
+            // forwarding before the links come up: a router sends no router
+            // solicitations (they would be noise in the captures)
+            sysctl(&ns, "net.ipv4.ip_forward", "1")?;
+            sysctl(&ns, "net.ipv6.conf.all.forwarding", "1")?;
+            sysctl(&ns, "net.ipv6.conf.default.forwarding", "1")?;
             let mut script = String::new();
             for (i, (ifname, _, _, _)) in spec.ifaces.iter().enumerate() {
                 script.push_str(&format!(
@@ -169,8 +174,6 @@ impl Net {
             inside.push_str(&format!("route add default via {}\n", spec.gateway));
             ip_batch(Some(&switch), &sw)?;
             ip_batch(Some(&ns), &inside)?;
-            sysctl(&ns, "net.ipv4.ip_forward", "1")?;
-            sysctl(&ns, "net.ipv6.conf.all.forwarding", "1")?;
         }
         Ok(net)
     }
