@@ -93,6 +93,20 @@ macro_rules! guest_tests {
     };
 }
 
+/// The conformance CI subset (`interop_tests::conformance::CI`: strongSwan's
+/// own scenarios that iked passes), run in the same boot; each must pass.
+#[test]
+#[ignore = "boots a QEMU guest: run with --ignored (scripts/test-all.sh does)"]
+fn conformance_subset() {
+    let names = interop_tests::conformance::ci_names();
+    if names.is_empty() {
+        eprintln!("conformance: no pass in the CI subset (interop_tests::conformance::CI)");
+    }
+    for n in &names {
+        check(n);
+    }
+}
+
 guest_tests! {
     gcm => "gcm",
     cbc => "cbc",

@@ -132,6 +132,21 @@ impl Console {
     }
 }
 
+/// How much longer a pre/posttest `sleep N` waits here: it gives a daemon
+/// time to act (e.g. net2net-start's `auto=start` IKE_SA), which takes
+/// several times longer in the emulated guest than on strongSwan's KVM.
+pub const SLEEP_FACTOR: u32 = 4;
+
+/// A pre/posttest command that is exactly `sleep N` (whole seconds), with
+/// N scaled by [`SLEEP_FACTOR`]; any other command unchanged.
+pub fn emulated_sleep(command: &str) -> String {
+    let t = command.trim();
+    match t.strip_prefix("sleep ").map(|n| n.trim().parse::<u32>()) {
+        Some(Ok(n)) => format!("sleep {}", n.saturating_mul(SLEEP_FACTOR)),
+        _ => command.to_owned(),
+    }
+}
+
 /// Runs pre- or posttest lines; their output goes to the console only.
 pub fn script(hosts: &BTreeMap<String, Host>, lines: &[DatLine], console: &mut Console) {
     for l in lines {
@@ -140,8 +155,9 @@ pub fn script(hosts: &BTreeMap<String, Host>, lines: &[DatLine], console: &mut C
             DatLine::Cmd { host, command, .. } => {
                 let st = console.stamp();
                 console.line(&format!("{st}{host}# {command}"));
+                let command = emulated_sleep(command);
                 match hosts.get(host) {
-                    Some(h) => match h.exec(command, CMD_TIMEOUT) {
+                    Some(h) => match h.exec(&command, CMD_TIMEOUT) {
                         Ok(e) => {
                             console.text.push_str(&e.stdout);
                             console.text.push_str(&e.stderr);
@@ -317,5 +333,18 @@ pub fn clean_state(host: &Host, console: &mut Console) -> Check {
         ),
         pass,
         shown,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::emulated_sleep;
+
+    #[test]
+    fn only_plain_sleeps_are_stretched() {
+        assert_eq!(emulated_sleep("sleep 1"), "sleep 4");
+        assert_eq!(emulated_sleep(" sleep 2 "), "sleep 8");
+        assert_eq!(emulated_sleep("sleep 0.5"), "sleep 0.5");
+        assert_eq!(emulated_sleep("ipsec start"), "ipsec start");
     }
 }
