@@ -145,6 +145,7 @@ impl AuthMethod {
             AuthMethod::Pubkey { .. }
                 | AuthMethod::Psk
                 | AuthMethod::Eap(EapMethod::Mschapv2)
+                | AuthMethod::Eap(EapMethod::Md5)
                 | AuthMethod::Eap(EapMethod::Any)
                 | AuthMethod::Any
                 | AuthMethod::Never
@@ -157,8 +158,13 @@ impl AuthMethod {
 pub enum SigKey {
     /// `%cert`: take it from the certificate (the default).
     Cert,
-    /// Raw key bytes from `0s` (base64) or `0x` (hex): RFC 3110 format for RSA.
+    /// Raw key bytes from `0s` (base64) or `0x` (hex) without a format
+    /// prefix: DER (SubjectPublicKeyInfo or PKCS#1), else RFC 3110 for RSA.
     Raw(Vec<u8>),
+    /// `dns:0s...`: an RSA key in RFC 3110 (DNSKEY) form.
+    Dns(Vec<u8>),
+    /// `ssh:0s...`: an SSH public key blob (RFC 4253 6.6, RFC 5656, RFC 8709).
+    Ssh(Vec<u8>),
     /// A file with a PEM/DER public key, relative to ipsec.d/certs.
     File(String),
 }

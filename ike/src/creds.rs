@@ -126,14 +126,15 @@ impl Credentials {
                     }
                 }
                 match &end.sigkey {
-                    Some(SigKey::Raw(bytes)) => match pki::PublicKey::from_rfc3110(bytes) {
-                        Ok(k) => {
-                            c.sigkeys.insert((conn.name.clone(), is_left), k);
-                        }
-                        Err(e) => c
-                            .errors
-                            .push(format!("conn '{}': raw RSA key: {e}", conn.name)),
-                    },
+                    Some(SigKey::Dns(b)) => {
+                        c.add_raw_sigkey(conn, is_left, pki::PublicKey::from_rfc3110(b))
+                    }
+                    Some(SigKey::Ssh(b)) => {
+                        c.add_raw_sigkey(conn, is_left, pki::PublicKey::from_ssh(b))
+                    }
+                    Some(SigKey::Raw(b)) => {
+                        c.add_raw_sigkey(conn, is_left, pki::PublicKey::from_key_blob(b))
+                    }
                     Some(SigKey::File(f)) => match d.load_public_key(f) {
                         Ok(k) => {
                             c.sigkeys.insert((conn.name.clone(), is_left), k);
@@ -148,6 +149,24 @@ impl Credentials {
             tracing::warn!(target: "cfg", "{e}");
         }
         c
+    }
+
+    /// A raw `leftsigkey=`/`rightsigkey=` key, or the error naming the end.
+    fn add_raw_sigkey(
+        &mut self,
+        conn: &Conn,
+        is_left: bool,
+        key: Result<pki::PublicKey, pki::Error>,
+    ) {
+        let side = if is_left { "left" } else { "right" };
+        match key {
+            Ok(k) => {
+                self.sigkeys.insert((conn.name.clone(), is_left), k);
+            }
+            Err(e) => self
+                .errors
+                .push(format!("conn '{}': {side}sigkey: {e}", conn.name)),
+        }
     }
 
     /// The certificate an end authenticates with (`leftcert=`), if any.

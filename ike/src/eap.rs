@@ -1,7 +1,8 @@
 //! EAP (RFC 3748) and EAP-MSCHAPv2 as the authenticator (the gateway side of
 //! road warriors: macOS/iOS/Windows native clients, strongSwan's
-//! `eap-mschapv2`). Sans-IO: EAP packets in, EAP packets out, and the MSK
-//! for the IKE AUTH payload (RFC 7296 §2.16) at the end.
+//! `eap-mschapv2`), and EAP-MD5 ([`md5`]). Sans-IO: EAP packets in, EAP
+//! packets out, and the MSK (if the method makes one) for the IKE AUTH
+//! payload (RFC 7296 §2.16) at the end; [`Server`] is either method.
 //!
 //! MS-CHAPv2 computations follow RFC 2759 §8; the keys follow RFC 3079 §3;
 //! the MSK is MasterReceiveKey | MasterSendKey (+ 32 zero octets) as
@@ -13,12 +14,15 @@ use md4::Md4;
 use sha1::{Digest, Sha1};
 use zeroize::Zeroizing;
 
+pub mod md5;
+
 pub const CODE_REQUEST: u8 = 1;
 pub const CODE_RESPONSE: u8 = 2;
 pub const CODE_SUCCESS: u8 = 3;
 pub const CODE_FAILURE: u8 = 4;
 pub const TYPE_IDENTITY: u8 = 1;
 pub const TYPE_NAK: u8 = 3;
+pub const TYPE_MD5: u8 = 4;
 pub const TYPE_MSCHAPV2: u8 = 26;
 
 const OP_CHALLENGE: u8 = 1;
@@ -179,10 +183,11 @@ pub struct Packet {
 pub enum Step {
     /// Send this EAP request and wait.
     Send(Packet),
-    /// Authentication succeeded: send EAP-Success; the MSK keys the AUTH payloads.
+    /// Authentication succeeded: send EAP-Success; the MSK keys the AUTH
+    /// payloads (`None`: the method makes none, SK_pi/SK_pr do).
     Success {
         packet: Packet,
-        msk: SecretBytes,
+        msk: Option<SecretBytes>,
         identity: Vec<u8>,
     },
     /// Authentication failed: send EAP-Failure; `why` is for the log.
@@ -204,6 +209,67 @@ pub trait Passwords {
     /// the attempt before its password is checked.
     fn admit(&self, _identity: &[u8]) -> Result<(), String> {
         Ok(())
+    }
+}
+
+/// The EAP-Identity request (RFC 3748 §5.1).
+fn identity_request(identifier: u8) -> Packet {
+    Packet {
+        code: CODE_REQUEST,
+        identifier,
+        data: vec![TYPE_IDENTITY],
+    }
+}
+
+/// The identity of an EAP-Identity response, logged as strongSwan does.
+fn received_identity(p: &Packet) -> Vec<u8> {
+    let identity = p.data.get(1..).unwrap_or_default().to_vec();
+    tracing::info!(target: "ike", "received EAP identity '{}'", crate::sa::printable(&identity));
+    identity
+}
+
+/// EAP-Failure with `why` for the log.
+fn failure(identifier: u8, why: String) -> Step {
+    Step::Failure {
+        packet: Packet {
+            code: CODE_FAILURE,
+            identifier,
+            data: Vec::new(),
+        },
+        why,
+    }
+}
+
+/// The authenticator of one client, for the method its conn names.
+#[derive(Debug)]
+pub enum Server {
+    Mschapv2(MschapV2Server),
+    Md5(md5::Md5Server),
+}
+
+impl Server {
+    /// The method's name in log lines (`EAP-MSCHAPv2`, `EAP-MD5`).
+    pub fn method_name(&self) -> &'static str {
+        match self {
+            Server::Mschapv2(_) => "EAP-MSCHAPv2",
+            Server::Md5(_) => "EAP-MD5",
+        }
+    }
+
+    /// The identity being authenticated.
+    pub fn identity(&self) -> &[u8] {
+        match self {
+            Server::Mschapv2(s) => s.identity(),
+            Server::Md5(s) => s.identity(),
+        }
+    }
+
+    /// The client's EAP response.
+    pub fn handle(&mut self, p: &Packet, passwords: &dyn Passwords) -> Step {
+        match self {
+            Server::Mschapv2(s) => s.handle(p, passwords),
+            Server::Md5(s) => s.handle(p, passwords),
+        }
     }
 }
 
@@ -244,11 +310,7 @@ impl MschapV2Server {
             msk: None,
         };
         let p = match identity {
-            None => Packet {
-                code: CODE_REQUEST,
-                identifier: s.id,
-                data: vec![TYPE_IDENTITY],
-            },
+            None => identity_request(s.id),
             Some(i) => {
                 s.identity = i;
                 s.challenge()
@@ -280,14 +342,7 @@ impl MschapV2Server {
 
     fn fail(&mut self, why: String) -> Step {
         self.state = State::Done;
-        Step::Failure {
-            packet: Packet {
-                code: CODE_FAILURE,
-                identifier: self.id,
-                data: Vec::new(),
-            },
-            why,
-        }
+        failure(self.id, why)
     }
 
     /// The client's EAP response.
@@ -307,8 +362,7 @@ impl MschapV2Server {
         let ty = p.data.first().copied();
         match (self.state, ty) {
             (State::Identity, Some(TYPE_IDENTITY)) => {
-                self.identity = p.data.get(1..).unwrap_or_default().to_vec();
-                tracing::info!(target: "ike", "received EAP identity '{}'", crate::sa::printable(&self.identity));
+                self.identity = received_identity(p);
                 Step::Send(self.challenge())
             }
             (State::Challenge, Some(TYPE_NAK)) => {
@@ -324,7 +378,7 @@ impl MschapV2Server {
                             identifier: p.identifier,
                             data: Vec::new(),
                         },
-                        msk,
+                        msk: Some(msk),
                         identity: self.identity.clone(),
                     },
                     None => self.fail("internal: no MSK".into()),
@@ -513,6 +567,7 @@ mod tests {
             };
             assert_eq!(packet.code, CODE_SUCCESS);
             assert_eq!(identity, b"User");
+            let msk = msk.expect("EAP-MSCHAPv2 makes an MSK");
             assert_eq!(msk.len(), 64);
             let mk = master_key(
                 b"clientPass",

@@ -21,7 +21,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use interop_tests::peer::{Iked, Peer, Starter, StrongSwan, Tunnel};
+use interop_tests::peer::{Iked, Peer, Starter, StarterOpts, StrongSwan, Tunnel};
 use interop_tests::topology::{Side, Topology};
 
 fn required() -> bool {
@@ -133,13 +133,25 @@ fn make_pki(dir: &Path) {
 /// iked as the gateway (right): seed 003's road-warrior conn with Windows'
 /// proposals allowed, its RSA-4096 certificate, default `leftsendcert`.
 fn start_gateway(topo: &Topology, root: &Path, tag: &str) -> Iked {
+    start_gateway_with(topo, root, tag, "", "")
+}
+
+/// [`start_gateway`] with more conn lines and secrets.
+fn start_gateway_with(
+    topo: &Topology,
+    root: &Path,
+    tag: &str,
+    conn_extra: &str,
+    secrets_extra: &str,
+) -> Iked {
     let ipsec_d = root.join("iked-ipsec.d");
     let (l, r) = (&topo.left, &topo.right);
     let gw_conf = format!(
-        "conn rw\n  keyexchange=ikev2\n  left={}\n  leftcert=right.example.org.pem\n  leftid=@{}\n  leftsubnet={}\n  right=%any\n  rightid=@{}\n  rightsubnet={}\n  ike=aes256-sha1-modp1024,aes256-sha256-modp2048!\n  esp=aes256-sha1,aes256-sha256!\n  auto=add\n",
+        "conn rw\n  keyexchange=ikev2\n  left={}\n  leftcert=right.example.org.pem\n  leftid=@{}\n  leftsubnet={}\n  right=%any\n  rightid=@{}\n  rightsubnet={}\n  ike=aes256-sha1-modp1024,aes256-sha256-modp2048!\n  esp=aes256-sha1,aes256-sha256!\n{conn_extra}  auto=add\n",
         r.outer4, r.id, r.net4, l.id, l.net4
     );
-    let gw_secrets = ": RSA right.example.org.key\n";
+    let gw_secrets = format!(": RSA right.example.org.key\n{secrets_extra}");
+    let gw_secrets = gw_secrets.as_str();
     let ipsec_d_s = ipsec_d.display().to_string();
     Iked::start_with_env(
         topo,
@@ -342,6 +354,118 @@ fn a_client_that_sends_no_certreq_gets_ikeds_certificate() {
     let theirs = "authentication of 'right.example.org' with RSA_EMSA_PKCS1_SHA2_256 successful";
     eprintln!("{}", line(&sw, theirs));
     eprintln!("{}", line(&sw, "IKE_SA gw[1] established between"));
+    if std::env::var_os("KEEP").is_none() {
+        let _ = std::fs::remove_dir_all(&root);
+    }
+}
+
+/// EAP-MD5 (strongSwan's `rw-eap-md5-id-prompt`): the gateway asks for the
+/// EAP identity (`eap_identity=%any`), challenges it, and checks the answer
+/// against ipsec.secrets; the AUTH payloads after it are keyed with
+/// SK_pi/SK_pr (EAP-MD5 makes no MSK), which strongSwan verifies. A client
+/// with the wrong password gets EAP-Failure and no IKE_SA.
+#[test]
+fn an_eap_md5_client_gets_in_with_its_password_and_not_without() {
+    if let Some(why) = unavailable() {
+        assert!(!required(), "cannot run: {why}");
+        eprintln!("SKIPPED rw_clients: {why}");
+        return;
+    }
+    let root = setup("eap-md5");
+    let pki = root.join("pki");
+    let p = |f: &str| pki.join(f).display().to_string();
+    let run = |tag: &str, password: &str| -> (String, String, String) {
+        let topo = Topology::new().expect("topology");
+        let (l, r) = (&topo.left, &topo.right);
+        let mut iked = start_gateway_with(
+            &topo,
+            &root,
+            tag,
+            "  rightauth=eap-md5\n  rightsendcert=never\n  eap_identity=%any\n",
+            "carol : EAP \"md5-lab-Ar3etTnp\"\n",
+        );
+        let client_conf = format!(
+            "config setup\n  charondebug=\"ike 2, cfg 1\"\n\nca lab\n  cacert={}\n  auto=add\n\nconn gw\n  keyexchange=ikev2\n  left={}\n  leftauth=eap-md5\n  eap_identity=carol\n  leftid=@{}\n  leftsubnet={}\n  right={}\n  rightid=@{}\n  rightauth=pubkey\n  rightsubnet={}\n  ike=aes256-sha256-modp2048!\n  esp=aes256-sha256!\n  rekey=no\n  auto=add\n",
+            p("ca.pem"),
+            l.outer4,
+            l.id,
+            l.net4,
+            r.outer4,
+            r.id,
+            r.net4
+        );
+        let client_secrets = format!("carol : EAP \"{password}\"\n");
+        let opts = StarterOpts {
+            conn: Some("gw"),
+            road_warrior: true,
+            ..StarterOpts::default()
+        };
+        let mut client = Starter::start_opts(
+            &topo,
+            Side::Left,
+            &Tunnel::gcm(),
+            &client_conf,
+            &client_secrets,
+            &root.join(format!("strongswan-{tag}")),
+            &opts,
+        )
+        .expect("strongSwan starts");
+        let up = client
+            .ipsec(&["up", "gw"])
+            .unwrap_or_else(|e| e.to_string());
+        std::thread::sleep(Duration::from_millis(500));
+        let sw_log = std::fs::read_to_string(client.log()).unwrap_or_default();
+        let iked_log = std::fs::read_to_string(iked.log()).unwrap_or_default();
+        client.stop();
+        iked.stop();
+        drop(topo);
+        let report = format!(
+            "--- {tag}: ipsec up:\n{up}\n--- strongSwan log:\n{sw_log}\n--- iked log:\n{iked_log}"
+        );
+        (sw_log, iked_log, report)
+    };
+
+    let (sw, iked, report) = run("eap-md5-ok", "md5-lab-Ar3etTnp");
+    let line = |log: &str, what: &str| find_line(log, what, &report);
+    eprintln!("{}", line(&iked, "received EAP identity 'carol'"));
+    eprintln!(
+        "{}",
+        line(&iked, "authenticating 'left.example.org' with EAP-MD5")
+    );
+    eprintln!(
+        "{}",
+        line(
+            &iked,
+            "authentication of 'left.example.org' with EAP successful"
+        )
+    );
+    eprintln!(
+        "{}",
+        line(&sw, "authentication of 'right.example.org' with RSA")
+    );
+    eprintln!(
+        "{}",
+        line(
+            &sw,
+            "authentication of 'right.example.org' with EAP successful"
+        )
+    );
+    eprintln!("{}", line(&sw, "IKE_SA gw[1] established between"));
+
+    let (sw, iked, report) = run("eap-md5-bad", "md5-lab-guess");
+    let line = |log: &str, what: &str| find_line(log, what, &report);
+    eprintln!(
+        "{}",
+        line(
+            &iked,
+            "EAP-MD5 verification of 'carol' failed: wrong password"
+        )
+    );
+    assert!(!sw.contains("established between"), "{report}");
+    assert!(
+        !iked.contains("with EAP successful"),
+        "a wrong password authenticates nobody: {report}"
+    );
     if std::env::var_os("KEEP").is_none() {
         let _ = std::fs::remove_dir_all(&root);
     }

@@ -311,6 +311,59 @@ impl PublicKey {
         Some(out)
     }
 
+    /// A raw key blob without a format prefix (`leftsigkey=0s...`): DER
+    /// (SubjectPublicKeyInfo, then PKCS#1 RSAPublicKey), else RFC 3110.
+    pub fn from_key_blob(b: &[u8]) -> Result<PublicKey, Error> {
+        if b.first() == Some(&0x30) {
+            if let Ok(k) = Self::from_spki(b).or_else(|_| Self::from_pkcs1_public(b)) {
+                return Ok(k);
+            }
+        }
+        Self::from_rfc3110(b)
+    }
+
+    /// An SSH public key blob (`leftsigkey=ssh:0s...`): `ssh-rsa`
+    /// (RFC 4253 6.6), `ecdsa-sha2-nistp256/384/521` (RFC 5656 3.1),
+    /// `ssh-ed25519` (RFC 8709 4).
+    pub fn from_ssh(b: &[u8]) -> Result<PublicKey, Error> {
+        let bad = |m: &str| Error::BadKey(format!("SSH public key: {m}"));
+        fn field(b: &[u8]) -> Option<(&[u8], &[u8])> {
+            let (l, rest) = b.split_first_chunk::<4>()?;
+            rest.split_at_checked(usize::try_from(u32::from_be_bytes(*l)).ok()?)
+        }
+        let (kind, rest) = field(b).ok_or_else(|| bad("truncated"))?;
+        let trim = |v: &[u8]| v.iter().take_while(|&&x| x == 0).count();
+        match kind {
+            b"ssh-rsa" => {
+                let (e, rest) = field(rest).ok_or_else(|| bad("no exponent"))?;
+                let (n, _) = field(rest).ok_or_else(|| bad("no modulus"))?;
+                Self::rsa(&n[trim(n)..], &e[trim(e)..])
+            }
+            b"ssh-ed25519" => {
+                let (k, _) = field(rest).ok_or_else(|| bad("no key"))?;
+                let k: [u8; 32] = k
+                    .try_into()
+                    .map_err(|_| bad("Ed25519 key is not 32 bytes"))?;
+                Ok(PublicKey::Ed25519(k))
+            }
+            k if k.starts_with(b"ecdsa-sha2-") => {
+                let curve = match &k[11..] {
+                    b"nistp256" => Curve::P256,
+                    b"nistp384" => Curve::P384,
+                    b"nistp521" => Curve::P521,
+                    _ => return Err(Error::Unsupported("SSH ECDSA curve".into())),
+                };
+                let (_, rest) = field(rest).ok_or_else(|| bad("no curve name"))?;
+                let (q, _) = field(rest).ok_or_else(|| bad("no point"))?;
+                Self::ec(curve, q)
+            }
+            k => Err(Error::Unsupported(format!(
+                "SSH key type '{}'",
+                String::from_utf8_lossy(k)
+            ))),
+        }
+    }
+
     /// `leftrsasigkey=` values: `0s<base64>` or `0x<hex>` in RFC 3110 form.
     pub fn from_sigkey(s: &str) -> Result<PublicKey, Error> {
         let s = s.trim();

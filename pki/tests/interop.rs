@@ -367,6 +367,20 @@ fn swan_keys(alg: Alg) {
     );
     let der_pub = sh(&p.dir, "pki --pub --in ee.pem --type x509 2>/dev/null");
     assert_eq!(PublicKey::from_pem_or_der(&der_pub).unwrap(), ee.public_key);
+    // leftsigkey=0s<DER> (no prefix: DER first) and ssh:0s<blob> as
+    // `pki --outform sshkey` writes it (the blob in base64, 'AAAAB3Nza...').
+    assert_eq!(PublicKey::from_key_blob(&der_pub).unwrap(), ee.public_key);
+    let ssh = sh(
+        &p.dir,
+        "pki --pub --in ee.der --type priv --outform sshkey 2>/dev/null",
+    );
+    let ssh = String::from_utf8_lossy(&ssh);
+    let blob = ssh.split_whitespace().last().expect("sshkey: base64");
+    use base64::Engine as _;
+    let blob = base64::engine::general_purpose::STANDARD
+        .decode(blob)
+        .unwrap();
+    assert_eq!(PublicKey::from_ssh(&blob).unwrap(), ee.public_key);
     if matches!(alg, Alg::Rsa2048 | Alg::Rsa4096) {
         // leftrsasigkey=0s... : RFC 3110 as pki --outform dnskey writes it.
         let dnskey = sh(

@@ -20,6 +20,8 @@ proptest! {
         let _ = PrivateKey::from_pem_or_der(&data, Some(b"pw"));
         let _ = PublicKey::from_pem_or_der(&data);
         let _ = PublicKey::from_rfc3110(&data);
+        let _ = PublicKey::from_ssh(&data);
+        let _ = PublicKey::from_key_blob(&data);
         let _ = Dn::from_der(&data);
         let _ = pki::sigalg::scheme_from_algorithm_identifier(&data);
         if let Some((&t, rest)) = data.split_first() {

@@ -468,7 +468,7 @@ fn apply_end(cx: &mut Ctx<'_>, end: &mut End, suffix: &str, s: &Setting, v: &str
                 if let AuthMethod::Xauth(_) = a {
                     cx.err(s, "XAUTH is IKEv1 only (IKEv1 is not supported by iked); for IKEv2 use eap-TYPE");
                 } else if !a.is_implemented() {
-                    cx.warn(s, format!("accepted but not implemented yet: {v} (implemented: pubkey, psk, eap-mschapv2)"));
+                    cx.warn(s, format!("accepted but not implemented yet: {v} (implemented: pubkey, psk, eap-mschapv2, eap-md5)"));
                 }
                 end.auth = a;
             }
@@ -772,6 +772,13 @@ mod tests {
             SigKey::Raw(vec![3, 1, 0, 1])
         );
         assert!(parse_sigkey("0s!!").is_err());
+        assert_eq!(
+            parse_sigkey("dns:0sAwEAAQ==").unwrap(),
+            SigKey::Dns(vec![3, 1, 0, 1])
+        );
+        assert_eq!(parse_sigkey("SSH:0x0001").unwrap(), SigKey::Ssh(vec![0, 1]));
+        assert!(parse_sigkey("dns:AwEAAQ==").is_err());
+        assert!(parse_sigkey("%none").is_err());
         assert_eq!(
             parse_sigkey("peer.pub").unwrap(),
             SigKey::File("peer.pub".into())

@@ -113,28 +113,51 @@ pub(super) fn parse_auth(v: &str) -> VResult<AuthMethod> {
 }
 
 pub(super) fn parse_sigkey(v: &str) -> VResult<SigKey> {
-    use base64::Engine as _;
     if v == "%cert" {
         return Ok(SigKey::Cert);
     }
-    if let Some(b) = v.strip_prefix("0s") {
-        let b: String = b.chars().filter(|c| !c.is_whitespace()).collect();
-        return base64::engine::general_purpose::STANDARD
-            .decode(b)
-            .map(SigKey::Raw)
-            .map_err(|e| format!("0s key is not valid base64: {e}"));
+    // strongSwan's prefixes for a raw key's format: `dns:` RFC 3110,
+    // `ssh:` the SSH public key blob (RFC 4253 6.6); case does not matter.
+    let prefix = v.get(..4).map(str::to_ascii_lowercase);
+    match prefix.as_deref() {
+        Some("dns:") => {
+            return key_blob(&v[4..])
+                .unwrap_or_else(|| Err("dns: must be followed by 0s<base64> or 0x<hex>".into()))
+                .map(SigKey::Dns);
+        }
+        Some("ssh:") => {
+            return key_blob(&v[4..])
+                .unwrap_or_else(|| Err("ssh: must be followed by 0s<base64> or 0x<hex>".into()))
+                .map(SigKey::Ssh);
+        }
+        _ => {}
     }
-    if let Some(h) = v.strip_prefix("0x") {
-        return hex::decode(h)
-            .map(SigKey::Raw)
-            .map_err(|_| "0x key is not valid hex".to_string());
+    if let Some(b) = key_blob(v) {
+        return b.map(SigKey::Raw);
     }
     if v.starts_with('%') {
         return Err(format!(
-            "'{v}': expected %cert, 0s<base64>, 0x<hex> or a file name"
+            "'{v}': expected %cert, 0s<base64>, 0x<hex> (optionally after dns: or ssh:) or a file name"
         ));
     }
     Ok(SigKey::File(v.to_owned()))
+}
+
+/// `0s<base64>` / `0x<hex>`; `None`: neither prefix.
+fn key_blob(v: &str) -> Option<VResult<Vec<u8>>> {
+    use base64::Engine as _;
+    if let Some(b) = v.strip_prefix("0s") {
+        let b: String = b.chars().filter(|c| !c.is_whitespace()).collect();
+        return Some(
+            base64::engine::general_purpose::STANDARD
+                .decode(b)
+                .map_err(|e| format!("0s key is not valid base64: {e}")),
+        );
+    }
+    v.strip_prefix("0x").map(|h| {
+        let h: String = h.chars().filter(|c| !c.is_whitespace()).collect();
+        hex::decode(h).map_err(|_| "0x key is not valid hex".to_string())
+    })
 }
 
 pub(super) fn parse_sourceip(v: &str) -> VResult<Vec<SourceIp>> {

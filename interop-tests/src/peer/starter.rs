@@ -109,7 +109,7 @@ impl Starter {
         let ss_text = super::strongswan::strongswan_conf(
             t.libipsec,
             if opts.road_warrior {
-                "eap-identity eap-mschapv2 md4 des stroke"
+                "eap-identity eap-mschapv2 eap-md5 md4 md5 des stroke"
             } else {
                 "stroke"
             },

@@ -1,5 +1,5 @@
 //! EAP inside IKE_AUTH (RFC 7296 §2.16), responder side: we authenticate
-//! with our own credential, run EAP-MSCHAPv2 over further IKE_AUTH rounds,
+//! with our own credential, run EAP-MSCHAPv2 or EAP-MD5 over further IKE_AUTH rounds,
 //! check the EAP identity against the conn (switching conn when another one
 //! fits it, like strongSwan), and finish with AUTH payloads keyed by the MSK.
 
@@ -19,11 +19,13 @@ use tracing::{debug, info, warn};
 
 /// A peer authenticating with EAP, between IKE_AUTH rounds.
 pub(in crate::sa) struct EapState {
-    server: crate::eap::MschapV2Server,
+    server: crate::eap::Server,
     /// The peer's IDi and the first IKE_AUTH request's payloads (SA, TS, ... for the CHILD_SA).
     idi: Identification,
     first: Vec<Payload>,
-    msk: Option<SecretBytes>,
+    /// Set once EAP succeeded: the MSK, or `None` when the method makes
+    /// none (EAP-MD5: the AUTH payloads are keyed with SK_pi / SK_pr).
+    succeeded: Option<Option<SecretBytes>>,
 }
 
 /// EAP secrets from ipsec.secrets for the EAP server, behind the guessing
@@ -81,16 +83,17 @@ impl IkeSa {
         payloads: Vec<Payload>,
     ) -> Result<(), ExchangeError> {
         let fail = |why: String| ExchangeError::kill(NotifyType::AUTHENTICATION_FAILED, why);
-        if !matches!(
-            crate::sa::select::eap_method(&self.conn, self.side),
-            Some(conf::conn::EapMethod::Mschapv2 | conf::conn::EapMethod::Any)
-        ) {
-            return Err(fail(format!(
-                "conn '{}' wants {:?} from '{peer_id}'; only EAP-MSCHAPv2 is implemented",
-                self.conn.name,
-                self.conn.ends(self.side).1.auth
-            )));
-        }
+        let md5 = match crate::sa::select::eap_method(&self.conn, self.side) {
+            Some(conf::conn::EapMethod::Mschapv2 | conf::conn::EapMethod::Any) => false,
+            Some(conf::conn::EapMethod::Md5) => true,
+            _ => {
+                return Err(fail(format!(
+                    "conn '{}' wants {:?} from '{peer_id}'; only EAP-MSCHAPv2 and EAP-MD5 are implemented",
+                    self.conn.name,
+                    self.conn.ends(self.side).1.auth
+                )));
+            }
+        };
         let octets_r = super::auth::octets(self, false, &self.local_id)?;
         // Signed before the client has proven anything: off the loop when we can.
         let (plan, our_certs, _) = self
@@ -105,15 +108,25 @@ impl IkeSa {
         ctx.rng.fill_bytes(&mut challenge);
         let first_id = (ctx.rng.next_u32() & 0xff) as u8;
         let name = self.local_name();
-        let (server, packet) =
-            crate::eap::MschapV2Server::start(first_identity, challenge, first_id, name.as_bytes());
-        info!(target: "ike", "authenticating '{peer_id}' with EAP-MSCHAPv2 ({})", self.name());
+        let (server, packet) = if md5 {
+            let (s, p) = crate::eap::md5::Md5Server::start(first_identity, challenge, first_id);
+            (crate::eap::Server::Md5(s), p)
+        } else {
+            let (s, p) = crate::eap::MschapV2Server::start(
+                first_identity,
+                challenge,
+                first_id,
+                name.as_bytes(),
+            );
+            (crate::eap::Server::Mschapv2(s), p)
+        };
+        info!(target: "ike", "authenticating '{peer_id}' with {} ({})", server.method_name(), self.name());
         self.remote_id = Some(idi.clone());
         self.state = State::Eap(Box::new(EapState {
             server,
             idi,
             first: payloads,
-            msk: None,
+            succeeded: None,
         }));
         let mut before = vec![Payload::IdR(self.local_id.clone())];
         before.extend(our_certs);
@@ -224,9 +237,9 @@ impl IkeSa {
                         self.kill(ctx, "EAP identity mismatch");
                         return Ok(());
                     }
-                    info!(target: "ike", "EAP-MSCHAPv2 authentication of '{eap_id}' ({who}) successful");
+                    info!(target: "ike", "{} authentication of '{eap_id}' ({who}) successful", st.server.method_name());
                     ctx.eap_guard.succeeded(&identity);
-                    st.msk = Some(msk);
+                    st.succeeded = Some(msk);
                     self.state = State::Eap(st);
                     self.reply(ctx, ExchangeType::IKE_AUTH, msg_id, vec![to_wire(packet)]);
                 }
@@ -246,28 +259,35 @@ impl IkeSa {
             return Ok(());
         }
         let fail = |why: String| ExchangeError::kill(NotifyType::AUTHENTICATION_FAILED, why);
-        let (Some(auth_p), Some(msk)) = (auth_p, st.msk.as_ref()) else {
+        let (Some(auth_p), Some(msk)) = (auth_p, st.succeeded.as_ref()) else {
             return Err(fail(format!(
                 "IKE_AUTH round of '{who}' has neither EAP nor AUTH after EAP success"
             )));
         };
         let prf = self.prf().ok_or_else(|| ExchangeError::fatal("no PRF"))?;
-        // Both final AUTH payloads are MACed with the MSK (RFC 7296 §2.16).
+        let keys = self
+            .keys
+            .as_ref()
+            .ok_or_else(|| ExchangeError::fatal("no keys"))?;
+        // Both final AUTH payloads are MACed with the MSK, or with SK_pi
+        // and SK_pr when the method makes none (RFC 7296 §2.16).
+        let (key_i, key_r) = match msk {
+            Some(m) => (m.as_slice(), m.as_slice()),
+            None => (keys.ike.sk_pi.as_slice(), keys.ike.sk_pr.as_slice()),
+        };
         let octets_i = super::auth::octets(self, true, &st.idi)?;
-        if !auth::verify_shared_key_auth(prf, msk.as_slice(), &octets_i, &auth_p.data) {
+        if !auth::verify_shared_key_auth(prf, key_i, &octets_i, &auth_p.data) {
             return Err(fail(format!(
-                "AUTH of '{who}' after EAP does not verify with the MSK"
+                "AUTH of '{who}' after EAP does not verify with the EAP key"
             )));
         }
         let octets_r = super::auth::octets(self, false, &self.local_id)?;
-        let our_auth = auth::shared_key_auth(prf, msk.as_slice(), &octets_r);
-        // strongSwan's line, which operators grep: the identity EAP authenticated.
-        let eap_who = self
-            .eap_id
-            .as_ref()
-            .map(|e| crate::sa::printable(e.to_string().as_bytes()))
-            .unwrap_or_else(|| who.clone());
-        info!(target: "ike", "authentication of '{eap_who}' with EAP successful");
+        let our_auth = auth::shared_key_auth(prf, key_r, &octets_r);
+        // strongSwan's line, which operators grep, names the peer's IKE
+        // identity (IDi), as its test suite checks: 'carol@strongswan.org'
+        // with eap_identity=carol, '192.168.0.100' for an IP IDi; the EAP
+        // identity has its own 'received EAP identity' line.
+        info!(target: "ike", "authentication of '{who}' with EAP successful");
         let initial_contact = find_notify(&st.first, NotifyType::INITIAL_CONTACT).is_some();
         self.authenticated(ctx, now, initial_contact, &who);
         let mut base = vec![Payload::Auth(AuthPayload {
