@@ -14,6 +14,7 @@ use md4::Md4;
 use sha1::{Digest, Sha1};
 use zeroize::Zeroizing;
 
+pub mod client;
 pub mod md5;
 
 pub const CODE_REQUEST: u8 = 1;
@@ -25,10 +26,10 @@ pub const TYPE_NAK: u8 = 3;
 pub const TYPE_MD5: u8 = 4;
 pub const TYPE_MSCHAPV2: u8 = 26;
 
-const OP_CHALLENGE: u8 = 1;
-const OP_RESPONSE: u8 = 2;
-const OP_SUCCESS: u8 = 3;
-const OP_FAILURE: u8 = 4;
+pub(crate) const OP_CHALLENGE: u8 = 1;
+pub(crate) const OP_RESPONSE: u8 = 2;
+pub(crate) const OP_SUCCESS: u8 = 3;
+pub(crate) const OP_FAILURE: u8 = 4;
 
 /// NtPasswordHash (RFC 2759 §8.3): MD4 of the UTF-16LE password.
 pub fn nt_password_hash(password: &[u8]) -> Zeroizing<[u8; 16]> {

@@ -1,6 +1,7 @@
 //! IKE_AUTH (RFC 7296 §1.2, §2.15): identities, our AUTH (PSK or a
 //! signature), the peer's AUTH, the conn the identities select, and the
-//! first CHILD_SA. EAP rounds are in `eap.rs`.
+//! first CHILD_SA. EAP rounds are in `eap.rs` (gateway) and
+//! `eap_client.rs` (road warrior).
 
 use super::window::{PendingKind, find_notify, notify};
 use super::{IkeSa, Parked, State, find_payload, first_error};
@@ -367,10 +368,18 @@ impl IkeSa {
             .id
             .clone()
             .unwrap_or_else(|| remote_end.effective_id());
-        let signed = octets(self, true, &self.local_id)?;
-        let (auth_payload, cert_payloads, how) = self
-            .make_auth(ctx, &signed, &remote_conf_id)
-            .map_err(|e| ExchangeError::fatal(format!("cannot authenticate: {e}")))?;
+        // leftauth=eap-*: no AUTH (RFC 7296 §2.16), EAP rounds follow.
+        let eap = self.eap_client(ctx, &remote_conf_id)?;
+        let (auth_payload, cert_payloads, how) = match &eap {
+            Some(e) => (None, Vec::new(), e.method_name().to_string()),
+            None => {
+                let signed = octets(self, true, &self.local_id)?;
+                let (a, certs, how) = self
+                    .make_auth(ctx, &signed, &remote_conf_id)
+                    .map_err(|e| ExchangeError::fatal(format!("cannot authenticate: {e}")))?;
+                (Some(a), certs, how)
+            }
+        };
         // The first CHILD_SA.
         let esp = for_ike_auth(&conn.esp.effective());
         let offer_for = |ctx: &mut Ctx, spi: u32| {
@@ -452,7 +461,7 @@ impl IkeSa {
                 inner.push(Payload::IdR(ident::to_wire(id, self.remote.ip())));
             }
         }
-        inner.push(Payload::Auth(auth_payload));
+        inner.extend(auth_payload.map(Payload::Auth));
         if transport {
             inner.push(notify(NotifyType::USE_TRANSPORT_MODE, Vec::new()));
         }
@@ -482,6 +491,7 @@ impl IkeSa {
                 ts_remote,
                 transport,
             }),
+            eap,
         };
         self.window.next_out = 2;
         info!(target: "ike", "authenticating {} with {how} as {}", self.name(), self.local_name());
@@ -502,10 +512,24 @@ impl IkeSa {
                 self.remote.ip()
             )));
         }
+        if matches!(self.state, State::AuthSent { eap: Some(_), .. }) {
+            return self.on_eap_response(ctx, now, payloads);
+        }
+        let peer_id = self.verify_responder(ctx, &payloads)?;
+        self.finish_auth(ctx, now, &peer_id, &payloads)
+    }
+
+    /// Initiator: the responder's IDr and AUTH (signature or PSK) in its
+    /// IKE_AUTH answer, checked against the conn; the identity it proved.
+    pub(super) fn verify_responder(
+        &mut self,
+        ctx: &mut Ctx,
+        payloads: &[Payload],
+    ) -> Result<Identity, ExchangeError> {
         let idr = find_payload!(payloads, IdR).cloned();
         let auth_p = find_payload!(payloads, Auth).cloned();
         let (Some(idr), Some(auth_p)) = (idr, auth_p) else {
-            let e = first_error(&payloads)
+            let e = first_error(payloads)
                 .map(|e| e.to_string())
                 .unwrap_or_else(|| "no IDr/AUTH".into());
             return Err(ExchangeError::fatal(format!("IKE_AUTH failed: {e}")));
@@ -526,20 +550,32 @@ impl IkeSa {
         }
         let signed = octets(self, false, &idr)?;
         let (how, creds) = self
-            .check_auth(ctx, &idr, &peer_id, &auth_p, &payloads, &signed)
+            .check_auth(ctx, &idr, &peer_id, &auth_p, payloads, &signed)
             .map_err(|e| ExchangeError::fatal(format!("peer AUTH invalid: {e}")))?;
         self.meet_constraints(ctx, None, creds.as_ref())
             .map_err(|e| ExchangeError::fatal(format!("peer '{peer_id}' refused: {e}")))?;
         info!(target: "ike", "authentication of '{peer_id}' with {how} successful");
         self.remote_id = Some(idr);
-        for ip in crate::sa::vip::assigned(&payloads) {
+        Ok(peer_id)
+    }
+
+    /// Initiator: both ends are authenticated; the last IKE_AUTH answer
+    /// carries the virtual IP and the first CHILD_SA.
+    pub(super) fn finish_auth(
+        &mut self,
+        ctx: &mut Ctx,
+        now: Instant,
+        peer_id: &Identity,
+        payloads: &[Payload],
+    ) -> Result<(), ExchangeError> {
+        for ip in crate::sa::vip::assigned(payloads) {
             info!(target: "ike", "installing new virtual IP {ip}");
             self.vips.local.push(ip);
         }
         if self.vips.want.is_some() && self.vips.local.is_empty() {
             warn!(target: "ike", "asked for a virtual IP, but the peer assigned none");
         }
-        let State::AuthSent { child } = std::mem::replace(&mut self.state, State::Dead) else {
+        let State::AuthSent { child, .. } = std::mem::replace(&mut self.state, State::Dead) else {
             return Err(ExchangeError::fatal("IKE_AUTH response in the wrong state"));
         };
         self.established(ctx, now, &peer_id.to_string());
@@ -555,7 +591,7 @@ impl IkeSa {
         }
         if let Some(req) = child {
             let spi = req.spi_in;
-            if let Err(why) = self.initiator_child(ctx, now, req, &payloads) {
+            if let Err(why) = self.initiator_child(ctx, now, req, payloads) {
                 warn!(target: "chd", "{}: {why}: no CHILD_SA", self.name());
                 ctx.release_spi(self.local.ip(), spi);
             }

@@ -6,6 +6,7 @@ mod auth;
 mod child_payloads;
 mod create_child;
 mod eap;
+mod eap_client;
 mod informational;
 mod init;
 mod mobike;
@@ -56,9 +57,11 @@ pub(super) enum State {
         dh: DhSecret,
         cookie: Option<Vec<u8>>,
     },
-    /// Initiator: IKE_AUTH sent, with the first CHILD_SA's request.
+    /// Initiator: IKE_AUTH sent, with the first CHILD_SA's request; with
+    /// `leftauth=eap-*`, the EAP rounds that follow it.
     AuthSent {
         child: Option<auth::ChildRequest>,
+        eap: Option<Box<eap_client::EapClient>>,
     },
     /// Responder: IKE_SA_INIT accepted, its key exchange running (`key_jobs.rs`).
     InitComputing,
@@ -486,7 +489,7 @@ impl IkeSa {
     /// its SPIs and virtual IPs released.
     pub fn kill(&mut self, ctx: &mut Ctx, reason: &str) {
         self.report_children_gone(ctx);
-        if let State::AuthSent { child: Some(c) } = &self.state {
+        if let State::AuthSent { child: Some(c), .. } = &self.state {
             ctx.release_spi(self.local.ip(), c.spi_in);
         }
         if let Some(c) = self.create.take() {
