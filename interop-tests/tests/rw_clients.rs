@@ -470,3 +470,133 @@ fn an_eap_md5_client_gets_in_with_its_password_and_not_without() {
         let _ = std::fs::remove_dir_all(&root);
     }
 }
+
+/// iked as the road warrior (`leftauth=eap-mschapv2` / `eap-md5`,
+/// `eap_identity=carol`) against strongSwan's starter as the gateway
+/// (certificate, `rightauth=eap-*`, `eap_identity=%any`): strongSwan
+/// authenticates carol's password, iked verifies strongSwan's certificate
+/// and the MSK-keyed AUTH (SK_pr-keyed for EAP-MD5). A wrong password gets
+/// EAP-Failure at iked.
+#[test]
+fn iked_as_an_eap_client_gets_in_at_a_strongswan_gateway() {
+    if let Some(why) = unavailable() {
+        assert!(!required(), "cannot run: {why}");
+        eprintln!("SKIPPED rw_clients: {why}");
+        return;
+    }
+    let root = setup("eap-client");
+    let pki = root.join("pki");
+    let p = |f: &str| pki.join(f).display().to_string();
+    let client_d = root.join("client-ipsec.d");
+    std::fs::create_dir_all(client_d.join("cacerts")).unwrap();
+    std::fs::copy(pki.join("ca.pem"), client_d.join("cacerts/ca.pem")).unwrap();
+    let client_d_s = client_d.display().to_string();
+    for (method, password, good) in [
+        ("eap-mschapv2", "eap-lab-secret-77", true),
+        ("eap-md5", "eap-lab-secret-77", true),
+        ("eap-mschapv2", "a-guess", false),
+    ] {
+        let tag = format!("client-{method}-{good}");
+        let topo = Topology::new().expect("topology");
+        let (l, r) = (&topo.left, &topo.right);
+        let gw_conf = format!(
+            "config setup\n  charondebug=\"ike 2, cfg 1\"\n\nca lab\n  cacert={}\n  auto=add\n\nconn rw\n  keyexchange=ikev2\n  left={}\n  leftcert={}\n  leftid=@{}\n  leftsubnet={}\n  right=%any\n  rightauth={method}\n  eap_identity=%any\n  rightsubnet={}\n  auto=add\n",
+            p("ca.pem"),
+            r.outer4,
+            p("right.example.org.pem"),
+            r.id,
+            r.net4,
+            l.net4
+        );
+        let gw_secrets = format!(
+            ": RSA {}\ncarol : EAP \"eap-lab-secret-77\"\n",
+            p("right.example.org.key")
+        );
+        let opts = StarterOpts {
+            conn: Some("rw"),
+            road_warrior: true,
+            ..StarterOpts::default()
+        };
+        let mut gw = Starter::start_opts(
+            &topo,
+            Side::Right,
+            &Tunnel::gcm(),
+            &gw_conf,
+            &gw_secrets,
+            &root.join(format!("strongswan-{tag}")),
+            &opts,
+        )
+        .expect("strongSwan starts");
+        let client_conf = format!(
+            "conn home\n  keyexchange=ikev2\n  left={}\n  leftid=@{}\n  leftauth={method}\n  eap_identity=carol\n  leftsubnet={}\n  right={}\n  rightid=@{}\n  rightauth=pubkey\n  rightsubnet={}\n  auto=add\n",
+            l.outer4, l.id, l.net4, r.outer4, r.id, r.net4
+        );
+        let mut iked = Iked::start_with_env(
+            &topo,
+            Side::Left,
+            &client_conf,
+            &format!("carol : EAP \"{password}\"\n"),
+            &[("IKED_IPSEC_D", &client_d_s)],
+            &root.join(format!("iked-{tag}")),
+        )
+        .expect("iked starts");
+        // The CHILD_SA fails to install on this kernel (no ESP): the
+        // outcome is read from the logs.
+        let up = iked.up("home").unwrap_or_else(|e| e.to_string());
+        std::thread::sleep(Duration::from_millis(500));
+        let sw = std::fs::read_to_string(gw.log()).unwrap_or_default();
+        let iked_log = std::fs::read_to_string(iked.log()).unwrap_or_default();
+        gw.stop();
+        iked.stop();
+        drop(topo);
+        let report = format!(
+            "--- {tag}: ikectl up:\n{up}\n--- strongSwan log:\n{sw}\n--- iked log:\n{iked_log}"
+        );
+        let line = |log: &str, what: &str| find_line(log, what, &report);
+        eprintln!(
+            "{}",
+            line(&iked_log, "authentication of 'right.example.org' with RSA")
+        );
+        eprintln!(
+            "{}",
+            line(&iked_log, "server requested EAP-Identity, sending 'carol'")
+        );
+        if good {
+            eprintln!(
+                "{}",
+                line(
+                    &sw,
+                    "authentication of 'left.example.org' with EAP successful"
+                )
+            );
+            eprintln!("{}", line(&sw, "IKE_SA rw[1] established between"));
+            eprintln!(
+                "{}",
+                line(
+                    &iked_log,
+                    "authentication of 'left.example.org' (myself) with EAP successful"
+                )
+            );
+            eprintln!(
+                "{}",
+                line(
+                    &iked_log,
+                    "authentication of 'right.example.org' with EAP successful"
+                )
+            );
+        } else {
+            eprintln!(
+                "{}",
+                line(
+                    &iked_log,
+                    "EAP authentication with 'right.example.org' failed: EAP-MSCHAPv2 failure from the gateway: E=691"
+                )
+            );
+            assert!(!sw.contains("established between"), "{report}");
+            assert!(!iked_log.contains("with EAP successful"), "{report}");
+        }
+    }
+    if std::env::var_os("KEEP").is_none() {
+        let _ = std::fs::remove_dir_all(&root);
+    }
+}

@@ -208,10 +208,18 @@ impl Client {
                 self.progress = Progress::Authenticated(Some(key));
                 Self::respond(p, vec![TYPE_MSCHAPV2, OP_SUCCESS])
             }
-            Some(OP_FAILURE) => ClientStep::Failed(format!(
-                "EAP-MSCHAPv2 failure from the gateway: {}",
-                crate::sa::printable(d.get(5..).unwrap_or_default())
-            )),
+            Some(OP_FAILURE) => {
+                let text = crate::sa::printable(d.get(5..).unwrap_or_default());
+                // RFC 2759 §6: E=691 is "authentication failure".
+                let hint = if text.starts_with("E=691") {
+                    " (the gateway refused our password)"
+                } else {
+                    ""
+                };
+                ClientStep::Failed(format!(
+                    "EAP-MSCHAPv2 failure from the gateway: {text}{hint}"
+                ))
+            }
             op => ClientStep::Failed(format!("unexpected EAP-MSCHAPv2 opcode {op:?}")),
         }
     }
