@@ -7,6 +7,30 @@ use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use tracing::{info, warn};
 
+/// The leases of `rightsourceip=%config` conns (addresses peers chose).
+const CONFIG_POOL: &str = "%config";
+
+/// The specific addresses a CP request asks for, of `fam` if given.
+fn asked(req: &ConfigPayload, fam: Option<conf::values::AddrFamily>) -> Vec<IpAddr> {
+    use conf::values::AddrFamily;
+    req.attributes
+        .iter()
+        .filter_map(|a| match a {
+            A::InternalIp4Address(Some(ip))
+                if !ip.is_unspecified() && fam != Some(AddrFamily::V6) =>
+            {
+                Some(IpAddr::V4(*ip))
+            }
+            A::InternalIp6Address(Some((ip, _)))
+                if !ip.is_unspecified() && fam != Some(AddrFamily::V4) =>
+            {
+                Some(IpAddr::V6(*ip))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// One pool: which identity had which address, which addresses are online.
 #[derive(Debug, Default)]
 struct Pool {
@@ -142,7 +166,10 @@ impl Pools {
                     warn!(target: "cfg", "named pool %{n} needs an attribute provider, which iked does not have yet");
                     continue;
                 }
-                conf::conn::SourceIp::Config(_) => continue,
+                // rightsourceip=%config: the address the peer asks for, as
+                // strongSwan grants it, but never one that is online for
+                // another peer.
+                conf::conn::SourceIp::Config(fam) => (CONFIG_POOL.to_owned(), asked(req, *fam)),
             };
             let Some(first) = cands.first() else { continue };
             let v4 = first.is_ipv4();
@@ -154,7 +181,7 @@ impl Pools {
                 .leases
                 .get(who)
                 .copied()
-                .filter(|a| !pool.online.contains_key(a));
+                .filter(|a| !pool.online.contains_key(a) && cands.contains(a));
             let leased: HashSet<IpAddr> = pool.leases.values().copied().collect();
             let pick = previous
                 .or_else(|| {
@@ -177,6 +204,9 @@ impl Pools {
                     vips.leases.push((key.clone(), a));
                     info!(target: "cfg", "assigning virtual IP {a} to peer '{who}' (pool {key})");
                     got.push(a);
+                }
+                None if key == CONFIG_POOL => {
+                    warn!(target: "cfg", "virtual IP {first} requested by '{who}' is online for another peer: not assigned")
                 }
                 None => warn!(target: "cfg", "pool {key} is exhausted: no virtual IP for '{who}'"),
             }
@@ -350,6 +380,55 @@ mod tests {
             "kept for carol, offline"
         );
         assert!(pools.leases("10.9.0.0/28").is_empty());
+    }
+
+    /// `rightsourceip=%config`: each peer gets the address it asked for,
+    /// but nobody gets an address online for another peer, and asking for
+    /// nothing gets nothing.
+    #[test]
+    fn config_grants_the_asked_address_unless_another_peer_holds_it() {
+        let end = End {
+            sourceip: vec![conf::conn::SourceIp::Config(None)],
+            ..End::default()
+        };
+        let global = conf::swconf::CharonSettings::default();
+        let ask = |ip: &str| {
+            vec![Payload::Cp(ConfigPayload {
+                cfg_type: CfgType::REQUEST,
+                attributes: vec![A::InternalIp4Address(Some(ip.parse().unwrap()))],
+            })]
+        };
+        let mut pools = Pools::default();
+        let (mut carol, mut dave) = (Vips::default(), Vips::default());
+        let (cp, got) = pools.assign("rw", &end, &global, "carol", &ask("10.3.0.1"), &mut carol);
+        assert_eq!(got, vec!["10.3.0.1".parse::<IpAddr>().unwrap()]);
+        assert!(cp.is_some());
+        // dave asks for carol's address while she is online: refused.
+        let (cp, got) = pools.assign("rw", &end, &global, "dave", &ask("10.3.0.1"), &mut dave);
+        assert!(got.is_empty() && cp.is_none(), "{got:?}");
+        let (_, got) = pools.assign("rw", &end, &global, "dave", &ask("10.3.0.2"), &mut dave);
+        assert_eq!(got, vec!["10.3.0.2".parse::<IpAddr>().unwrap()]);
+        // %any: nothing specific asked, nothing to grant.
+        let (_, got) = pools.assign(
+            "rw",
+            &end,
+            &global,
+            "eve",
+            &[request(false)],
+            &mut Vips::default(),
+        );
+        assert!(got.is_empty());
+        // Once carol is gone, her address may go to whoever asks.
+        pools.release(&mut carol);
+        let (_, got) = pools.assign(
+            "rw",
+            &end,
+            &global,
+            "eve",
+            &ask("10.3.0.1"),
+            &mut Vips::default(),
+        );
+        assert_eq!(got, vec!["10.3.0.1".parse::<IpAddr>().unwrap()]);
     }
 
     #[test]

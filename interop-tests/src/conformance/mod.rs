@@ -169,12 +169,26 @@ pub fn pki_dir(out: &Path) -> PathBuf {
 }
 
 /// Makes what the guest needs before the boot (the PKI, on the host: it is
-/// much faster there than emulated).
+/// much faster there than emulated), and copies iked's programs into the
+/// results folder: a rebuild while the guest runs (cargo rewrites
+/// target/) must not change, or tear, the programs of a running pass.
 pub fn prepare(out: &Path) -> Result<()> {
-    pki::ensure(&pki_dir(out)).map(|_| ())
+    pki::ensure(&pki_dir(out))?;
+    if let Ok((ipsec, iked)) = built_binaries() {
+        let dst = out.join("iked-bin");
+        crate::make_dir(&dst)?;
+        for src in [&iked, &ipsec, &iked.with_file_name("ikectl")] {
+            if let Some(name) = src.file_name().filter(|_| src.exists()) {
+                std::fs::copy(src, dst.join(name))
+                    .map_err(|e| lab_err!("{} -> {}: {e}", src.display(), dst.display()))?;
+            }
+        }
+    }
+    Ok(())
 }
 
-fn iked_binaries() -> Result<(PathBuf, PathBuf)> {
+/// iked and its `ipsec` as cargo built them.
+fn built_binaries() -> Result<(PathBuf, PathBuf)> {
     let iked = crate::peer::Iked::binary()?;
     let ipsec = iked.with_file_name("ipsec");
     if !ipsec.exists() {
@@ -184,6 +198,17 @@ fn iked_binaries() -> Result<(PathBuf, PathBuf)> {
         ));
     }
     Ok((ipsec, iked))
+}
+
+/// The `ipsec` and `iked` a pass runs: the copies [`prepare`] made, else
+/// cargo's.
+fn iked_binaries(out: &Path) -> Result<(PathBuf, PathBuf)> {
+    let dir = out.join("iked-bin");
+    let (ipsec, iked) = (dir.join("ipsec"), dir.join("iked"));
+    if ipsec.exists() && iked.exists() {
+        return Ok((ipsec, iked));
+    }
+    built_binaries()
 }
 
 static RUN_ID: AtomicU32 = AtomicU32::new(0);
@@ -295,7 +320,7 @@ fn run_pass(out: &Path, name: &str, dir: &Path) -> Result<Vec<eval::Check>> {
     let corpus = corpus();
     let lab_bin = std::env::current_exe().map_err(|e| lab_err!("interop-lab's own path: {e}"))?;
     let iked = match &p.iked_host {
-        Some(_) => Some(iked_binaries()?),
+        Some(_) => Some(iked_binaries(out)?),
         None => None,
     };
     crate::make_dir(dir)?;
