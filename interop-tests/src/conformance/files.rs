@@ -39,8 +39,11 @@ const TEMPLATES: &[(&str, &str)] = &[("MOON_PUB_DNS", "moon"), ("SUN_PUB_DNS", "
 
 /// strongSwan 5.9.8 (Debian's, the peers here) derives IKE keys with its
 /// `kdf` plugin; the corpus is written for 6.0, whose openssl plugin does
-/// it. A plugin list (`load = ...`) without `kdf` gets it appended, the one
-/// change made to the scenarios' files (iked ignores `load`).
+/// it. A plugin list (`load = ...`) without `kdf` gets it appended. And
+/// Debian builds strongSwan without integrity checksums, so charon refuses
+/// to start with `integrity_test = yes` ("integrity test of libstrongswan
+/// failed", rw-cert): that becomes `no`. The only changes made to the
+/// scenarios' strongswan.conf files (iked ignores both settings).
 pub fn kdf_for_598(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
     for line in text.split_inclusive('\n') {
@@ -50,7 +53,14 @@ pub fn kdf_for_598(text: &str) -> String {
             .strip_prefix("load")
             .map(|r| r.trim_start().starts_with('='))
             .unwrap_or(false);
-        if is_load && !t.split_whitespace().any(|w| w == "kdf") {
+        let integrity = t
+            .strip_prefix("integrity_test")
+            .and_then(|r| r.trim_start().strip_prefix('='))
+            .is_some_and(|v| v.trim() == "yes");
+        if integrity {
+            out.push_str(&body.replacen("yes", "no", 1));
+            out.push_str(&line[body.len()..]);
+        } else if is_load && !t.split_whitespace().any(|w| w == "kdf") {
             out.push_str(body.trim_end());
             out.push_str(" kdf");
             out.push_str(&line[body.len()..]);
@@ -194,6 +204,10 @@ mod tests {
         let has = "  load = sha1 kdf pem\n";
         assert_eq!(kdf_for_598(has), has);
         assert_eq!(kdf_for_598("  loader = x\n"), "  loader = x\n");
+        assert_eq!(
+            kdf_for_598("charon {\n  integrity_test = yes\n}\n"),
+            "charon {\n  integrity_test = no\n}\n"
+        );
         assert_eq!(
             emulated_retransmits("  retransmit_tries = 2\n  retransmit_timeout = 1.0\n"),
             "  retransmit_tries = 5\n  retransmit_timeout = 3.0\n"
