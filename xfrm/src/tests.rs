@@ -124,6 +124,48 @@ fn sa_round_trips_through_the_kernel_format() {
     assert_eq!(info.selector.src.addr, ip("0.0.0.0"));
 }
 
+/// An SA re-added after an address change carries its sequence numbers:
+/// in the ESN attribute (window > 32 or ESN) and in `XFRMA_REPLAY_VAL`
+/// otherwise; without one, the ESN attribute starts at zero.
+#[test]
+fn replay_state_goes_into_both_attribute_forms() {
+    let state = ReplayState {
+        oseq: 41,
+        seq: 17,
+        oseq_hi: 1,
+        seq_hi: 2,
+        bitmap: vec![0xffff_0000, 3],
+    };
+    let mut esn = gcm_sa();
+    esn.replay_state = Some(state.clone());
+    let decode = |sa: &Sa| {
+        let req = wire::sa_request(sa, false).unwrap();
+        let m = wire::decode(nx::XFRM_MSG_NEWSA, &req.body)
+            .unwrap()
+            .unwrap();
+        wire::sa_info(m).unwrap().replay_state
+    };
+    assert_eq!(decode(&esn), Some(state.clone()));
+    let mut legacy = gcm_sa();
+    legacy.esn = false;
+    legacy.replay_window = 32;
+    legacy.replay_state = Some(state);
+    assert_eq!(
+        decode(&legacy),
+        Some(ReplayState {
+            oseq: 41,
+            seq: 17,
+            bitmap: vec![0xffff_0000],
+            ..Default::default()
+        })
+    );
+    legacy.replay_state = None;
+    assert_eq!(decode(&legacy), None, "a fresh SA: no replay attribute");
+    let fresh = gcm_sa();
+    let r = decode(&fresh).expect("the ESN attribute");
+    assert_eq!((r.oseq, r.seq), (0, 0));
+}
+
 #[test]
 fn cbc_hmac_sa_carries_both_algorithms_with_truncation() {
     let crypto = Crypto::EncrInteg {

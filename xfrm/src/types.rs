@@ -499,6 +499,24 @@ pub struct Sa {
     pub extra_flags: u32,
     /// SA selector; `None` = all traffic of the SA's family (usual in tunnel mode).
     pub selector: Option<Selector>,
+    /// Sequence numbers and replay bitmap to start from (`None`: fresh).
+    /// An SA re-added elsewhere (an address change) carries its old one,
+    /// or its peer would take the restarted numbers for replays.
+    pub replay_state: Option<ReplayState>,
+}
+
+/// An SA's sequence-number state (`XFRMA_REPLAY_VAL`, or the ESN one).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReplayState {
+    /// Last outbound sequence number (low 32 bits).
+    pub oseq: u32,
+    /// Highest inbound sequence number seen (low 32 bits).
+    pub seq: u32,
+    /// High 32 bits of both (ESN).
+    pub oseq_hi: u32,
+    pub seq_hi: u32,
+    /// Replay bitmap words.
+    pub bitmap: Vec<u32>,
 }
 
 impl Sa {
@@ -522,6 +540,7 @@ impl Sa {
             flags: SaFlags::NONE,
             extra_flags: 0,
             selector: None,
+            replay_state: None,
         }
     }
     /// The identity of this SA.
@@ -579,6 +598,8 @@ pub struct SaInfo {
     pub reqid: u32,
     /// Replay window (from the ESN replay state when present).
     pub replay_window: u32,
+    /// Sequence numbers and bitmap, when the kernel reported them.
+    pub replay_state: Option<ReplayState>,
     /// Flags.
     pub flags: SaFlags,
     /// Configured lifetimes.

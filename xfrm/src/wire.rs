@@ -336,11 +336,23 @@ pub(crate) fn sa_request(sa: &Sa, update: bool) -> Result<Req, Error> {
                 sa.replay_window
             )));
         }
+        let r = sa.replay_state.clone().unwrap_or_default();
+        let mut bmp = r.bitmap;
+        bmp.resize(words as usize, 0);
         nlas.push(XfrmAttrs::ReplayStateEsn(nx::ReplayEsn {
             bmp_len: words,
+            oseq: r.oseq,
+            seq: r.seq,
+            oseq_hi: r.oseq_hi,
+            seq_hi: r.seq_hi,
             replay_window: sa.replay_window,
-            bmp: vec![0; words as usize],
-            ..Default::default()
+            bmp,
+        }));
+    } else if let Some(r) = &sa.replay_state {
+        nlas.push(XfrmAttrs::ReplayState(nx::Replay {
+            oseq: r.oseq,
+            seq: r.seq,
+            bitmap: r.bitmap.first().copied().unwrap_or(0),
         }));
     }
     if let Some(e) = &sa.encap {
@@ -688,6 +700,7 @@ struct Attrs {
     encryption: Option<String>,
     integrity: Option<(String, u32)>,
     replay_esn_window: Option<u32>,
+    replay_state: Option<ReplayState>,
     templates: Vec<(Template, u32)>,
 }
 
@@ -700,6 +713,7 @@ fn scan_attrs(nlas: &[XfrmAttrs]) -> Attrs {
         encryption: None,
         integrity: None,
         replay_esn_window: None,
+        replay_state: None,
         templates: Vec::new(),
     };
     for n in nlas {
@@ -727,7 +741,24 @@ fn scan_attrs(nlas: &[XfrmAttrs]) -> Attrs {
             XfrmAttrs::AuthenticationAlg(x) if a.integrity.is_none() => {
                 a.integrity = Some((name_str(&x.alg_name), 96))
             }
-            XfrmAttrs::ReplayStateEsn(r) => a.replay_esn_window = Some(r.replay_window),
+            XfrmAttrs::ReplayStateEsn(r) => {
+                a.replay_esn_window = Some(r.replay_window);
+                a.replay_state = Some(ReplayState {
+                    oseq: r.oseq,
+                    seq: r.seq,
+                    oseq_hi: r.oseq_hi,
+                    seq_hi: r.seq_hi,
+                    bitmap: r.bmp.clone(),
+                });
+            }
+            XfrmAttrs::ReplayState(r) if a.replay_state.is_none() => {
+                a.replay_state = Some(ReplayState {
+                    oseq: r.oseq,
+                    seq: r.seq,
+                    bitmap: vec![r.bitmap],
+                    ..Default::default()
+                })
+            }
             XfrmAttrs::Template(ts) => a.templates = ts.iter().map(template_from_nx).collect(),
             _ => {}
         }
@@ -750,6 +781,7 @@ pub(crate) fn sa_info(mut m: XfrmMessage) -> Result<SaInfo, Error> {
         mode: Mode::from_number(i.mode),
         reqid: i.reqid,
         replay_window: a.replay_esn_window.unwrap_or(u32::from(i.replay_window)),
+        replay_state: a.replay_state.clone(),
         flags: SaFlags(i.flags),
         lifetime: lifetime_from_nx(&i.lifetime_cfg),
         current: current_from_nx(&i.lifetime_cur),

@@ -99,6 +99,9 @@ pub struct CharonSettings {
     pub loggers: Vec<Logger>,
     /// `plugins.vici.socket`.
     pub vici_socket: String,
+    /// `plugins.resolve.file`: where DNS servers a gateway assigns us are
+    /// written (`nameserver X   # by strongSwan`), default /etc/resolv.conf.
+    pub resolve_file: String,
     /// RFC 7427 signature authentication (yes): announce
     /// SIGNATURE_HASH_ALGORITHMS and sign with method 14 when the peer does.
     /// `no` behaves as a peer without RFC 7427 (Windows' native client).
@@ -132,6 +135,7 @@ impl Default for CharonSettings {
             ignore_routing_tables: Vec::new(),
             loggers: Vec::new(),
             vici_socket: DEFAULT_VICI_SOCKET.to_owned(),
+            resolve_file: "/etc/resolv.conf".to_owned(),
             signature_authentication: true,
             prefer_previous_dh_group: true,
         }
@@ -311,6 +315,16 @@ fn plugins(w: &mut Walk<'_>, sec: &Section, c: &mut CharonSettings, path: &str) 
                             "'{}' is not a socket URI (unix:///PATH or tcp://ADDRESS:PORT)",
                             v.text
                         ),
+                    );
+                }
+            } else if p.name == "resolve" && k == "file" {
+                if v.text.starts_with('/') {
+                    c.resolve_file = v.text.clone();
+                } else {
+                    w.err(
+                        &v.value_loc,
+                        &full,
+                        format!("'{}' is not an absolute path", v.text),
                     );
                 }
             } else {

@@ -70,6 +70,9 @@ fn every_implemented_key_is_read() {
     vici {
       socket = unix:///run/iked.vici
     }
+    resolve {
+      file = /run/iked-resolv.conf
+    }
   }
 }
 ",
@@ -103,6 +106,7 @@ fn every_implemented_key_is_read() {
     assert_eq!(c.fragment_size, 1400);
     assert_eq!(c.ignore_routing_tables, [220, 100]);
     assert_eq!(c.vici_socket, "unix:///run/iked.vici");
+    assert_eq!(c.resolve_file, "/run/iked-resolv.conf");
 }
 
 #[test]

@@ -80,6 +80,10 @@ pub trait Core {
     fn virtual_ips(&self, _ike_id: u32) -> (Vec<IpAddr>, Vec<IpAddr>) {
         (Vec::new(), Vec::new())
     }
+    /// DNS servers the peer assigned an IKE_SA of ours.
+    fn dns_servers(&self, _ike_id: u32) -> Vec<IpAddr> {
+        Vec::new()
+    }
     /// A virtual-IP pool (`rightsourceip=` text and range): (size, online, offline).
     fn pool_stats(&self, _pool: &str, _range: &conf::values::TsAddr) -> (usize, usize, usize) {
         (0, 0, 0)
@@ -195,6 +199,9 @@ impl Core for crate::sa::Endpoint {
     }
     fn virtual_ips(&self, ike_id: u32) -> (Vec<IpAddr>, Vec<IpAddr>) {
         crate::sa::Endpoint::virtual_ips(self, ike_id)
+    }
+    fn dns_servers(&self, ike_id: u32) -> Vec<IpAddr> {
+        crate::sa::Endpoint::dns_servers(self, ike_id)
     }
     fn pool_leases(&self, pool: &str) -> Vec<(IpAddr, String, bool)> {
         crate::sa::Endpoint::pool_leases(self, pool)

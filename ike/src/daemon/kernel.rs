@@ -629,6 +629,18 @@ impl Kernel {
             if !installed {
                 continue;
             }
+            // The sequence numbers go along: restarted ones would be
+            // replays to the peer (strongSwan keeps its replay window when
+            // it moves its SAs), and an old inbound packet replayed to the
+            // new SA must still be refused.
+            let mut new = new.clone();
+            match x.get_sa(&old.id()) {
+                Ok(info) => new.replay_state = info.replay_state,
+                Err(e) => {
+                    warn!(target: "knl", "SA {:08x}: its sequence numbers unreadable ({e}); the moved SA starts afresh", old.spi)
+                }
+            }
+            let new = &new;
             if old.id() == new.id() {
                 match x.delete_sa(&old.id()) {
                     Err(e) if !e.is_not_found() => {

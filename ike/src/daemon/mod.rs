@@ -28,6 +28,7 @@ pub mod logging;
 pub mod net;
 pub mod notify;
 pub mod private_socket;
+pub mod resolv;
 pub mod routing;
 pub mod scripts;
 pub mod server;

@@ -52,6 +52,7 @@ pub struct Daemon<C: Core> {
     updown: super::scripts::Updown,
     /// Virtual IPs on interfaces, routes in table 220.
     routing: super::routing::Routing,
+    resolv: super::resolv::Resolv,
     /// Conns routed by `ipsec route` (kept across reloads while they exist).
     manual_routes: Vec<String>,
     /// systemd's sd_notify socket (does nothing when not under systemd).
@@ -262,6 +263,7 @@ impl<C: Core> Daemon<C> {
             stopping: false,
             updown: Default::default(),
             routing: Default::default(),
+            resolv: Default::default(),
             manual_routes: Vec::new(),
             notify: super::notify::Notifier::none(),
             sa_events: Default::default(),
@@ -588,6 +590,7 @@ impl<C: Core> Daemon<C> {
             info!(target: "knl", "removed {n} remaining CHILD_SA{} from the kernel", if n == 1 { "" } else { "s" });
         }
         self.routing.shutdown(self.routing_settings());
+        self.resolv.shutdown();
         self.kernel.close_journal();
         for w in self.waiters.drain(..) {
             let _ = w.into_reply().send(Response::err("iked is shutting down"));

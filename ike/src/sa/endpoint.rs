@@ -672,7 +672,10 @@ impl Endpoint {
             info!(target: "net", "dropped {} {} from {remote}: no IKE_SA with SPI {}", h.exchange, if response { "response" } else { "request" }, hex::encode(ours));
             return;
         };
-        if sa.remote.ip() != remote.ip() {
+        // Another address only for a MOBIKE IKE_SA (RFC 4555: its messages
+        // may come from any address; the move happens inside, once the
+        // message authenticated).
+        if !sa.reads_from(remote) {
             self.ctx.counters.dropped += 1;
             info!(target: "net", "dropped message for {} from unexpected address {remote}", sa.name());
             return;
@@ -761,6 +764,15 @@ impl Endpoint {
                     sa.vips.leases.iter().map(|(_, a)| *a).collect(),
                 )
             })
+            .unwrap_or_default()
+    }
+
+    /// DNS servers the peer assigned an IKE_SA of ours (CP reply).
+    pub fn dns_servers(&self, ike_id: u32) -> Vec<IpAddr> {
+        self.key_of_id(ike_id)
+            .and_then(|k| self.sas.get(&k))
+            .filter(|sa| !sa.is_dead())
+            .map(|sa| sa.vips.dns.clone())
             .unwrap_or_default()
     }
 

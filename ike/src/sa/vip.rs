@@ -53,6 +53,8 @@ pub(super) struct Vips {
     pub local: Vec<IpAddr>,
     /// (pool, address) leased to the peer.
     pub leases: Vec<(String, IpAddr)>,
+    /// Initiator: the DNS servers the peer's CP reply named.
+    pub dns: Vec<IpAddr>,
 }
 
 impl Pools {
@@ -280,6 +282,23 @@ pub(super) fn assigned(payloads: &[Payload]) -> Vec<IpAddr> {
                 match a {
                     A::InternalIp4Address(Some(x)) => v.push(IpAddr::V4(*x)),
                     A::InternalIp6Address(Some((x, _))) => v.push(IpAddr::V6(*x)),
+                    _ => {}
+                }
+            }
+        }
+    }
+    v
+}
+
+/// The DNS servers of a CP reply.
+pub(super) fn dns_servers(payloads: &[Payload]) -> Vec<IpAddr> {
+    let mut v = Vec::new();
+    for p in payloads {
+        if let Payload::Cp(c) = p {
+            for a in &c.attributes {
+                match a {
+                    A::InternalIp4Dns(Some(x)) => v.push(IpAddr::V4(*x)),
+                    A::InternalIp6Dns(Some(x)) => v.push(IpAddr::V6(*x)),
                     _ => {}
                 }
             }

@@ -187,6 +187,12 @@ impl<C: Core> Daemon<C> {
                             .ike_up(self.routing_settings(), ike_id, local, &vips);
                     }
                 }
+                let dns = self.core.dns_servers(ike_id);
+                if !dns.is_empty() {
+                    let file = self.config.strongswan.charon.resolve_file.clone();
+                    self.resolv
+                        .ike_up(std::path::Path::new(&file), ike_id, &dns);
+                }
                 self.pending.remove(&ike_id);
                 self.attempts.remove(&conn);
                 self.ike_up_answers(now, ike_id, &conn);
@@ -201,6 +207,7 @@ impl<C: Core> Daemon<C> {
                 self.finish_up(ike_id, &conn, false, &reason);
                 self.finish_down(ike_id, &conn);
                 self.routing.ike_down(ike_id);
+                self.resolv.ike_down(ike_id);
                 self.publish_ike_down(now, ike_id, &conn);
                 if self.pending.remove(&ike_id).is_some() && !self.stopping {
                     self.schedule_retry(now, &conn, &reason);

@@ -575,6 +575,9 @@ impl IkeSa {
         if self.vips.want.is_some() && self.vips.local.is_empty() {
             warn!(target: "ike", "asked for a virtual IP, but the peer assigned none");
         }
+        if self.vips.want.is_some() {
+            self.vips.dns = crate::sa::vip::dns_servers(payloads);
+        }
         let State::AuthSent { child, .. } = std::mem::replace(&mut self.state, State::Dead) else {
             return Err(ExchangeError::fatal("IKE_AUTH response in the wrong state"));
         };

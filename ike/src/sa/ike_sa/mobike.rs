@@ -43,6 +43,14 @@ impl IkeSa {
         Some(notify(NotifyType::MOBIKE_SUPPORTED, Vec::new()))
     }
 
+    /// Is a message from `from` this IKE_SA's to read? From its peer's
+    /// address; with MOBIKE from any address (RFC 4555 §3.5: the peer's
+    /// UPDATE_SA_ADDRESSES comes from its new one), which moves nothing
+    /// before it authenticated.
+    pub(in crate::sa) fn reads_from(&self, from: SocketAddr) -> bool {
+        self.mobike || from.ip() == self.remote.ip()
+    }
+
     /// May an authenticated message from `from` move the IKE_SA there?
     /// Without MOBIKE, yes (NAT-T floating and new mappings); with MOBIKE,
     /// only a new port on the same address (a NAT's new mapping).
