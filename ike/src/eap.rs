@@ -229,6 +229,16 @@ fn received_identity(p: &Packet) -> Vec<u8> {
     identity
 }
 
+/// Why `p` is not the peer's response to our request `id`, if it is not.
+fn not_the_response(p: &Packet, id: u8) -> Option<String> {
+    (p.code != CODE_RESPONSE || p.identifier != id).then(|| {
+        format!(
+            "unexpected EAP packet (code {}, id {}, expected response id {id})",
+            p.code, p.identifier
+        )
+    })
+}
+
 /// EAP-Failure with `why` for the log.
 fn failure(identifier: u8, why: String) -> Step {
     Step::Failure {
@@ -353,11 +363,8 @@ impl MschapV2Server {
     }
 
     pub fn handle(&mut self, p: &Packet, passwords: &dyn Passwords) -> Step {
-        if p.code != CODE_RESPONSE || p.identifier != self.id {
-            return self.fail(format!(
-                "unexpected EAP packet (code {}, id {}, expected response id {})",
-                p.code, p.identifier, self.id
-            ));
+        if let Some(why) = not_the_response(p, self.id) {
+            return self.fail(why);
         }
         self.id = self.id.wrapping_add(1);
         let ty = p.data.first().copied();

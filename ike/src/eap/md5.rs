@@ -4,8 +4,8 @@
 //! keyed with SK_pi / SK_pr (RFC 7296 §2.16).
 
 use super::{
-    CODE_REQUEST, CODE_RESPONSE, CODE_SUCCESS, Packet, Passwords, Step, TYPE_IDENTITY, TYPE_MD5,
-    TYPE_NAK, failure, identity_request, received_identity,
+    CODE_REQUEST, CODE_SUCCESS, Packet, Passwords, Step, TYPE_IDENTITY, TYPE_MD5, TYPE_NAK,
+    failure, identity_request, not_the_response, received_identity,
 };
 use ::md5::{Digest, Md5};
 
@@ -91,11 +91,8 @@ impl Md5Server {
 
     /// The client's EAP response.
     pub fn handle(&mut self, p: &Packet, passwords: &dyn Passwords) -> Step {
-        if p.code != CODE_RESPONSE || p.identifier != self.id {
-            return self.fail(format!(
-                "unexpected EAP packet (code {}, id {}, expected response id {})",
-                p.code, p.identifier, self.id
-            ));
+        if let Some(why) = not_the_response(p, self.id) {
+            return self.fail(why);
         }
         let answered = self.id;
         self.id = self.id.wrapping_add(1);
@@ -144,6 +141,7 @@ impl Md5Server {
 mod tests {
     use super::*;
     use crate::crypto::SecretBytes;
+    use crate::eap::CODE_RESPONSE;
 
     struct Pw;
     impl Passwords for Pw {

@@ -265,16 +265,10 @@ impl IkeSa {
             )));
         };
         let prf = self.prf().ok_or_else(|| ExchangeError::fatal("no PRF"))?;
-        let keys = self
-            .keys
-            .as_ref()
-            .ok_or_else(|| ExchangeError::fatal("no keys"))?;
-        // Both final AUTH payloads are MACed with the MSK, or with SK_pi
-        // and SK_pr when the method makes none (RFC 7296 §2.16).
-        let (key_i, key_r) = match msk {
-            Some(m) => (m.as_slice(), m.as_slice()),
-            None => (keys.ike.sk_pi.as_slice(), keys.ike.sk_pr.as_slice()),
-        };
+        let (key_i, key_r) = (
+            self.eap_auth_key(msk.as_ref(), true)?,
+            self.eap_auth_key(msk.as_ref(), false)?,
+        );
         let octets_i = super::auth::octets(self, true, &st.idi)?;
         if !auth::verify_shared_key_auth(prf, key_i, &octets_i, &auth_p.data) {
             return Err(fail(format!(
@@ -297,6 +291,28 @@ impl IkeSa {
         base.extend(self.mobike_answer(&st.first));
         self.answer_with_child(ctx, now, msg_id, base, &st.first);
         Ok(())
+    }
+
+    /// The key of an AUTH payload after EAP (RFC 7296 §2.16), the
+    /// initiator's or the responder's: the MSK, or SK_pi / SK_pr when the
+    /// method makes none (EAP-MD5). Gateway and road warrior both use it.
+    pub(super) fn eap_auth_key<'a>(
+        &'a self,
+        msk: Option<&'a SecretBytes>,
+        of_initiator: bool,
+    ) -> Result<&'a [u8], ExchangeError> {
+        if let Some(m) = msk {
+            return Ok(m.as_slice());
+        }
+        let keys = self
+            .keys
+            .as_ref()
+            .ok_or_else(|| ExchangeError::fatal("no keys"))?;
+        Ok(if of_initiator {
+            keys.ike.sk_pi.as_slice()
+        } else {
+            keys.ike.sk_pr.as_slice()
+        })
     }
 
     /// The EAP identity must satisfy the conn's `eap_identity=`; when it does

@@ -124,13 +124,7 @@ impl IkeSa {
                 info!(target: "ike", "authentication of '{}' (myself) with EAP successful ({})", self.local_name(), st.method_name());
                 let prf = self.prf().ok_or_else(|| ExchangeError::fatal("no PRF"))?;
                 let octets_i = super::auth::octets(self, true, &self.local_id)?;
-                let keys = self
-                    .keys
-                    .as_ref()
-                    .ok_or_else(|| ExchangeError::fatal("no keys"))?;
-                let k = key
-                    .as_ref()
-                    .map_or(keys.ike.sk_pi.as_slice(), |m| m.as_slice());
+                let k = self.eap_auth_key(key.as_ref(), true)?;
                 let data = auth::shared_key_auth(prf, k, &octets_i).as_slice().to_vec();
                 st.final_key = Some(key);
                 vec![Payload::Auth(AuthPayload {
@@ -177,13 +171,7 @@ impl IkeSa {
             .ok_or_else(|| ExchangeError::fatal("no IDr"))?;
         let prf = self.prf().ok_or_else(|| ExchangeError::fatal("no PRF"))?;
         let octets_r = super::auth::octets(self, false, &idr)?;
-        let keys = self
-            .keys
-            .as_ref()
-            .ok_or_else(|| ExchangeError::fatal("no keys"))?;
-        let k = key
-            .as_ref()
-            .map_or(keys.ike.sk_pr.as_slice(), |m| m.as_slice());
+        let k = self.eap_auth_key(key.as_ref(), false)?;
         if !auth::verify_shared_key_auth(prf, k, &octets_r, &auth_p.data) {
             return Err(ExchangeError::fatal(format!(
                 "the AUTH of '{gateway}' after EAP does not verify with the EAP key"
