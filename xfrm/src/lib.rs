@@ -54,6 +54,7 @@
 //!
 //! Proven against a real kernel by `interop-tests/lab/run-guest.sh` (see its README).
 
+mod addr_watch;
 mod client;
 mod error;
 mod events;
@@ -63,6 +64,7 @@ mod types;
 pub mod udp_encap;
 mod wire;
 
+pub use addr_watch::{AddrWatch, Changes};
 pub use client::{Batch, Xfrm};
 pub use error::{Error, Result};
 pub use events::EventStream;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 /// What the daemon needs from the protocol core.
 pub trait Core {
     fn set_config(&mut self, config: Arc<conf::Config>);
-    fn set_local_addrs(&mut self, addrs: Vec<IpAddr>);
+    fn set_local_addrs(&mut self, now: Instant, addrs: Vec<IpAddr>);
     fn handle_datagram(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, data: &[u8]);
     fn initiate(&mut self, now: Instant, conn: &str) -> Result<u32, InitiateError>;
     /// A kernel ACQUIRE for `conn`'s trap policy (packet from `src` to `dst`).
@@ -116,8 +116,8 @@ impl Core for crate::sa::Endpoint {
         self.set_settings(core_settings(&config.strongswan.charon));
         crate::sa::Endpoint::set_config(self, config)
     }
-    fn set_local_addrs(&mut self, addrs: Vec<IpAddr>) {
-        crate::sa::Endpoint::set_local_addrs(self, addrs)
+    fn set_local_addrs(&mut self, now: Instant, addrs: Vec<IpAddr>) {
+        crate::sa::Endpoint::set_local_addrs(self, now, addrs)
     }
     fn handle_datagram(
         &mut self,

@@ -369,14 +369,19 @@ impl<C: Core> Daemon<C> {
         w.chain(self.retries.iter().map(|(t, _)| *t)).min()
     }
 
-    fn refresh_addrs(&mut self) {
+    /// Rescans this host's addresses (rebinding the sockets) and tells the
+    /// core when they changed, or always when `routes_changed` (the route
+    /// towards a MOBIKE peer may now leave from another address).
+    fn refresh_addrs(&mut self, now: Instant, routes_changed: bool) {
         let a = net::local_addrs();
         // Also retries binds that failed (e.g. IPv6 addresses still in DAD).
         self.sockets.sync(&a);
         if a != self.addrs {
             info!(target: "knl", "local addresses changed: {:?}", a);
             self.addrs = a.clone();
-            self.core.set_local_addrs(a);
+            self.core.set_local_addrs(now, a);
+        } else if routes_changed {
+            self.core.set_local_addrs(now, a);
         }
     }
 
@@ -650,6 +655,14 @@ impl<C: Core> Daemon<C> {
                 None
             }
         };
+        // MOBIKE: an address that goes is noticed at once, not on the next rescan
+        let mut addr_watch = match xfrm::AddrWatch::open() {
+            Ok(w) => Some(w),
+            Err(e) => {
+                warn!(target: "knl", "no address events (address changes are seen every {} s): {e}", ADDR_REFRESH.as_secs());
+                None
+            }
+        };
         let mut watchdog = self.notify.watchdog_interval().map(tokio::time::interval);
         let mut key_done = self.start_key_workers();
         let now = Instant::now();
@@ -707,8 +720,20 @@ impl<C: Core> Daemon<C> {
                 _ = tokio::time::sleep_until(tick_sleep) => {
                     self.tick(Instant::now());
                 }
+                c = next_addr_change(&mut addr_watch) => {
+                    match c {
+                        Ok(c) => {
+                            debug!(target: "knl", "kernel announced {c:?}");
+                            self.refresh_addrs(Instant::now(), c.routes || c.lost);
+                        }
+                        Err(e) => {
+                            warn!(target: "knl", "address events stopped (address changes are seen every {} s): {e}", ADDR_REFRESH.as_secs());
+                            addr_watch = None;
+                        }
+                    }
+                }
                 _ = addr_timer.tick() => {
-                    self.refresh_addrs();
+                    self.refresh_addrs(Instant::now(), false);
                     if self.notify.active() {
                         self.notify.status(&self.status_line());
                     }
@@ -748,6 +773,13 @@ async fn next_tick(i: &mut Option<tokio::time::Interval>) {
         Some(i) => {
             i.tick().await;
         }
+        None => std::future::pending().await,
+    }
+}
+
+async fn next_addr_change(w: &mut Option<xfrm::AddrWatch>) -> xfrm::Result<xfrm::Changes> {
+    match w {
+        Some(w) => w.changed().await,
         None => std::future::pending().await,
     }
 }

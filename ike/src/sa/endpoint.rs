@@ -116,8 +116,22 @@ impl Endpoint {
         self.ctx.rewrite = Some(Box::new(f));
     }
 
-    pub fn set_local_addrs(&mut self, addrs: Vec<IpAddr>) {
+    /// This host's addresses (the daemon watches them). A MOBIKE IKE_SA we
+    /// initiated whose route towards the peer now leaves from another
+    /// address moves there and tells the peer (RFC 4555, `mobike.rs`).
+    pub fn set_local_addrs(&mut self, now: Instant, addrs: Vec<IpAddr>) {
         self.ctx.local_addrs = addrs;
+        // only IKE_SAs that move on their own (a gateway with many SAs and
+        // churning routes does not visit each of them)
+        let keys: Vec<Spi> = self
+            .sas
+            .iter()
+            .filter(|(_, sa)| sa.mobike == super::ike_sa::Mobike::Initiator)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in keys {
+            self.with_sa(key, |sa, ctx| sa.roam(ctx, now));
+        }
     }
 
     /// Hand responder key exchanges out (`poll_key_job`) instead of doing

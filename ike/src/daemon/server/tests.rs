@@ -24,7 +24,7 @@ struct FakeCore {
 
 impl Core for FakeCore {
     fn set_config(&mut self, _: Arc<conf::Config>) {}
-    fn set_local_addrs(&mut self, _: Vec<IpAddr>) {}
+    fn set_local_addrs(&mut self, _: Instant, _: Vec<IpAddr>) {}
     fn handle_datagram(&mut self, _: Instant, _: SocketAddr, _: SocketAddr, _: &[u8]) {}
     fn initiate(&mut self, _: Instant, conn: &str) -> Result<u32, crate::sa::InitiateError> {
         self.initiated.push(conn.to_owned());

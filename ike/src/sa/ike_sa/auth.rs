@@ -468,6 +468,7 @@ impl IkeSa {
         if let Some(v6) = self.vips.want {
             inner.push(crate::sa::vip::request(v6));
         }
+        inner.extend(self.mobike_offer());
         inner.push(Payload::Sa(offer));
         inner.push(Payload::TsI(
             ts_local.iter().map(crate::ts::to_wire).collect(),
@@ -578,6 +579,7 @@ impl IkeSa {
         if self.vips.want.is_some() {
             self.vips.dns = crate::sa::vip::dns_servers(payloads);
         }
+        self.mobike_answered(payloads);
         let State::AuthSent { child, .. } = std::mem::replace(&mut self.state, State::Dead) else {
             return Err(ExchangeError::fatal("IKE_AUTH response in the wrong state"));
         };

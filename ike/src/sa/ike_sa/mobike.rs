@@ -1,11 +1,11 @@
-//! MOBIKE (RFC 4555), the responder's part: a client that moves (a phone
-//! from Wi-Fi to LTE, a laptop to another network) keeps its IKE_SA and its
-//! CHILD_SAs.
+//! MOBIKE (RFC 4555): a client that moves (a phone from Wi-Fi to LTE, a
+//! laptop to another network) keeps its IKE_SA and its CHILD_SAs.
 //!
-//! - In IKE_AUTH the peer announces MOBIKE_SUPPORTED; we answer it when the
-//!   conn allows MOBIKE (`mobike=yes`, the default) and the IKE_SA is then a
-//!   MOBIKE one (kept across IKE_SA rekeys).
-//! - On a MOBIKE IKE_SA the peer's address changes only by an authenticated
+//! - In IKE_AUTH the initiator announces MOBIKE_SUPPORTED (when its conn
+//!   has `mobike=yes`, the default) and the responder answers it when its
+//!   conn allows MOBIKE; the IKE_SA is then a MOBIKE one, in the role it was
+//!   made in (kept across IKE_SA rekeys, whoever rekeys).
+//! - Responder: the peer's address changes only by an authenticated
 //!   INFORMATIONAL request with UPDATE_SA_ADDRESSES (§3.5): the IKE_SA takes
 //!   the request's addresses, NAT detection is done anew with its
 //!   NAT_DETECTION_* payloads (UDP encapsulation iff a NAT is in the way or
@@ -13,20 +13,57 @@
 //!   COOKIE2 (§3.6), and every CHILD_SA follows ([`Event::PeerMigrated`]).
 //!   Any other message from a new address moves nothing (§3.5), though a
 //!   changed port alone (a NAT's new mapping) is still followed.
-//! - ADDITIONAL_*_ADDRESS / NO_ADDITIONAL_ADDRESSES are accepted and not
-//!   used: we never move on our own (we are the gateway).
+//!   ADDITIONAL_*_ADDRESS / NO_ADDITIONAL_ADDRESSES are accepted and not
+//!   used: a gateway never moves on its own.
+//! - Initiator: when this host's addresses change and the route towards the
+//!   peer now leaves from another address (the old one is gone, or another
+//!   interface took the default route), the IKE_SA moves there and sends
+//!   UPDATE_SA_ADDRESSES with NAT_DETECTION_* from it; its answer's NAT
+//!   detection decides UDP encapsulation (a NAT found on the new path moves
+//!   IKE to port 4500 and the update is sent once more from there), and the
+//!   CHILD_SAs follow ([`Event::PeerMigrated`]). Requests that were already
+//!   outstanding are retransmitted over the new path.
 
-use super::IkeSa;
+use super::window::{PendingKind, Queued};
+use super::{IkeSa, NATT_PORT};
 use crate::sa::api::Event;
 use crate::sa::ctx::Ctx;
 use crate::wire::{NotifyType, Payload};
 use std::net::SocketAddr;
-use tracing::{debug, info};
+use std::time::Instant;
+use tracing::{debug, info, warn};
 
 use super::window::{find_notify, notify};
 use crate::crypto::auth::nat_detection_hash;
 
+/// Whether an IKE_SA uses MOBIKE, and in which role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(in crate::sa) enum Mobike {
+    #[default]
+    Off,
+    /// We made the IKE_SA as responder: the peer moves, we follow.
+    Responder,
+    /// We made it as initiator: we move and tell the peer.
+    Initiator,
+}
+
 impl IkeSa {
+    /// Initiator, IKE_AUTH: our MOBIKE_SUPPORTED when the conn allows MOBIKE.
+    pub(super) fn mobike_offer(&self) -> Option<Payload> {
+        self.conn
+            .mobike
+            .then(|| notify(NotifyType::MOBIKE_SUPPORTED, Vec::new()))
+    }
+
+    /// Initiator, the last IKE_AUTH answer: MOBIKE is on when we offered it
+    /// and the responder answered MOBIKE_SUPPORTED.
+    pub(super) fn mobike_answered(&mut self, answer: &[Payload]) {
+        if self.conn.mobike && find_notify(answer, NotifyType::MOBIKE_SUPPORTED).is_some() {
+            self.mobike = Mobike::Initiator;
+            info!(target: "ike", "{}: peer supports MOBIKE", self.name());
+        }
+    }
+
     /// Responder, IKE_AUTH: our MOBIKE_SUPPORTED when the peer sent one
     /// and the conn allows MOBIKE; the IKE_SA is a MOBIKE one from then on.
     pub(super) fn mobike_answer(&mut self, request: &[Payload]) -> Option<Payload> {
@@ -38,7 +75,7 @@ impl IkeSa {
             debug!(target: "ike", "{}: peer supports MOBIKE, conn '{}' has mobike=no", self.name(), self.conn.name);
             return None;
         }
-        self.mobike = true;
+        self.mobike = Mobike::Responder;
         info!(target: "ike", "{}: peer supports MOBIKE", self.name());
         Some(notify(NotifyType::MOBIKE_SUPPORTED, Vec::new()))
     }
@@ -48,14 +85,14 @@ impl IkeSa {
     /// UPDATE_SA_ADDRESSES comes from its new one), which moves nothing
     /// before it authenticated.
     pub(in crate::sa) fn reads_from(&self, from: SocketAddr) -> bool {
-        self.mobike || from.ip() == self.remote.ip()
+        self.mobike != Mobike::Off || from.ip() == self.remote.ip()
     }
 
     /// May an authenticated message from `from` move the IKE_SA there?
     /// Without MOBIKE, yes (NAT-T floating and new mappings); with MOBIKE,
     /// only a new port on the same address (a NAT's new mapping).
     pub(super) fn may_follow(&self, from: SocketAddr) -> bool {
-        !self.mobike || from.ip() == self.remote.ip()
+        self.mobike == Mobike::Off || from.ip() == self.remote.ip()
     }
 
     /// An INFORMATIONAL request with UPDATE_SA_ADDRESSES, authenticated and
@@ -68,9 +105,17 @@ impl IkeSa {
         payloads: &[Payload],
     ) -> Vec<Payload> {
         let mut answer = Vec::new();
-        if !self.mobike {
-            info!(target: "ike", "{}: UPDATE_SA_ADDRESSES on an IKE_SA without MOBIKE, ignored", self.name());
-            return answer;
+        match self.mobike {
+            Mobike::Responder => {}
+            Mobike::Off => {
+                info!(target: "ike", "{}: UPDATE_SA_ADDRESSES on an IKE_SA without MOBIKE, ignored", self.name());
+                return answer;
+            }
+            Mobike::Initiator => {
+                // only the initiator moves the IKE_SA (RFC 4555 §3.5)
+                info!(target: "ike", "{}: UPDATE_SA_ADDRESSES from the MOBIKE responder, ignored", self.name());
+                return answer;
+            }
         }
         let (old_local, old_remote) = (self.local, self.remote);
         let src = find_notify(payloads, NotifyType::NAT_DETECTION_SOURCE_IP);
@@ -116,5 +161,101 @@ impl IkeSa {
             answer.push(notify(NotifyType::COOKIE2, c.data.clone()));
         }
         answer
+    }
+
+    /// Initiator: this host's addresses changed (`ctx.local_addrs`). Moves
+    /// the IKE_SA to the address the route towards the peer now leaves from
+    /// and queues UPDATE_SA_ADDRESSES; does nothing when that is the address
+    /// in use, or when no address reaches the peer (until the next change).
+    pub(in crate::sa) fn roam(&mut self, ctx: &mut Ctx, now: Instant) {
+        if self.mobike != Mobike::Initiator || !self.is_established() {
+            return;
+        }
+        let present = ctx.local_addrs.contains(&self.local.ip());
+        let routed = ctx.routes.source_for(self.remote.ip());
+        let new = match routed {
+            Some(ip) if ip == self.local.ip() => return,
+            Some(ip) => ip,
+            None if present => return,
+            None => {
+                warn!(target: "ike", "{}: local address {} is gone and no other reaches {}; waiting for one", self.name(), self.local.ip(), self.remote.ip());
+                return;
+            }
+        };
+        let old = self.local;
+        self.local = SocketAddr::new(new, old.port());
+        info!(target: "ike", "{}: local address {} -> {} (MOBIKE), updating the peer", self.name(), old.ip(), new);
+        self.queue_update(ctx, now);
+    }
+
+    /// Queues one UPDATE_SA_ADDRESSES (it is built when sent, from the
+    /// addresses then in use: one queued or outstanding is enough).
+    fn queue_update(&mut self, ctx: &mut Ctx, now: Instant) {
+        let waiting = self
+            .window
+            .queue
+            .iter()
+            .any(|q| matches!(q, Queued::UpdateAddresses));
+        let outstanding = self
+            .window
+            .pending
+            .as_ref()
+            .is_some_and(|p| p.kind == PendingKind::UpdateAddresses);
+        if waiting || outstanding {
+            // the outstanding one is retransmitted over the new path; its
+            // answer's NAT detection is checked against the path then in use
+            return;
+        }
+        self.queue_request(ctx, now, Queued::UpdateAddresses);
+    }
+
+    /// Initiator: the payloads of UPDATE_SA_ADDRESSES from the current path.
+    pub(super) fn build_update(&self, ctx: &mut Ctx) -> Vec<Payload> {
+        let hash =
+            |a: SocketAddr| nat_detection_hash(&self.spi_i, &self.spi_r, a.ip(), a.port()).to_vec();
+        let our_src = if self.conn.forceencaps {
+            ctx.random_bytes(20)
+        } else {
+            hash(self.local)
+        };
+        vec![
+            notify(NotifyType::UPDATE_SA_ADDRESSES, Vec::new()),
+            notify(NotifyType::NAT_DETECTION_SOURCE_IP, our_src),
+            notify(NotifyType::NAT_DETECTION_DESTINATION_IP, hash(self.remote)),
+        ]
+    }
+
+    /// Initiator: the peer answered UPDATE_SA_ADDRESSES over the current
+    /// path: NAT detection anew, and the CHILD_SAs follow.
+    pub(super) fn on_update_response(&mut self, ctx: &mut Ctx, now: Instant, payloads: &[Payload]) {
+        let src = find_notify(payloads, NotifyType::NAT_DETECTION_SOURCE_IP);
+        let dst = find_notify(payloads, NotifyType::NAT_DETECTION_DESTINATION_IP);
+        let hash =
+            |a: SocketAddr| nat_detection_hash(&self.spi_i, &self.spi_r, a.ip(), a.port()).to_vec();
+        if let (Some(s), Some(d)) = (src, dst) {
+            self.nat_local = d.data != hash(self.local);
+            self.nat_remote = s.data != hash(self.remote);
+        }
+        let encap = self.encap();
+        if encap && self.local.port() != NATT_PORT {
+            // a NAT on the new path: IKE goes to port 4500 (RFC 7296 §2.23)
+            // and the peer learns the new port from one more update
+            self.local.set_port(NATT_PORT);
+            self.remote.set_port(NATT_PORT);
+            info!(target: "ike", "{}: NAT on the new path, switching to port {NATT_PORT}", self.name());
+            self.queue_update(ctx, now);
+        }
+        info!(target: "ike", "{}: peer accepted UPDATE_SA_ADDRESSES, IKE_SA now {} === {}{}", self.name(), self.local, self.remote,
+            if encap { ", UDP encapsulation" } else { "" });
+        if !self.children.is_empty() {
+            ctx.events.push_back(Event::PeerMigrated {
+                conn: self.conn.name.clone(),
+                ike_id: self.id,
+                local: self.local,
+                remote: self.remote,
+                encap,
+                child_ids: self.children.iter().map(|c| c.id).collect(),
+            });
+        }
     }
 }

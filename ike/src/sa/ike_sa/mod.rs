@@ -16,6 +16,7 @@ mod timer;
 mod window;
 
 pub(super) use init::on_init_request;
+pub(super) use mobike::Mobike;
 pub(super) use window::{Queued, is_init_request};
 
 use super::api::*;
@@ -148,9 +149,9 @@ pub(super) struct IkeSa {
     pub nat_local: bool,
     pub nat_remote: bool,
     pub frag_supported: bool,
-    /// MOBIKE (RFC 4555) was negotiated: the peer's address changes only by
+    /// MOBIKE (RFC 4555), and our role in it: addresses change only by
     /// UPDATE_SA_ADDRESSES (`mobike.rs`).
-    pub mobike: bool,
+    pub mobike: mobike::Mobike,
     /// Where the answer to the request being handled goes: the request's own
     /// addresses (RFC 7296 §2.11), which a MOBIKE IKE_SA may not follow.
     pub answer_to: Option<(SocketAddr, SocketAddr)>,
@@ -229,7 +230,7 @@ impl IkeSa {
             nat_local: false,
             nat_remote: false,
             frag_supported: false,
-            mobike: false,
+            mobike: mobike::Mobike::Off,
             answer_to: None,
             peer_hashes: None,
             certreq_received: false,
@@ -363,7 +364,7 @@ impl IkeSa {
     ) {
         let id = msg.header.message_id;
         let exchange = msg.header.exchange;
-        let Some(chain) = self.accept_request(ctx, now, data, &msg) else {
+        let Some(chain) = self.accept_request(ctx, now, path, data, &msg) else {
             return;
         };
         self.follow(ctx, path);
@@ -433,6 +434,10 @@ impl IkeSa {
                 window::PendingKind::Create => self.on_create_response(ctx, now, chain.payloads),
                 window::PendingKind::Liveness => {
                     tracing::debug!(target: "ike", "peer {} is alive", self.remote.ip());
+                    Ok(())
+                }
+                window::PendingKind::UpdateAddresses => {
+                    self.on_update_response(ctx, now, &chain.payloads);
                     Ok(())
                 }
                 window::PendingKind::Init => Ok(()),

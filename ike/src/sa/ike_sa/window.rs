@@ -10,6 +10,7 @@ use crate::sa::ctx::Ctx;
 use crate::wire::{Delete, ExchangeType, Message, Notify, NotifyType, Payload, ProtocolId};
 use conf::conn::{Conn, Fragmentation};
 use std::collections::VecDeque;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::{debug, info, warn};
@@ -47,6 +48,8 @@ pub(in crate::sa) enum PendingKind {
     Create,
     /// Empty INFORMATIONAL (dead peer detection).
     Liveness,
+    /// MOBIKE's UPDATE_SA_ADDRESSES (we moved).
+    UpdateAddresses,
 }
 
 /// Requests waiting for the window (one outstanding request at a time).
@@ -60,6 +63,7 @@ pub(in crate::sa) enum Queued {
     },
     RekeyIke,
     Liveness,
+    UpdateAddresses,
 }
 
 #[derive(Debug, Default)]
@@ -250,6 +254,11 @@ impl IkeSa {
                     Vec::new(),
                     PendingKind::Liveness,
                 ),
+                Queued::UpdateAddresses => (
+                    ExchangeType::INFORMATIONAL,
+                    self.build_update(ctx),
+                    PendingKind::UpdateAddresses,
+                ),
                 Queued::RekeyIke => match self.build_rekey_ike(ctx) {
                     Ok(p) => (ExchangeType::CREATE_CHILD_SA, p, PendingKind::Create),
                     Err(e) if self.superseded.is_some() => {
@@ -309,13 +318,23 @@ impl IkeSa {
         Ok(())
     }
 
-    /// A request of the peer: answered from the cache when retransmitted,
-    /// dropped when out of order, else decrypted (or reassembled) and
-    /// returned; an unsupported critical payload is answered here.
+    /// A request of the peer that came over `path` (our address, its
+    /// address): answered from the cache when retransmitted, dropped when out
+    /// of order, else decrypted (or reassembled) and returned; an unsupported
+    /// critical payload is answered here.
+    ///
+    /// A cached answer goes back over the path the retransmit came on, as
+    /// every response does (RFC 7296 §2.11, RFC 4555 §3.5): a MOBIKE peer
+    /// retransmits from its new address once its old one is gone. Over a
+    /// path that is not the IKE_SA's, the retransmit must pass the integrity
+    /// check first: the SPIs and message ID travel in clear, and a forged
+    /// "retransmit" from a spoofed source would reflect our (possibly large)
+    /// answer at whoever that source is.
     pub(in crate::sa) fn accept_request(
         &mut self,
         ctx: &mut Ctx,
         now: Instant,
+        path: (SocketAddr, SocketAddr),
         data: &[u8],
         msg: &Message,
     ) -> Option<crate::wire::Chain> {
@@ -326,11 +345,23 @@ impl IkeSa {
                 _ => true,
             };
             if *last_id == id && first_fragment {
-                debug!(target: "net", "retransmitted request {id} of {}: answering from cache", self.name());
+                if path != (self.local, self.remote) {
+                    let genuine = self
+                        .keys
+                        .as_ref()
+                        .is_some_and(|k| k.inn.decrypt(data, msg).is_ok());
+                    if !genuine {
+                        ctx.counters.dropped += 1;
+                        info!(target: "enc", "dropped retransmit of request with ID {id} of {} from {}: integrity check failed", self.name(), path.1);
+                        return None;
+                    }
+                }
+                info!(target: "ike", "received retransmit of request with ID {id} of {} from {}, retransmitting response", self.name(), path.1);
+                let (local, remote) = path;
                 for data in packets {
                     ctx.transmits.push_back(Transmit {
-                        local: self.local,
-                        remote: self.remote,
+                        local,
+                        remote,
                         data: data.clone(),
                     });
                 }
