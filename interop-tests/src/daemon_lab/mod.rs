@@ -27,6 +27,7 @@
 
 mod basic;
 mod defaultroute;
+mod dpd;
 mod firewall;
 mod flood;
 pub mod install;
@@ -68,6 +69,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend(firewall::scenarios());
     v.extend(vip::scenarios());
     v.extend(mobike::scenarios());
+    v.extend(dpd::scenarios());
     v.extend(defaultroute::scenarios());
     v.extend(install::scenarios());
     v

@@ -350,7 +350,7 @@ fn rw_peruser(ctx: &Ctx) -> Result<String> {
 
 /// The virtual IP of the client's CHILD_SA `sc` in its `ipsec statusall`:
 /// `sc{1}:   203.0.113.129/32 === 198.51.100.0/24`.
-fn client_vip(statusall: &str, sc: &str) -> Option<String> {
+pub(super) fn client_vip(statusall: &str, sc: &str) -> Option<String> {
     statusall
         .lines()
         .filter(|l| l.contains(&format!("{sc}{{")) && l.contains("/32 === 198.51.100.0/24"))

@@ -102,6 +102,20 @@ impl Iked {
         env: &[(&str, &str)],
         dir: &Path,
     ) -> Result<Iked> {
+        Self::start_full(topo, side, ipsec_conf, ipsec_secrets, env, "", dir)
+    }
+
+    /// [`Iked::start_with_env`] with `charon_extra`: strongswan.conf lines
+    /// added to its `charon` section (e.g. retransmission timers).
+    pub fn start_full(
+        topo: &Topology,
+        side: Side,
+        ipsec_conf: &str,
+        ipsec_secrets: &str,
+        env: &[(&str, &str)],
+        charon_extra: &str,
+        dir: &Path,
+    ) -> Result<Iked> {
         let conf = dir.join("ipsec.conf");
         let secrets = dir.join("ipsec.secrets");
         write_file(&conf, ipsec_conf)?;
@@ -124,7 +138,7 @@ impl Iked {
         write_file(
             &swconf,
             &format!(
-                "# iked in the lab: its own VICI socket\ncharon {{\n  plugins {{\n    vici {{\n      socket = unix://{}\n    }}\n  }}\n}}\n",
+                "# iked in the lab: its own VICI socket\ncharon {{\n{charon_extra}\n  plugins {{\n    vici {{\n      socket = unix://{}\n    }}\n  }}\n}}\n",
                 vici.display()
             ),
         )?;

@@ -39,6 +39,16 @@ pub struct Starter {
 }
 
 impl Starter {
+    /// Ends charon and the starter with SIGKILL, by PID (the starter first,
+    /// so that it cannot start charon again): a client that vanishes without
+    /// a DELETE, as a phone that loses its network or a crashed laptop.
+    pub fn kill_hard(&mut self) {
+        crate::cmd::signal(self.daemon.pid(), "KILL");
+        for &p in &self.daemon.extra_pids {
+            crate::cmd::signal(p, "KILL");
+        }
+    }
+
     /// Starts `ipsec start --nofork` with `ipsec_conf` and `ipsec_secrets`
     /// (used literally) in the side's namespace; waits (bounded) until charon
     /// answers on stroke and the conns are loaded.
