@@ -168,5 +168,7 @@ guest_tests! {
     iked_gre_resp => "iked-gre-resp",
     rw_peruser => "rw-peruser",
     rw_windows => "rw-windows",
+    rw_android => "rw-android",
+    rw_ios => "rw-ios",
     iked_defaultroute => "iked-defaultroute",
 }

@@ -39,6 +39,7 @@ mod rekey;
 mod roadwarrior;
 mod robust;
 mod routed;
+mod rw_clients;
 mod traps;
 mod vici;
 mod vip;
@@ -63,6 +64,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend(vici::scenarios());
     v.extend(nat::scenarios());
     v.extend(roadwarrior::scenarios());
+    v.extend(rw_clients::scenarios());
     v.extend(routed::scenarios());
     v.extend(traps::scenarios());
     v.extend(basic::scenarios());

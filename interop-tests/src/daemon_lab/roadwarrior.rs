@@ -20,23 +20,16 @@ use crate::topology::{Side, Topology};
 use crate::{Result, lab_err, make_dir, write_file};
 
 pub(super) fn scenarios() -> Vec<Scenario> {
-    vec![
-        guest(
-            "rw-peruser",
-            "iked gateway (certificate + EAP-MSCHAPv2, base conn + also= per-user conns): client_a, client_b, other each get their conn and address",
-            rw_peruser,
-        ),
-        guest(
-            "rw-windows",
-            "issue 16: a Windows-like client (no SIGNATURE_HASH_ALGORITHMS, aes256-sha1-modp1024, EAP-MSCHAPv2) verifies iked's RSA-4096 AUTH method 1",
-            rw_windows,
-        ),
-    ]
+    vec![guest(
+        "rw-peruser",
+        "iked gateway (certificate + EAP-MSCHAPv2, base conn + also= per-user conns): client_a, client_b, other each get their conn and address",
+        rw_peruser,
+    )]
 }
 
 /// A CA and a server certificate (serverAuth + IKE intermediate EKU, SAN
 /// DNS:`name`, an RSA key of `bits`) made with openssl in `d`.
-fn make_pki(d: &Path, name: &str, bits: u32) -> Result<()> {
+pub(super) fn make_pki(d: &Path, name: &str, bits: u32) -> Result<()> {
     make_dir(d)?;
     write_file(
         &d.join("ca.cnf"),
@@ -126,7 +119,7 @@ fn make_pki(d: &Path, name: &str, bits: u32) -> Result<()> {
     Ok(())
 }
 
-fn copy(from: &Path, to: &Path) -> Result<()> {
+pub(super) fn copy(from: &Path, to: &Path) -> Result<()> {
     if let Some(d) = to.parent() {
         make_dir(d)?;
     }
@@ -361,185 +354,4 @@ pub(super) fn client_vip(statusall: &str, sc: &str) -> Option<String> {
                 .and_then(|a| a.strip_suffix("/32"))
         })
         .map(str::to_owned)
-}
-
-/// issue 16: Windows sends no SIGNATURE_HASH_ALGORITHMS (strongSwan:
-/// `charon.signature_authentication = no`), proposes aes256-sha1-modp1024 /
-/// aes256-sha1 and authenticates with EAP-MSCHAPv2; iked, with an RSA-4096
-/// certificate, must sign its AUTH with method 1 (RSA PKCS#1 v1.5 with
-/// SHA-1), which strongSwan logs as "with RSA signature".
-fn rw_windows(ctx: &Ctx) -> Result<String> {
-    let topo = Topology::new()?;
-    let (lh, rh) = (&topo.left, &topo.right);
-    let pki = ctx.dir.join("pki");
-    make_pki(&pki, "moon.strongswan.org", 4096)?;
-    let gw = ctx.dir.join("gw.d");
-    copy(&pki.join("ca.pem"), &gw.join("cacerts/lab-ca.pem"))?;
-    copy(&pki.join("server.pem"), &gw.join("certs/server.pem"))?;
-    copy(&pki.join("server.key"), &gw.join("private/server.key"))?;
-    let client_cas = ctx.dir.join("client-cacerts");
-    copy(&pki.join("ca.pem"), &client_cas.join("iked-lab-ca.pem"))?;
-    let gconf = IpsecConf::new()
-        .conn(
-            Conn::new("ikev2-vpn")
-                .set("auto", "add")
-                .set("keyexchange", "ikev2")
-                .set("fragmentation", "yes")
-                .set("dpdaction", "clear")
-                .set("dpddelay", "300s")
-                .set("left", "%any")
-                .set("leftid", "@moon.strongswan.org")
-                .set("leftcert", "server.pem")
-                .set("leftsubnet", "198.51.100.0/24")
-                .set("right", "%any")
-                .set("rightid", "%any")
-                .set("rightauth", "eap-mschapv2")
-                .set("rightsourceip", "203.0.113.128/25")
-                .set("rightsendcert", "never")
-                .set("eap_identity", "%identity")
-                .set("ike", "aes256-sha1-modp1024,aes256-sha256-modp2048!")
-                .set("esp", "aes256-sha1,aes256-sha256!"),
-        )
-        .render();
-    let eap = "winuser : EAP \"rw-win-secret-0123456789\"\n";
-    let gsecrets = format!(": RSA server.key\n{eap}");
-    let cconf = IpsecConf::new()
-        .conn(
-            Conn::new("win")
-                .set("keyexchange", "ikev2")
-                .set("left", rh.outer4)
-                .set("leftsourceip", "%config")
-                .set("leftauth", "eap-mschapv2")
-                .set("leftid", "winuser")
-                .set("eap_identity", "winuser")
-                .set("right", lh.outer4)
-                .set("rightid", "@moon.strongswan.org")
-                .set("rightauth", "pubkey")
-                .set("rightsubnet", "198.51.100.0/24")
-                .set("ike", "aes256-sha1-modp1024!")
-                .set("esp", "aes256-sha1!")
-                .set("auto", "add"),
-        )
-        .render();
-    let gw_s = gw.display().to_string();
-    let (ld, rd) = (ctx.peer_dir(Side::Left), ctx.peer_dir(Side::Right));
-    let t = Tunnel::gcm();
-    let opts = StarterOpts {
-        conn: Some("win"),
-        cacerts: Some(&client_cas),
-        road_warrior: true,
-        charon_extra: "  signature_authentication = no\n",
-    };
-    let (i, s) = std::thread::scope(|sc| {
-        let ih = sc.spawn(|| {
-            Iked::start_with_env(
-                &topo,
-                Side::Left,
-                &gconf,
-                &gsecrets,
-                &[("IKED_IPSEC_D", &gw_s)],
-                &ld,
-            )
-        });
-        let sh = sc.spawn(|| Starter::start_opts(&topo, Side::Right, &t, &cconf, eap, &rd, &opts));
-        (
-            ih.join()
-                .unwrap_or_else(|_| Err(lab_err!("iked start panicked"))),
-            sh.join()
-                .unwrap_or_else(|_| Err(lab_err!("starter start panicked"))),
-        )
-    });
-    let (mut i, mut s) = (i?, s?);
-    let mut why = Why::default();
-    let up = s.ipsec(&["up", "win"]).unwrap_or_else(|e| e.to_string());
-    why.check(up.contains("established successfully"), || {
-        "strongSwan ipsec up failed".into()
-    });
-    std::thread::sleep(Duration::from_millis(500));
-    let slog = std::fs::read_to_string(s.log()).unwrap_or_default();
-    let first = |needle: &str| {
-        slog.lines()
-            .find(|l| l.contains(needle))
-            .unwrap_or("")
-            .to_owned()
-    };
-    let req = first("generating IKE_SA_INIT request 0");
-    why.check(!req.is_empty(), || {
-        "no IKE_SA_INIT in the client's log".into()
-    });
-    why.check(!req.contains("HASH_ALG"), || {
-        "the client sent SIGNATURE_HASH_ALGORITHMS".into()
-    });
-    let auth = first("authentication of 'moon.strongswan.org' with");
-    let auth = auth.split("] ").last().unwrap_or("").to_owned();
-    why.check(auth.contains("with RSA signature successful"), || {
-        format!("the client did not verify an RSA signature (method 1): '{auth}'")
-    });
-    let prop = first("selected proposal: IKE:");
-    let prop = prop
-        .split("selected proposal: ")
-        .last()
-        .unwrap_or("?")
-        .to_owned();
-    if let Some(rep) = status(&mut why, &mut i, Side::Left) {
-        let sa = rep.ike_sas.iter().find(|sa| sa.state == "ESTABLISHED");
-        why.check(
-            sa.is_some_and(|sa| {
-                sa.conn == "ikev2-vpn" && sa.remote_eap_id.as_deref() == Some("winuser")
-            }),
-            || "iked: no ESTABLISHED ikev2-vpn IKE_SA for EAP identity winuser".into(),
-        );
-        why.check(!children(&rep, "ikev2-vpn").is_empty(), || {
-            "iked: no INSTALLED CHILD_SA".into()
-        });
-    }
-    let st = s.ipsec(&["statusall"]).unwrap_or_else(|e| e.to_string());
-    why.note("client: ipsec statusall (strongSwan)", &st);
-    let vip = client_vip(&st, "win");
-    let last = vip
-        .as_deref()
-        .and_then(|a| a.strip_prefix("203.0.113."))
-        .and_then(|o| o.parse::<u8>().ok());
-    why.check(last.is_some_and(|o| o >= 128), || {
-        format!("virtual IP {vip:?} not from the pool")
-    });
-    let src = vip.clone().unwrap_or_else(|| "203.0.113.129".into());
-    let (bl, br) = (
-        in_packets(&topo, lh, lh.outer4).unwrap_or(0),
-        in_packets(&topo, rh, rh.outer4).unwrap_or(0),
-    );
-    let p = why.ok(
-        "ping",
-        ping(&topo, rh, &src, "198.51.100.1", PingSpec::n(3)),
-    );
-    let (al, ar) = (
-        in_packets(&topo, lh, lh.outer4).unwrap_or(0),
-        in_packets(&topo, rh, rh.outer4).unwrap_or(0),
-    );
-    why.check(p.is_some_and(|p| p.all()), || {
-        format!("ping from {src} to 198.51.100.1 failed")
-    });
-    why.check(al >= bl + 3 && ar >= br + 3, || {
-        format!("inbound ESP counters did not grow by 3 (left {bl}->{al}, right {br}->{ar})")
-    });
-    note_kernel(&mut why, &topo);
-    let _ = s.ipsec(&["down", "win"]);
-    empty(
-        &mut why,
-        &topo,
-        lh,
-        "on iked's side after the client's down",
-        Duration::from_secs(5),
-    );
-    i.stop();
-    s.stop();
-    why.done(
-        &ctx.dir,
-        format!(
-            "no N(HASH_ALG) from the client; client: '{auth}'; {prop}; vip {}; in +{}/+{}",
-            vip.as_deref().unwrap_or("none"),
-            al.saturating_sub(bl),
-            ar.saturating_sub(br)
-        ),
-    )
 }
