@@ -378,6 +378,15 @@ fn pfs_and_move(why: &mut Why, topo: &Topology, i: &Iked, s: &Starter) -> String
             "the client did not rekey its CHILD_SA within 40 s".into()
         }),
     }
+    // the old CHILD_SA goes with the rekey's DELETE: move only then, so
+    // that the counters after the move are the new SA's alone
+    let settled = crate::cmd::poll(Duration::from_secs(15), || {
+        let (sas, _) = kernel(topo, rh).ok()?;
+        (sas.len() == 2).then_some(())
+    });
+    why.check(settled.is_some(), || {
+        "the client's old CHILD_SA was not deleted within 15 s of the rekey".into()
+    });
     let log = std::fs::read_to_string(i.log()).unwrap_or_default();
     let ikes = log.matches("established between").count();
     let key = format!("net.ipv4.conf.{}.promote_secondaries=1", rh.dev);
