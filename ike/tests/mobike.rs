@@ -219,3 +219,45 @@ fn a_forged_retransmit_or_update_from_elsewhere_gets_nothing() {
     assert!(migrated(&p.b_events).is_empty(), "b did not move");
     assert_eq!(p.b.status(p.now)[0].remote, at(A));
 }
+
+#[test]
+fn a_second_move_while_the_update_is_out_sends_another() {
+    // Wi-Fi goes (to A2), then that network goes too (to A3) before the
+    // first update's answer arrives: the peer took the first update's copy
+    // from A2, so one more update from A3 must follow, and the first
+    // answer's NAT detection (of the A2 path) must not be taken for A3.
+    let (mut p, route) = up("yes", "yes");
+    p.a_events.clear();
+    p.b_events.clear();
+    move_a(&mut p, &route);
+    let u1 = p.a.poll_transmit().expect("UPDATE_SA_ADDRESSES from A2");
+    assert_eq!(u1.local, at(A2));
+    let a3 = "192.0.2.13";
+    *route.0.lock().unwrap() = ip(a3);
+    p.a.set_local_addrs(p.now, vec![ip(a3)]);
+    assert!(p.a.poll_transmit().is_none(), "one request at a time");
+    // b takes the copy from A2 and answers there: lost, A2 is gone
+    p.b.handle_datagram(p.now, u1.remote, u1.local, &u1.data);
+    p.drain();
+    assert!(p.b.poll_transmit().is_some_and(|t| t.remote == at(A2)));
+    assert_eq!(p.b.status(p.now)[0].remote, at(A2));
+    // a retransmits from A3, b answers there from its cache
+    p.now += Duration::from_secs(5);
+    p.a.handle_timeout(p.now);
+    let re = p.a.poll_transmit().expect("retransmit");
+    assert_eq!(re.local, at(a3));
+    p.b.handle_datagram(p.now, re.remote, re.local, &re.data);
+    assert_eq!(exchange(&mut p, ip(a3)), 0);
+    assert_eq!(
+        p.b.status(p.now)[0].remote,
+        at(a3),
+        "the second update moved b"
+    );
+    assert_eq!(p.a.status(p.now)[0].local, at(a3));
+    assert_eq!(
+        migrated(&p.a_events),
+        vec![(at(a3), at(B), false)],
+        "one move of the CHILD_SAs, to A3, without UDP encapsulation"
+    );
+    assert_eq!(migrated(&p.b_events).last(), Some(&(at(B), at(a3), false)));
+}

@@ -24,7 +24,7 @@
 //!   CHILD_SAs follow ([`Event::PeerMigrated`]). Requests that were already
 //!   outstanding are retransmitted over the new path.
 
-use super::window::{PendingKind, Queued};
+use super::window::Queued;
 use super::{IkeSa, NATT_PORT};
 use crate::sa::api::Event;
 use crate::sa::ctx::Ctx;
@@ -188,25 +188,22 @@ impl IkeSa {
         self.queue_update(ctx, now);
     }
 
-    /// Queues one UPDATE_SA_ADDRESSES (it is built when sent, from the
-    /// addresses then in use: one queued or outstanding is enough).
+    /// Queues one UPDATE_SA_ADDRESSES; it is built when sent, from the
+    /// addresses then in use, so one waiting is enough. One already out
+    /// describes the path it was first sent on (the peer may have taken
+    /// that copy, not the retransmit over the new path): another follows.
     fn queue_update(&mut self, ctx: &mut Ctx, now: Instant) {
-        let waiting = self
-            .window
-            .queue
-            .iter()
-            .any(|q| matches!(q, Queued::UpdateAddresses));
-        let outstanding = self
-            .window
-            .pending
-            .as_ref()
-            .is_some_and(|p| p.kind == PendingKind::UpdateAddresses);
-        if waiting || outstanding {
-            // the outstanding one is retransmitted over the new path; its
-            // answer's NAT detection is checked against the path then in use
+        if self.update_waiting() {
             return;
         }
         self.queue_request(ctx, now, Queued::UpdateAddresses);
+    }
+
+    fn update_waiting(&self) -> bool {
+        self.window
+            .queue
+            .iter()
+            .any(|q| matches!(q, Queued::UpdateAddresses))
     }
 
     /// Initiator: the payloads of UPDATE_SA_ADDRESSES from the current path.
@@ -228,6 +225,12 @@ impl IkeSa {
     /// Initiator: the peer answered UPDATE_SA_ADDRESSES over the current
     /// path: NAT detection anew, and the CHILD_SAs follow.
     pub(super) fn on_update_response(&mut self, ctx: &mut Ctx, now: Instant, payloads: &[Payload]) {
+        if self.update_waiting() {
+            // we moved again while it was out: its NAT detection is of the
+            // old path, the update waiting describes the one in use
+            debug!(target: "ike", "{}: UPDATE_SA_ADDRESSES answered, another follows for {}", self.name(), self.local);
+            return;
+        }
         let src = find_notify(payloads, NotifyType::NAT_DETECTION_SOURCE_IP);
         let dst = find_notify(payloads, NotifyType::NAT_DETECTION_DESTINATION_IP);
         let hash =
