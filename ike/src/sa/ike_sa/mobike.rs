@@ -48,6 +48,11 @@ pub(in crate::sa) enum Mobike {
 }
 
 impl IkeSa {
+    /// The NAT_DETECTION_* hash of `a` for this IKE_SA (RFC 7296 §2.23).
+    fn natd(&self, a: SocketAddr) -> Vec<u8> {
+        nat_detection_hash(&self.spi_i, &self.spi_r, a.ip(), a.port()).to_vec()
+    }
+
     /// Initiator, IKE_AUTH: our MOBIKE_SUPPORTED when the conn allows MOBIKE.
     pub(super) fn mobike_offer(&self) -> Option<Payload> {
         self.conn
@@ -120,10 +125,8 @@ impl IkeSa {
         let (old_local, old_remote) = (self.local, self.remote);
         let src = find_notify(payloads, NotifyType::NAT_DETECTION_SOURCE_IP);
         let dst = find_notify(payloads, NotifyType::NAT_DETECTION_DESTINATION_IP);
-        let hash =
-            |a: SocketAddr| nat_detection_hash(&self.spi_i, &self.spi_r, a.ip(), a.port()).to_vec();
         let (nat_local, nat_remote) = match (src, dst) {
-            (Some(s), Some(d)) => (d.data != hash(local), s.data != hash(from)),
+            (Some(s), Some(d)) => (d.data != self.natd(local), s.data != self.natd(from)),
             // no NAT detection payloads (NO_NATS_ALLOWED peers): keep what we knew
             _ => (self.nat_local, self.nat_remote),
         };
@@ -152,10 +155,13 @@ impl IkeSa {
             let our_src = if self.conn.forceencaps {
                 ctx.random_bytes(20)
             } else {
-                hash(local)
+                self.natd(local)
             };
             answer.push(notify(NotifyType::NAT_DETECTION_SOURCE_IP, our_src));
-            answer.push(notify(NotifyType::NAT_DETECTION_DESTINATION_IP, hash(from)));
+            answer.push(notify(
+                NotifyType::NAT_DETECTION_DESTINATION_IP,
+                self.natd(from),
+            ));
         }
         if let Some(c) = find_notify(payloads, NotifyType::COOKIE2) {
             answer.push(notify(NotifyType::COOKIE2, c.data.clone()));
@@ -208,17 +214,18 @@ impl IkeSa {
 
     /// Initiator: the payloads of UPDATE_SA_ADDRESSES from the current path.
     pub(super) fn build_update(&self, ctx: &mut Ctx) -> Vec<Payload> {
-        let hash =
-            |a: SocketAddr| nat_detection_hash(&self.spi_i, &self.spi_r, a.ip(), a.port()).to_vec();
         let our_src = if self.conn.forceencaps {
             ctx.random_bytes(20)
         } else {
-            hash(self.local)
+            self.natd(self.local)
         };
         vec![
             notify(NotifyType::UPDATE_SA_ADDRESSES, Vec::new()),
             notify(NotifyType::NAT_DETECTION_SOURCE_IP, our_src),
-            notify(NotifyType::NAT_DETECTION_DESTINATION_IP, hash(self.remote)),
+            notify(
+                NotifyType::NAT_DETECTION_DESTINATION_IP,
+                self.natd(self.remote),
+            ),
         ]
     }
 
@@ -233,11 +240,9 @@ impl IkeSa {
         }
         let src = find_notify(payloads, NotifyType::NAT_DETECTION_SOURCE_IP);
         let dst = find_notify(payloads, NotifyType::NAT_DETECTION_DESTINATION_IP);
-        let hash =
-            |a: SocketAddr| nat_detection_hash(&self.spi_i, &self.spi_r, a.ip(), a.port()).to_vec();
         if let (Some(s), Some(d)) = (src, dst) {
-            self.nat_local = d.data != hash(self.local);
-            self.nat_remote = s.data != hash(self.remote);
+            self.nat_local = d.data != self.natd(self.local);
+            self.nat_remote = s.data != self.natd(self.remote);
         }
         let encap = self.encap();
         if encap && self.local.port() != NATT_PORT {
