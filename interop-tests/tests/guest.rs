@@ -170,5 +170,6 @@ guest_tests! {
     rw_windows => "rw-windows",
     rw_android => "rw-android",
     rw_ios => "rw-ios",
+    rw_two_users => "rw-two-users",
     iked_defaultroute => "iked-defaultroute",
 }

@@ -9,13 +9,13 @@
 
 use std::time::{Duration, Instant};
 
-use super::{guest, note_kernel, status};
+use super::{both, guest, note_kernel, status};
+use crate::Result;
 use crate::ipsec_conf::{Conn, IpsecConf};
 use crate::peer::{Iked, Peer, Starter, StarterOpts, Tunnel};
 use crate::probe::{PingSpec, Why, kernel_counts, ping};
 use crate::scenario::{Ctx, Scenario};
 use crate::topology::{Side, Topology};
-use crate::{Result, lab_err};
 
 const POOL: &str = "203.0.113.128/25";
 /// iked's strongswan.conf: liveness retransmitted after 1 s and 1.5 s,
@@ -75,19 +75,10 @@ fn dpd(ctx: &Ctx) -> Result<String> {
         road_warrior: true,
         charon_extra: "",
     };
-    let (i, s) = std::thread::scope(|sc| {
-        let ih =
-            sc.spawn(|| Iked::start_full(&topo, Side::Left, &gconf, secrets, &[], TIMERS, &ld));
-        let sh =
-            sc.spawn(|| Starter::start_opts(&topo, Side::Right, &t, &cconf, secrets, &rd, &opts));
-        (
-            ih.join()
-                .unwrap_or_else(|_| Err(lab_err!("iked start panicked"))),
-            sh.join()
-                .unwrap_or_else(|_| Err(lab_err!("starter start panicked"))),
-        )
-    });
-    let (mut i, mut s) = (i?, s?);
+    let (mut i, mut s) = both(
+        || Iked::start_full(&topo, Side::Left, &gconf, secrets, &[], TIMERS, &ld),
+        || Starter::start_opts(&topo, Side::Right, &t, &cconf, secrets, &rd, &opts),
+    )?;
     let mut why = Why::default();
     let up = s.ipsec(&["up", "home"]).unwrap_or_else(|e| e.to_string());
     why.check(up.contains("established successfully"), || {

@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{children, guest, ike_established, note_kernel, start_ikeds, status};
+use super::{both, children, guest, ike_established, note_kernel, start_ikeds, status};
 use crate::ipsec_conf::{Conn, IpsecConf};
 use crate::peer::{CONN, Peer, Starter, Tunnel};
 use crate::probe::{PingSpec, Why, ping};
@@ -107,18 +107,11 @@ fn flood(ctx: &Ctx) -> Result<String> {
     let (gconf, cconf) = (conf(&topo, true), conf(&topo, false));
     let sd = ctx.peer_dir(Side::Left);
     let t = Tunnel::gcm();
-    let (i, s) = std::thread::scope(|sc| {
-        let ih = sc.spawn(|| start_ikeds(ctx, &topo, &[(Side::Right, &gconf, &secrets)]));
-        let sh = sc.spawn(|| Starter::start(&topo, Side::Left, &t, &cconf, &secrets, &sd));
-        (
-            ih.join()
-                .unwrap_or_else(|_| Err(lab_err!("iked start panicked"))),
-            sh.join()
-                .unwrap_or_else(|_| Err(lab_err!("starter start panicked"))),
-        )
-    });
-    let mut i = i?.pop().ok_or_else(|| lab_err!("no iked"))?;
-    let mut s = s?;
+    let (mut i, mut s) = both(
+        || start_ikeds(ctx, &topo, &[(Side::Right, &gconf, &secrets)]),
+        || Starter::start(&topo, Side::Left, &t, &cconf, &secrets, &sd),
+    )?;
+    let mut i = i.pop().ok_or_else(|| lab_err!("no iked"))?;
     let (lh, rh) = (&topo.left, &topo.right);
     let mut why = Why::default();
     why.ok(

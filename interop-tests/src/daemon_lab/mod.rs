@@ -18,12 +18,15 @@
 //! - [`vici`]: strongSwan's `swanctl` and the lab's VICI listener against
 //!   iked (strongSwan as the peer): counters, events, terminate, rekeys.
 //! - [`roadwarrior`]: a certificate + EAP-MSCHAPv2 gateway with per-user conns.
+//! - [`rw_clients`]: the gateway against Windows-, Android- and iOS-like clients.
+//! - [`rw_users`]: seed 003's gateway with two users at once, an impersonation, DPD.
 //! - [`defaultroute`]: `left=%defaultroute` on a host with a dummy address first.
 //! - [`robust`]: `kill -9` and restart; a transport SA that covers IKE itself.
 //! - [`firewall`]: `leftfirewall=yes` / `lefthostaccess=yes` on DROP chains.
 //! - [`mobike`]: a strongSwan client moves; iked follows its UPDATE_SA_ADDRESSES.
 //! - [`vip`]: iked as a `leftsourceip=%config` client: its virtual IP and table 220.
 //! - [`flood`]: an IKE_SA_INIT flood on an iked gateway serving a strongSwan client.
+//! - [`dpd`]: a killed road warrior cleared by DPD.
 
 mod basic;
 mod defaultroute;
@@ -40,6 +43,7 @@ mod roadwarrior;
 mod robust;
 mod routed;
 mod rw_clients;
+mod rw_users;
 mod traps;
 mod vici;
 mod vip;
@@ -65,6 +69,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend(nat::scenarios());
     v.extend(roadwarrior::scenarios());
     v.extend(rw_clients::scenarios());
+    v.extend(rw_users::scenarios());
     v.extend(routed::scenarios());
     v.extend(traps::scenarios());
     v.extend(basic::scenarios());
@@ -90,6 +95,24 @@ pub(crate) fn guest(
         suite: true,
         run,
     }
+}
+
+/// Runs two starts at once (each is seconds under QEMU's emulation); a
+/// daemon that did start is ended (dropped) when the other failed.
+pub(crate) fn both<A: Send, B: Send>(
+    a: impl FnOnce() -> Result<A> + Send,
+    b: impl FnOnce() -> Result<B> + Send,
+) -> Result<(A, B)> {
+    let (a, b) = std::thread::scope(|s| {
+        let (ha, hb) = (s.spawn(a), s.spawn(b));
+        (
+            ha.join()
+                .unwrap_or_else(|_| Err(lab_err!("the first start panicked"))),
+            hb.join()
+                .unwrap_or_else(|_| Err(lab_err!("the second start panicked"))),
+        )
+    });
+    Ok((a?, b?))
 }
 
 /// Starts iked on each `(side, ipsec.conf, ipsec.secrets)` at once (each start

@@ -7,7 +7,9 @@
 
 use std::time::Duration;
 
-use super::{children, empty, guest, ike_established, log_has, note_kernel, start_ikeds, status};
+use super::{
+    both, children, empty, guest, ike_established, log_has, note_kernel, start_ikeds, status,
+};
 use crate::ipsec_conf::{Conn, IpsecConf, psk_secrets};
 use crate::peer::{CONN, Iked, Peer, Starter, Tunnel};
 use crate::probe::{Capture, PingSpec, Why, kernel, ping};
@@ -50,17 +52,11 @@ fn start_pair(
 ) -> Result<(Iked, Starter)> {
     let sd = ctx.peer_dir(iked_side.other());
     let t = Tunnel::gcm();
-    let (i, s) = std::thread::scope(|s| {
-        let ih = s.spawn(|| start_ikeds(ctx, topo, &[(iked_side, iked_conf, secrets)]));
-        let sh = s.spawn(|| Starter::start(topo, iked_side.other(), &t, swan_conf, secrets, &sd));
-        (
-            ih.join()
-                .unwrap_or_else(|_| Err(lab_err!("iked start panicked"))),
-            sh.join()
-                .unwrap_or_else(|_| Err(lab_err!("starter start panicked"))),
-        )
-    });
-    Ok((i?.pop().ok_or_else(|| lab_err!("no iked"))?, s?))
+    let (mut i, s) = both(
+        || start_ikeds(ctx, topo, &[(iked_side, iked_conf, secrets)]),
+        || Starter::start(topo, iked_side.other(), &t, swan_conf, secrets, &sd),
+    )?;
+    Ok((i.pop().ok_or_else(|| lab_err!("no iked"))?, s))
 }
 
 fn encaps(ctx: &Ctx, resp: bool) -> Result<String> {

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use super::{children, empty, guest, ike_established, note_kernel, start_ikeds, status};
+use super::{both, children, empty, guest, ike_established, note_kernel, start_ikeds, status};
 use crate::ipsec_conf::{Conn, IpsecConf, psk_secrets};
 use crate::peer::{CONN, Peer, Starter, Tunnel};
 use crate::probe::{PingSpec, Why, kernel_counts, ping};
@@ -55,18 +55,11 @@ fn rekey(ctx: &Ctx, resp: bool) -> Result<String> {
     let secrets = psk_secrets("rekey-psk-0123456789abcdef");
     let sd = ctx.peer_dir(Side::Right);
     let t = Tunnel::gcm();
-    let (i, s) = std::thread::scope(|sc| {
-        let ih = sc.spawn(|| start_ikeds(ctx, &topo, &[(Side::Left, &iconf, &secrets)]));
-        let sh = sc.spawn(|| Starter::start(&topo, Side::Right, &t, &sconf, &secrets, &sd));
-        (
-            ih.join()
-                .unwrap_or_else(|_| Err(lab_err!("iked start panicked"))),
-            sh.join()
-                .unwrap_or_else(|_| Err(lab_err!("starter start panicked"))),
-        )
-    });
-    let mut i = i?.pop().ok_or_else(|| lab_err!("no iked"))?;
-    let mut s = s?;
+    let (mut i, mut s) = both(
+        || start_ikeds(ctx, &topo, &[(Side::Left, &iconf, &secrets)]),
+        || Starter::start(&topo, Side::Right, &t, &sconf, &secrets, &sd),
+    )?;
+    let mut i = i.pop().ok_or_else(|| lab_err!("no iked"))?;
     let (lh, rh) = (&topo.left, &topo.right);
     let mut why = Why::default();
     let up = if resp {

@@ -8,10 +8,10 @@
 //! shows, get that conn's address (installed on the client), and a ping from
 //! it must raise both inbound ESP counters.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{children, empty, guest, note_kernel, status};
+use super::{both, children, empty, guest, note_kernel, status};
 use crate::ipsec_conf::{Conn, IpsecConf};
 use crate::peer::{Iked, Peer, Starter, StarterOpts, Tunnel};
 use crate::probe::{PingSpec, Why, in_packets, ping};
@@ -128,17 +128,41 @@ pub(super) fn copy(from: &Path, to: &Path) -> Result<()> {
         .map_err(|e| lab_err!("copy {} -> {}: {e}", from.display(), to.display()))
 }
 
+/// The files of a road-warrior gateway and its clients, from [`make_pki`]
+/// for `moon.strongswan.org`.
+pub(super) struct RwPki {
+    /// The gateway's `ipsec.d` (`IKED_IPSEC_D`): the CA, `certs/server.pem`,
+    /// `private/server.key`.
+    pub gw: PathBuf,
+    /// A folder with the CA alone, for a client's `/etc/ipsec.d/cacerts`.
+    pub client_cas: PathBuf,
+    /// The gateway's certificate, for a client that pins it.
+    pub server_pem: PathBuf,
+}
+
+impl RwPki {
+    /// Makes the PKI (a server key of `bits`) and the folders in `ctx`'s.
+    pub(super) fn make(ctx: &Ctx, bits: u32) -> Result<RwPki> {
+        let pki = ctx.dir.join("pki");
+        make_pki(&pki, "moon.strongswan.org", bits)?;
+        let gw = ctx.dir.join("gw.d");
+        copy(&pki.join("ca.pem"), &gw.join("cacerts/lab-ca.pem"))?;
+        copy(&pki.join("server.pem"), &gw.join("certs/server.pem"))?;
+        copy(&pki.join("server.key"), &gw.join("private/server.key"))?;
+        let client_cas = ctx.dir.join("client-cacerts");
+        copy(&pki.join("ca.pem"), &client_cas.join("iked-lab-ca.pem"))?;
+        Ok(RwPki {
+            gw,
+            client_cas,
+            server_pem: pki.join("server.pem"),
+        })
+    }
+}
+
 fn rw_peruser(ctx: &Ctx) -> Result<String> {
     let topo = Topology::new()?;
     let (lh, rh) = (&topo.left, &topo.right);
-    let pki = ctx.dir.join("pki");
-    make_pki(&pki, "moon.strongswan.org", 2048)?;
-    let gw = ctx.dir.join("gw.d");
-    copy(&pki.join("ca.pem"), &gw.join("cacerts/lab-ca.pem"))?;
-    copy(&pki.join("server.pem"), &gw.join("certs/server.pem"))?;
-    copy(&pki.join("server.key"), &gw.join("private/server.key"))?;
-    let client_cas = ctx.dir.join("client-cacerts");
-    copy(&pki.join("ca.pem"), &client_cas.join("iked-lab-ca.pem"))?;
+    let pki = RwPki::make(ctx, 2048)?;
     let base = Conn::new("ikev2-vpn")
         .set("auto", "add")
         .set("compress", "no")
@@ -207,17 +231,17 @@ fn rw_peruser(ctx: &Ctx) -> Result<String> {
         cconf = cconf.conn(Conn::new(sc).set("leftid", u).set("eap_identity", u));
     }
     let cconf = cconf.render();
-    let gw_s = gw.display().to_string();
+    let gw_s = pki.gw.display().to_string();
     let (ld, rd) = (ctx.peer_dir(Side::Left), ctx.peer_dir(Side::Right));
     let t = Tunnel::gcm();
     let opts = StarterOpts {
         conn: Some("co"),
-        cacerts: Some(&client_cas),
+        cacerts: Some(&pki.client_cas),
         road_warrior: true,
         charon_extra: "",
     };
-    let (i, s) = std::thread::scope(|sc| {
-        let ih = sc.spawn(|| {
+    let (mut i, mut s) = both(
+        || {
             Iked::start_with_env(
                 &topo,
                 Side::Left,
@@ -226,16 +250,9 @@ fn rw_peruser(ctx: &Ctx) -> Result<String> {
                 &[("IKED_IPSEC_D", &gw_s)],
                 &ld,
             )
-        });
-        let sh = sc.spawn(|| Starter::start_opts(&topo, Side::Right, &t, &cconf, &eap, &rd, &opts));
-        (
-            ih.join()
-                .unwrap_or_else(|_| Err(lab_err!("iked start panicked"))),
-            sh.join()
-                .unwrap_or_else(|_| Err(lab_err!("starter start panicked"))),
-        )
-    });
-    let (mut i, mut s) = (i?, s?);
+        },
+        || Starter::start_opts(&topo, Side::Right, &t, &cconf, &eap, &rd, &opts),
+    )?;
     let mut why = Why::default();
     let mut summary = Vec::new();
     for (u, sc, _, want) in users {

@@ -12,7 +12,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{children, guest, ike_established, note_kernel, start_ikeds, status};
+use super::{both, children, guest, ike_established, note_kernel, start_ikeds, status};
 use crate::ipsec_conf::{Conn, IpsecConf, psk_secrets};
 use crate::peer::{CONN, Iked, Peer, Starter, Tunnel};
 use crate::probe::{Capture, PingSpec, Why, kernel, ping};
@@ -45,18 +45,12 @@ fn start_pair(
 ) -> Result<(Iked, Starter)> {
     let sd = ctx.peer_dir(Side::Right);
     let t = Tunnel::gcm();
-    let (i, s) = std::thread::scope(|sc| {
-        let ih = sc.spawn(|| start_ikeds(ctx, topo, &[(Side::Left, iconf, secrets)]));
-        let sh = sc.spawn(|| Starter::start(topo, Side::Right, &t, sconf, secrets, &sd));
-        (
-            ih.join()
-                .unwrap_or_else(|_| Err(lab_err!("iked start panicked"))),
-            sh.join()
-                .unwrap_or_else(|_| Err(lab_err!("starter start panicked"))),
-        )
-    });
-    let i = i?.pop().ok_or_else(|| lab_err!("no iked"))?;
-    Ok((i, s?))
+    let (mut i, s) = both(
+        || start_ikeds(ctx, topo, &[(Side::Left, iconf, secrets)]),
+        || Starter::start(topo, Side::Right, &t, sconf, secrets, &sd),
+    )?;
+    let i = i.pop().ok_or_else(|| lab_err!("no iked"))?;
+    Ok((i, s))
 }
 
 /// Waits (bounded) until iked reports `conn` established with a CHILD_SA.

@@ -18,14 +18,14 @@
 
 use std::time::Duration;
 
-use super::roadwarrior::{client_vip, copy, make_pki};
-use super::{children, empty, guest, note_kernel, status};
+use super::roadwarrior::{RwPki, client_vip};
+use super::{both, children, empty, guest, note_kernel, status};
+use crate::Result;
 use crate::ipsec_conf::{Conn, IpsecConf};
 use crate::peer::{Iked, Peer, Starter, StarterOpts, Tunnel};
 use crate::probe::{PingSpec, Why, in_packets, kernel, ping};
 use crate::scenario::{Ctx, Scenario};
 use crate::topology::{Side, Topology};
-use crate::{Result, lab_err};
 
 /// One native client, as strongSwan emulates it.
 struct Client {
@@ -177,14 +177,7 @@ fn lines_with<'a>(log: &'a str, needle: &str) -> Vec<&'a str> {
 fn rw_client(ctx: &Ctx, c: &Client) -> Result<String> {
     let topo = Topology::new()?;
     let (lh, rh) = (&topo.left, &topo.right);
-    let pki = ctx.dir.join("pki");
-    make_pki(&pki, "moon.strongswan.org", 4096)?;
-    let gw = ctx.dir.join("gw.d");
-    copy(&pki.join("ca.pem"), &gw.join("cacerts/lab-ca.pem"))?;
-    copy(&pki.join("server.pem"), &gw.join("certs/server.pem"))?;
-    copy(&pki.join("server.key"), &gw.join("private/server.key"))?;
-    let client_cas = ctx.dir.join("client-cacerts");
-    copy(&pki.join("ca.pem"), &client_cas.join("iked-lab-ca.pem"))?;
+    let pki = RwPki::make(ctx, 4096)?;
     let password = format!("rw-{}-secret-0123456789", c.conn);
     let gsecrets = format!(
         ": RSA server.key\n{} : EAP \"{password}\"\nbaduser : EAP \"the-right-one-0123456789\"\n",
@@ -195,17 +188,17 @@ fn rw_client(ctx: &Ctx, c: &Client) -> Result<String> {
         c.user
     );
     let (gconf, cconf) = (gateway_conf(), client_conf(&topo, c));
-    let gw_s = gw.display().to_string();
+    let gw_s = pki.gw.display().to_string();
     let (ld, rd) = (ctx.peer_dir(Side::Left), ctx.peer_dir(Side::Right));
     let t = Tunnel::gcm();
     let opts = StarterOpts {
         conn: Some(c.conn),
-        cacerts: Some(&client_cas),
+        cacerts: Some(&pki.client_cas),
         road_warrior: true,
         charon_extra: c.charon_extra,
     };
-    let (i, s) = std::thread::scope(|sc| {
-        let ih = sc.spawn(|| {
+    let (mut i, mut s) = both(
+        || {
             Iked::start_with_env(
                 &topo,
                 Side::Left,
@@ -214,17 +207,9 @@ fn rw_client(ctx: &Ctx, c: &Client) -> Result<String> {
                 &[("IKED_IPSEC_D", &gw_s)],
                 &ld,
             )
-        });
-        let sh =
-            sc.spawn(|| Starter::start_opts(&topo, Side::Right, &t, &cconf, &csecrets, &rd, &opts));
-        (
-            ih.join()
-                .unwrap_or_else(|_| Err(lab_err!("iked start panicked"))),
-            sh.join()
-                .unwrap_or_else(|_| Err(lab_err!("starter start panicked"))),
-        )
-    });
-    let (mut i, mut s) = (i?, s?);
+        },
+        || Starter::start_opts(&topo, Side::Right, &t, &cconf, &csecrets, &rd, &opts),
+    )?;
     let mut why = Why::default();
     let mut summary = Vec::new();
     if c.wrong_password {

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use super::{children, empty, guest, log_has, note_kernel, packets_in, start_ikeds, status};
+use super::{both, children, empty, guest, log_has, note_kernel, packets_in, start_ikeds, status};
 use crate::ipsec_conf::{Conn, IpsecConf, psk_secrets};
 use crate::peer::{CONN, Peer, Starter, Tunnel};
 use crate::probe::{Capture, PingSpec, Why, in_packets, kernel, kernel_counts, ping};
@@ -315,18 +315,11 @@ fn route6(ctx: &Ctx, resp: bool) -> Result<String> {
     let secrets = psk_secrets("route6-psk-0123456789abcdef");
     let sd = ctx.peer_dir(Side::Right);
     let t = Tunnel::gcm();
-    let (i, s) = std::thread::scope(|sc| {
-        let ih = sc.spawn(|| start_ikeds(ctx, &topo, &[(Side::Left, &iconf, &secrets)]));
-        let sh = sc.spawn(|| Starter::start(&topo, Side::Right, &t, &sconf, &secrets, &sd));
-        (
-            ih.join()
-                .unwrap_or_else(|_| Err(lab_err!("iked start panicked"))),
-            sh.join()
-                .unwrap_or_else(|_| Err(lab_err!("starter start panicked"))),
-        )
-    });
-    let mut i = i?.pop().ok_or_else(|| lab_err!("no iked"))?;
-    let mut s = s?;
+    let (mut i, mut s) = both(
+        || start_ikeds(ctx, &topo, &[(Side::Left, &iconf, &secrets)]),
+        || Starter::start(&topo, Side::Right, &t, &sconf, &secrets, &sd),
+    )?;
+    let mut i = i.pop().ok_or_else(|| lab_err!("no iked"))?;
     let mut why = Why::default();
     let (trig, from, to) = if resp {
         (rh, rh.inner6, lh.inner6)

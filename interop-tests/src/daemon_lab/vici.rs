@@ -17,7 +17,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::{empty, guest, note_kernel, start_ikeds};
+use super::{both, empty, guest, note_kernel, start_ikeds};
 use crate::cmd::{Daemon, run};
 use crate::ipsec_conf::{Conn, IpsecConf};
 use crate::peer::{CONN, Iked, Peer, StrongSwan, Tunnel};
@@ -254,18 +254,11 @@ fn iked_vici(ctx: &Ctx) -> Result<String> {
     let conf = iked_conf(&topo, &[]);
     let secrets = t.ipsec_secrets(Side::Left);
     let sd = ctx.peer_dir(Side::Right);
-    let (i, s) = std::thread::scope(|sc| {
-        let ih = sc.spawn(|| start_ikeds(ctx, &topo, &[(Side::Left, &conf, &secrets)]));
-        let sh = sc.spawn(|| StrongSwan::start(&topo, Side::Right, &t, &sd));
-        (
-            ih.join()
-                .unwrap_or_else(|_| Err(lab_err!("iked start panicked"))),
-            sh.join()
-                .unwrap_or_else(|_| Err(lab_err!("strongSwan start panicked"))),
-        )
-    });
-    let mut i = i?.pop().ok_or_else(|| lab_err!("no iked"))?;
-    let mut s = s?;
+    let (mut i, mut s) = both(
+        || start_ikeds(ctx, &topo, &[(Side::Left, &conf, &secrets)]),
+        || StrongSwan::start(&topo, Side::Right, &t, &sd),
+    )?;
+    let mut i = i.pop().ok_or_else(|| lab_err!("no iked"))?;
     let mut why = Why::default();
     let summary = scenario(ctx, &topo, &mut i, &mut s, &mut why);
     note_kernel(&mut why, &topo);
