@@ -97,6 +97,23 @@ fn mobike(ctx: &Ctx, iked_moves: bool) -> Result<String> {
         if !iked_log().contains("UPDATE_SA_ADDRESSES") {
             return Err(lab_err!("iked's log has no UPDATE_SA_ADDRESSES line"));
         }
+        // the return routability check (RFC 4555 §3.6), as strongSwan logs
+        // the exchange: the update carries a COOKIE2, the answer echoes it
+        let swan = if iked_moves { gw.log() } else { client.log() };
+        let swan = std::fs::read_to_string(swan).unwrap_or_default();
+        let req = swan.lines().any(|l| {
+            l.contains("INFORMATIONAL request")
+                && l.contains("UPD_SA_ADDR")
+                && l.contains("COOKIE2")
+        });
+        let resp = swan
+            .lines()
+            .any(|l| l.contains("INFORMATIONAL response") && l.contains("COOKIE2"));
+        if !req || !resp {
+            return Err(lab_err!(
+                "strongSwan's log shows no COOKIE2 in UPDATE_SA_ADDRESSES (request {req}, answer {resp})"
+            ));
+        }
         let ikes = iked_log().matches("established between").count();
         let before = in_packets(topo, rh, rh.outer4)?;
         let p = ping(topo, lh, lh.inner4, rh.inner4, PingSpec::n(3))?;

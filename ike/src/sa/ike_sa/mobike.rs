@@ -21,13 +21,16 @@
 //!   UPDATE_SA_ADDRESSES with NAT_DETECTION_* from it; its answer's NAT
 //!   detection decides UDP encapsulation (a NAT found on the new path moves
 //!   IKE to port 4500 and the update is sent once more from there), and the
-//!   CHILD_SAs follow ([`Event::PeerMigrated`]). Requests that were already
-//!   outstanding are retransmitted over the new path.
+//!   CHILD_SAs follow ([`Event::PeerMigrated`]). The update carries a fresh
+//!   COOKIE2 (§3.6); an answer that does not echo it ends the IKE_SA.
+//!   Requests that were already outstanding are retransmitted over the new
+//!   path.
 
 use super::window::Queued;
 use super::{IkeSa, NATT_PORT};
 use crate::sa::api::Event;
 use crate::sa::ctx::Ctx;
+use crate::sa::error::ExchangeError;
 use crate::wire::{NotifyType, Payload};
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -212,31 +215,48 @@ impl IkeSa {
             .any(|q| matches!(q, Queued::UpdateAddresses))
     }
 
-    /// Initiator: the payloads of UPDATE_SA_ADDRESSES from the current path.
-    pub(super) fn build_update(&self, ctx: &mut Ctx) -> Vec<Payload> {
+    /// Initiator: the payloads of UPDATE_SA_ADDRESSES from the current path,
+    /// and the fresh COOKIE2 among them (§3.6: the answer must echo it).
+    pub(super) fn build_update(&self, ctx: &mut Ctx) -> (Vec<Payload>, Vec<u8>) {
         let our_src = if self.conn.forceencaps {
             ctx.random_bytes(20)
         } else {
             self.natd(self.local)
         };
-        vec![
+        let cookie2 = ctx.random_bytes(COOKIE2_LEN);
+        let payloads = vec![
             notify(NotifyType::UPDATE_SA_ADDRESSES, Vec::new()),
             notify(NotifyType::NAT_DETECTION_SOURCE_IP, our_src),
             notify(
                 NotifyType::NAT_DETECTION_DESTINATION_IP,
                 self.natd(self.remote),
             ),
-        ]
+            notify(NotifyType::COOKIE2, cookie2.clone()),
+        ];
+        (payloads, cookie2)
     }
 
     /// Initiator: the peer answered UPDATE_SA_ADDRESSES over the current
-    /// path: NAT detection anew, and the CHILD_SAs follow.
-    pub(super) fn on_update_response(&mut self, ctx: &mut Ctx, now: Instant, payloads: &[Payload]) {
+    /// path: NAT detection anew, and the CHILD_SAs follow. An answer that
+    /// does not echo our COOKIE2 ends the IKE_SA, as strongSwan does: the
+    /// peer failed MOBIKE's return routability check.
+    pub(super) fn on_update_response(
+        &mut self,
+        ctx: &mut Ctx,
+        now: Instant,
+        payloads: &[Payload],
+        cookie2: &[u8],
+    ) -> Result<(), ExchangeError> {
+        if !cookie2_echoed(cookie2, payloads) {
+            return Err(ExchangeError::Fatal(
+                "COOKIE2 mismatch in the UPDATE_SA_ADDRESSES answer, closing IKE_SA".into(),
+            ));
+        }
         if self.update_waiting() {
             // we moved again while it was out: its NAT detection is of the
             // old path, the update waiting describes the one in use
             debug!(target: "ike", "{}: UPDATE_SA_ADDRESSES answered, another follows for {}", self.name(), self.local);
-            return;
+            return Ok(());
         }
         let src = find_notify(payloads, NotifyType::NAT_DETECTION_SOURCE_IP);
         let dst = find_notify(payloads, NotifyType::NAT_DETECTION_DESTINATION_IP);
@@ -265,5 +285,33 @@ impl IkeSa {
                 child_ids: self.children.iter().map(|c| c.id).collect(),
             });
         }
+        Ok(())
+    }
+}
+
+/// The length of our COOKIE2 (RFC 4555 allows 8 to 64 octets).
+const COOKIE2_LEN: usize = 16;
+
+/// Does the answer carry exactly the COOKIE2 we sent (RFC 4555 §3.6)?
+fn cookie2_echoed(sent: &[u8], answer: &[Payload]) -> bool {
+    find_notify(answer, NotifyType::COOKIE2).is_some_and(|c| c.data == sent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_cookie2_we_sent_is_taken() {
+        let sent = [7u8; COOKIE2_LEN];
+        let with = |data: &[u8]| vec![notify(NotifyType::COOKIE2, data.to_vec())];
+        assert!(cookie2_echoed(&sent, &with(&sent)));
+        assert!(!cookie2_echoed(&sent, &[]), "none echoed");
+        assert!(
+            !cookie2_echoed(&sent, &with(&[8u8; COOKIE2_LEN])),
+            "another"
+        );
+        assert!(!cookie2_echoed(&sent, &with(&sent[..8])), "a part");
+        assert!(!cookie2_echoed(&sent, &with(&[])), "empty");
     }
 }

@@ -436,9 +436,8 @@ impl IkeSa {
                     tracing::debug!(target: "ike", "peer {} is alive", self.remote.ip());
                     Ok(())
                 }
-                window::PendingKind::UpdateAddresses => {
-                    self.on_update_response(ctx, now, &chain.payloads);
-                    Ok(())
+                window::PendingKind::UpdateAddresses(cookie2) => {
+                    self.on_update_response(ctx, now, &chain.payloads, &cookie2)
                 }
                 window::PendingKind::Init => Ok(()),
             };

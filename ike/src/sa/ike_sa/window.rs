@@ -48,8 +48,9 @@ pub(in crate::sa) enum PendingKind {
     Create,
     /// Empty INFORMATIONAL (dead peer detection).
     Liveness,
-    /// MOBIKE's UPDATE_SA_ADDRESSES (we moved).
-    UpdateAddresses,
+    /// MOBIKE's UPDATE_SA_ADDRESSES (we moved), with the COOKIE2 it
+    /// carries (its answer must echo it).
+    UpdateAddresses(Vec<u8>),
 }
 
 /// Requests waiting for the window (one outstanding request at a time).
@@ -254,11 +255,14 @@ impl IkeSa {
                     Vec::new(),
                     PendingKind::Liveness,
                 ),
-                Queued::UpdateAddresses => (
-                    ExchangeType::INFORMATIONAL,
-                    self.build_update(ctx),
-                    PendingKind::UpdateAddresses,
-                ),
+                Queued::UpdateAddresses => {
+                    let (payloads, cookie2) = self.build_update(ctx);
+                    (
+                        ExchangeType::INFORMATIONAL,
+                        payloads,
+                        PendingKind::UpdateAddresses(cookie2),
+                    )
+                }
                 Queued::RekeyIke => match self.build_rekey_ike(ctx) {
                     Ok(p) => (ExchangeType::CREATE_CHILD_SA, p, PendingKind::Create),
                     Err(e) if self.superseded.is_some() => {
