@@ -28,8 +28,10 @@ pub struct Iked {
 }
 
 impl Iked {
-    /// The iked binary: `$IKED_BIN`, else `target/{debug,release}/iked` of
-    /// this workspace (build it with `cargo build -p ike --bin iked`).
+    /// The iked binary: `$IKED_BIN`, else the newer of
+    /// `target/{debug,release}/iked` of this workspace (build it with
+    /// `cargo build -p ike --bin iked`): an older debug build left beside a
+    /// fresh release one (or the other way round) must not be the one run.
     pub fn binary() -> Result<PathBuf> {
         if let Some(p) = std::env::var_os("IKED_BIN") {
             return Ok(PathBuf::from(p));
@@ -40,7 +42,12 @@ impl Iked {
         ["debug", "release"]
             .iter()
             .map(|p| target.join(p).join("iked"))
-            .find(|p| p.exists())
+            .filter_map(|p| {
+                let t = std::fs::metadata(&p).and_then(|m| m.modified()).ok()?;
+                Some((t, p))
+            })
+            .max_by_key(|(t, _)| *t)
+            .map(|(_, p)| p)
             .ok_or_else(|| {
                 lab_err!(
                     "iked binary not found under {} (cargo build -p ike --bin iked, or set IKED_BIN)",
