@@ -6,15 +6,20 @@
 #   - libreswan 4.10, EXTRACTED into $LAB_LIBRESWAN (default /opt/iked-lab/libreswan; not
 #     under /var/cache or /tmp, which virtme-ng hides in the guest): its Debian package
 #     conflicts with strongSwan's, so it is never apt-installed; plus the libraries pluto needs
-#   - iproute2, ping, tcpdump, NSS tools
+#   - OpenSSH's server, EXTRACTED into $LAB_OPENSSH (default /opt/iked-lab/openssh, with
+#     libwrap0): the conformance runner starts sshd inside the test hosts of a scenario
+#     that reaches a host by ssh (protoport-dual); installing the package would start
+#     an sshd on this machine, so it is never apt-installed
+#   - iproute2, ping, tcpdump, ssh (the client), NSS tools
 # Prints one summary line when everything is already there.
-# env: LAB_LIBRESWAN (default /opt/iked-lab/libreswan)
+# env: LAB_LIBRESWAN (default /opt/iked-lab/libreswan), LAB_OPENSSH (default /opt/iked-lab/openssh)
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 LSW=${LAB_LIBRESWAN:-/opt/iked-lab/libreswan}
+OSSH=${LAB_OPENSSH:-/opt/iked-lab/openssh}
 
 pkgs=(strongswan-starter strongswan-charon strongswan-swanctl charon-systemd libstrongswan-standard-plugins libcharon-extra-plugins
-      libcharon-extauth-plugins libstrongswan-extra-plugins iproute2 iputils-ping tcpdump procps util-linux
+      libcharon-extauth-plugins libstrongswan-extra-plugins iproute2 iputils-ping tcpdump procps util-linux openssh-client
       libnss3-tools libcurl3-nss libevent-core-2.1-7 libevent-pthreads-2.1-7 libldns3
       libunbound8 libcap-ng0)
 need=()
@@ -37,5 +42,15 @@ if [ ! -x "$LSW/usr/libexec/ipsec/pluto" ]; then
   dpkg -x "$tmp"/libreswan_*.deb "$LSW"
   rm -rf "$tmp"
 fi
+if [ ! -x "$OSSH/usr/sbin/sshd" ] || [ ! -e "$OSSH/usr/lib/x86_64-linux-gnu/libwrap.so.0" ]; then
+  echo "peers setup: extracting OpenSSH's sshd into $OSSH (not installed: it would start an sshd here)"
+  [ -n "$updated" ] || apt-get update -q >/dev/null
+  tmp=$(mktemp -d)
+  chmod 755 "$tmp"
+  (cd "$tmp" && apt-get download -q openssh-server libwrap0 >/dev/null 2>&1)
+  mkdir -p "$OSSH"
+  for d in "$tmp"/*.deb; do dpkg -x "$d" "$OSSH"; done
+  rm -rf "$tmp"
+fi
 lsw_version=$("$LSW/usr/libexec/ipsec/pluto" --version 2>/dev/null | head -1 | cut -d' ' -f1-2 || true)
-echo "peers setup: ok (strongSwan $(dpkg-query -W -f='${Version}' charon-systemd), ${lsw_version:-libreswan ?} in $LSW)"
+echo "peers setup: ok (strongSwan $(dpkg-query -W -f='${Version}' charon-systemd), ${lsw_version:-libreswan ?} in $LSW, sshd in $OSSH)"

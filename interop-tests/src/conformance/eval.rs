@@ -288,6 +288,49 @@ pub fn evaltest(
     checks
 }
 
+/// How long the IKE_SAs a pretest started may take to finish connecting
+/// (see [`settle`]).
+pub const SETTLE_BOUND: Duration = Duration::from_secs(20);
+
+/// After the pretest: waits (at most [`SETTLE_BOUND`]) until no IPsec host
+/// shows an IKE_SA `CONNECTING` in its `ipsec status`. On strongSwan's KVM
+/// hosts an exchange the pretest started (a trap's acquire from a ping,
+/// `auto=start`) is done before the evaltest looks; in the emulated guest
+/// an RSA signature alone can take seconds (net2net-route's evaltest found
+/// the IKE_SA still connecting). Both passes wait alike; a connection that
+/// never completes is still judged by the evaltest, after the bound.
+pub fn settle(hosts: &BTreeMap<String, Host>, ipsec_hosts: &[String], console: &mut Console) {
+    let t = std::time::Instant::now();
+    let connecting = |h: &Host| {
+        h.exec("ipsec status 2> /dev/null", Duration::from_secs(20))
+            .is_ok_and(|e| e.stdout.contains(": CONNECTING"))
+    };
+    let busy = |names: &[String]| -> Vec<String> {
+        names
+            .iter()
+            .filter(|n| hosts.get(*n).is_some_and(connecting))
+            .cloned()
+            .collect()
+    };
+    let mut left = busy(ipsec_hosts);
+    if left.is_empty() {
+        return;
+    }
+    while !left.is_empty() && t.elapsed() < SETTLE_BOUND {
+        std::thread::sleep(Duration::from_millis(500));
+        left = busy(&left);
+    }
+    console.line(&format!(
+        "(emulated guest: waited {:.1}s for IKE_SAs still connecting{})\n",
+        t.elapsed().as_secs_f64(),
+        if left.is_empty() {
+            String::new()
+        } else {
+            format!("; still connecting on {}", left.join(", "))
+        }
+    ));
+}
+
 /// After the posttest: no IPsec SA and no policy left on `host`.
 /// A daemon still shutting down (deleting its SAs, running updown for each)
 /// is given up to [`SHUTDOWN_GRACE`]: in the emulated guest that takes

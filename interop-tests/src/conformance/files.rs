@@ -25,6 +25,22 @@ const DEFAULTS: &[&str] = &[
     "strongswan.conf.testing",
 ];
 
+/// For a host that runs sshd: the corpus's `hosts/default/etc/ssh/sshd_config`
+/// into `hdir/etc/ssh` and `hosts/default/root/.ssh/config` into
+/// `hdir/root/.ssh` (see the conformance host's sshd set-up).
+pub fn ssh_files(corpus: &Path, hdir: &Path) -> Result<()> {
+    let d = corpus.join("hosts/default");
+    for (from, to) in [
+        ("etc/ssh/sshd_config", "etc/ssh/sshd_config"),
+        ("root/.ssh/config", "root/.ssh/config"),
+    ] {
+        let src = d.join(from);
+        let text = std::fs::read_to_string(&src).map_err(|e| lab_err!("{}: {e}", src.display()))?;
+        write_file(&hdir.join(to), &text)?;
+    }
+    Ok(())
+}
+
 /// The files of `hosts/<host>/etc` a test host gets.
 const HOST_FILES: &[&str] = &[
     "ipsec.conf",

@@ -62,7 +62,7 @@ pub struct Exec {
     pub stderr: String,
 }
 
-fn setup_script(name: &str, dir: &Path, lab_bin: &Path, ike: &Ike) -> String {
+fn setup_script(name: &str, dir: &Path, lab_bin: &Path, ike: &Ike, sshd: Option<&Path>) -> String {
     let d = dir.display();
     let mut s = format!(
         r#"set -e
@@ -92,10 +92,39 @@ mount --bind /run/log.sock /dev/log
             ipsec.display()
         ));
     }
+    if let Some(o) = sshd {
+        s.push_str(&sshd_script(dir, o));
+    }
     s.push_str(&format!(
         "hostname {name}\ntouch {d}/ready\nexec sleep 2147483647\n"
     ));
     s
+}
+
+/// sshd as strongSwan's testing hosts run it, for a scenario that reaches
+/// a host by ssh (protoport-dual's `ssh PH_IP_ALICE hostname`): the
+/// corpus's `sshd_config` (root, an empty password, no PAM) and root's ssh
+/// `config` (no host key checking) are in `dir` (`etc/ssh`, `root/.ssh`);
+/// root's password is emptied and the privilege separation user added in
+/// this host's /etc only (its overlay); `/root` gets an overlay of its own.
+/// An ECDSA host key is made here (the config's RSA key is left out: its
+/// generation costs seconds in the emulated guest, and sshd runs on one).
+/// sshd is `openssh`'s extracted one (`LAB_OPENSSH`); it ends with the
+/// host (every process of its mount namespace).
+fn sshd_script(dir: &Path, openssh: &Path) -> String {
+    let (d, o) = (dir.display(), openssh.display());
+    format!(
+        r#"mkdir -p /run/sshd /run/.root/upper /run/.root/work
+grep -q '^sshd:' /etc/passwd || echo 'sshd:x:105:65534::/run/sshd:/usr/sbin/nologin' >> /etc/passwd
+sed -i 's/^root:[^:]*:/root::/' /etc/shadow
+mount -t overlay overlay -o lowerdir=/root,upperdir=/run/.root/upper,workdir=/run/.root/work /root 2>>{d}/overlay.err || mount -t tmpfs -o mode=700 tmpfs /root
+mkdir -p /root/.ssh
+cp {d}/root/.ssh/config /root/.ssh/config
+ssh-keygen -q -t ecdsa -N '' -f /etc/ssh/ssh_host_ecdsa_key
+ip link set lo up
+LD_LIBRARY_PATH={o}/usr/lib/x86_64-linux-gnu {o}/usr/sbin/sshd -D -e -f /etc/ssh/sshd_config >{d}/sshd.log 2>&1 &
+"#
+    )
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
@@ -108,7 +137,8 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
 impl Host {
     /// Starts the host `name` in network namespace `ns`: `dir/etc` holds
     /// its files (placed over /etc), `dir/log` becomes its /var/log, `bin`
-    /// comes first on its PATH (the testing hosts' helper commands).
+    /// comes first on its PATH (the testing hosts' helper commands); with
+    /// `sshd` (OpenSSH's extracted files) it runs an sshd ([`sshd_script`]).
     pub fn start(
         name: &str,
         ns: &str,
@@ -116,10 +146,11 @@ impl Host {
         lab_bin: &Path,
         bin: &Path,
         ike: &Ike,
+        sshd: Option<&Path>,
     ) -> Result<Host> {
         crate::make_dir(&dir.join("log"))?;
         let script = dir.join("setup.sh");
-        write_file(&script, &setup_script(name, dir, lab_bin, ike))?;
+        write_file(&script, &setup_script(name, dir, lab_bin, ike, sshd))?;
         let script_s = script.display().to_string();
         let holder = Daemon::spawn(
             &format!("host {name}"),

@@ -302,6 +302,31 @@ exit 1
     Ok(bin)
 }
 
+/// Does a .dat file run `ssh` (a host reached by ssh, as protoport-dual's
+/// evaltest does)?
+fn uses_ssh(lines: &[DatLine]) -> bool {
+    lines.iter().any(|l| match l {
+        DatLine::Cmd { command, .. } => command.split_whitespace().next() == Some("ssh"),
+        DatLine::Comment(_) => false,
+    })
+}
+
+/// OpenSSH's server files, extracted by `interop-tests/lab/setup-peers.sh`
+/// (`LAB_OPENSSH`, default /opt/iked-lab/openssh).
+fn openssh() -> Result<PathBuf> {
+    let d = std::env::var_os("LAB_OPENSSH")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/opt/iked-lab/openssh"));
+    if d.join("usr/sbin/sshd").is_file() {
+        Ok(d)
+    } else {
+        Err(lab_err!(
+            "{}: no sshd (the scenario reaches a host by ssh): run interop-tests/lab/setup-peers.sh",
+            d.display()
+        ))
+    }
+}
+
 fn read_dat(dir: &Path, file: &str) -> Result<Vec<DatLine>> {
     let p = dir.join(file);
     let text = std::fs::read_to_string(&p).map_err(|e| lab_err!("{}: {e}", p.display()))?;
@@ -326,6 +351,11 @@ fn run_pass(out: &Path, name: &str, dir: &Path) -> Result<Vec<eval::Check>> {
     let pre = read_dat(&sdir, "pretest.dat")?;
     let evalt = read_dat(&sdir, "evaltest.dat")?;
     let post = read_dat(&sdir, "posttest.dat")?;
+    let sshd = if [&pre, &evalt, &post].into_iter().any(|d| uses_ssh(d)) {
+        Some(openssh()?)
+    } else {
+        None
+    };
     let pki = pki::ensure(&pki_dir(out))?;
     let corpus = corpus();
     let lab_bin = std::env::current_exe().map_err(|e| lab_err!("interop-lab's own path: {e}"))?;
@@ -353,6 +383,9 @@ fn run_pass(out: &Path, name: &str, dir: &Path) -> Result<Vec<eval::Check>> {
     for h in &virthosts {
         let hdir = dir.join(h);
         files::host_etc(&corpus, &sdir, &pki, h, &hdir.join("etc"))?;
+        if sshd.is_some() {
+            files::ssh_files(&corpus, &hdir)?;
+        }
         let ike = match (&p.iked_host, &iked) {
             (Some(ih), Some((ipsec, iked))) if ih == h => Ike::Iked {
                 ipsec: ipsec.clone(),
@@ -361,7 +394,10 @@ fn run_pass(out: &Path, name: &str, dir: &Path) -> Result<Vec<eval::Check>> {
             _ => Ike::StrongSwan,
         };
         let ns = net.ns(h).ok_or_else(|| lab_err!("no namespace for {h}"))?;
-        hosts.insert(h.clone(), Host::start(h, ns, &hdir, &lab_bin, &bin, &ike)?);
+        hosts.insert(
+            h.clone(),
+            Host::start(h, ns, &hdir, &lab_bin, &bin, &ike, sshd.as_deref())?,
+        );
     }
     // winnetou serves the CRL at its distribution point
     let mut servers = Vec::new();
@@ -396,6 +432,7 @@ fn run_pass(out: &Path, name: &str, dir: &Path) -> Result<Vec<eval::Check>> {
     }
     console.text.push_str("PRE-TEST\n\n");
     eval::script(&hosts, &pre, &mut console);
+    eval::settle(&hosts, &ipsec_hosts, &mut console);
     console.text.push_str("\nTEST\n\n");
     let mut checks = eval::evaltest(&hosts, &mut captures, &evalt, dir, &mut console);
     console.text.push_str("\nPOST-TEST\n\n");
