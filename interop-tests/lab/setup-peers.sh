@@ -10,7 +10,8 @@
 #     libwrap0): the conformance runner starts sshd inside the test hosts of a scenario
 #     that reaches a host by ssh (protoport-dual); installing the package would start
 #     an sshd on this machine, so it is never apt-installed
-#   - iproute2, ping, tcpdump, ssh (the client), NSS tools
+#   - iproute2, ping, tcpdump, ssh (the client), NSS tools, strongSwan's pki (the
+#     conformance runner and the road-warrior labs make their test PKIs with it)
 # Prints one summary line when everything is already there.
 # env: LAB_LIBRESWAN (default /opt/iked-lab/libreswan), LAB_OPENSSH (default /opt/iked-lab/openssh)
 set -euo pipefail
@@ -19,7 +20,7 @@ LSW=${LAB_LIBRESWAN:-/opt/iked-lab/libreswan}
 OSSH=${LAB_OPENSSH:-/opt/iked-lab/openssh}
 
 pkgs=(strongswan-starter strongswan-charon strongswan-swanctl charon-systemd libstrongswan-standard-plugins libcharon-extra-plugins
-      libcharon-extauth-plugins libstrongswan-extra-plugins iproute2 iputils-ping tcpdump procps util-linux openssh-client
+      libcharon-extauth-plugins libstrongswan-extra-plugins strongswan-pki iproute2 iputils-ping tcpdump procps util-linux openssh-client
       libnss3-tools libcurl3-nss libevent-core-2.1-7 libevent-pthreads-2.1-7 libldns3
       libunbound8 libcap-ng0)
 need=()
