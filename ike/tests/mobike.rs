@@ -38,9 +38,15 @@ impl RouteLookup for Route {
 /// a (the client, whose responder conn says `left=%any`) and b up, with
 /// `mobike=` as given on each side; a's route lookup is returned.
 fn up(mobike_a: &str, mobike_b: &str) -> (Pair, Route) {
+    up_with(mobike_a, mobike_b, &[B])
+}
+
+/// As [`up`], b (the gateway) having the addresses `b_addrs`.
+fn up_with(mobike_a: &str, mobike_b: &str, b_addrs: &[&str]) -> (Pair, Route) {
     let conf_a = conf(mobike_a);
     let conf_b = conf(mobike_b).replace(&format!("left={A}"), "left=%any");
     let mut p = Pair::new(&conf_a, PSK, &conf_b, PSK);
+    p.b.set_local_addrs(p.now, b_addrs.iter().map(|a| ip(a)).collect());
     let route = Route(Arc::new(Mutex::new(ip(A))));
     p.a.set_routes(Box::new(route.clone()));
     p.a.initiate(p.now, "net-net").unwrap();
@@ -260,4 +266,148 @@ fn a_second_move_while_the_update_is_out_sends_another() {
         "one move of the CHILD_SAs, to A3, without UDP encapsulation"
     );
     assert_eq!(migrated(&p.b_events).last(), Some(&(at(B), at(a3), false)));
+}
+
+/// The gateway's second uplink.
+const B2: &str = "192.0.2.22";
+
+/// Runs both sides for up to `secs` simulated seconds, one second a step:
+/// a's datagrams to `dead` are lost (that uplink of b failed), b's reach a.
+/// Returns how many were lost.
+fn run_with_dead_uplink(p: &mut Pair, dead: IpAddr, secs: u64) -> usize {
+    let mut lost = 0;
+    for _ in 0..secs {
+        for _ in 0..20 {
+            let mut moved = false;
+            while let Some(t) = p.a.poll_transmit() {
+                moved = true;
+                if t.remote.ip() == dead {
+                    lost += 1;
+                } else {
+                    p.b.handle_datagram(p.now, t.remote, t.local, &t.data);
+                }
+            }
+            p.drain();
+            while let Some(t) = p.b.poll_transmit() {
+                moved = true;
+                p.a.handle_datagram(p.now, t.remote, t.local, &t.data);
+            }
+            p.drain();
+            if !moved {
+                break;
+            }
+        }
+        p.now += Duration::from_secs(1);
+        p.a.handle_timeout(p.now);
+        p.b.handle_timeout(p.now);
+    }
+    lost
+}
+
+/// The client rekeys its CHILD_SA while b's first uplink is dead: its
+/// retransmits probe b's other address, b answers there, and the IKE_SA
+/// and CHILD_SAs move to it (UPDATE_SA_ADDRESSES) instead of dying.
+fn fails_over(p: &mut Pair) {
+    let child = Pair::installs(&p.a_events)[0].child_id;
+    p.a_events.clear();
+    p.b_events.clear();
+    p.a.rekey_child(p.now, child).unwrap();
+    let lost = run_with_dead_uplink(p, ip(B), 20);
+    assert!(
+        lost >= 2,
+        "the request and its first retransmit went to {B}: {lost}"
+    );
+    assert_eq!(p.a.status(p.now)[0].remote, SocketAddr::new(ip(B2), 500));
+    assert_eq!(p.b.status(p.now)[0].local, SocketAddr::new(ip(B2), 500));
+    assert_eq!(Pair::installs(&p.a_events).len(), 1, "the rekey completed");
+    assert_eq!(Pair::installs(&p.b_events).len(), 1);
+    assert_eq!(
+        migrated(&p.a_events),
+        vec![(at(A), SocketAddr::new(ip(B2), 500), false)]
+    );
+    assert_eq!(
+        migrated(&p.b_events),
+        vec![(SocketAddr::new(ip(B2), 500), at(A), false)]
+    );
+    // and it goes on there: a DELETE reaches b at B2
+    assert_eq!(p.a.terminate(p.now, "net-net"), 1);
+    run_with_dead_uplink(p, ip(B), 2);
+    assert!(p.a.status(p.now).is_empty());
+    assert!(p.b.status(p.now).is_empty());
+}
+
+#[test]
+fn the_client_fails_over_to_the_address_the_gateway_announced_in_ike_auth() {
+    let (mut p, _route) = up_with("yes", "yes", &[B, B2]);
+    fails_over(&mut p);
+}
+
+#[test]
+fn the_client_fails_over_to_an_address_the_gateway_announced_later() {
+    let (mut p, _route) = up("yes", "yes");
+    p.b.set_local_addrs(p.now, vec![ip(B), ip(B2)]);
+    let t =
+        p.b.poll_transmit()
+            .expect("b's INFORMATIONAL with its new address list");
+    assert_eq!((t.local, t.remote), (at(B), at(A)));
+    p.a.handle_datagram(p.now, t.remote, t.local, &t.data);
+    assert_eq!(exchange(&mut p, ip(A)), 0);
+    // the same addresses again: nothing sent
+    p.b.set_local_addrs(p.now, vec![ip(B), ip(B2)]);
+    assert!(p.b.poll_transmit().is_none());
+    fails_over(&mut p);
+}
+
+#[test]
+fn without_an_announced_address_or_mobike_there_is_no_failover() {
+    // b announces NO_ADDITIONAL_ADDRESSES; with mobike=no on b it announces
+    // nothing and a never probes: the IKE_SA dies with its uplink, as before
+    for (mobike_b, addrs) in [("yes", vec![B]), ("no", vec![B, B2])] {
+        let (mut p, _route) = up_with("yes", mobike_b, &addrs);
+        let child = Pair::installs(&p.a_events)[0].child_id;
+        p.a.rekey_child(p.now, child).unwrap();
+        let mut sent_elsewhere = 0;
+        for _ in 0..400 {
+            while let Some(t) = p.a.poll_transmit() {
+                if t.remote.ip() != ip(B) {
+                    sent_elsewhere += 1;
+                }
+            }
+            p.now += Duration::from_secs(1);
+            p.a.handle_timeout(p.now);
+        }
+        assert_eq!(
+            sent_elsewhere, 0,
+            "mobike={mobike_b} {addrs:?}: nothing probed"
+        );
+        assert!(p.a.status(p.now).is_empty(), "mobike={mobike_b}: given up");
+    }
+}
+
+#[test]
+fn an_answer_from_an_address_the_gateway_did_not_announce_moves_nothing() {
+    // the answer authenticates, but comes from 192.0.2.23, which b never
+    // named (a redirecting attacker, a stray NAT): a takes the answer and
+    // stays where it was
+    let (mut p, _route) = up_with("yes", "yes", &[B, B2]);
+    let child = Pair::installs(&p.a_events)[0].child_id;
+    p.a_events.clear();
+    p.a.rekey_child(p.now, child).unwrap();
+    let req = p.a.poll_transmit().unwrap();
+    p.b.handle_datagram(p.now, req.remote, req.local, &req.data);
+    p.drain();
+    let ans = p.b.poll_transmit().unwrap();
+    let elsewhere: SocketAddr = "192.0.2.23:500".parse().unwrap();
+    p.a.handle_datagram(p.now, ans.remote, elsewhere, &ans.data);
+    p.drain();
+    assert_eq!(Pair::installs(&p.a_events).len(), 1, "the answer was taken");
+    assert_eq!(p.a.status(p.now)[0].remote, at(B));
+    // what a sends next (the old CHILD_SA's DELETE) still goes to B
+    let next = p.a.poll_transmit().expect("DELETE of the rekeyed CHILD_SA");
+    assert_eq!((next.local, next.remote), (at(A), at(B)));
+    p.b.handle_datagram(p.now, next.remote, next.local, &next.data);
+    assert_eq!(exchange(&mut p, ip(A)), 0);
+    assert!(migrated(&p.a_events).is_empty(), "no UPDATE_SA_ADDRESSES");
+    assert!(migrated(&p.b_events).is_empty());
+    assert_eq!(p.b.status(p.now)[0].local, at(B));
 }

@@ -120,17 +120,27 @@ impl Endpoint {
     /// initiated whose route towards the peer now leaves from another
     /// address moves there and tells the peer (RFC 4555, `mobike.rs`).
     pub fn set_local_addrs(&mut self, now: Instant, addrs: Vec<IpAddr>) {
+        let changed = self.ctx.local_addrs != addrs;
         self.ctx.local_addrs = addrs;
-        // only IKE_SAs that move on their own (a gateway with many SAs and
-        // churning routes does not visit each of them)
-        let keys: Vec<Spi> = self
+        // the IKE_SAs that move on their own; MOBIKE responders (which tell
+        // their peers their new address list) only when the addresses
+        // changed (a gateway with many SAs and churning routes does not
+        // visit each of them)
+        use super::ike_sa::Mobike;
+        let keys: Vec<(Spi, Mobike)> = self
             .sas
             .iter()
-            .filter(|(_, sa)| sa.mobike == super::ike_sa::Mobike::Initiator)
-            .map(|(k, _)| *k)
+            .filter(|(_, sa)| {
+                sa.mobike == Mobike::Initiator || (changed && sa.mobike == Mobike::Responder)
+            })
+            .map(|(k, sa)| (*k, sa.mobike))
             .collect();
-        for key in keys {
-            self.with_sa(key, |sa, ctx| sa.roam(ctx, now));
+        for (key, role) in keys {
+            if role == Mobike::Initiator {
+                self.with_sa(key, |sa, ctx| sa.roam(ctx, now));
+            } else {
+                self.with_sa(key, |sa, ctx| sa.addresses_changed(ctx, now));
+            }
         }
     }
 

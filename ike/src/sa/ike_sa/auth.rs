@@ -468,7 +468,7 @@ impl IkeSa {
         if let Some(v6) = self.vips.want {
             inner.push(crate::sa::vip::request(v6));
         }
-        inner.extend(self.mobike_offer());
+        inner.extend(self.mobike_offer(ctx));
         inner.push(Payload::Sa(offer));
         inner.push(Payload::TsI(
             ts_local.iter().map(crate::ts::to_wire).collect(),
@@ -579,7 +579,7 @@ impl IkeSa {
         if self.vips.want.is_some() {
             self.vips.dns = crate::sa::vip::dns_servers(payloads);
         }
-        self.mobike_answered(payloads);
+        self.mobike_answered(ctx, payloads);
         let State::AuthSent { child, .. } = std::mem::replace(&mut self.state, State::Dead) else {
             return Err(ExchangeError::fatal("IKE_AUTH response in the wrong state"));
         };
@@ -738,7 +738,7 @@ impl IkeSa {
         let mut base = vec![Payload::IdR(self.local_id.clone())];
         base.extend(our_certs);
         base.push(Payload::Auth(our_auth));
-        base.extend(self.mobike_answer(&payloads));
+        base.extend(self.mobike_answer(ctx, &payloads));
         self.answer_with_child(ctx, now, msg_id, base, &payloads);
         Ok(())
     }

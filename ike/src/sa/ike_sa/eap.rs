@@ -288,7 +288,7 @@ impl IkeSa {
             method: AuthMethod::SHARED_KEY_MIC,
             data: our_auth.as_slice().to_vec(),
         })];
-        base.extend(self.mobike_answer(&st.first));
+        base.extend(self.mobike_answer(ctx, &st.first));
         self.answer_with_child(ctx, now, msg_id, base, &st.first);
         Ok(())
     }

@@ -19,6 +19,9 @@ impl IkeSa {
         payloads: Vec<Payload>,
     ) -> Result<(), ExchangeError> {
         let mut inner = Vec::new();
+        if self.mobike != super::Mobike::Off {
+            self.take_peer_addresses(ctx, &payloads);
+        }
         if super::window::find_notify(&payloads, crate::wire::NotifyType::UPDATE_SA_ADDRESSES)
             .is_some()
         {

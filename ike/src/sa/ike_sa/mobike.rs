@@ -13,8 +13,8 @@
 //!   COOKIE2 (§3.6), and every CHILD_SA follows ([`Event::PeerMigrated`]).
 //!   Any other message from a new address moves nothing (§3.5), though a
 //!   changed port alone (a NAT's new mapping) is still followed.
-//!   ADDITIONAL_*_ADDRESS / NO_ADDITIONAL_ADDRESSES are accepted and not
-//!   used: a gateway never moves on its own.
+//!   A gateway never moves on its own; it announces its other addresses
+//!   (`mobike_addrs.rs`).
 //! - Initiator: when this host's addresses change and the route towards the
 //!   peer now leaves from another address (the old one is gone, or another
 //!   interface took the default route), the IKE_SA moves there and sends
@@ -24,7 +24,8 @@
 //!   CHILD_SAs follow ([`Event::PeerMigrated`]). The update carries a fresh
 //!   COOKIE2 (§3.6); an answer that does not echo it ends the IKE_SA.
 //!   Requests that were already outstanding are retransmitted over the new
-//!   path.
+//!   path. When the peer stops answering at its address, retransmits also
+//!   probe the addresses it announced (`mobike_addrs.rs`).
 
 use super::window::Queued;
 use super::{IkeSa, NATT_PORT};
@@ -56,36 +57,45 @@ impl IkeSa {
         nat_detection_hash(&self.spi_i, &self.spi_r, a.ip(), a.port()).to_vec()
     }
 
-    /// Initiator, IKE_AUTH: our MOBIKE_SUPPORTED when the conn allows MOBIKE.
-    pub(super) fn mobike_offer(&self) -> Option<Payload> {
-        self.conn
-            .mobike
-            .then(|| notify(NotifyType::MOBIKE_SUPPORTED, Vec::new()))
+    /// Initiator, IKE_AUTH: our MOBIKE_SUPPORTED and address list when the
+    /// conn allows MOBIKE.
+    pub(super) fn mobike_offer(&mut self, ctx: &Ctx) -> Vec<Payload> {
+        if !self.conn.mobike {
+            return Vec::new();
+        }
+        let mut v = vec![notify(NotifyType::MOBIKE_SUPPORTED, Vec::new())];
+        v.extend(self.address_list(ctx));
+        v
     }
 
     /// Initiator, the last IKE_AUTH answer: MOBIKE is on when we offered it
-    /// and the responder answered MOBIKE_SUPPORTED.
-    pub(super) fn mobike_answered(&mut self, answer: &[Payload]) {
+    /// and the responder answered MOBIKE_SUPPORTED; its address list is kept.
+    pub(super) fn mobike_answered(&mut self, ctx: &Ctx, answer: &[Payload]) {
         if self.conn.mobike && find_notify(answer, NotifyType::MOBIKE_SUPPORTED).is_some() {
             self.mobike = Mobike::Initiator;
             info!(target: "ike", "{}: peer supports MOBIKE", self.name());
+            self.take_peer_addresses(ctx, answer);
         }
     }
 
-    /// Responder, IKE_AUTH: our MOBIKE_SUPPORTED when the peer sent one
-    /// and the conn allows MOBIKE; the IKE_SA is a MOBIKE one from then on.
-    pub(super) fn mobike_answer(&mut self, request: &[Payload]) -> Option<Payload> {
+    /// Responder, IKE_AUTH: our MOBIKE_SUPPORTED and address list when the
+    /// peer sent MOBIKE_SUPPORTED and the conn allows MOBIKE; the IKE_SA is
+    /// a MOBIKE one from then on.
+    pub(super) fn mobike_answer(&mut self, ctx: &Ctx, request: &[Payload]) -> Vec<Payload> {
         let asked = find_notify(request, NotifyType::MOBIKE_SUPPORTED).is_some();
         if !asked {
-            return None;
+            return Vec::new();
         }
         if !self.conn.mobike {
             debug!(target: "ike", "{}: peer supports MOBIKE, conn '{}' has mobike=no", self.name(), self.conn.name);
-            return None;
+            return Vec::new();
         }
         self.mobike = Mobike::Responder;
         info!(target: "ike", "{}: peer supports MOBIKE", self.name());
-        Some(notify(NotifyType::MOBIKE_SUPPORTED, Vec::new()))
+        self.take_peer_addresses(ctx, request);
+        let mut v = vec![notify(NotifyType::MOBIKE_SUPPORTED, Vec::new())];
+        v.extend(self.address_list(ctx));
+        v
     }
 
     /// Is a message from `from` this IKE_SA's to read? From its peer's
@@ -201,7 +211,7 @@ impl IkeSa {
     /// addresses then in use, so one waiting is enough. One already out
     /// describes the path it was first sent on (the peer may have taken
     /// that copy, not the retransmit over the new path): another follows.
-    fn queue_update(&mut self, ctx: &mut Ctx, now: Instant) {
+    pub(super) fn queue_update(&mut self, ctx: &mut Ctx, now: Instant) {
         if self.update_waiting() {
             return;
         }
@@ -215,16 +225,17 @@ impl IkeSa {
             .any(|q| matches!(q, Queued::UpdateAddresses))
     }
 
-    /// Initiator: the payloads of UPDATE_SA_ADDRESSES from the current path,
-    /// and the fresh COOKIE2 among them (§3.6: the answer must echo it).
-    pub(super) fn build_update(&self, ctx: &mut Ctx) -> (Vec<Payload>, Vec<u8>) {
+    /// Initiator: the payloads of UPDATE_SA_ADDRESSES from the current path
+    /// (with our address list as it is now), and the fresh COOKIE2 among
+    /// them (§3.6: the answer must echo it).
+    pub(super) fn build_update(&mut self, ctx: &mut Ctx) -> (Vec<Payload>, Vec<u8>) {
         let our_src = if self.conn.forceencaps {
             ctx.random_bytes(20)
         } else {
             self.natd(self.local)
         };
         let cookie2 = ctx.random_bytes(COOKIE2_LEN);
-        let payloads = vec![
+        let mut payloads = vec![
             notify(NotifyType::UPDATE_SA_ADDRESSES, Vec::new()),
             notify(NotifyType::NAT_DETECTION_SOURCE_IP, our_src),
             notify(
@@ -233,6 +244,7 @@ impl IkeSa {
             ),
             notify(NotifyType::COOKIE2, cookie2.clone()),
         ];
+        payloads.extend(self.address_list(ctx));
         (payloads, cookie2)
     }
 

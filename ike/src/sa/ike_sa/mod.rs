@@ -10,6 +10,7 @@ mod eap_client;
 mod informational;
 mod init;
 mod mobike;
+mod mobike_addrs;
 mod quirks;
 mod rekey_ike;
 mod timer;
@@ -152,6 +153,10 @@ pub(super) struct IkeSa {
     /// MOBIKE (RFC 4555), and our role in it: addresses change only by
     /// UPDATE_SA_ADDRESSES (`mobike.rs`).
     pub mobike: mobike::Mobike,
+    /// The peer's other addresses (ADDITIONAL_*_ADDRESS, `mobike_addrs.rs`)
+    /// and ours as we last announced them.
+    pub peer_addrs: Vec<IpAddr>,
+    pub announced: Vec<IpAddr>,
     /// Where the answer to the request being handled goes: the request's own
     /// addresses (RFC 7296 §2.11), which a MOBIKE IKE_SA may not follow.
     pub answer_to: Option<(SocketAddr, SocketAddr)>,
@@ -231,6 +236,8 @@ impl IkeSa {
             nat_remote: false,
             frag_supported: false,
             mobike: mobike::Mobike::Off,
+            peer_addrs: Vec::new(),
+            announced: Vec::new(),
             answer_to: None,
             peer_hashes: None,
             certreq_received: false,
@@ -420,6 +427,7 @@ impl IkeSa {
             self.window.answered();
             self.last_in = now;
             self.follow(ctx, path);
+            self.path_answered(ctx, now, path);
             let r = match kind {
                 window::PendingKind::Auth => self.on_auth_response(ctx, now, chain.payloads),
                 window::PendingKind::DeleteIke => {

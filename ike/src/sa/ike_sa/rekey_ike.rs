@@ -308,6 +308,8 @@ impl IkeSa {
         new.nat_remote = self.nat_remote;
         new.frag_supported = self.frag_supported;
         new.mobike = self.mobike;
+        new.peer_addrs = self.peer_addrs.clone();
+        new.announced = self.announced.clone();
         new.peer_hashes = self.peer_hashes.clone();
         new.certreq_received = self.certreq_received;
         new.established = Some(now);

@@ -65,6 +65,8 @@ pub(in crate::sa) enum Queued {
     RekeyIke,
     Liveness,
     UpdateAddresses,
+    /// Our new address list (MOBIKE responder, `mobike_addrs.rs`).
+    Addresses,
 }
 
 #[derive(Debug, Default)]
@@ -255,6 +257,11 @@ impl IkeSa {
                     Vec::new(),
                     PendingKind::Liveness,
                 ),
+                Queued::Addresses => (
+                    ExchangeType::INFORMATIONAL,
+                    self.address_list(ctx),
+                    PendingKind::Liveness,
+                ),
                 Queued::UpdateAddresses => {
                     let (payloads, cookie2) = self.build_update(ctx);
                     (
@@ -318,6 +325,10 @@ impl IkeSa {
                 remote: self.remote,
                 data: data.clone(),
             });
+        }
+        if !self.peer_addrs.is_empty() {
+            let packets = p.packets.clone();
+            self.probe_paths(ctx, &packets);
         }
         Ok(())
     }
