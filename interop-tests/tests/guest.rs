@@ -136,6 +136,7 @@ guest_tests! {
     iked_vip_client => "iked-vip-client",
     iked_mobike => "iked-mobike",
     iked_mobike_client => "iked-mobike-client",
+    iked_mobike_failover => "iked-mobike-failover",
     iked_dpd => "iked-dpd",
     iked_cbc => "iked-cbc",
     iked_rekey => "iked-rekey",
