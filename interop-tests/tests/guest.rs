@@ -137,6 +137,7 @@ guest_tests! {
     iked_mobike => "iked-mobike",
     iked_mobike_client => "iked-mobike-client",
     iked_mobike_failover => "iked-mobike-failover",
+    iked_eap_client => "iked-eap-client",
     iked_dpd => "iked-dpd",
     iked_cbc => "iked-cbc",
     iked_rekey => "iked-rekey",

@@ -72,6 +72,7 @@ fn dpd(ctx: &Ctx) -> Result<String> {
     let opts = StarterOpts {
         conn: Some("home"),
         cacerts: None,
+        ipsec_d: None,
         road_warrior: true,
         charon_extra: "",
     };

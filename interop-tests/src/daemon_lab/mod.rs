@@ -25,12 +25,15 @@
 //! - [`firewall`]: `leftfirewall=yes` / `lefthostaccess=yes` on DROP chains.
 //! - [`mobike`]: a strongSwan client moves; iked follows its UPDATE_SA_ADDRESSES.
 //! - [`vip`]: iked as a `leftsourceip=%config` client: its virtual IP and table 220.
+//! - [`eap_client`]: iked as the EAP-MSCHAPv2 road warrior of a strongSwan gateway.
 //! - [`flood`]: an IKE_SA_INIT flood on an iked gateway serving a strongSwan client.
 //! - [`dpd`]: a killed road warrior cleared by DPD.
+//! - [`systemd`]: iked's .deb under systemd in a container (on demand).
 
 mod basic;
 mod defaultroute;
 mod dpd;
+mod eap_client;
 mod firewall;
 mod flood;
 pub mod install;
@@ -44,6 +47,7 @@ mod robust;
 mod routed;
 mod rw_clients;
 mod rw_users;
+mod systemd;
 mod traps;
 mod vici;
 mod vip;
@@ -75,10 +79,12 @@ pub fn all() -> Vec<Scenario> {
     v.extend(basic::scenarios());
     v.extend(firewall::scenarios());
     v.extend(vip::scenarios());
+    v.extend(eap_client::scenarios());
     v.extend(mobike::scenarios());
     v.extend(dpd::scenarios());
     v.extend(defaultroute::scenarios());
     v.extend(install::scenarios());
+    v.extend(systemd::scenarios());
     v
 }
 

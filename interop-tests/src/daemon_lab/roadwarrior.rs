@@ -237,6 +237,7 @@ fn rw_peruser(ctx: &Ctx) -> Result<String> {
     let opts = StarterOpts {
         conn: Some("co"),
         cacerts: Some(&pki.client_cas),
+        ipsec_d: None,
         road_warrior: true,
         charon_extra: "",
     };

@@ -194,6 +194,7 @@ fn rw_client(ctx: &Ctx, c: &Client) -> Result<String> {
     let opts = StarterOpts {
         conn: Some(c.conn),
         cacerts: Some(&pki.client_cas),
+        ipsec_d: None,
         road_warrior: true,
         charon_extra: c.charon_extra,
     };

@@ -125,6 +125,7 @@ fn two_users(ctx: &Ctx) -> Result<String> {
     let a_opts = StarterOpts {
         conn: Some("a"),
         cacerts: Some(&pki.client_cas),
+        ipsec_d: None,
         road_warrior: true,
         charon_extra: "",
     };
@@ -134,6 +135,7 @@ fn two_users(ctx: &Ctx) -> Result<String> {
     let b_opts = StarterOpts {
         conn: Some("b"),
         cacerts: Some(&no_cas),
+        ipsec_d: None,
         road_warrior: true,
         charon_extra: "  port = 5000\n  port_nat_t = 5001\n",
     };

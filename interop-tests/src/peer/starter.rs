@@ -24,6 +24,9 @@ pub struct StarterOpts<'a> {
     pub conn: Option<&'a str>,
     /// A folder bind-mounted over `/etc/ipsec.d/cacerts` (trusted CAs).
     pub cacerts: Option<&'a Path>,
+    /// A folder bind-mounted over the whole `/etc/ipsec.d` (a gateway's
+    /// certificate and key, its CAs); `cacerts` goes over it.
+    pub ipsec_d: Option<&'a Path>,
     /// A road-warrior client: EAP plugins, and virtual IPs installed.
     pub road_warrior: bool,
     /// strongswan.conf lines added to the `charon` section.
@@ -150,10 +153,15 @@ impl Starter {
             1,
         );
         write_file(&ss, &ss_text)?;
-        let cacerts = opts
-            .cacerts
-            .map(|d| format!("mount --bind {} /etc/ipsec.d/cacerts; ", d.display()))
+        let ipsec_d = opts
+            .ipsec_d
+            .map(|d| format!("mount --bind {} /etc/ipsec.d; ", d.display()))
             .unwrap_or_default();
+        let cacerts = ipsec_d
+            + &opts
+                .cacerts
+                .map(|d| format!("mount --bind {} /etc/ipsec.d/cacerts; ", d.display()))
+                .unwrap_or_default();
         let script = format!(
             "set -e; mount -t tmpfs lab-run /run; mkdir -p /run/lock; {cacerts}\
              mount --bind {} /etc/ipsec.conf; mount --bind {} /etc/ipsec.secrets; \
