@@ -32,6 +32,10 @@ pub struct Check {
     pub pass: bool,
     /// What grep returned, and on failure the head of the command's output.
     pub shown: String,
+    /// Not judged, and why: the check failed for a reason that is the
+    /// emulated guest's and strongSwan's, never iked's (see
+    /// [`clean_state`]); it counts neither as passed nor as failed.
+    pub excused: Option<String>,
 }
 
 /// A running tcpdump (`init-test`'s, on eth0).
@@ -150,27 +154,149 @@ pub fn emulated_sleep(command: &str) -> String {
 /// Runs pre- or posttest lines; their output goes to the console only.
 pub fn script(hosts: &BTreeMap<String, Host>, lines: &[DatLine], console: &mut Console) {
     for l in lines {
-        match l {
-            DatLine::Comment(c) => console.line(c),
-            DatLine::Cmd { host, command, .. } => {
-                let st = console.stamp();
-                console.line(&format!("{st}{host}# {command}"));
-                let command = emulated_sleep(command);
-                match hosts.get(host) {
-                    Some(h) => match h.exec(&command, CMD_TIMEOUT) {
-                        Ok(e) => {
-                            console.text.push_str(&e.stdout);
-                            console.text.push_str(&e.stderr);
-                            if e.status.is_none() {
-                                console.line(&format!("(killed after {CMD_TIMEOUT:?})"));
-                            }
+        script_line(hosts, l, console);
+    }
+}
+
+/// Runs posttest lines as [`script`] does; after a host's `ipsec stop`,
+/// waits (at most [`DRAIN_BOUND`]) until the IPsec hosts still running hold
+/// no SA with that host's addresses any more. On strongSwan's KVM hosts a
+/// peer has handled the stopped daemon's DELETE long before do-tests' next
+/// ssh command stops it too; in the emulated guest charon can still be in
+/// the DELETE's updown runs when its own `ipsec stop` comes, and the
+/// starter's stop then kills it with its SAs still in the kernel (seen in
+/// CI: protoport-dual's carol, both CHILD_SAs left). Both passes wait
+/// alike; a peer that got no DELETE keeps its SAs past the bound, and its
+/// own stop and the final kernel check judge it as before.
+pub fn posttest(
+    hosts: &BTreeMap<String, Host>,
+    ipsec_hosts: &[String],
+    lines: &[DatLine],
+    console: &mut Console,
+) {
+    let mut stopped: Vec<&str> = Vec::new();
+    for l in lines {
+        script_line(hosts, l, console);
+        let DatLine::Cmd { host, command, .. } = l else {
+            continue;
+        };
+        if command.trim() != "ipsec stop" {
+            continue;
+        }
+        stopped.push(host);
+        let Some(h) = hosts.get(host) else {
+            continue;
+        };
+        let running: Vec<&Host> = ipsec_hosts
+            .iter()
+            .filter(|n| !stopped.contains(&n.as_str()))
+            .filter_map(|n| hosts.get(n))
+            .collect();
+        drain(h, &running, console);
+    }
+}
+
+/// How long the peers of a stopped host may take to handle its DELETEs.
+pub const DRAIN_BOUND: Duration = Duration::from_secs(12);
+
+/// Waits until no host in `running` has an SA from or to `stopped`'s
+/// addresses (bounded by [`DRAIN_BOUND`]); notes the wait on the console.
+fn drain(stopped: &Host, running: &[&Host], console: &mut Console) {
+    let addrs = host_addresses(stopped);
+    if addrs.is_empty() || running.is_empty() {
+        return;
+    }
+    let holds = |h: &Host| {
+        h.exec("ip xfrm state", Duration::from_secs(20))
+            .is_ok_and(|e| sa_with(&e.stdout, &addrs))
+    };
+    let t = std::time::Instant::now();
+    let mut left: Vec<&Host> = running.iter().copied().filter(|h| holds(h)).collect();
+    if left.is_empty() {
+        return;
+    }
+    while !left.is_empty() && t.elapsed() < DRAIN_BOUND {
+        std::thread::sleep(Duration::from_millis(500));
+        left.retain(|h| holds(h));
+    }
+    let names: Vec<&str> = left.iter().map(|h| h.name.as_str()).collect();
+    console.line(&format!(
+        "(emulated guest: waited {:.1}s for the peers of {} to handle its DELETEs{})\n",
+        t.elapsed().as_secs_f64(),
+        stopped.name,
+        if names.is_empty() {
+            String::new()
+        } else {
+            format!("; SAs with it still on {}", names.join(", "))
+        }
+    ));
+}
+
+/// A host's global addresses (`ip -o addr`, loopback and link-local aside).
+fn host_addresses(h: &Host) -> Vec<String> {
+    let out = h
+        .exec("ip -o addr show", Duration::from_secs(20))
+        .map(|e| e.stdout)
+        .unwrap_or_default();
+    parse_addresses(&out)
+}
+
+fn parse_addresses(ip_o_addr: &str) -> Vec<String> {
+    ip_o_addr
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            w.find(|t| *t == "inet" || *t == "inet6")?;
+            let a = w.next()?.split('/').next()?;
+            let local = a.starts_with("127.") || a == "::1" || a.starts_with("fe80:");
+            (!local).then(|| a.to_owned())
+        })
+        .collect()
+}
+
+/// Does `ip xfrm state` output hold an SA whose `src` or `dst` is one of
+/// `addrs` (IPComp's `proto 4` SAs aside, as in [`clean_state`])?
+fn sa_with(xfrm_state: &str, addrs: &[String]) -> bool {
+    let mut lines = xfrm_state.lines().peekable();
+    while let Some(l) = lines.next() {
+        let mut w = l.split_whitespace();
+        if w.next() != Some("src") {
+            continue;
+        }
+        let src = w.next().unwrap_or("");
+        let dst = match (w.next(), w.next()) {
+            (Some("dst"), Some(d)) => d,
+            _ => continue,
+        };
+        let ipcomp = lines.peek().is_some_and(|n| n.contains("proto 4"));
+        if !ipcomp && addrs.iter().any(|a| a == src || a == dst) {
+            return true;
+        }
+    }
+    false
+}
+
+fn script_line(hosts: &BTreeMap<String, Host>, l: &DatLine, console: &mut Console) {
+    match l {
+        DatLine::Comment(c) => console.line(c),
+        DatLine::Cmd { host, command, .. } => {
+            let st = console.stamp();
+            console.line(&format!("{st}{host}# {command}"));
+            let command = emulated_sleep(command);
+            match hosts.get(host) {
+                Some(h) => match h.exec(&command, CMD_TIMEOUT) {
+                    Ok(e) => {
+                        console.text.push_str(&e.stdout);
+                        console.text.push_str(&e.stderr);
+                        if e.status.is_none() {
+                            console.line(&format!("(killed after {CMD_TIMEOUT:?})"));
                         }
-                        Err(e) => console.line(&format!("({e})")),
-                    },
-                    None => console.line(&format!("(host {host} is not part of this scenario)")),
-                }
-                console.line("");
+                    }
+                    Err(e) => console.line(&format!("({e})")),
+                },
+                None => console.line(&format!("(host {host} is not part of this scenario)")),
             }
+            console.line("");
         }
     }
 }
@@ -283,6 +409,7 @@ pub fn evaltest(
             what: raw.clone(),
             pass,
             shown,
+            excused: None,
         });
     }
     checks
@@ -331,11 +458,20 @@ pub fn settle(hosts: &BTreeMap<String, Host>, ipsec_hosts: &[String], console: &
     ));
 }
 
+/// strongSwan's starter's line when its charon outlived the starter's
+/// stop bound (about 8 s) and was killed with its SAs still installed.
+const STARTER_KILLED_CHARON: &str = "charon does not respond, sending KILL";
+
 /// After the posttest: no IPsec SA and no policy left on `host`.
 /// A daemon still shutting down (deleting its SAs, running updown for each)
 /// is given up to [`SHUTDOWN_GRACE`]: in the emulated guest that takes
 /// seconds, where strongSwan's KVM hosts are done before do-tests looks.
-pub fn clean_state(host: &Host, console: &mut Console) -> Check {
+/// On a strongSwan host (`strongswan`) whose starter killed charon
+/// mid-shutdown ([`STARTER_KILLED_CHARON`] in its log: the updown runs for
+/// its CHILD_SAs took longer than the starter waits, which happens only
+/// under emulation), what is left is strongSwan's, whatever the other
+/// hosts run: the check is shown with its leftovers but not judged.
+pub fn clean_state(host: &Host, strongswan: bool, console: &mut Console) -> Check {
     let look = || {
         let state = host
             .exec("ip xfrm state", Duration::from_secs(20))
@@ -369,6 +505,15 @@ pub fn clean_state(host: &Host, console: &mut Console) -> Check {
         console.text.push('\n');
         console.text.push_str(&shown);
     }
+    let killed = !pass && strongswan && starter_killed_charon(host);
+    let excused = killed.then(|| {
+        let why = format!(
+            "not judged: {}'s strongSwan starter killed charon during its shutdown (\"{STARTER_KILLED_CHARON}\")",
+            host.name
+        );
+        console.line(&format!("({why})"));
+        why
+    });
     Check {
         what: format!(
             "{}::ip xfrm state; ip xfrm policy::(empty after the posttest)",
@@ -376,12 +521,41 @@ pub fn clean_state(host: &Host, console: &mut Console) -> Check {
         ),
         pass,
         shown,
+        excused,
     }
+}
+
+/// Did the host's strongSwan starter log that it killed charon?
+fn starter_killed_charon(host: &Host) -> bool {
+    ["daemon.log", "auth.log"].iter().any(|f| {
+        std::fs::read_to_string(host.dir.join("log").join(f))
+            .is_ok_and(|t| t.contains(STARTER_KILLED_CHARON))
+    })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::emulated_sleep;
+    use super::{emulated_sleep, parse_addresses, sa_with};
+
+    #[test]
+    fn addresses_and_sas_with_a_stopped_host() {
+        let addrs = parse_addresses(
+            "1: lo    inet 127.0.0.1/8 scope host lo\n\
+             2: eth0    inet 192.168.0.1/24 brd 192.168.0.255 scope global eth0\n\
+             2: eth0    inet6 fec0::1/16 scope site\n\
+             2: eth0    inet6 fe80::1/64 scope link\n",
+        );
+        assert_eq!(addrs, ["192.168.0.1", "fec0::1"]);
+        let carol =
+            "src 192.168.0.100 dst 192.168.0.1\n\tproto esp spi 0xc4a58dac reqid 2 mode tunnel\n";
+        assert!(sa_with(carol, &addrs));
+        let other = "src 192.168.0.100 dst 192.168.0.2\n\tproto esp spi 0x1 reqid 1 mode tunnel\n";
+        assert!(!sa_with(other, &addrs));
+        let ipcomp =
+            "src 192.168.0.100 dst 192.168.0.1\n\tproto 4 spi 0xc0a86464 reqid 0 mode tunnel\n";
+        assert!(!sa_with(ipcomp, &addrs));
+        assert!(!sa_with("", &addrs));
+    }
 
     #[test]
     fn only_plain_sleeps_are_stretched() {

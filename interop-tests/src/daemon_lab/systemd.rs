@@ -150,6 +150,10 @@ fn boot(topo: &Topology, lab: &Path, deb: &Path, dir: &Path) -> Result<Container
             "--volatile=overlay",
             "--machine=iked-deb",
             "--console=passive",
+            // nspawn keeps CAP_NET_ADMIN only with a network of its own
+            // (--private-network); a joined namespace needs it named: the
+            // unit's XFRM netlink, SPI allocation and ESP-in-UDP sockets
+            "--capability=CAP_NET_ADMIN,CAP_NET_RAW",
             &root_arg,
             &netns_arg,
             &lab_arg,
@@ -160,13 +164,19 @@ fn boot(topo: &Topology, lab: &Path, deb: &Path, dir: &Path) -> Result<Container
     )?;
     let mut c = Container { nspawn, leader: 0 };
     let parent = c.nspawn.pid();
+    // the container's PID 1 is the child of nspawn that runs systemd (an
+    // intermediate child forks it and exits first)
     let leader = poll(Duration::from_secs(60), || {
         let out = run(
-            &["ps", "--ppid", &parent.to_string(), "-o", "pid="],
+            &["ps", "--ppid", &parent.to_string(), "-o", "pid=,comm="],
             Duration::from_secs(10),
         )
         .ok()?;
-        out.stdout.split_whitespace().next()?.parse::<u32>().ok()
+        out.stdout.lines().find_map(|l| {
+            let mut w = l.split_whitespace();
+            let pid = w.next()?.parse::<u32>().ok()?;
+            (w.next()? == "systemd").then_some(pid)
+        })
     });
     c.nspawn.ensure_running()?;
     c.leader = leader.ok_or_else(|| lab_err!("systemd-nspawn started no container within 60 s"))?;
@@ -228,11 +238,35 @@ fn deb_systemd(ctx: &Ctx) -> Result<String> {
     )?;
     let c = boot(&topo, &lab, &deb, &dir)?;
     let booted = t0.elapsed().as_secs_f64();
+    let r = user_steps(&c, &topo, gw.as_mut(), &deb, &dir, booted);
+    if r.is_err() {
+        // what the unit and its journal say, for the report
+        if let Ok((_, j)) = c.sh(
+            "systemctl status iked --no-pager -l; journalctl -b --no-pager | tail -n 200",
+            Duration::from_secs(60),
+        ) {
+            std::fs::write(dir.join("journal-on-failure.txt"), j).ok();
+        }
+    }
+    drop(c);
+    gw.stop();
+    r
+}
+
+/// What a user does in the booted system, step by step.
+fn user_steps(
+    c: &Container,
+    topo: &Topology,
+    gw: &mut dyn peer::Peer,
+    deb: &Path,
+    dir: &Path,
+    booted: f64,
+) -> Result<String> {
     let note = |name: &str, text: &str| std::fs::write(dir.join(name), text).ok();
     let long = Duration::from_secs(120);
 
     // 1. the package, as a user installs it: the postinst starts the unit
-    let deb_in = format!("/root/{}", file_name(&deb));
+    let deb_in = format!("/root/{}", file_name(deb));
     let install = c.ok(
         "apt-get install",
         &format!("DEBIAN_FRONTEND=noninteractive apt-get install -y {deb_in} 2>&1"),
@@ -264,9 +298,9 @@ fn deb_systemd(ctx: &Ctx) -> Result<String> {
         return Err(lab_err!("ipsec status after ipsec up: {status}"));
     }
     let (lh, rh) = (&topo.left, &topo.right);
-    let before = in_packets(&topo, lh, lh.outer4)?;
-    let p = ping(&topo, lh, lh.inner4, rh.inner4, PingSpec::n(3))?;
-    let after = in_packets(&topo, lh, lh.outer4)?;
+    let before = in_packets(topo, lh, lh.outer4)?;
+    let p = ping(topo, lh, lh.inner4, rh.inner4, PingSpec::n(3))?;
+    let after = in_packets(topo, lh, lh.outer4)?;
     if !p.all() || after < before + 3 {
         return Err(lab_err!(
             "through the tunnel: ping {} and iked's inbound ESP {before} -> {after}",
@@ -331,7 +365,7 @@ fn deb_systemd(ctx: &Ctx) -> Result<String> {
         Duration::from_secs(300),
     )?;
     note("apt-remove.txt", &remove);
-    let (sas, pols) = kernel(&topo, lh)?;
+    let (sas, pols) = kernel(topo, lh)?;
     if !sas.is_empty() || !pols.is_empty() {
         return Err(lab_err!(
             "after apt-get remove the kernel still holds {sas:?} / {pols:?}"
@@ -344,8 +378,6 @@ fn deb_systemd(ctx: &Ctx) -> Result<String> {
         .unwrap_or("")
         .trim()
         .to_owned();
-    drop(c);
-    gw.stop();
     Ok(format!(
         "systemd up in the container {booted:.1} s after the start; apt-get install started iked ({main_line}); reload + ipsec up: ESTABLISHED, ping {} (iked's inbound ESP +{}); strongswan-starter.service and ipsec.service = iked.service; journal fields IKE_SA_NAME/IKE_SA_UNIQUE_ID/SYSLOG_IDENTIFIER; a second reload added {CONN}-added with the IKE_SA kept; apt-get remove: iked {}, no SA or policy left",
         p.ratio(),
