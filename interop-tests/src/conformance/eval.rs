@@ -192,7 +192,7 @@ pub fn posttest(
             .filter(|n| !stopped.contains(&n.as_str()))
             .filter_map(|n| hosts.get(n))
             .collect();
-        drain(h, &running, console);
+        drain(h, running, console);
     }
 }
 
@@ -201,35 +201,25 @@ pub const DRAIN_BOUND: Duration = Duration::from_secs(12);
 
 /// Waits until no host in `running` has an SA from or to `stopped`'s
 /// addresses (bounded by [`DRAIN_BOUND`]); notes the wait on the console.
-fn drain(stopped: &Host, running: &[&Host], console: &mut Console) {
+fn drain(stopped: &Host, running: Vec<&Host>, console: &mut Console) {
     let addrs = host_addresses(stopped);
-    if addrs.is_empty() || running.is_empty() {
+    if addrs.is_empty() {
         return;
     }
-    let holds = |h: &Host| {
+    let holds = |h: &&Host| {
         h.exec("ip xfrm state", Duration::from_secs(20))
-            .is_ok_and(|e| sa_with(&e.stdout, &addrs))
+            .is_ok_and(|e| {
+                ipsec_sas(&e.stdout).any(|(src, dst)| addrs.iter().any(|a| a == src || a == dst))
+            })
     };
-    let t = std::time::Instant::now();
-    let mut left: Vec<&Host> = running.iter().copied().filter(|h| holds(h)).collect();
-    if left.is_empty() {
-        return;
+    if let Some((waited, left)) = wait_while(running, DRAIN_BOUND, holds) {
+        console.line(&format!(
+            "(emulated guest: waited {:.1}s for the peers of {} to handle its DELETEs{})\n",
+            waited.as_secs_f64(),
+            stopped.name,
+            still(&left, "; SAs with it still on ")
+        ));
     }
-    while !left.is_empty() && t.elapsed() < DRAIN_BOUND {
-        std::thread::sleep(Duration::from_millis(500));
-        left.retain(|h| holds(h));
-    }
-    let names: Vec<&str> = left.iter().map(|h| h.name.as_str()).collect();
-    console.line(&format!(
-        "(emulated guest: waited {:.1}s for the peers of {} to handle its DELETEs{})\n",
-        t.elapsed().as_secs_f64(),
-        stopped.name,
-        if names.is_empty() {
-            String::new()
-        } else {
-            format!("; SAs with it still on {}", names.join(", "))
-        }
-    ));
 }
 
 /// A host's global addresses (`ip -o addr`, loopback and link-local aside).
@@ -254,26 +244,24 @@ fn parse_addresses(ip_o_addr: &str) -> Vec<String> {
         .collect()
 }
 
-/// Does `ip xfrm state` output hold an SA whose `src` or `dst` is one of
-/// `addrs` (IPComp's `proto 4` SAs aside, as in [`clean_state`])?
-fn sa_with(xfrm_state: &str, addrs: &[String]) -> bool {
+/// The (src, dst) of each SA in `ip xfrm state` output, IPComp's
+/// `proto 4` SAs aside (they outlive the ESP SAs they served).
+fn ipsec_sas(xfrm_state: &str) -> impl Iterator<Item = (&str, &str)> {
     let mut lines = xfrm_state.lines().peekable();
-    while let Some(l) = lines.next() {
-        let mut w = l.split_whitespace();
-        if w.next() != Some("src") {
-            continue;
+    std::iter::from_fn(move || {
+        while let Some(l) = lines.next() {
+            let mut w = l.split_whitespace();
+            let (Some("src"), Some(src), Some("dst"), Some(dst)) =
+                (w.next(), w.next(), w.next(), w.next())
+            else {
+                continue;
+            };
+            if !lines.peek().is_some_and(|n| n.contains("proto 4")) {
+                return Some((src, dst));
+            }
         }
-        let src = w.next().unwrap_or("");
-        let dst = match (w.next(), w.next()) {
-            (Some("dst"), Some(d)) => d,
-            _ => continue,
-        };
-        let ipcomp = lines.peek().is_some_and(|n| n.contains("proto 4"));
-        if !ipcomp && addrs.iter().any(|a| a == src || a == dst) {
-            return true;
-        }
-    }
-    false
+        None
+    })
 }
 
 fn script_line(hosts: &BTreeMap<String, Host>, l: &DatLine, console: &mut Console) {
@@ -427,35 +415,47 @@ pub const SETTLE_BOUND: Duration = Duration::from_secs(20);
 /// the IKE_SA still connecting). Both passes wait alike; a connection that
 /// never completes is still judged by the evaltest, after the bound.
 pub fn settle(hosts: &BTreeMap<String, Host>, ipsec_hosts: &[String], console: &mut Console) {
-    let t = std::time::Instant::now();
-    let connecting = |h: &Host| {
+    let connecting = |h: &&Host| {
         h.exec("ipsec status 2> /dev/null", Duration::from_secs(20))
             .is_ok_and(|e| e.stdout.contains(": CONNECTING"))
     };
-    let busy = |names: &[String]| -> Vec<String> {
-        names
-            .iter()
-            .filter(|n| hosts.get(*n).is_some_and(connecting))
-            .cloned()
-            .collect()
-    };
-    let mut left = busy(ipsec_hosts);
-    if left.is_empty() {
-        return;
+    let all: Vec<&Host> = ipsec_hosts.iter().filter_map(|n| hosts.get(n)).collect();
+    if let Some((waited, left)) = wait_while(all, SETTLE_BOUND, connecting) {
+        console.line(&format!(
+            "(emulated guest: waited {:.1}s for IKE_SAs still connecting{})\n",
+            waited.as_secs_f64(),
+            still(&left, "; still connecting on ")
+        ));
     }
-    while !left.is_empty() && t.elapsed() < SETTLE_BOUND {
+}
+
+/// Polls `busy` on `items` every 500 ms, dropping those that are done,
+/// until none is busy or `bound` has passed. `None` when none was busy at
+/// the start (no wait); else how long it waited and what was still busy.
+fn wait_while<'a>(
+    mut items: Vec<&'a Host>,
+    bound: Duration,
+    busy: impl Fn(&&'a Host) -> bool,
+) -> Option<(Duration, Vec<&'a Host>)> {
+    let t = std::time::Instant::now();
+    items.retain(&busy);
+    if items.is_empty() {
+        return None;
+    }
+    while !items.is_empty() && t.elapsed() < bound {
         std::thread::sleep(Duration::from_millis(500));
-        left = busy(&left);
+        items.retain(&busy);
     }
-    console.line(&format!(
-        "(emulated guest: waited {:.1}s for IKE_SAs still connecting{})\n",
-        t.elapsed().as_secs_f64(),
-        if left.is_empty() {
-            String::new()
-        } else {
-            format!("; still connecting on {}", left.join(", "))
-        }
-    ));
+    Some((t.elapsed(), items))
+}
+
+/// `prefix` and the hosts' names, or nothing when there are none.
+fn still(hosts: &[&Host], prefix: &str) -> String {
+    if hosts.is_empty() {
+        return String::new();
+    }
+    let names: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
+    format!("{prefix}{}", names.join(", "))
 }
 
 /// strongSwan's starter's line when its charon outlived the starter's
@@ -481,10 +481,7 @@ pub fn clean_state(host: &Host, strongswan: bool, console: &mut Console) -> Chec
             .exec("ip xfrm policy", Duration::from_secs(20))
             .map(|e| e.stdout)
             .unwrap_or_else(|e| format!("({e})"));
-        let issue = state
-            .lines()
-            .any(|l| l.contains("proto") && l.contains("spi") && !l.contains("proto 4"));
-        let pass = !issue && policy.trim().is_empty();
+        let pass = ipsec_sas(&state).next().is_none() && policy.trim().is_empty();
         (pass, state, policy)
     };
     let t = std::time::Instant::now();
@@ -535,7 +532,7 @@ fn starter_killed_charon(host: &Host) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{emulated_sleep, parse_addresses, sa_with};
+    use super::{emulated_sleep, ipsec_sas, parse_addresses};
 
     #[test]
     fn addresses_and_sas_with_a_stopped_host() {
@@ -548,6 +545,9 @@ mod tests {
         assert_eq!(addrs, ["192.168.0.1", "fec0::1"]);
         let carol =
             "src 192.168.0.100 dst 192.168.0.1\n\tproto esp spi 0xc4a58dac reqid 2 mode tunnel\n";
+        let sa_with = |out: &str, addrs: &[String]| {
+            ipsec_sas(out).any(|(s, d)| addrs.iter().any(|a| a == s || a == d))
+        };
         assert!(sa_with(carol, &addrs));
         let other = "src 192.168.0.100 dst 192.168.0.2\n\tproto esp spi 0x1 reqid 1 mode tunnel\n";
         assert!(!sa_with(other, &addrs));
