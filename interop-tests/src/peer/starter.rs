@@ -247,6 +247,14 @@ impl Starter {
         v.extend_from_slice(args);
         self.nsenter(&v)
     }
+
+    /// `stroke ARGS...` against this instance: the commands its `ipsec`
+    /// script does not pass on (`rekey NAME{*}`).
+    pub fn stroke(&self, args: &[&str]) -> Result<String> {
+        let mut v = vec!["/usr/lib/ipsec/stroke"];
+        v.extend_from_slice(args);
+        self.nsenter(&v)
+    }
 }
 
 /// Inbound packets from `ipsec statusall`:
