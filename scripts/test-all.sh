@@ -42,7 +42,11 @@ if [ "${LAB_GUEST:-1}" != 0 ]; then
   # once (3).
   echo "== [${SECONDS}s] lab guest scenarios (LAB_GUEST=0 skips them)"
   bash interop-tests/lab/setup.sh
+  # deb-systemd boots a Debian tree with systemd-nspawn in the guest and installs
+  # iked's .deb there (built here from the binaries under test)
+  bash interop-tests/lab/setup-systemd.sh
   cargo build -q -p ike --bins
+  bash packaging/build-deb.sh --bin-dir target/debug
   cargo test -p interop-tests --test guest -- --ignored --nocapture --test-threads=64
 fi
 echo "== [${SECONDS}s] all tests passed"

@@ -174,4 +174,5 @@ guest_tests! {
     rw_ios => "rw-ios",
     rw_two_users => "rw-two-users",
     iked_defaultroute => "iked-defaultroute",
+    deb_systemd => "deb-systemd",
 }

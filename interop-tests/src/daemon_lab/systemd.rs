@@ -1,4 +1,4 @@
-//! `deb-systemd` (on demand; issue 17): iked's Debian package on a Debian
+//! `deb-systemd` (issue 17): iked's Debian package on a Debian
 //! system whose PID 1 is systemd, as a user installs it.
 //!
 //! The guest has no systemd (virtme-ng's init), so the system is a
@@ -28,7 +28,7 @@ pub(super) fn scenarios() -> Vec<Scenario> {
         name: "deb-systemd",
         place: Place::Guest,
         about: "iked's .deb in a Debian system booted with systemd (systemd-nspawn --boot in the left namespace, the guest's kernel): apt-get install, systemctl start/reload/status, a tunnel to strongSwan's starter with traffic, journald fields, the strongswan-starter alias, apt-get remove leaves the kernel clean (needs lab/setup-systemd.sh and packaging/build-deb.sh)",
-        suite: false,
+        suite: true,
         run: deb_systemd,
     }]
 }
