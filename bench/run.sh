@@ -2,7 +2,12 @@
 # iked vs strongSwan (Debian 5.9.8) benchmarks, in network namespaces, as
 # ratios measured in one run. See bench/README.md.
 #
-#   sudo bench/run.sh [config] [ike]        (default: both)
+#   sudo bench/run.sh [config] [ike] [guest]  (default: config ike)
+#   guest: the ike benchmark inside a QEMU guest (Debian's kernel, real ESP:
+#   the CHILD_SAs go into the kernel), booted by virtme-ng as the lab does
+#   (interop-tests/lab/setup.sh); GUEST_IKE_N ("100 300"), GUEST_ROUNDS (3),
+#   GUEST_PROPOSALS (aes128gcm16-prfsha256-x25519), GUEST_CPUS (2), GUEST_MEM
+#   (2G), GUEST_TIMEOUT (whole boot, 3600 s); results in $OUT/guest
 #
 # env:
 #   ROUNDS=3              interleaved A/B rounds per comparison (medians reported)
@@ -129,7 +134,11 @@ GIT_REV=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null)$(git -C "$REPO" dif
 
 res "# iked vs strongSwan benchmarks ($(date -u '+%F %T UTC'))"
 res ""
-res "host: $(nproc) cores, $(uname -r), load average at start $(loadavg);"
+if [ -n "${IN_GUEST:-}" ]; then
+    res "QEMU guest (TCG, software emulation, on the host's cores): $(nproc) vCPUs, $(uname -r), load average at start $(loadavg);"
+else
+    res "host: $(nproc) cores, $(uname -r), load average at start $(loadavg);"
+fi
 res "iked: $IKED_VER (main at git $GIT_REV; binary $IKED_SRC); strongSwan: $SWAN_VER; rounds: $ROUNDS (interleaved, medians)"
 res ""
 
@@ -382,6 +391,8 @@ ike_run() {
     local d=$OUT/ike/$tag ri=$PFX-i rr=$PFX-r
     mkdir -p "$d"
     local bound=${IKE_TIMEOUT:-$((60 + n / 10))}
+    # software emulation: everything is an order of magnitude slower
+    [ -z "${IN_GUEST:-}" ] || bound=${IKE_TIMEOUT:-$((180 + n))}
     # topology: initiator 192.0.2.1 <-veth-> responder 192.0.2.2
     mkns "$ri"; mkns "$rr"
     # no IPv6 on the link: a link-local address appearing mid-run would make a
@@ -471,6 +482,12 @@ ike_run() {
     else
         rcount=$(in_starter "$rp" ipsec status 2>&1 | tee "$d/status.txt" | grep -c "ESTABLISHED")
     fi
+    # what the kernel holds for the responder: with ESP (the guest) two SAs
+    # per CHILD_SA; the policies are shared (every CHILD_SA has the same
+    # selectors); on the host (no ESP) none
+    local ksas kpols
+    ksas=$(ip -n "$rr" xfrm state 2>/dev/null | grep -c '^src')
+    kpols=$(ip -n "$rr" xfrm policy 2>/dev/null | grep -c '^src')
     local el rate drops1 rtx
     el=$(sub "$t1" "$t0"); rate=$(div "$est" "$el")
     drops1=$(udp_rcvbuf_errors "$rr"); idrops1=$(udp_rcvbuf_errors "$ri")
@@ -478,7 +495,7 @@ ike_run() {
     rtx0=$(grep -c "retransmit [0-9]* of request with message ID 0" "$id/charon.log")
     # per-socket receive buffer size (rb) and drops (d) of the responder
     ip netns exec "$rr" ss -uamnp >"$d/ss.txt" 2>&1
-    echo "$kind $n $prop est=$est fail=$fail resp_established=$rcount time=$el rate=$rate rss_before=$rss0 rss_after=$rss1 hwm=$hwm1 cpu=$(sub "${cpu1:-0}" "${cpu0:-0}") udp_drops=$((drops1 - drops0)) init_udp_drops=$((idrops1 - idrops0)) retransmits=$rtx retransmits_init=$rtx0 failed=$fail complete=$ok load=$(cut -d' ' -f1 /proc/loadavg)" >"$d/result"
+    echo "$kind $n $prop est=$est fail=$fail resp_established=$rcount time=$el rate=$rate rss_before=$rss0 rss_after=$rss1 hwm=$hwm1 cpu=$(sub "${cpu1:-0}" "${cpu0:-0}") udp_drops=$((drops1 - drops0)) init_udp_drops=$((idrops1 - idrops0)) retransmits=$rtx retransmits_init=$rtx0 failed=$fail kernel_sas=$ksas kernel_policies=$kpols complete=$ok load=$(cut -d' ' -f1 /proc/loadavg)" >"$d/result"
     log "  $tag: $(cat "$d/result")"
     # stop: initiator first, then responder
     stop_pid "$ip_" 10; forget_pid "$ip_"
@@ -510,7 +527,7 @@ ike_table() {
     local n=$1 prop=$2 kind f r
     declare -A M
     for kind in $KINDS; do
-        for f in time rate rss_after hwm cpu est resp_established load udp_drops init_udp_drops retransmits retransmits_init failed; do
+        for f in time rate rss_before rss_after hwm cpu est resp_established load udp_drops init_udp_drops retransmits retransmits_init failed kernel_sas kernel_policies; do
             local v=()
             for ((r = 1; r <= ROUNDS; r++)); do v+=("$(field "$f" "$OUT/ike/$prop-$n-$kind-$r/result")"); done
             M[$kind.$f]=$(echo "${v[*]}" | median)
@@ -519,11 +536,14 @@ ike_table() {
     done
     res "## IKE_SA setup as responder: $n IKE_SAs, ike=$prop! (PSK, strongSwan initiator)"
     res ""
-    res "| responder | time to all (s), median | rounds (s) | IKE_SAs/s | established at initiator, rounds (responder, median) | responder CPU (s) | RSS after (MB) | VmHWM (MB) | UDP rcvbuf drops at responder (at initiator), rounds | initiator retransmits (of IKE_SA_INIT), rounds |"
-    res "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+    res "| responder | time to all (s), median | rounds (s) | IKE_SAs/s | established at initiator, rounds (responder, median) | responder CPU (s) | CPU per IKE_SA (us) | RSS after (MB) | (RSS after - before) / N (KB) | VmHWM (MB) | kernel SAs (policies) after, rounds | UDP rcvbuf drops at responder (at initiator), rounds | initiator retransmits (of IKE_SA_INIT), rounds |"
+    res "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     for kind in $KINDS; do
         local name=iked; [ $kind = swan ] && name="strongSwan charon"; [ $kind = base ] && name="iked (baseline: $IKED_BASE_SRC)"
-        res "| $name | ${M[$kind.time]} | ${M[$kind.time.all]} | ${M[$kind.rate]} | ${M[$kind.est.all]} (${M[$kind.resp_established]}) of $n | ${M[$kind.cpu]} | $(mb "${M[$kind.rss_after]}") | $(mb "${M[$kind.hwm]}") | ${M[$kind.udp_drops.all]} (${M[$kind.init_udp_drops.all]}) | ${M[$kind.retransmits.all]} (${M[$kind.retransmits_init.all]}) |"
+        local per_cpu per_kb
+        per_cpu=$(awk -v c="${M[$kind.cpu]}" -v n="$n" 'BEGIN{ if (c=="n/a") print "n/a"; else printf "%.0f", c*1e6/n }')
+        per_kb=$(awk -v a="${M[$kind.rss_after]}" -v b="${M[$kind.rss_before]}" -v n="$n" 'BEGIN{ if (a=="n/a"||b=="n/a") print "n/a"; else printf "%.1f", (a-b)/n }')
+        res "| $name | ${M[$kind.time]} | ${M[$kind.time.all]} | ${M[$kind.rate]} | ${M[$kind.est.all]} (${M[$kind.resp_established]}) of $n | ${M[$kind.cpu]} | $per_cpu | $(mb "${M[$kind.rss_after]}") | $per_kb | $(mb "${M[$kind.hwm]}") | ${M[$kind.kernel_sas.all]} (${M[$kind.kernel_policies.all]}) | ${M[$kind.udp_drops.all]} (${M[$kind.init_udp_drops.all]}) | ${M[$kind.retransmits.all]} (${M[$kind.retransmits_init.all]}) |"
     done
     res ""
     local k
@@ -535,11 +555,59 @@ ike_table() {
     res ""
 }
 
+# ================================================================ 3. the ike benchmark in a guest
+# The first ESP transform of a boot costs seconds (instantiation and the
+# crypto self-tests under emulation): paid once here, before any round.
+warm_esp() {
+    local w=$PFX-warm
+    mkns "$w"
+    ip -n "$w" xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x100 reqid 1 mode tunnel \
+        aead 'rfc4106(gcm(aes))' 0x0102030405060708090a0b0c0d0e0f1011121314 128 ||
+        log "warning: the ESP warm-up SA was refused (no ESP in this kernel?)"
+    delns "$w"
+}
+bench_guest() {
+    local venv=${LAB_VENV:-/var/cache/iked-lab/venv} kver g=$OUT/guest
+    [ -x "$venv/bin/vng" ] || die "no virtme-ng in $venv (run interop-tests/lab/setup.sh)"
+    kver=$(ls /boot/vmlinuz-* 2>/dev/null | sed 's|/boot/vmlinuz-||' | sort -V | tail -1)
+    [ -n "$kver" ] || die "no kernel in /boot (run interop-tests/lab/setup.sh)"
+    # the guest sees the host's root read-only but not its /tmp: the binaries
+    # go into the folder it shares
+    mkdir -p "$g/host-bin"
+    cp "$IKED" "$IKECTL" "$g/host-bin/" || die "copy of the binaries for the guest failed"
+    [ -z "${IKED_BASE:-}" ] || cp "$IKED_BASE" "$g/host-bin/iked-base" || die "copy of the baseline failed"
+    {
+        printf 'export IN_GUEST=1 BUILD=0 OUT=%q IKED_BIN=%q KINDS=%q PATH=%q\n' "$g" "$g/host-bin/iked" "$KINDS" "$PATH"
+        printf 'export ROUNDS=%q IKE_N=%q PROPOSALS=%q\n' "${GUEST_ROUNDS:-3}" "${GUEST_IKE_N:-100 300}" \
+            "${GUEST_PROPOSALS:-aes128gcm16-prfsha256-x25519}"
+        [ -z "${IKED_BASE:-}" ] || printf 'export IKED_BASE=%q\n' "$g/host-bin/iked-base"
+        [ -z "${RESP_CPUS:-}" ] || printf 'export RESP_CPUS=%q\n' "$RESP_CPUS"
+        [ -z "${PERF:-}" ] || printf 'export PERF=%q\n' "$PERF"
+        [ -z "${IKE_TIMEOUT:-}" ] || printf 'export IKE_TIMEOUT=%q\n' "$IKE_TIMEOUT"
+    } >"$g/env.sh"
+    log "booting $kver under QEMU (TCG, ${GUEST_CPUS:-2} vCPUs) for the ike benchmark; console: $g/console.log"
+    local t0 rc
+    t0=$(now)
+    # one guest at a time on this machine: the lab's lock
+    flock -w 1200 /tmp/iked-guest.lock timeout "${GUEST_TIMEOUT:-3600}" "$venv/bin/vng" --run "/boot/vmlinuz-$kver" \
+        --disable-kvm -m "${GUEST_MEM:-2G}" -p "${GUEST_CPUS:-2}" --rwdir "$g" \
+        --exec "bash -c '. $g/env.sh; exec bash $HERE/run.sh ike'" \
+        >"$g/console.log" 2>&1 </dev/null
+    rc=$?
+    log "guest exited (rc $rc) after $(sub "$(now)" "$t0") s"
+    [ -s "$g/results.md" ] || die "the guest wrote no results (console tail: $(tail -5 "$g/console.log"))"
+    res "## In a QEMU guest with real ESP (results of $g)"
+    res ""
+    sed -e 's/^#/##/' "$g/results.md" | tee -a "$RESULTS" >/dev/null
+    res ""
+}
+
 for w in $WHAT; do
     case $w in
     config) bench_config ;;
-    ike) bench_ike ;;
-    *) die "unknown benchmark '$w' (config, ike)" ;;
+    ike) [ -z "${IN_GUEST:-}" ] || warm_esp; bench_ike ;;
+    guest) bench_guest ;;
+    *) die "unknown benchmark '$w' (config, ike, guest)" ;;
     esac
 done
 res "load average at end: $(loadavg); logs: $OUT"

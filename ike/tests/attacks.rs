@@ -175,7 +175,8 @@ fn an_ike_sa_init_flood_stays_bounded_and_a_real_client_still_gets_in() {
     }
     let half_open = p.b.status(p.now).len();
     let c = p.b.counters();
-    assert!(half_open <= 10, "half-open IKE_SAs bounded: {half_open}");
+    // cookie_threshold: strongSwan 5.9's default, 30 half-open IKE_SAs
+    assert!(half_open <= 30, "half-open IKE_SAs bounded: {half_open}");
     assert!(c.cookies_sent >= 150, "COOKIEs demanded: {c:?}");
     while p.b.poll_transmit().is_some() {}
     // A real client: asked for a COOKIE too, retries with it, gets its tunnel.

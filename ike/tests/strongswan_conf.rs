@@ -71,6 +71,12 @@ fn retransmit_settings_shape_the_schedule() {
     );
     assert_eq!(sent, 4);
     assert!((16.9..17.1).contains(&secs), "{secs}");
+    // ... the first wait too (as strongSwan's): 3 + 3 + 3.
+    let (secs, sent) = give_up(
+        "charon {\n  retransmit_tries = 2\n  retransmit_timeout = 10\n  retransmit_limit = 3\n}\n",
+    );
+    assert_eq!(sent, 3);
+    assert!((8.9..9.1).contains(&secs), "{secs}");
     // Without settings: strongSwan's 165 s and six sends (pair.rs).
     let (secs, sent) = give_up("");
     assert_eq!(sent, 6);
@@ -271,7 +277,15 @@ fn fragment_size_bounds_the_ike_datagrams() {
     let whole = run("");
     assert_eq!(whole.len(), 4, "INIT, INIT, AUTH, AUTH: {whole:?}");
     assert!(whole[2] > 576 && whole[2] <= 1280, "{whole:?}");
+    // strongSwan's fragment_size is the whole IP datagram: the IKE message
+    // (the UDP payload, port 500: no non-ESP marker) leaves room for the
+    // IPv4 and UDP headers
     let small = run("charon {\n  fragment_size = 576\n}\n");
     assert!(small.len() > 4, "IKE_AUTH in fragments: {small:?}");
-    assert!(small.iter().all(|&n| n <= 576), "{small:?}");
+    assert!(small.iter().all(|&n| n + 28 <= 576), "{small:?}");
+    assert!(small[2..].iter().any(|&n| n + 28 > 500), "{small:?}");
+    // 0: the per-family default, 576 for IPv4 (strongSwan's)
+    let zero = run("charon {\n  fragment_size = 0\n}\n");
+    assert_eq!(zero.len(), small.len(), "{zero:?} {small:?}");
+    assert!(zero.iter().all(|&n| n + 28 <= 576), "{zero:?}");
 }

@@ -9,8 +9,9 @@ use std::time::Duration;
 
 /// IKEv2 retransmission (strongswan.conf(5), IKEv2 RETRANSMISSION):
 /// the n-th retransmit waits `timeout * base^(n-1)`, capped at `limit`;
-/// after `tries` retransmits the exchange fails.
-#[derive(Clone, Debug, PartialEq)]
+/// after `tries` retransmits the exchange fails. The protocol core's
+/// schedule is [`Retransmit::wait`].
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Retransmit {
     /// Seconds before the first retransmit (4.0).
     pub timeout: f64,
@@ -54,12 +55,11 @@ pub const DEFAULT_VICI_SOCKET: &str = "unix:///var/run/charon.vici";
 #[derive(Clone, Debug, PartialEq)]
 pub struct CharonSettings {
     pub retransmit: Retransmit,
-    /// Install routes for established tunnels into a routing table (yes).
-    /// Typed only: iked installs none, `yes` set explicitly is warned about.
+    /// Install routes for established tunnels into `routing_table` (yes;
+    /// applied by the daemon's routing, not for mark/if_id conns).
     pub install_routes: bool,
-    /// Install virtual IPs a peer assigns us (yes). Typed only: iked does
-    /// not, `yes` set explicitly is warned about (and the daemon warns when
-    /// it is assigned one).
+    /// Install virtual IPs a peer assigns us on the interface of our IKE
+    /// address (yes), for as long as the IKE_SA lives.
     pub install_virtual_ip: bool,
     /// The routing table of those routes (220; 0: none), and the priority of
     /// the `ip rule` that sends lookups to it (220).
@@ -73,7 +73,8 @@ pub struct CharonSettings {
     pub dns: Vec<IpAddr>,
     /// WINS servers handed to peers in CP replies (`nbns1`, `nbns2`).
     pub nbns: Vec<IpAddr>,
-    /// Half-open IKE_SAs that make a responder demand COOKIEs (10).
+    /// Half-open IKE_SAs that make a responder demand COOKIEs (30, as
+    /// strongswan.conf(5) of 5.9 documents; older charon.opt said 10).
     pub cookie_threshold: u32,
     /// Half-open IKE_SAs from one peer IP that make a responder demand COOKIEs (3).
     pub cookie_threshold_ip: u32,
@@ -87,7 +88,9 @@ pub struct CharonSettings {
     pub half_open_timeout: Duration,
     /// NAT-T keepalive interval (20 s; 0 = none).
     pub keep_alive: Duration,
-    /// Largest IKE fragment, whole IP datagram (1280; 0 = per address family).
+    /// Largest IKE datagram before RFC 7383 fragments, as the whole IP
+    /// datagram (IP and UDP headers and the non-ESP marker included; 1280;
+    /// 0 = per address family: 576 for IPv4, 1280 for IPv6).
     pub fragment_size: u16,
     /// Reauthenticate make-before-break (no). Typed only: iked rekeys IKE_SAs
     /// and never reauthenticates, `yes` is warned about.
@@ -123,7 +126,7 @@ impl Default for CharonSettings {
             port_nat_t: 4500,
             dns: Vec::new(),
             nbns: Vec::new(),
-            cookie_threshold: 10,
+            cookie_threshold: 30,
             cookie_threshold_ip: 3,
             init_limit_half_open: 0,
             init_limit_job_load: 0,

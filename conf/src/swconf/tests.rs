@@ -35,7 +35,7 @@ fn defaults_without_a_charon_section() {
     assert_eq!(c.half_open_timeout, Duration::from_secs(30));
     assert_eq!(
         (c.cookie_threshold, c.cookie_threshold_ip, c.block_threshold),
-        (10, 3, 5)
+        (30, 3, 5)
     );
     assert_eq!((c.init_limit_half_open, c.fragment_size), (0, 1280));
     assert_eq!(c.vici_socket, "unix:///var/run/charon.vici");

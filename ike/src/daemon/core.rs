@@ -248,12 +248,8 @@ pub fn endpoint(
 /// reaches the core inside its `conf::Config`).
 pub fn core_settings(c: &conf::swconf::CharonSettings) -> crate::sa::CoreSettings {
     let d = crate::sa::CoreSettings::default();
-    let r = &c.retransmit;
     crate::sa::CoreSettings {
-        retransmit_timeout: Duration::try_from_secs_f64(r.timeout).unwrap_or(d.retransmit_timeout),
-        retransmit_base: r.base,
-        retransmit_tries: r.tries,
-        retransmit_limit: r.limit.unwrap_or(d.retransmit_limit),
+        retransmit: c.retransmit,
         half_open_timeout: c.half_open_timeout,
         // strongSwan: keep_alive = 0 sends none; the core has no "off", so
         // the interval becomes longer than any IKE_SA lives.
@@ -262,11 +258,8 @@ pub fn core_settings(c: &conf::swconf::CharonSettings) -> crate::sa::CoreSetting
         } else {
             c.keep_alive
         },
-        // 0: strongSwan's per-address-family default; the core has one size.
-        fragment_size: match c.fragment_size {
-            0 => d.fragment_size,
-            n => usize::from(n),
-        },
+        // 0: strongSwan's per-address-family default, which the core applies
+        fragment_size: usize::from(c.fragment_size),
         cookie_threshold: usize::try_from(c.cookie_threshold).unwrap_or(usize::MAX),
         cookie_threshold_ip: usize::try_from(c.cookie_threshold_ip).unwrap_or(usize::MAX),
         block_threshold: usize::try_from(c.block_threshold).unwrap_or(usize::MAX),
@@ -303,13 +296,13 @@ mod tests {
         let c = core_settings(&settings(
             "charon {\n  retransmit_timeout = 1.5\n  retransmit_base = 1\n  retransmit_tries = 2\n  retransmit_limit = 20\n  half_open_timeout = 10\n  keep_alive = 0\n  fragment_size = 1400\n  cookie_threshold = 3\n}\n",
         ));
-        assert_eq!(c.retransmit_timeout, Duration::from_millis(1500));
-        assert_eq!((c.retransmit_base, c.retransmit_tries), (1.0, 2));
-        assert_eq!(c.retransmit_limit, Duration::from_secs(20));
+        assert_eq!(c.retransmit.wait(1), Duration::from_millis(1500));
+        assert_eq!((c.retransmit.base, c.retransmit.tries), (1.0, 2));
+        assert_eq!(c.retransmit.limit, Some(Duration::from_secs(20)));
         assert_eq!(c.half_open_timeout, Duration::from_secs(10));
         assert_eq!(c.keep_alive, NEVER, "keep_alive = 0 turns keepalives off");
         assert_eq!((c.fragment_size, c.cookie_threshold), (1400, 3));
         let z = core_settings(&settings("charon {\n  fragment_size = 0\n}\n"));
-        assert_eq!(z.fragment_size, 1280);
+        assert_eq!(z.fragment_size, 0, "0: the core's per-family default");
     }
 }

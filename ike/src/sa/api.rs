@@ -83,19 +83,18 @@ pub enum RekeyError {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CoreSettings {
     /// `retransmit_timeout` (4 s), `retransmit_base` (1.8), `retransmit_tries`
-    /// (5), `retransmit_limit` (no limit): the n-th retransmission waits
-    /// timeout * base^n, at most the limit.
-    pub retransmit_timeout: Duration,
-    pub retransmit_base: f64,
-    pub retransmit_tries: u32,
-    pub retransmit_limit: Duration,
+    /// (5), `retransmit_limit` (no limit): strongSwan's schedule, one rule
+    /// ([`conf::swconf::Retransmit::wait`]), the first wait capped too.
+    pub retransmit: conf::swconf::Retransmit,
     /// `half_open_timeout` (30 s): a responder IKE_SA without IKE_AUTH is dropped.
     pub half_open_timeout: Duration,
     /// `keep_alive` (20 s): NAT-T keepalive interval when behind a NAT.
     pub keep_alive: Duration,
-    /// `fragment_size` (1280): largest IKE datagram before RFC 7383 fragments.
+    /// `fragment_size` (1280): largest IP datagram of an IKE message before
+    /// RFC 7383 fragments (IP and UDP headers and the non-ESP marker
+    /// included, as strongSwan counts it); 0: 576 for IPv4, 1280 for IPv6.
     pub fragment_size: usize,
-    /// `cookie_threshold` (10): half-open IKE_SAs from which on COOKIEs are demanded.
+    /// `cookie_threshold` (30): half-open IKE_SAs from which on COOKIEs are demanded.
     pub cookie_threshold: usize,
     /// `cookie_threshold_ip` (3): half-open IKE_SAs of one source address from
     /// which on that address must send COOKIEs.
@@ -134,14 +133,11 @@ pub struct CoreSettings {
 impl Default for CoreSettings {
     fn default() -> Self {
         CoreSettings {
-            retransmit_timeout: Duration::from_secs(4),
-            retransmit_base: 1.8,
-            retransmit_tries: 5,
-            retransmit_limit: Duration::from_secs(u32::MAX as u64),
+            retransmit: conf::swconf::Retransmit::default(),
             half_open_timeout: Duration::from_secs(30),
             keep_alive: Duration::from_secs(20),
             fragment_size: 1280,
-            cookie_threshold: 10,
+            cookie_threshold: 30,
             cookie_threshold_ip: 3,
             block_threshold: 5,
             init_limit_half_open: 0,

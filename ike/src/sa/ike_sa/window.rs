@@ -12,7 +12,7 @@ use conf::conn::{Conn, Fragmentation};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tracing::{debug, info, warn};
 
 pub(in crate::sa) fn notify(t: NotifyType, data: Vec<u8>) -> Payload {
@@ -135,7 +135,7 @@ impl IkeSa {
             msg_id,
             packets,
             tries: 0,
-            next: now + ctx.settings.retransmit_timeout,
+            next: now + ctx.settings.retransmit.wait(1),
             kind,
         });
     }
@@ -180,7 +180,11 @@ impl IkeSa {
         let whole = sk
             .protect(&header, &[], inner, &mut *ctx.rng)
             .map_err(|e| format!("could not protect {exchange} message: {e}"))?;
-        let max = ctx.settings.fragment_size;
+        let max = ike_message_budget(
+            ctx.settings.fragment_size,
+            self.remote,
+            self.local.port() == super::NATT_PORT,
+        );
         let may_fragment = self.frag_supported && self.conn.fragmentation != Fragmentation::No;
         if !may_fragment || whole.len() <= max {
             return Ok(vec![whole]);
@@ -309,15 +313,12 @@ impl IkeSa {
         if now < p.next {
             return Ok(());
         }
-        if p.tries >= s.retransmit_tries {
-            warn!(target: "ike", "giving up after {} retransmits: peer {} does not answer ({name})", s.retransmit_tries, self.remote.ip());
+        if p.tries >= s.retransmit.tries {
+            warn!(target: "ike", "giving up after {} retransmits: peer {} does not answer ({name})", s.retransmit.tries, self.remote.ip());
             return Err(());
         }
         p.tries += 1;
-        let wait = s.retransmit_timeout.as_secs_f64()
-            * s.retransmit_base
-                .powi(i32::try_from(p.tries).unwrap_or(i32::MAX));
-        p.next = now + Duration::from_secs_f64(wait.min(s.retransmit_limit.as_secs_f64()));
+        p.next = now + s.retransmit.wait(p.tries + 1);
         info!(target: "ike", "retransmit {} of request with message ID {} ({name})", p.tries, p.msg_id);
         for data in &p.packets {
             ctx.transmits.push_back(Transmit {
@@ -455,4 +456,22 @@ pub(in crate::sa) fn is_init_request(msg: &Message) -> bool {
         && !h.flags.response()
         && h.message_id == 0
         && h.spi_r == [0; 8]
+}
+
+/// The largest IKE message (the UDP payload, without the non-ESP marker)
+/// whose IP datagram stays within `fragment_size`: strongSwan counts the
+/// whole datagram (IP and UDP headers, and the 4-octet marker on the NAT-T
+/// port). 0 is its per-family default: 576 for IPv4, 1280 for IPv6.
+fn ike_message_budget(fragment_size: usize, remote: SocketAddr, marker: bool) -> usize {
+    let (ip_header, default) = if remote.is_ipv4() {
+        (20, 576)
+    } else {
+        (40, 1280)
+    };
+    let datagram = if fragment_size == 0 {
+        default
+    } else {
+        fragment_size
+    };
+    datagram.saturating_sub(ip_header + 8 + if marker { 4 } else { 0 })
 }
