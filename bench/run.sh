@@ -322,7 +322,12 @@ bench_config() {
 }
 
 # ================================================================ 2. IKE_SA setup rate
-# Responder config, read by both iked and the starter's charon.
+# Responder config, read by both iked and the starter's charon. Every
+# initiator conn is a road warrior with an inner address of its own
+# (2001:db8:1::k/128, narrowed from rightsubnet) behind one outer address:
+# distinct selectors, so that every CHILD_SA is installed with its own SAs
+# and policies (iked refuses a CHILD_SA whose selectors are another peer's,
+# so one shared selector pair would measure its refusals, not installs).
 resp_conf() { # proposal
     cat <<EOF
 config setup
@@ -332,8 +337,9 @@ conn bench
   keyexchange=ikev2
   left=192.0.2.2
   leftid=@responder.bench.example
-  leftsubnet=198.51.100.0/24
+  leftsubnet=2001:db8:2::/64
   right=%any
+  rightsubnet=2001:db8:1::/64
   rightid=%any
   authby=secret
   ike=$1!
@@ -348,13 +354,13 @@ init_conf() { # n proposal
       for (i = 1; i <= n; i++) {
         printf "  b%d {\n    version = 2\n    local_addrs = 192.0.2.1\n    remote_addrs = 192.0.2.2\n    proposals = %s\n    unique = never\n    keyingtries = 1\n    mobike = no\n", i, prop
         printf "    local { auth = psk\n      id = i%d.bench.example\n    }\n    remote { auth = psk\n      id = responder.bench.example\n    }\n", i
-        printf "    children { c%d { esp_proposals = aes128gcm16\n      remote_ts = 198.51.100.0/24\n      start_action = start\n    } }\n  }\n", i
+        printf "    children { c%d { esp_proposals = aes128gcm16\n      local_ts = 2001:db8:1::%x/128\n      remote_ts = 2001:db8:2::/64\n      start_action = start\n    } }\n  }\n", i, i
       }
       print "}"
       printf "secrets {\n  ike-all {\n    secret = \"%s\"\n  }\n}\n", psk
     }'
 }
-init_strongswan_conf() { # dir
+init_strongswan_conf() { # dir (log), socket dir
     cat <<EOF
 charon {
   load = random nonce openssl pem pkcs1 pkcs8 x509 revocation constraints pubkey curve25519 aes sha2 hmac gcm kdf kernel-netlink socket-default vici
@@ -363,7 +369,7 @@ charon {
   retransmit_tries = 3
   plugins {
     vici {
-      socket = unix://$1/charon.vici
+      socket = unix://$2/charon.vici
     }
   }
   filelog {
@@ -391,6 +397,9 @@ ike_run() {
     local d=$OUT/ike/$tag ri=$PFX-i rr=$PFX-r
     mkdir -p "$d"
     local bound=${IKE_TIMEOUT:-$((60 + n / 10))}
+    # unix sockets: the guest's shared folder (9p) cannot hold them
+    local sd=$d
+    [ -z "${IN_GUEST:-}" ] || { sd=/run/$PFX-$tag; mkdir -p "$sd"; }
     # software emulation: everything is an order of magnitude slower
     [ -z "${IN_GUEST:-}" ] || bound=${IKE_TIMEOUT:-$((180 + n))}
     # topology: initiator 192.0.2.1 <-veth-> responder 192.0.2.2
@@ -421,10 +430,10 @@ ike_run() {
         [ "$kind" = base ] && bin=$IKED_BASE
         ip netns exec "$rr" ${RESP_CPUS:+taskset -c "$RESP_CPUS"} "$bin" --config "$d/ipsec.conf" --secrets "$d/ipsec.secrets" \
             --strongswan-conf "$d/iked-strongswan.conf" \
-            --ctl "$d/iked.ctl" >"$d/iked.log" 2>&1 &
+            --ctl "$sd/iked.ctl" >"$d/iked.log" 2>&1 &
         rp=$!; PIDS+=("$rp"); rpid=$rp
-        for ((i = 0; i < 100; i++)); do [ -S "$d/iked.ctl" ] && break; sleep 0.1; done
-        [ -S "$d/iked.ctl" ] || { log "iked did not start: $(tail -3 "$d/iked.log")"; }
+        for ((i = 0; i < 100; i++)); do [ -S "$sd/iked.ctl" ] && break; sleep 0.1; done
+        [ -S "$sd/iked.ctl" ] || { log "iked did not start: $(tail -3 "$d/iked.log")"; }
     else
         rp=$(start_starter "$rr" "$d/ipsec.conf" "$d/ipsec.secrets" "$d/strongswan.conf" "$d/starter.out")
         PIDS+=("$rp")
@@ -443,12 +452,12 @@ ike_run() {
     # initiator
     local id=$d/init
     mkdir -p "$id"
-    init_strongswan_conf "$id" >"$id/strongswan.conf"
+    init_strongswan_conf "$id" "$sd" >"$id/strongswan.conf"
     init_conf "$n" "$prop" >"$id/swanctl.conf"
     ip netns exec "$ri" env STRONGSWAN_CONF="$id/strongswan.conf" /usr/sbin/charon-systemd >"$id/stdout" 2>&1 &
     local ip_=$!; PIDS+=("$ip_")
-    for ((i = 0; i < 100; i++)); do [ -S "$id/charon.vici" ] && break; sleep 0.1; done
-    [ -S "$id/charon.vici" ] || die "initiator charon did not start: $(tail -3 "$id/charon.log")"
+    for ((i = 0; i < 100; i++)); do [ -S "$sd/charon.vici" ] && break; sleep 0.1; done
+    [ -S "$sd/charon.vici" ] || die "initiator charon did not start: $(tail -3 "$id/charon.log")"
     local t0 t1 est=0 fail=0 ok=0 last=0 stall=0 pp=""
     if [ "$kind" != swan ] && [ "${PERF:-0}" = 1 ]; then
         perf record -q -F ${PERF_FREQ:-2999} --call-graph dwarf,32768 -p "$rpid" -o "$d/perf.data" >"$d/perf.out" 2>&1 &
@@ -456,7 +465,7 @@ ike_run() {
         sleep 0.5
     fi
     t0=$(now)
-    timeout 120 swanctl --load-all --file "$id/swanctl.conf" --uri "unix://$id/charon.vici" >"$id/load.out" 2>&1 &
+    timeout 120 swanctl --load-all --file "$id/swanctl.conf" --uri "unix://$sd/charon.vici" >"$id/load.out" 2>&1 &
     local lp=$!
     for ((i = 0; i < bound * 10; i++)); do # 0.1 s steps
         est=$(grep -c "IKE_SA b[0-9]*\[[0-9]*\] established between" "$id/charon.log" 2>/dev/null)
@@ -478,13 +487,13 @@ ike_run() {
             >"$d/perf-report.txt" 2>/dev/null
     fi
     if [ "$kind" != swan ]; then
-        rcount=$(IKED_CTL="$d/iked.ctl" timeout 60 ip netns exec "$rr" "$IKECTL" --ctl "$d/iked.ctl" status 2>&1 | tee "$d/status.txt" | grep -c "ESTABLISHED")
+        rcount=$(IKED_CTL="$sd/iked.ctl" timeout 60 ip netns exec "$rr" "$IKECTL" --ctl "$sd/iked.ctl" status 2>&1 | tee "$d/status.txt" | grep -c "ESTABLISHED")
     else
         rcount=$(in_starter "$rp" ipsec status 2>&1 | tee "$d/status.txt" | grep -c "ESTABLISHED")
     fi
     # what the kernel holds for the responder: with ESP (the guest) two SAs
-    # per CHILD_SA; the policies are shared (every CHILD_SA has the same
-    # selectors); on the host (no ESP) none
+    # and three policies (in, out, fwd) per CHILD_SA; on the host (no ESP)
+    # no SA, and only what a daemon installs before its SAs fail
     local ksas kpols
     ksas=$(ip -n "$rr" xfrm state 2>/dev/null | grep -c '^src')
     kpols=$(ip -n "$rr" xfrm policy 2>/dev/null | grep -c '^src')
@@ -511,6 +520,12 @@ ike_run() {
 bench_ike() {
     local n prop r kind
     for prop in $PROPOSALS; do
+        if [ -n "${IN_GUEST:-}" ]; then
+            # the guest reads the host's binaries and libraries over 9p: the
+            # first run of each program pays for that (20 s for swanctl
+            # here); one uncounted run of 5 IKE_SAs per kind first
+            for kind in $KINDS; do ike_run "$kind" 5 "$prop" "warmup-$prop-$kind"; done
+        fi
         for n in $IKE_N; do
             log "IKE_SA setup: $n IKE_SAs, $prop, $ROUNDS rounds"
             for ((r = 1; r <= ROUNDS; r++)); do
@@ -589,7 +604,7 @@ bench_guest() {
     local t0 rc
     t0=$(now)
     # one guest at a time on this machine: the lab's lock
-    flock -w 1200 /tmp/iked-guest.lock timeout "${GUEST_TIMEOUT:-3600}" "$venv/bin/vng" --run "/boot/vmlinuz-$kver" \
+    PATH="$venv/bin:$PATH" flock -w 1200 /tmp/iked-guest.lock timeout "${GUEST_TIMEOUT:-3600}" vng --run "/boot/vmlinuz-$kver" \
         --disable-kvm -m "${GUEST_MEM:-2G}" -p "${GUEST_CPUS:-2}" --rwdir "$g" \
         --exec "bash -c '. $g/env.sh; exec bash $HERE/run.sh ike'" \
         >"$g/console.log" 2>&1 </dev/null
