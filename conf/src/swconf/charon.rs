@@ -35,12 +35,19 @@ impl Default for Retransmit {
 }
 
 impl Retransmit {
+    /// The longest wait (2^32 s, about 136 years): "no limit" in practice.
+    pub const FOREVER: Duration = Duration::from_secs(1 << 32);
+
     /// The wait before retransmit number `n` (1-based); `n = tries + 1` is
     /// the wait after the last retransmit before giving up.
+    /// At most [`Retransmit::FOREVER`]: a timer deadline (`Instant + wait`)
+    /// must not overflow, whatever `retransmit_tries` and `base` say.
     pub fn wait(&self, n: u32) -> Duration {
         let exp = i32::try_from(n.saturating_sub(1)).unwrap_or(i32::MAX);
         let secs = self.timeout * self.base.powi(exp);
-        let d = Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX);
+        let d = Duration::try_from_secs_f64(secs)
+            .unwrap_or(Self::FOREVER)
+            .min(Self::FOREVER);
         match self.limit {
             Some(l) => d.min(l),
             None => d,

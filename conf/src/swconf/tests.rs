@@ -335,3 +335,20 @@ fn charon_systemd_settings_are_pointed_out() {
         "/s.conf:1:1: warning: charon-systemd: settings for charon-systemd are not read"
     ));
 }
+
+#[test]
+fn a_long_retransmission_schedule_stays_a_valid_deadline() {
+    // retransmit_tries = 200 with the default base: 4 * 1.8^199 s would
+    // overflow a deadline; every wait stays at most FOREVER
+    let r = crate::swconf::Retransmit {
+        tries: 200,
+        ..Default::default()
+    };
+    let now = std::time::Instant::now();
+    for n in [1, 50, 200, 201, u32::MAX] {
+        let w = r.wait(n);
+        assert!(w <= crate::swconf::Retransmit::FOREVER, "{n}: {w:?}");
+        assert!(now.checked_add(w).is_some(), "{n}: {w:?}");
+    }
+    assert_eq!(r.wait(1), Duration::from_secs(4));
+}
