@@ -7,7 +7,9 @@
 #   the CHILD_SAs go into the kernel), booted by virtme-ng as the lab does
 #   (interop-tests/lab/setup.sh); GUEST_IKE_N ("100 300"), GUEST_ROUNDS (3),
 #   GUEST_PROPOSALS (aes128gcm16-prfsha256-x25519), GUEST_CPUS (2), GUEST_MEM
-#   (2G), GUEST_TIMEOUT (whole boot, 3600 s); results in $OUT/guest
+#   (2G), GUEST_TIMEOUT (whole boot, 3600 s), GUEST_APPEND (kernel arguments,
+#   "clocksource=tsc tsc=reliable": clock reads through the vDSO, as on real
+#   machines); results in $OUT/guest
 #
 # env:
 #   ROUNDS=3              interleaved A/B rounds per comparison (medians reported)
@@ -22,6 +24,10 @@
 #   IKED_BASE=path        a baseline iked, run interleaved beside iked (kind "base")
 #   RESP_CPUS=0           run the iked responder under taskset -c (1 vs 2 cores)
 #   PERF=1                record iked's responder with perf (perf.data + perf-report.txt per run)
+#   PERF=stat             count each responder's syscalls by kind, context switches and faults
+#                         (perf stat: perf-stat.txt per run; works in the guest, where sampling does not)
+#   HEAPTRACK=1           run iked's responder under heaptrack (heaptrack.*.zst + heap-report.txt
+#                         per run; its CPU and RSS figures are then heaptrack's too)
 #
 # Traffic stays in the namespaces made here (ikb-<pid>-*), on documentation
 # prefixes (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32).
@@ -136,6 +142,9 @@ res "# iked vs strongSwan benchmarks ($(date -u '+%F %T UTC'))"
 res ""
 if [ -n "${IN_GUEST:-}" ]; then
     res "QEMU guest (TCG, software emulation, on the host's cores): $(nproc) vCPUs, $(uname -r), load average at start $(loadavg);"
+    # what makes a syscall dear here: a clock source without vDSO makes every
+    # clock read a syscall; page-table isolation (Meltdown) flushes the TLB
+    res "clock source $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null), meltdown: $(cat /sys/devices/system/cpu/vulnerabilities/meltdown 2>/dev/null), CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-);"
 else
     res "host: $(nproc) cores, $(uname -r), load average at start $(loadavg);"
 fi
@@ -161,6 +170,9 @@ hwm() { awk '/^VmHWM/{print $2}' "/proc/$1/status" 2>/dev/null; }
 rss() { awk '/^VmRSS/{print $2}' "/proc/$1/status" 2>/dev/null; }
 cpu() { # utime+stime of a pid, seconds
     awk -v hz="$(getconf CLK_TCK)" '{ s=$0; sub(/.*\) /, "", s); split(s, a, " "); printf "%.2f", (a[12]+a[13])/hz }' "/proc/$1/stat" 2>/dev/null
+}
+cpu_sys() { # stime of a pid (the kernel's work on its behalf: netlink, sockets), seconds
+    awk -v hz="$(getconf CLK_TCK)" '{ s=$0; sub(/.*\) /, "", s); split(s, a, " "); printf "%.2f", a[13]/hz }' "/proc/$1/stat" 2>/dev/null
 }
 mb() { awk -v k="$1" 'BEGIN{ if (k=="") print "n/a"; else printf "%.1f", k/1024 }'; }
 
@@ -428,12 +440,18 @@ ike_run() {
   block_threshold = 1000000" >"$d/iked-strongswan.conf"
         local bin=$IKED
         [ "$kind" = base ] && bin=$IKED_BASE
-        ip netns exec "$rr" ${RESP_CPUS:+taskset -c "$RESP_CPUS"} "$bin" --config "$d/ipsec.conf" --secrets "$d/ipsec.secrets" \
+        local wrap=()
+        [ "${HEAPTRACK:-0}" = 1 ] && [ "$kind" = iked ] && wrap=(heaptrack -o "$d/heaptrack")
+        ip netns exec "$rr" ${RESP_CPUS:+taskset -c "$RESP_CPUS"} "${wrap[@]}" "$bin" --config "$d/ipsec.conf" --secrets "$d/ipsec.secrets" \
             --strongswan-conf "$d/iked-strongswan.conf" \
             --ctl "$sd/iked.ctl" >"$d/iked.log" 2>&1 &
         rp=$!; PIDS+=("$rp"); rpid=$rp
         for ((i = 0; i < 100; i++)); do [ -S "$sd/iked.ctl" ] && break; sleep 0.1; done
         [ -S "$sd/iked.ctl" ] || { log "iked did not start: $(tail -3 "$d/iked.log")"; }
+        if [ ${#wrap[@]} -gt 0 ]; then
+            # heaptrack runs iked as its child: measure iked itself
+            rpid=$(pgrep -n -f "^$bin --config $d/ipsec.conf") || die "no iked under heaptrack"
+        fi
     else
         rp=$(start_starter "$rr" "$d/ipsec.conf" "$d/ipsec.secrets" "$d/strongswan.conf" "$d/starter.out")
         PIDS+=("$rp")
@@ -445,8 +463,8 @@ ike_run() {
         [ -n "$rpid" ] || log "strongSwan responder did not load 'bench': $(tail -3 "$d/resp-charon.log")"
     fi
     sleep 0.5
-    local rss0 cpu0 drops0
-    rss0=$(rss "$rpid"); cpu0=$(cpu "$rpid"); drops0=$(udp_rcvbuf_errors "$rr")
+    local rss0 cpu0 sys0 drops0
+    rss0=$(rss "$rpid"); cpu0=$(cpu "$rpid"); sys0=$(cpu_sys "$rpid"); drops0=$(udp_rcvbuf_errors "$rr")
     local idrops0 idrops1
     idrops0=$(udp_rcvbuf_errors "$ri")
     # initiator
@@ -459,6 +477,17 @@ ike_run() {
     for ((i = 0; i < 100; i++)); do [ -S "$sd/charon.vici" ] && break; sleep 0.1; done
     [ -S "$sd/charon.vici" ] || die "initiator charon did not start: $(tail -3 "$id/charon.log")"
     local t0 t1 est=0 fail=0 ok=0 last=0 stall=0 pp=""
+    local ps=""
+    if [ "${PERF:-0}" = stat ]; then
+        # counted, not sampled (sampling an attached process under TCG gets
+        # almost no samples): syscalls by kind, context switches, faults
+        # (every syscall's tracepoint: one counter per thread each, hence the fd limit)
+        local ev='task-clock,context-switches,cpu-migrations,page-faults,raw_syscalls:sys_enter,syscalls:sys_enter_*'
+        ulimit -n 1048576 2>/dev/null || ulimit -n 65536 2>/dev/null
+        perf stat -e "$ev" -p "$rpid" -o "$d/perf-stat.txt" >"$d/perf.out" 2>&1 &
+        ps=$!; PIDS+=("$ps")
+        sleep 0.5
+    fi
     if [ "$kind" != swan ] && [ "${PERF:-0}" = 1 ]; then
         perf record -q -F ${PERF_FREQ:-2999} --call-graph dwarf,32768 -p "$rpid" -o "$d/perf.data" >"$d/perf.out" 2>&1 &
         pp=$!; PIDS+=("$pp")
@@ -477,14 +506,20 @@ ike_run() {
     t1=$(now)
     wait "$lp" 2>/dev/null
     sleep 1 # let the last IKE_AUTH replies and failed CHILD_SA installs settle
-    local rss1 hwm1 cpu1 rcount
-    rss1=$(rss "$rpid"); hwm1=$(hwm "$rpid"); cpu1=$(cpu "$rpid")
+    local rss1 hwm1 cpu1 sys1 rcount
+    rss1=$(rss "$rpid"); hwm1=$(hwm "$rpid"); cpu1=$(cpu "$rpid"); sys1=$(cpu_sys "$rpid")
+    if [ -n "$ps" ]; then
+        kill -INT "$ps" 2>/dev/null
+        for ((i = 0; i < 100; i++)); do kill -0 "$ps" 2>/dev/null || break; sleep 0.1; done
+        stop_pid "$ps" 5; forget_pid "$ps"
+    fi
     if [ -n "$pp" ]; then
         kill -INT "$pp" 2>/dev/null
         for ((i = 0; i < 300; i++)); do kill -0 "$pp" 2>/dev/null || break; sleep 0.1; done
         stop_pid "$pp" 5; forget_pid "$pp"
         perf report -i "$d/perf.data" --stdio --no-children --sort dso,symbol --percent-limit 0.5 -g none \
             >"$d/perf-report.txt" 2>/dev/null
+        timeout 900 python3 "$HERE/perf-fold.py" "$d/perf.data" "$bin" "$n" >"$d/perf-fold.txt" 2>&1
     fi
     if [ "$kind" != swan ]; then
         rcount=$(IKED_CTL="$sd/iked.ctl" timeout 60 ip netns exec "$rr" "$IKECTL" --ctl "$sd/iked.ctl" status 2>&1 | tee "$d/status.txt" | grep -c "ESTABLISHED")
@@ -504,11 +539,20 @@ ike_run() {
     rtx0=$(grep -c "retransmit [0-9]* of request with message ID 0" "$id/charon.log")
     # per-socket receive buffer size (rb) and drops (d) of the responder
     ip netns exec "$rr" ss -uamnp >"$d/ss.txt" 2>&1
-    echo "$kind $n $prop est=$est fail=$fail resp_established=$rcount time=$el rate=$rate rss_before=$rss0 rss_after=$rss1 hwm=$hwm1 cpu=$(sub "${cpu1:-0}" "${cpu0:-0}") udp_drops=$((drops1 - drops0)) init_udp_drops=$((idrops1 - idrops0)) retransmits=$rtx retransmits_init=$rtx0 failed=$fail kernel_sas=$ksas kernel_policies=$kpols complete=$ok load=$(cut -d' ' -f1 /proc/loadavg)" >"$d/result"
+    echo "$kind $n $prop est=$est fail=$fail resp_established=$rcount time=$el rate=$rate rss_before=$rss0 rss_after=$rss1 hwm=$hwm1 cpu=$(sub "${cpu1:-0}" "${cpu0:-0}") cpu_sys=$(sub "${sys1:-0}" "${sys0:-0}") udp_drops=$((drops1 - drops0)) init_udp_drops=$((idrops1 - idrops0)) retransmits=$rtx retransmits_init=$rtx0 failed=$fail kernel_sas=$ksas kernel_policies=$kpols complete=$ok load=$(cut -d' ' -f1 /proc/loadavg)" >"$d/result"
     log "  $tag: $(cat "$d/result")"
     # stop: initiator first, then responder
     stop_pid "$ip_" 10; forget_pid "$ip_"
     if [ "$kind" != swan ]; then
+        if [ "$rpid" != "$rp" ]; then
+            # under heaptrack: iked first, then heaptrack writes its file
+            stop_pid "$rpid" 15
+            for ((i = 0; i < 1200; i++)); do kill -0 "$rp" 2>/dev/null || break; sleep 0.1; done
+            local ht
+            ht=$(ls "$d"/heaptrack.* 2>/dev/null | head -1)
+            [ -z "$ht" ] || timeout 600 heaptrack_print -f "$ht" --print-peaks 1 --print-allocators 0 \
+                --print-leaks 1 --peak-limit 40 --print-temporary 0 >"$d/heap-report.txt" 2>&1
+        fi
         stop_pid "$rp" 15; forget_pid "$rp"
     else
         stop_starter "$rp"; forget_pid "$rp"
@@ -542,7 +586,7 @@ ike_table() {
     local n=$1 prop=$2 kind f r
     declare -A M
     for kind in $KINDS; do
-        for f in time rate rss_before rss_after hwm cpu est resp_established load udp_drops init_udp_drops retransmits retransmits_init failed kernel_sas kernel_policies; do
+        for f in time rate rss_before rss_after hwm cpu cpu_sys est resp_established load udp_drops init_udp_drops retransmits retransmits_init failed kernel_sas kernel_policies; do
             local v=()
             for ((r = 1; r <= ROUNDS; r++)); do v+=("$(field "$f" "$OUT/ike/$prop-$n-$kind-$r/result")"); done
             M[$kind.$f]=$(echo "${v[*]}" | median)
@@ -551,12 +595,12 @@ ike_table() {
     done
     res "## IKE_SA setup as responder: $n IKE_SAs, ike=$prop! (PSK, strongSwan initiator)"
     res ""
-    res "| responder | time to all (s), median | rounds (s) | IKE_SAs/s | established at initiator, rounds (responder, median) | responder CPU (s) | CPU per IKE_SA (us) | RSS after (MB) | (RSS after - before) / N (KB) | VmHWM (MB) | kernel SAs (policies) after, rounds | UDP rcvbuf drops at responder (at initiator), rounds | initiator retransmits (of IKE_SA_INIT), rounds |"
+    res "| responder | time to all (s), median | rounds (s) | IKE_SAs/s | established at initiator, rounds (responder, median) | responder CPU (s) | CPU per IKE_SA (us) (of which sys) | RSS after (MB) | (RSS after - before) / N (KB) | VmHWM (MB) | kernel SAs (policies) after, rounds | UDP rcvbuf drops at responder (at initiator), rounds | initiator retransmits (of IKE_SA_INIT), rounds |"
     res "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     for kind in $KINDS; do
         local name=iked; [ $kind = swan ] && name="strongSwan charon"; [ $kind = base ] && name="iked (baseline: $IKED_BASE_SRC)"
         local per_cpu per_kb
-        per_cpu=$(awk -v c="${M[$kind.cpu]}" -v n="$n" 'BEGIN{ if (c=="n/a") print "n/a"; else printf "%.0f", c*1e6/n }')
+        per_cpu=$(awk -v c="${M[$kind.cpu]}" -v y="${M[$kind.cpu_sys]}" -v n="$n" 'BEGIN{ if (c=="n/a") print "n/a"; else if (y=="n/a"||y=="") printf "%.0f", c*1e6/n; else printf "%.0f (%.0f)", c*1e6/n, y*1e6/n }')
         per_kb=$(awk -v a="${M[$kind.rss_after]}" -v b="${M[$kind.rss_before]}" -v n="$n" 'BEGIN{ if (a=="n/a"||b=="n/a") print "n/a"; else printf "%.1f", (a-b)/n }')
         res "| $name | ${M[$kind.time]} | ${M[$kind.time.all]} | ${M[$kind.rate]} | ${M[$kind.est.all]} (${M[$kind.resp_established]}) of $n | ${M[$kind.cpu]} | $per_cpu | $(mb "${M[$kind.rss_after]}") | $per_kb | $(mb "${M[$kind.hwm]}") | ${M[$kind.kernel_sas.all]} (${M[$kind.kernel_policies.all]}) | ${M[$kind.udp_drops.all]} (${M[$kind.init_udp_drops.all]}) | ${M[$kind.retransmits.all]} (${M[$kind.retransmits_init.all]}) |"
     done
@@ -598,14 +642,20 @@ bench_guest() {
         [ -z "${IKED_BASE:-}" ] || printf 'export IKED_BASE=%q\n' "$g/host-bin/iked-base"
         [ -z "${RESP_CPUS:-}" ] || printf 'export RESP_CPUS=%q\n' "$RESP_CPUS"
         [ -z "${PERF:-}" ] || printf 'export PERF=%q\n' "$PERF"
+        [ -z "${HEAPTRACK:-}" ] || printf 'export HEAPTRACK=%q\n' "$HEAPTRACK"
         [ -z "${IKE_TIMEOUT:-}" ] || printf 'export IKE_TIMEOUT=%q\n' "$IKE_TIMEOUT"
     } >"$g/env.sh"
-    log "booting $kver under QEMU (TCG, ${GUEST_CPUS:-2} vCPUs) for the ike benchmark; console: $g/console.log"
+    # Under TCG the kernel takes the TSC for unstable and reads the HPET,
+    # which has no vDSO: every clock read of both daemons (20-25 per IKE_SA)
+    # would be a syscall, as it is on no real machine. QEMU's TSC follows the
+    # host's clock on every vCPU; GUEST_APPEND="" keeps the HPET.
+    local GUEST_APPEND=${GUEST_APPEND-clocksource=tsc tsc=reliable}
+    log "booting $kver under QEMU (TCG, ${GUEST_CPUS:-2} vCPUs, kernel arguments: ${GUEST_APPEND:-none}) for the ike benchmark; console: $g/console.log"
     local t0 rc
     t0=$(now)
     # one guest at a time on this machine: the lab's lock
     PATH="$venv/bin:$PATH" flock -w 1200 /tmp/iked-guest.lock timeout "${GUEST_TIMEOUT:-3600}" vng --run "/boot/vmlinuz-$kver" \
-        --disable-kvm -m "${GUEST_MEM:-2G}" -p "${GUEST_CPUS:-2}" --rwdir "$g" \
+        --disable-kvm -m "${GUEST_MEM:-2G}" -p "${GUEST_CPUS:-2}" --rwdir "$g" --append "$GUEST_APPEND" \
         --exec "bash -c '. $g/env.sh; exec bash $HERE/run.sh ike'" \
         >"$g/console.log" 2>&1 </dev/null
     rc=$?

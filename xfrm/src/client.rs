@@ -242,7 +242,10 @@ impl Xfrm {
     }
 
     /// Sends a batch pipelined (many requests per datagram) and returns one result per
-    /// request, in order.
+    /// request, in order. Only the last request of each datagram asks for an ack: the
+    /// kernel answers a failed request anyway, in order, so every request before the
+    /// last one's ack without an error of its own succeeded (one receive per
+    /// datagram instead of one per request).
     pub fn execute(&mut self, batch: &Batch) -> Vec<Result<()>> {
         let mut out = Vec::with_capacity(batch.reqs.len());
         let mut start = 0;
@@ -257,33 +260,42 @@ impl Xfrm {
                 end += 1;
             }
             let refs: Vec<&Req> = batch.reqs[start..end].iter().collect();
-            out.extend(self.transact(&refs, false).into_iter().map(|r| r.map(drop)));
+            out.extend(
+                self.transact(&refs, Acks::Last)
+                    .into_iter()
+                    .map(|r| r.map(drop)),
+            );
             start = end;
         }
         out
     }
 
     fn one(&mut self, req: Req) -> Result<Reply> {
-        self.transact(&[&req], false)
+        self.transact(&[&req], Acks::Every)
             .pop()
             .unwrap_or_else(|| Err(Error::NoReply { what: req.what }))
     }
 
     fn dump(&mut self, sa: bool) -> Result<Reply> {
         let req = wire::dump_request(sa);
-        self.transact(&[&req], true)
+        self.transact(&[&req], Acks::Dump)
             .pop()
             .unwrap_or_else(|| Err(Error::NoReply { what: req.what }))
     }
 
     /// Sends `reqs` in one datagram and collects one result per request.
-    fn transact(&mut self, reqs: &[&Req], dump: bool) -> Vec<Result<Reply>> {
+    fn transact(&mut self, reqs: &[&Req], acks: Acks) -> Vec<Result<Reply>> {
         let base = self.seq;
         self.seq = self.seq.wrapping_add(reqs.len() as u32 + 1);
         self.tx.clear();
         for (i, r) in reqs.iter().enumerate() {
             let len = HDR + r.body.len();
-            let flags = NLM_F_REQUEST | NLM_F_ACK | r.flags;
+            let ack = if acks == Acks::Last && i + 1 < reqs.len() {
+                0
+            } else {
+                NLM_F_ACK
+            };
+            let flags = NLM_F_REQUEST | ack | r.flags;
             self.tx.extend_from_slice(&(len as u32).to_ne_bytes());
             self.tx.extend_from_slice(&r.ty.to_ne_bytes());
             self.tx.extend_from_slice(&flags.to_ne_bytes());
@@ -324,7 +336,7 @@ impl Xfrm {
                     }
                 }
             };
-            pending -= absorb(&self.rx[..n], base, reqs, dump, &mut results, &mut replies);
+            pending -= absorb(&self.rx[..n], base, reqs, acks, &mut results, &mut replies);
             self.rx[..n].zeroize();
         }
         results
@@ -341,16 +353,28 @@ impl Xfrm {
     }
 }
 
+/// Which requests of a datagram ask for an ack (`NLM_F_ACK`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Acks {
+    /// Every one: each completes on its ack (or error).
+    Every,
+    /// Only the last: its ack completes every request before it that had no error.
+    Last,
+    /// A dump: it completes on NLMSG_DONE.
+    Dump,
+}
+
 /// Files the messages of one received datagram under the requests they answer
 /// (by sequence number). Returns how many requests it completed. Never panics.
 fn absorb(
     data: &[u8],
     base: u32,
     reqs: &[&Req],
-    dump: bool,
+    acks: Acks,
     results: &mut [Option<Result<Reply>>],
     replies: &mut [Reply],
 ) -> usize {
+    let dump = acks == Acks::Dump;
     let mut done = 0;
     let mut off = 0;
     while off + HDR <= data.len() {
@@ -382,6 +406,15 @@ fn absorb(
                 };
                 results[idx] = Some(r);
                 done += 1;
+                if acks == Acks::Last && idx + 1 == reqs.len() {
+                    // processed in order: the ones before without an error succeeded
+                    for (res, rep) in results.iter_mut().zip(replies.iter_mut()).take(idx) {
+                        if res.is_none() {
+                            *res = Some(Ok(std::mem::take(rep)));
+                            done += 1;
+                        }
+                    }
+                }
             }
             NLMSG_DONE if dump => {
                 results[idx] = Some(Ok(std::mem::take(&mut replies[idx])));
@@ -499,12 +532,12 @@ pub(crate) mod test_support {
     }
 
     /// Feeds one datagram to the reply matcher for `n` requests starting at `base`.
-    pub(crate) fn absorb_for(data: &[u8], base: u32, n: usize, dump: bool) -> Vec<Option<bool>> {
+    pub(crate) fn absorb_for(data: &[u8], base: u32, n: usize, acks: Acks) -> Vec<Option<bool>> {
         let reqs: Vec<Req> = (0..n).map(|_| wire::flush_policy_request()).collect();
         let refs: Vec<&Req> = reqs.iter().collect();
         let mut results: Vec<Option<Result<Reply>>> = (0..n).map(|_| None).collect();
         let mut replies: Vec<Reply> = (0..n).map(|_| Vec::new()).collect();
-        let done = absorb(data, base, &refs, dump, &mut results, &mut replies);
+        let done = absorb(data, base, &refs, acks, &mut results, &mut replies);
         assert_eq!(done, results.iter().filter(|r| r.is_some()).count());
         results.into_iter().map(|r| r.map(|r| r.is_ok())).collect()
     }

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use netlink_packet_xfrm as nx;
 use proptest::prelude::*;
 
+use crate::client::Acks;
 use crate::client::test_support::{absorb_for, error_for, extack_for};
 use crate::wire::{self, Kind};
 use crate::*;
@@ -366,8 +367,9 @@ proptest! {
     }
 
     #[test]
-    fn reply_datagrams_of_random_bytes_never_panic(base in any::<u32>(), n in 1usize..5, dump in any::<bool>(), data in prop::collection::vec(any::<u8>(), 0..600)) {
-        let _ = absorb_for(&data, base, n, dump);
+    fn reply_datagrams_of_random_bytes_never_panic(base in any::<u32>(), n in 1usize..5, acks in 0u8..3, data in prop::collection::vec(any::<u8>(), 0..600)) {
+        let acks = [Acks::Every, Acks::Last, Acks::Dump][usize::from(acks)];
+        let _ = absorb_for(&data, base, n, acks);
     }
 
     #[test]
@@ -534,12 +536,43 @@ fn acks_are_matched_to_requests_by_sequence_number() {
     d.extend(ack(10, -libc::ENOENT));
     d.extend(ack(11, i32::MIN));
     assert_eq!(
-        absorb_for(&d, 10, 4, false),
+        absorb_for(&d, 10, 4, Acks::Every),
         vec![Some(true), Some(false), Some(false), None]
     );
     // a dump completes on DONE, not on data
     let mut d = nlmsg(0x10, 2, 5, &[0u8; 8]);
     d.extend(nlmsg(3, 2, 5, &0i32.to_ne_bytes()));
-    assert_eq!(absorb_for(&d, 5, 1, true), vec![Some(true)]);
-    assert_eq!(absorb_for(&d[..24], 5, 1, true), vec![None]);
+    assert_eq!(absorb_for(&d, 5, 1, Acks::Dump), vec![Some(true)]);
+    assert_eq!(absorb_for(&d[..24], 5, 1, Acks::Dump), vec![None]);
+}
+
+#[test]
+fn with_only_the_last_request_acked_its_ack_completes_the_others() {
+    let ack = |seq: u32, code: i32| {
+        let mut b = code.to_ne_bytes().to_vec();
+        b.extend_from_slice(&[0u8; 16]);
+        nlmsg(2, 0x100, seq, &b)
+    };
+    // 20..=23: 21 failed (its error comes first, as the kernel sends it), 23 acked
+    let mut d = ack(21, -libc::EEXIST);
+    d.extend(ack(23, 0));
+    assert_eq!(
+        absorb_for(&d, 20, 4, Acks::Last),
+        vec![Some(true), Some(false), Some(true), Some(true)]
+    );
+    // before the last one's ack nothing is taken for a success
+    assert_eq!(
+        absorb_for(&ack(21, -libc::EEXIST), 20, 4, Acks::Last),
+        vec![None, Some(false), None, None]
+    );
+    // the last one failing still settles the others
+    assert_eq!(
+        absorb_for(&ack(23, -libc::ENOENT), 20, 4, Acks::Last),
+        vec![Some(true), Some(true), Some(true), Some(false)]
+    );
+    // with every request acked, one ack settles only its own
+    assert_eq!(
+        absorb_for(&ack(23, 0), 20, 4, Acks::Every),
+        vec![None, None, None, Some(true)]
+    );
 }

@@ -222,7 +222,7 @@ impl Core for crate::sa::Endpoint {
 }
 
 /// The real core: the protocol endpoint with the default crypto provider, the
-/// OS random generator and kernel SPIs.
+/// OS random generator (read ahead: `os_random`) and kernel SPIs.
 pub fn endpoint(
     config: Arc<conf::Config>,
     addrs: Vec<IpAddr>,
@@ -234,7 +234,7 @@ pub fn endpoint(
         config,
         addrs,
         crate::crypto::Provider::default(),
-        Box::new(rand_core::OsRng),
+        Box::new(super::os_random::OsRandom::new()),
         Box::new(spis),
     );
     ep.set_credentials(creds);

@@ -151,6 +151,9 @@ pub fn parse_policy(key: &str) -> Result<PolicyId, String> {
 pub struct Journal {
     path: Option<PathBuf>,
     file: Option<std::fs::File>,
+    /// Lines not yet written: one write per change, or per [`Journal::hold`].
+    buf: String,
+    held: bool,
 }
 
 impl Journal {
@@ -211,18 +214,43 @@ impl Journal {
             Journal {
                 path: Some(path.to_owned()),
                 file,
+                ..Journal::default()
             },
             live.into_iter().collect(),
         )
     }
 
     fn write(&mut self, sign: char, body: &str) {
+        if self.file.is_none() {
+            return;
+        }
+        self.buf.push(sign);
+        self.buf.push_str(body);
+        self.buf.push('\n');
+        if !self.held {
+            self.flush();
+        }
+    }
+
+    /// Collects the lines of the changes that follow until [`Journal::flush`]
+    /// (one install: its SAs and policies), to write them at once.
+    pub fn hold(&mut self) {
+        self.held = true;
+    }
+
+    /// Writes the collected lines (one `write`) and ends a [`Journal::hold`].
+    pub fn flush(&mut self) {
+        self.held = false;
+        if self.buf.is_empty() {
+            return;
+        }
         if let Some(f) = self.file.as_mut() {
-            if let Err(e) = writeln!(f, "{sign}{body}") {
+            if let Err(e) = f.write_all(self.buf.as_bytes()) {
                 warn!(target: "knl", "kernel journal: {e}; no longer written");
                 self.file = None;
             }
         }
+        self.buf.clear();
     }
 
     pub fn sa_added(&mut self, id: &SaId) {

@@ -49,7 +49,8 @@ pub struct Kernel {
     shunts: Vec<(PolicyId, String)>,
     /// child_id -> the SAs as installed (inbound, outbound), to update them when
     /// the kernel reports a new NAT mapping (XFRM_MSG_UPDSA needs the whole SA).
-    sas: HashMap<u32, (Sa, Sa)>,
+    /// Boxed: the pair is ~800 bytes, too large for a table's empty slots.
+    sas: HashMap<u32, Box<(Sa, Sa)>>,
     /// What is in the kernel because of this iked, for its successor after a crash.
     journal: super::journal::Journal,
 }
@@ -80,6 +81,11 @@ fn named_conns(list: &[(PolicyId, String)]) -> Vec<&str> {
         }
     }
     v
+}
+
+/// The result of a request the kernel did not answer.
+fn no_reply(what: &str) -> Result<(), xfrm::Error> {
+    Err(xfrm::Error::NoReply { what: what.into() })
 }
 
 /// Inbound SPIs handed out by ALLOCSPI: (local address, SPI).
@@ -199,50 +205,94 @@ impl Kernel {
             conn: c.conn.clone(),
             sa_in: None,
             sa_out: None,
-            policies: Vec::new(),
+            policies: Vec::with_capacity(pols.len()),
         };
-        // The inbound SPI came from ALLOCSPI: complete its larval SA.
-        let r = match x.update_sa(&sa_in) {
-            Err(e) if e.is_not_found() => x.add_sa(&sa_in),
-            r => r,
-        };
-        if let Err(e) = r {
-            return Err(format!(
-                "unable to add SAD entry with SPI {:08x}: {e}",
-                c.spi_in
-            ));
+        // Two pipelined requests (one sendmsg each; the kernel answers each
+        // part inside it, in order, and goes on after a refused part): the SAs
+        // first, the inbound one completing the larval SA of ALLOCSPI (the
+        // outbound one of a rekey responder waits: install_outbound); then,
+        // once both are in, the policies that send traffic to them.
+        let mut batch = xfrm::Batch::new();
+        batch.update_sa(&sa_in).map_err(|e| e.to_string())?;
+        if !c.defer_outbound {
+            batch.add_sa(&sa_out).map_err(|e| e.to_string())?;
         }
-        rec.sa_in = Some(sa_in.id());
-        self.journal.sa_added(&sa_in.id());
+        let mut results = x.execute(&batch).into_iter();
+        let mut r_in = results.next().unwrap_or_else(|| no_reply("SA update"));
+        if matches!(&r_in, Err(e) if e.is_not_found()) {
+            // the larval SA expired (or the SPI was not the kernel's): add it
+            r_in = x.add_sa(&sa_in);
+        }
+        let r_out =
+            (!c.defer_outbound).then(|| results.next().unwrap_or_else(|| no_reply("SA add")));
         if let Ok(mut l) = self.larval.lock() {
             l.retain(|&(a, spi)| !(a == c.local && spi == c.spi_in));
         }
-        // As a rekey responder the outbound SA waits (install_outbound).
-        if !c.defer_outbound {
-            if let Err(e) = x.add_sa(&sa_out) {
-                self.remove_record(&Owner::Child(c.child_id), &rec);
-                return Err(format!(
+        let owner = Owner::Child(c.child_id);
+        // the journal's lines of this install go out in one write
+        self.journal.hold();
+        let mut failure = None;
+        match r_in {
+            Ok(()) => {
+                rec.sa_in = Some(sa_in.id());
+                self.journal.sa_added(&sa_in.id());
+            }
+            Err(e) => {
+                failure = Some(format!(
+                    "unable to add SAD entry with SPI {:08x}: {e}",
+                    c.spi_in
+                ))
+            }
+        }
+        match r_out {
+            Some(Ok(())) => {
+                rec.sa_out = Some(sa_out.id());
+                self.journal.sa_added(&sa_out.id());
+            }
+            Some(Err(e)) => {
+                failure.get_or_insert(format!(
                     "unable to add SAD entry with SPI {:08x}: {e}",
                     c.spi_out
                 ));
             }
-            rec.sa_out = Some(sa_out.id());
-            self.journal.sa_added(&sa_out.id());
+            None => {}
         }
-        let owner = Owner::Child(c.child_id);
-        for p in &pols {
-            if let Err(e) = self.own_policy(&owner, p) {
-                self.remove_record(&owner, &rec);
-                return Err(format!(
-                    "unable to install policy {} === {} {}: {e}",
-                    p.selector.src, p.selector.dst, p.dir
-                ));
+        if failure.is_none() && !pols.is_empty() {
+            let mut batch = xfrm::Batch::new();
+            for p in &pols {
+                batch.update_policy(p).map_err(|e| e.to_string())?;
             }
-            rec.policies.push(p.id());
+            let results = self
+                .xfrm
+                .as_mut()
+                .map(|x| x.execute(&batch))
+                .unwrap_or_default();
+            let mut results = results.into_iter();
+            for p in &pols {
+                match results.next().unwrap_or_else(|| no_reply("policy update")) {
+                    Ok(()) => {
+                        self.owned_policy(&owner, p);
+                        rec.policies.push(p.id());
+                    }
+                    Err(e) => {
+                        failure.get_or_insert(format!(
+                            "unable to install policy {} === {} {}: {e}",
+                            p.selector.src, p.selector.dst, p.dir
+                        ));
+                    }
+                }
+            }
+        }
+        self.journal.flush();
+        if let Some(why) = failure {
+            // what this call installed goes again (and policies it replaced
+            // get their previous owner's back)
+            self.remove_record(&owner, &rec);
+            return Err(why);
         }
         debug!(target: "knl", "installed SAs {:08x}/{:08x} and {} policies for {}{{{}}}",
             c.spi_in, c.spi_out, rec.policies.len(), c.conn, c.child_id);
-        self.sas.insert(c.child_id, (sa_in, sa_out));
+        self.sas.insert(c.child_id, Box::new((sa_in, sa_out)));
         self.children.insert(c.child_id, rec);
         Ok(())
     }
@@ -255,12 +305,23 @@ impl Kernel {
             .as_mut()
             .ok_or_else(|| xfrm::Error::Invalid("no XFRM socket".into()))?;
         x.update_policy(p)?;
+        self.owned_policy(owner, p);
+        Ok(())
+    }
+
+    /// Records that the kernel accepted `owner`'s policy `p`: `owner` goes on
+    /// top of its owners.
+    fn owned_policy(&mut self, owner: &Owner, p: &Policy) {
         let id = p.id();
-        let owners = self.policy_owners.entry(id).or_default();
+        // one owner is the rule: room for one (an empty Vec's first push
+        // makes room for four, ~1 KB a policy)
+        let owners = self
+            .policy_owners
+            .entry(id)
+            .or_insert_with(|| Vec::with_capacity(1));
         owners.retain(|(o, _)| o != owner);
         owners.push((owner.clone(), p.clone()));
         self.journal.policy_added(&id);
-        Ok(())
     }
 
     /// `owner` gives up these policies: a policy nobody else installed is
@@ -425,7 +486,7 @@ impl Kernel {
         if rec.sa_out.is_some() {
             return Ok(false);
         }
-        let Some((_, sa_out)) = self.sas.get(&child_id) else {
+        let Some((_, sa_out)) = self.sas.get(&child_id).map(|b| &**b) else {
             return Ok(false);
         };
         let x = self.xfrm.as_mut().ok_or("no XFRM socket")?;
@@ -529,7 +590,7 @@ impl Kernel {
         let (&child_id, pair) = self
             .sas
             .iter()
-            .find(|(_, (i, _))| i.dst == m.dst && i.spi == m.spi && i.protocol == m.protocol)?;
+            .find(|(_, p)| p.0.dst == m.dst && p.0.spi == m.spi && p.0.protocol == m.protocol)?;
         let conn = self
             .children
             .get(&child_id)
@@ -550,7 +611,7 @@ impl Kernel {
                 )));
             }
         }
-        self.sas.insert(child_id, (sa_in, sa_out));
+        self.sas.insert(child_id, Box::new((sa_in, sa_out)));
         Some(Ok((conn, child_id)))
     }
 
@@ -593,7 +654,7 @@ impl Kernel {
                 })?;
             }
         }
-        self.sas.insert(child_id, (sa_in, sa_out));
+        self.sas.insert(child_id, Box::new((sa_in, sa_out)));
         Ok(true)
     }
 
@@ -610,7 +671,7 @@ impl Kernel {
         remote: std::net::SocketAddr,
         encap: bool,
     ) -> Result<bool, String> {
-        let Some((old_in, old_out)) = self.sas.get(&child_id).cloned() else {
+        let Some((old_in, old_out)) = self.sas.get(&child_id).map(|b| (**b).clone()) else {
             return Ok(false);
         };
         let (new_in, new_out) = moved(&old_in, &old_out, local, remote, encap)?;
@@ -683,7 +744,7 @@ impl Kernel {
             r.sa_in = r.sa_in.map(|_| new_in.id());
             r.sa_out = r.sa_out.map(|_| new_out.id());
         }
-        self.sas.insert(child_id, (new_in, new_out));
+        self.sas.insert(child_id, Box::new((new_in, new_out)));
         Ok(true)
     }
 

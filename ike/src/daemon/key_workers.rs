@@ -67,7 +67,7 @@ impl Drop for KeyWorkers {
 }
 
 fn work(rx: &Mutex<Receiver<KeyJob>>, done: &UnboundedSender<KeyJobDone>) {
-    let mut rng = rand_core::OsRng;
+    let mut rng = super::os_random::OsRandom::new();
     loop {
         // The lock is held only while taking one job.
         let job = match rx.lock() {

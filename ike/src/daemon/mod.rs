@@ -27,6 +27,7 @@ pub mod leases;
 pub mod logging;
 pub mod net;
 pub mod notify;
+pub mod os_random;
 pub mod private_socket;
 pub mod resolv;
 pub mod routing;

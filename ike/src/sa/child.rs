@@ -202,6 +202,9 @@ impl IkeSa {
         let rekey_of = c
             .replaces
             .map(|old| (old, super::collision::lowest_nonce(c.ni, c.nr)));
+        // most IKE_SAs hold one or two: grow one at a time (a first push
+        // would make room for four)
+        self.children.reserve_exact(1);
         self.children.push(ChildSa {
             id: child_id,
             conn: conn.name.clone(),
