@@ -25,7 +25,8 @@
 #   RESP_CPUS=0           run the iked responder under taskset -c (1 vs 2 cores)
 #   PERF=1                record iked's responder with perf (perf.data + perf-report.txt per run)
 #   PERF=stat             count each responder's syscalls by kind, context switches and faults
-#                         (perf stat: perf-stat.txt per run; works in the guest, where sampling does not)
+#                         (perf stat: perf-stat.txt per run; works in the guest, where sampling does not);
+#                         PERF=stat-all counts every syscall (and costs the responder CPU itself)
 #   HEAPTRACK=1           run iked's responder under heaptrack (heaptrack.*.zst + heap-report.txt
 #                         per run; its CPU and RSS figures are then heaptrack's too)
 #
@@ -478,12 +479,21 @@ ike_run() {
     [ -S "$sd/charon.vici" ] || die "initiator charon did not start: $(tail -3 "$id/charon.log")"
     local t0 t1 est=0 fail=0 ok=0 last=0 stall=0 pp=""
     local ps=""
-    if [ "${PERF:-0}" = stat ]; then
+    if [ "${PERF:-0}" = stat ] || [ "${PERF:-0}" = stat-all ]; then
         # counted, not sampled (sampling an attached process under TCG gets
-        # almost no samples): syscalls by kind, context switches, faults
-        # (every syscall's tracepoint: one counter per thread each, hence the fd limit)
-        local ev='task-clock,context-switches,cpu-migrations,page-faults,raw_syscalls:sys_enter,syscalls:sys_enter_*'
-        ulimit -n 1048576 2>/dev/null || ulimit -n 65536 2>/dev/null
+        # almost no samples): syscalls by kind, context switches, faults;
+        # the syscalls both daemons make (stat), or every one (stat-all: one
+        # counter per thread and syscall, which costs the daemon CPU itself)
+        local ev=task-clock,context-switches,cpu-migrations,page-faults,raw_syscalls:sys_enter sc
+        if [ "$PERF" = stat-all ]; then
+            ev+=',syscalls:sys_enter_*'
+            ulimit -n 1048576 2>/dev/null || ulimit -n 65536 2>/dev/null
+        else
+            for sc in sendmsg recvmsg sendto recvfrom sendmmsg recvmmsg futex epoll_wait epoll_pwait poll pselect6 \
+                write read getrandom clock_gettime gettimeofday getpid mmap munmap mprotect madvise brk sched_yield; do
+                ev+=",syscalls:sys_enter_$sc"
+            done
+        fi
         perf stat -e "$ev" -p "$rpid" -o "$d/perf-stat.txt" >"$d/perf.out" 2>&1 &
         ps=$!; PIDS+=("$ps")
         sleep 0.5
@@ -508,10 +518,13 @@ ike_run() {
     sleep 1 # let the last IKE_AUTH replies and failed CHILD_SA installs settle
     local rss1 hwm1 cpu1 sys1 rcount
     rss1=$(rss "$rpid"); hwm1=$(hwm "$rpid"); cpu1=$(cpu "$rpid"); sys1=$(cpu_sys "$rpid")
+    local nsys=n/a nctx=n/a
     if [ -n "$ps" ]; then
         kill -INT "$ps" 2>/dev/null
         for ((i = 0; i < 100; i++)); do kill -0 "$ps" 2>/dev/null || break; sleep 0.1; done
         stop_pid "$ps" 5; forget_pid "$ps"
+        nsys=$(awk '$2 == "raw_syscalls:sys_enter" { gsub(",", "", $1); print $1 }' "$d/perf-stat.txt")
+        nctx=$(awk '$2 == "context-switches" { gsub(",", "", $1); print $1 }' "$d/perf-stat.txt")
     fi
     if [ -n "$pp" ]; then
         kill -INT "$pp" 2>/dev/null
@@ -539,7 +552,7 @@ ike_run() {
     rtx0=$(grep -c "retransmit [0-9]* of request with message ID 0" "$id/charon.log")
     # per-socket receive buffer size (rb) and drops (d) of the responder
     ip netns exec "$rr" ss -uamnp >"$d/ss.txt" 2>&1
-    echo "$kind $n $prop est=$est fail=$fail resp_established=$rcount time=$el rate=$rate rss_before=$rss0 rss_after=$rss1 hwm=$hwm1 cpu=$(sub "${cpu1:-0}" "${cpu0:-0}") cpu_sys=$(sub "${sys1:-0}" "${sys0:-0}") udp_drops=$((drops1 - drops0)) init_udp_drops=$((idrops1 - idrops0)) retransmits=$rtx retransmits_init=$rtx0 failed=$fail kernel_sas=$ksas kernel_policies=$kpols complete=$ok load=$(cut -d' ' -f1 /proc/loadavg)" >"$d/result"
+    echo "$kind $n $prop est=$est fail=$fail resp_established=$rcount time=$el rate=$rate rss_before=$rss0 rss_after=$rss1 hwm=$hwm1 cpu=$(sub "${cpu1:-0}" "${cpu0:-0}") cpu_sys=$(sub "${sys1:-0}" "${sys0:-0}") udp_drops=$((drops1 - drops0)) init_udp_drops=$((idrops1 - idrops0)) retransmits=$rtx retransmits_init=$rtx0 failed=$fail kernel_sas=$ksas kernel_policies=$kpols syscalls=${nsys:-n/a} ctxsw=${nctx:-n/a} complete=$ok load=$(cut -d' ' -f1 /proc/loadavg)" >"$d/result"
     log "  $tag: $(cat "$d/result")"
     # stop: initiator first, then responder
     stop_pid "$ip_" 10; forget_pid "$ip_"
@@ -586,7 +599,7 @@ ike_table() {
     local n=$1 prop=$2 kind f r
     declare -A M
     for kind in $KINDS; do
-        for f in time rate rss_before rss_after hwm cpu cpu_sys est resp_established load udp_drops init_udp_drops retransmits retransmits_init failed kernel_sas kernel_policies; do
+        for f in time rate rss_before rss_after hwm cpu cpu_sys est resp_established load udp_drops init_udp_drops retransmits retransmits_init failed kernel_sas kernel_policies syscalls ctxsw; do
             local v=()
             for ((r = 1; r <= ROUNDS; r++)); do v+=("$(field "$f" "$OUT/ike/$prop-$n-$kind-$r/result")"); done
             M[$kind.$f]=$(echo "${v[*]}" | median)
@@ -605,6 +618,12 @@ ike_table() {
         res "| $name | ${M[$kind.time]} | ${M[$kind.time.all]} | ${M[$kind.rate]} | ${M[$kind.est.all]} (${M[$kind.resp_established]}) of $n | ${M[$kind.cpu]} | $per_cpu | $(mb "${M[$kind.rss_after]}") | $per_kb | $(mb "${M[$kind.hwm]}") | ${M[$kind.kernel_sas.all]} (${M[$kind.kernel_policies.all]}) | ${M[$kind.udp_drops.all]} (${M[$kind.init_udp_drops.all]}) | ${M[$kind.retransmits.all]} (${M[$kind.retransmits_init.all]}) |"
     done
     res ""
+    if [ "${M[iked.syscalls]:-n/a}" != n/a ]; then
+        for kind in $KINDS; do
+            res "perf stat, per IKE_SA (median): $kind $(awk -v s="${M[$kind.syscalls]}" -v c="${M[$kind.ctxsw]}" -v n="$n" 'BEGIN{ printf "%.1f syscalls, %.1f context switches", s/n, c/n }') (details: perf-stat.txt of each run)"
+        done
+        res ""
+    fi
     local k
     for k in $KINDS; do
         [ "$k" = iked ] && continue

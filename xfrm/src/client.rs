@@ -148,7 +148,7 @@ impl Xfrm {
     /// Reads an SA: counters, current lifetime, configuration (never keys).
     pub fn get_sa(&mut self, id: &SaId) -> Result<SaInfo> {
         let what = id.to_string();
-        let reply = self.one(wire::sa_id_request(id, true))?;
+        let reply = self.one_answered(wire::sa_id_request(id, true))?;
         let m = first_decoded(reply, &what)?;
         wire::sa_info(m)
     }
@@ -198,7 +198,7 @@ impl Xfrm {
     pub fn alloc_spi(&mut self, req: &SpiRequest) -> Result<u32> {
         let r = wire::alloc_spi_request(req)?;
         let what = r.what.clone();
-        let reply = self.one(r)?;
+        let reply = self.one_answered(r)?;
         let m = first_decoded(reply, &what)?;
         let info = wire::sa_info(m)?;
         Ok(info.spi)
@@ -223,7 +223,7 @@ impl Xfrm {
     /// Reads a policy.
     pub fn get_policy(&mut self, id: &PolicyId) -> Result<PolicyInfo> {
         let what = id.to_string();
-        let reply = self.one(wire::policy_id_request(id, true)?)?;
+        let reply = self.one_answered(wire::policy_id_request(id, true)?)?;
         let m = first_decoded(reply, &what)?;
         wire::policy_info(m)
     }
@@ -276,6 +276,14 @@ impl Xfrm {
             .unwrap_or_else(|| Err(Error::NoReply { what: req.what }))
     }
 
+    /// A request the kernel answers with data (GET, ALLOCSPI): asked without an
+    /// ack, it completes on that answer (or its error): one receive, not two.
+    fn one_answered(&mut self, req: Req) -> Result<Reply> {
+        self.transact(&[&req], Acks::Answer)
+            .pop()
+            .unwrap_or_else(|| Err(Error::NoReply { what: req.what }))
+    }
+
     fn dump(&mut self, sa: bool) -> Result<Reply> {
         let req = wire::dump_request(sa);
         self.transact(&[&req], Acks::Dump)
@@ -290,7 +298,7 @@ impl Xfrm {
         self.tx.clear();
         for (i, r) in reqs.iter().enumerate() {
             let len = HDR + r.body.len();
-            let ack = if acks == Acks::Last && i + 1 < reqs.len() {
+            let ack = if acks == Acks::Answer || (acks == Acks::Last && i + 1 < reqs.len()) {
                 0
             } else {
                 NLM_F_ACK
@@ -362,6 +370,8 @@ pub(crate) enum Acks {
     Last,
     /// A dump: it completes on NLMSG_DONE.
     Dump,
+    /// None: each completes on its (first) data answer, or its error.
+    Answer,
 }
 
 /// Files the messages of one received datagram under the requests they answer
@@ -425,8 +435,15 @@ fn absorb(
                 results[idx] = Some(Err(Error::Malformed("netlink overrun: reply lost".into())));
                 done += 1;
             }
-            // a data reply (GET, ALLOCSPI, dump part); the ack or DONE follows
-            _ => replies[idx].push((ty, Zeroizing::new(body.to_vec()))),
+            // a data reply (GET, ALLOCSPI, dump part); the ack or DONE follows,
+            // unless no ack was asked for
+            _ => {
+                replies[idx].push((ty, Zeroizing::new(body.to_vec())));
+                if acks == Acks::Answer {
+                    results[idx] = Some(Ok(std::mem::take(&mut replies[idx])));
+                    done += 1;
+                }
+            }
         }
     }
     done

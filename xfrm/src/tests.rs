@@ -367,8 +367,8 @@ proptest! {
     }
 
     #[test]
-    fn reply_datagrams_of_random_bytes_never_panic(base in any::<u32>(), n in 1usize..5, acks in 0u8..3, data in prop::collection::vec(any::<u8>(), 0..600)) {
-        let acks = [Acks::Every, Acks::Last, Acks::Dump][usize::from(acks)];
+    fn reply_datagrams_of_random_bytes_never_panic(base in any::<u32>(), n in 1usize..5, acks in 0u8..4, data in prop::collection::vec(any::<u8>(), 0..600)) {
+        let acks = [Acks::Every, Acks::Last, Acks::Dump, Acks::Answer][usize::from(acks)];
         let _ = absorb_for(&data, base, n, acks);
     }
 
@@ -569,6 +569,15 @@ fn with_only_the_last_request_acked_its_ack_completes_the_others() {
     assert_eq!(
         absorb_for(&ack(23, -libc::ENOENT), 20, 4, Acks::Last),
         vec![Some(true), Some(true), Some(true), Some(false)]
+    );
+    // asked without an ack, a GET completes on its answer
+    assert_eq!(
+        absorb_for(&nlmsg(0x10, 0, 20, &[0u8; 8]), 20, 1, Acks::Answer),
+        vec![Some(true)]
+    );
+    assert_eq!(
+        absorb_for(&ack(20, -libc::ESRCH), 20, 1, Acks::Answer),
+        vec![Some(false)]
     );
     // with every request acked, one ack settles only its own
     assert_eq!(

@@ -212,10 +212,16 @@ impl Kernel {
         // first, the inbound one completing the larval SA of ALLOCSPI (the
         // outbound one of a rekey responder waits: install_outbound); then,
         // once both are in, the policies that send traffic to them.
+        // (both encoded before anything goes: a request that cannot be
+        // encoded fails the install with nothing installed)
         let mut batch = xfrm::Batch::new();
         batch.update_sa(&sa_in).map_err(|e| e.to_string())?;
         if !c.defer_outbound {
             batch.add_sa(&sa_out).map_err(|e| e.to_string())?;
+        }
+        let mut pol_batch = xfrm::Batch::new();
+        for p in &pols {
+            pol_batch.update_policy(p).map_err(|e| e.to_string())?;
         }
         let mut results = x.execute(&batch).into_iter();
         let mut r_in = results.next().unwrap_or_else(|| no_reply("SA update"));
@@ -258,14 +264,10 @@ impl Kernel {
             None => {}
         }
         if failure.is_none() && !pols.is_empty() {
-            let mut batch = xfrm::Batch::new();
-            for p in &pols {
-                batch.update_policy(p).map_err(|e| e.to_string())?;
-            }
             let results = self
                 .xfrm
                 .as_mut()
-                .map(|x| x.execute(&batch))
+                .map(|x| x.execute(&pol_batch))
                 .unwrap_or_default();
             let mut results = results.into_iter();
             for p in &pols {
