@@ -231,8 +231,12 @@ impl Kernel {
         }
         let r_out =
             (!c.defer_outbound).then(|| results.next().unwrap_or_else(|| no_reply("SA add")));
-        if let Ok(mut l) = self.larval.lock() {
-            l.retain(|&(a, spi)| !(a == c.local && spi == c.spi_in));
+        if r_in.is_ok() {
+            // completed: no longer larval (a refused one stays listed, so
+            // that the SPI's release deletes its larval SA)
+            if let Ok(mut l) = self.larval.lock() {
+                l.retain(|&(a, spi)| !(a == c.local && spi == c.spi_in));
+            }
         }
         let owner = Owner::Child(c.child_id);
         // the journal's lines of this install go out in one write
