@@ -8,6 +8,8 @@
 //! The test re-runs itself inside the namespace (`ip netns exec`). Needs
 //! root; without it the test is skipped (and fails under `CI`).
 
+mod netns;
+
 use ike::crypto::{Encr, SecretBytes};
 use ike::daemon::kernel::Kernel;
 use ike::sa::{ChildSaInstall, EspKeys, Mode, Selector, SpiAllocator};
@@ -123,45 +125,9 @@ fn inner() {
 
 #[test]
 fn an_install_leaves_what_it_recorded_and_nothing_once_released() {
-    if std::env::var_os(INNER).is_some() {
-        inner();
-        return;
-    }
-    let root = std::fs::metadata("/proc/self").is_ok_and(|m| {
-        use std::os::unix::fs::MetadataExt;
-        m.uid() == 0
-    });
-    if !root {
-        assert!(
-            std::env::var_os("CI").is_none_or(|v| v.is_empty() || v == "false"),
-            "needs root"
-        );
-        eprintln!("SKIPPED: needs root");
-        return;
-    }
-    let ns = format!("iked-install-{}", std::process::id());
-    let st = Command::new("ip")
-        .args(["netns", "add", &ns])
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let out = Command::new("ip")
-        .args(["netns", "exec", &ns])
-        .arg(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "an_install_leaves_what_it_recorded_and_nothing_once_released",
-            "--nocapture",
-        ])
-        .env(INNER, "1")
-        .output()
-        .unwrap();
-    let _ = Command::new("ip").args(["netns", "del", &ns]).status();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    netns::run_inside(
+        INNER,
+        "an_install_leaves_what_it_recorded_and_nothing_once_released",
+        inner,
     );
-    assert!(out.status.success(), "{text}");
-    eprintln!("{text}");
 }

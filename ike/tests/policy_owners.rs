@@ -8,6 +8,8 @@
 //! The test re-runs itself inside the namespace (`ip netns exec`). Needs
 //! root; without it the test is skipped (and fails under `CI`).
 
+mod netns;
+
 use ike::daemon::kernel::{Kernel, shunt_policies, trap_policies};
 use std::net::IpAddr;
 use std::path::Path;
@@ -80,44 +82,5 @@ fn inner() {
 
 #[test]
 fn a_policy_goes_back_to_its_previous_owner() {
-    if std::env::var_os(INNER).is_some() {
-        inner();
-        return;
-    }
-    let root = std::fs::metadata("/proc/self").is_ok_and(|m| {
-        use std::os::unix::fs::MetadataExt;
-        m.uid() == 0
-    });
-    if !root {
-        assert!(
-            std::env::var_os("CI").is_none_or(|v| v.is_empty() || v == "false"),
-            "needs root"
-        );
-        eprintln!("SKIPPED: needs root");
-        return;
-    }
-    let ns = format!("iked-owners-{}", std::process::id());
-    let st = Command::new("ip")
-        .args(["netns", "add", &ns])
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let out = Command::new("ip")
-        .args(["netns", "exec", &ns])
-        .arg(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "a_policy_goes_back_to_its_previous_owner",
-            "--nocapture",
-        ])
-        .env(INNER, "1")
-        .output()
-        .unwrap();
-    let _ = Command::new("ip").args(["netns", "del", &ns]).status();
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    netns::run_inside(INNER, "a_policy_goes_back_to_its_previous_owner", inner);
 }
