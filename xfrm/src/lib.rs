@@ -14,6 +14,8 @@
 //!   stream (`next().await`, or `futures_core::Stream`).
 //! - [`udp_encap::enable_espinudp`]: the socket option a NAT-T (port 4500) socket needs
 //!   for the kernel to decapsulate ESP-in-UDP.
+//! - [`udp_buffer::raise_receive_buffer`]: room for a burst of datagrams on the IKE
+//!   sockets (SO_RCVBUFFORCE).
 //! - [`Error`]: `NoEsp` ("kernel lacks ESP support (CONFIG_INET_ESP ..."),
 //!   `UnknownAlgorithm` (names it), `Exists`, `NotFound`, `PermissionDenied`,
 //!   `Kernel { errno, message }` with the kernel's extended-ack text.
@@ -61,6 +63,7 @@ mod events;
 pub mod route;
 pub mod socket_policy;
 mod types;
+pub mod udp_buffer;
 pub mod udp_encap;
 mod wire;
 

@@ -142,14 +142,14 @@ pub fn run_with<C: core::Core>(
         // the peer's 500 / 4500 (rightikeport= is not applied either).
         tracing::warn!(target: "cfg", "iked listens on ports {port}/{natt} and answers there, but initiating from other ports than 500/4500 is not implemented: IKE_SAs this host initiates are sent from 500/4500 and have no socket to leave by");
     }
-    // The daemon's loop (protocol core, key exchange, netlink) runs on this
-    // thread inside block_on; the socket readers and control clients are tasks
-    // on two worker threads, so datagrams are drained from the kernel (into a
-    // 1024-datagram queue) while the loop computes, instead of overflowing the
-    // sockets' receive buffers under a burst (bench/README.md, finding 1).
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("iked-io")
+    // The daemon's loop (protocol core, netlink), the socket readers and the
+    // control clients all run on this thread: a datagram goes from its
+    // socket to the core without waking another thread (bench/README.md, "In
+    // the guest: where the time goes"). The second core takes key exchanges
+    // when a burst comes (key_workers.rs); the readers drain a socket into
+    // the loop's 1024-datagram queue each turn, and the sockets' receive
+    // buffers are raised to hold a burst meanwhile (net.rs).
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("tokio runtime: {e}"))?;

@@ -11,6 +11,10 @@ use tracing::{debug, info, warn};
 
 /// Largest datagram read.
 const MAX_DATAGRAM: usize = 65_535;
+/// Receive buffer asked for per IKE socket: the kernel accounts ~1-2 KB per
+/// small datagram, so some 3,000-6,000 IKE_SA_INITs fit while the loop is
+/// busy (used only while they wait).
+const RECEIVE_BUFFER: usize = 4 << 20;
 
 /// A datagram received on one of our sockets.
 #[derive(Debug)]
@@ -163,6 +167,13 @@ impl Sockets {
         // the IKE endpoints): a per-socket bypass policy, both directions.
         if let Err(e) = xfrm::socket_policy::bypass(&std_sock, addr.is_ipv6()) {
             warn!(target: "net", "unable to exempt the IKE socket {addr} from IPsec policies: {e} (a CHILD_SA covering the IKE endpoints would capture IKE)");
+        }
+        // A burst waits in the kernel while the loop computes (mod.rs).
+        match xfrm::udp_buffer::raise_receive_buffer(&std_sock, RECEIVE_BUFFER) {
+            Ok(n) => debug!(target: "net", "receive buffer of {addr}: {n} bytes"),
+            Err(e) => {
+                warn!(target: "net", "unable to raise the receive buffer of {addr}: {e} (a burst of peers may overflow it)")
+            }
         }
         if addr.port() == self.ports.1 {
             // Let the kernel decapsulate ESP-in-UDP arriving on this port.

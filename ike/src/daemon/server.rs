@@ -603,8 +603,9 @@ impl<C: Core> Daemon<C> {
         self.sockets.close();
     }
 
-    /// Starts the key exchange workers (one per CPU) and hands the core's
-    /// responder key exchanges to them; without threads the core does them.
+    /// Starts the key exchange workers (one per CPU), which take the core's
+    /// responder key exchanges when the loop is busy (`take_datagram`);
+    /// without threads the core does them.
     fn start_key_workers(
         &mut self,
     ) -> Option<tokio::sync::mpsc::UnboundedReceiver<crate::sa::KeyJobDone>> {
@@ -613,7 +614,6 @@ impl<C: Core> Daemon<C> {
             Ok((w, rx)) => {
                 info!(target: "dmn", "{} key exchange worker thread{}", w.threads(), if w.threads() == 1 { "" } else { "s" });
                 self.key_workers = Some(w);
-                self.core.offload_key_exchanges(true);
                 Some(rx)
             }
             Err(e) => {
@@ -683,14 +683,14 @@ impl<C: Core> Daemon<C> {
             tokio::select! {
                 d = dgrams.recv() => {
                     let Some(d) = d else { break };
-                    self.on_datagram(Instant::now(), d);
+                    self.take_datagram(d, dgrams.len());
                     // A burst: what else is queued goes through now, each
                     // datagram drained as alone, without another turn of
                     // this select (its timers and wakers) per datagram.
                     for _ in 0..BATCH {
                         let Ok(d) = dgrams.try_recv() else { break };
                         self.drain(Instant::now());
-                        self.on_datagram(Instant::now(), d);
+                        self.take_datagram(d, dgrams.len());
                     }
                 }
                 r = ctl_rx.recv() => {
@@ -700,11 +700,11 @@ impl<C: Core> Daemon<C> {
                 }
                 Some(q) = vici_rx.recv() => self.on_vici(Instant::now(), q),
                 Some(done) = next_key_done(&mut key_done) => {
-                    self.core.key_job_done(done);
+                    self.take_key_job_done(done);
                     for _ in 0..BATCH {
                         let Some(done) = key_done.as_mut().and_then(|r| r.try_recv().ok()) else { break };
                         self.drain(Instant::now());
-                        self.core.key_job_done(done);
+                        self.take_key_job_done(done);
                     }
                 }
                 a = listener.accept() => {

@@ -54,11 +54,27 @@ impl<C: Core> Daemon<C> {
         }
     }
 
+    /// A datagram from a socket, with `queued` more waiting behind it: its
+    /// key exchange (if it starts one) goes to a worker when the loop is busy.
+    pub fn take_datagram(&mut self, d: Datagram, queued: usize) {
+        let offload = self.key_workers.as_ref().is_some_and(|w| w.offload(queued));
+        self.core.offload_key_exchanges(offload);
+        self.on_datagram(Instant::now(), d);
+    }
+
+    /// A key exchange's result from a worker.
+    pub fn take_key_job_done(&mut self, done: crate::sa::KeyJobDone) {
+        if let Some(w) = &mut self.key_workers {
+            w.finished();
+        }
+        self.core.key_job_done(done);
+    }
+
     /// Drains the core: kernel actions first (so SAs exist before the message
     /// that completes them leaves), then datagrams.
     pub fn drain(&mut self, now: Instant) {
         while let Some(job) = self.core.poll_key_job() {
-            let job = match &self.key_workers {
+            let job = match &mut self.key_workers {
                 Some(w) => match w.submit(job) {
                     Ok(()) => continue,
                     Err(job) => job,
@@ -66,6 +82,7 @@ impl<C: Core> Daemon<C> {
                 None => job,
             };
             error!(target: "dmn", "the key exchange workers are gone: the event loop does key exchanges itself");
+            self.key_workers = None;
             self.core.offload_key_exchanges(false);
             self.core.key_job_done(job.run(&mut rand_core::OsRng));
         }
