@@ -23,6 +23,8 @@
 #   KINDS="iked swan"     responders of the setup-rate runs (KINDS=iked: iked alone)
 #   IKED_BASE=path        a baseline iked, run interleaved beside iked (kind "base")
 #   RESP_CPUS=0           run the iked responder under taskset -c (1 vs 2 cores)
+#                         (KINDS="iked iked1 ...": kind iked1 is the same iked
+#                         under taskset -c 0, interleaved with the others)
 #   PERF=1                record iked's responder with perf (perf.data + perf-report.txt per run)
 #   PERF=stat             count each responder's syscalls by kind, context switches and faults
 #                         (perf stat: perf-stat.txt per run; works in the guest, where sampling does not);
@@ -441,9 +443,10 @@ ike_run() {
   block_threshold = 1000000" >"$d/iked-strongswan.conf"
         local bin=$IKED
         [ "$kind" = base ] && bin=$IKED_BASE
-        local wrap=()
+        local wrap=() cpus=${RESP_CPUS:-}
+        [ "$kind" = iked1 ] && cpus=0
         [ "${HEAPTRACK:-0}" = 1 ] && [ "$kind" = iked ] && wrap=(heaptrack -o "$d/heaptrack")
-        ip netns exec "$rr" ${RESP_CPUS:+taskset -c "$RESP_CPUS"} "${wrap[@]}" "$bin" --config "$d/ipsec.conf" --secrets "$d/ipsec.secrets" \
+        ip netns exec "$rr" ${cpus:+taskset -c "$cpus"} "${wrap[@]}" "$bin" --config "$d/ipsec.conf" --secrets "$d/ipsec.secrets" \
             --strongswan-conf "$d/iked-strongswan.conf" \
             --ctl "$sd/iked.ctl" >"$d/iked.log" 2>&1 &
         rp=$!; PIDS+=("$rp"); rpid=$rp
@@ -612,13 +615,14 @@ ike_table() {
     res "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     for kind in $KINDS; do
         local name=iked; [ $kind = swan ] && name="strongSwan charon"; [ $kind = base ] && name="iked (baseline: $IKED_BASE_SRC)"
+        [ $kind = iked1 ] && name="iked on one core (taskset -c 0)"
         local per_cpu per_kb
         per_cpu=$(awk -v c="${M[$kind.cpu]}" -v y="${M[$kind.cpu_sys]}" -v n="$n" 'BEGIN{ if (c=="n/a") print "n/a"; else if (y=="n/a"||y=="") printf "%.0f", c*1e6/n; else printf "%.0f (%.0f)", c*1e6/n, y*1e6/n }')
         per_kb=$(awk -v a="${M[$kind.rss_after]}" -v b="${M[$kind.rss_before]}" -v n="$n" 'BEGIN{ if (a=="n/a"||b=="n/a") print "n/a"; else printf "%.1f", (a-b)/n }')
         res "| $name | ${M[$kind.time]} | ${M[$kind.time.all]} | ${M[$kind.rate]} | ${M[$kind.est.all]} (${M[$kind.resp_established]}) of $n | ${M[$kind.cpu]} | $per_cpu | $(mb "${M[$kind.rss_after]}") | $per_kb | $(mb "${M[$kind.hwm]}") | ${M[$kind.kernel_sas.all]} (${M[$kind.kernel_policies.all]}) | ${M[$kind.udp_drops.all]} (${M[$kind.init_udp_drops.all]}) | ${M[$kind.retransmits.all]} (${M[$kind.retransmits_init.all]}) |"
     done
     res ""
-    if [ "${M[iked.syscalls]:-n/a}" != n/a ]; then
+    if [ "${PERF:-0}" = stat ] || [ "${PERF:-0}" = stat-all ]; then
         for kind in $KINDS; do
             res "perf stat, per IKE_SA (median): $kind $(awk -v s="${M[$kind.syscalls]}" -v c="${M[$kind.ctxsw]}" -v n="$n" 'BEGIN{ printf "%.1f syscalls, %.1f context switches", s/n, c/n }') (details: perf-stat.txt of each run)"
         done
@@ -627,7 +631,7 @@ ike_table() {
     local k
     for k in $KINDS; do
         [ "$k" = iked ] && continue
-        local nm=strongSwan; [ "$k" = base ] && nm=baseline
+        local nm=strongSwan; [ "$k" = base ] && nm=baseline; [ "$k" = iked1 ] && nm="iked on one core"
         res "ratios $nm/iked: time $(div "${M[$k.time]}" "${M[iked.time]}")x, responder CPU $(div "${M[$k.cpu]}" "${M[iked.cpu]}")x, RSS after $(div "${M[$k.rss_after]}" "${M[iked.rss_after]}")x; load average (1 min) at the end of each run: iked ${M[iked.load.all]} / $nm ${M[$k.load.all]}"
     done
     res ""

@@ -64,13 +64,32 @@ fn inner() {
         p.contains("action block") && !p.contains("tmpl"),
         "the shunt: {p}"
     );
-    // ...and when it goes, the trap is back (not deleted, not left blocking).
+    // ...and when it goes, the trap is back (not deleted, not left blocking),
+    // as it was: read from the kernel before the shunt replaced it (iked keeps
+    // no copy of the policy the kernel holds)
     assert!(k.remove_shunts(Some("blocked")) > 0);
     let p = out_policy(&policies());
     assert!(
         p.contains("tmpl") && !p.contains("action block"),
         "the trap again: {p}"
     );
+    assert!(
+        p.contains("tmpl src 192.0.2.1 dst 192.0.2.2")
+            && p.contains("reqid 7")
+            && p.contains("mode tunnel"),
+        "the trap's own template: {p}"
+    );
+    // A third owner on top of the two, leaving in the middle: the bottom
+    // one's policy stays kept, the top one's stays in the kernel.
+    k.install_shunt("blocked", &shunts).unwrap();
+    assert!(out_policy(&policies()).contains("action block"));
+    k.remove_traps(Some("routed"));
+    k.install_trap("routed", &traps).unwrap();
+    k.remove_traps(Some("routed"));
+    let p = out_policy(&policies());
+    assert!(p.contains("action block"), "the shunt is back: {p}");
+    k.remove_shunts(None);
+    assert!(out_policy(&policies()).is_empty(), "{}", policies());
     // The other order: the older owner leaves first, the newer's stays.
     k.install_shunt("blocked", &shunts).unwrap();
     k.remove_traps(Some("routed"));

@@ -153,6 +153,17 @@ impl Xfrm {
         wire::sa_info(m)
     }
 
+    /// An SA whole, keys included (XFRM_MSG_GETSA answers them to
+    /// CAP_NET_ADMIN), with its replay state: to send it again changed
+    /// ([`Xfrm::update_sa`] for new UDP ports, [`Xfrm::add_sa`] elsewhere)
+    /// instead of keeping a copy of its keys.
+    pub fn read_sa(&mut self, id: &SaId) -> Result<Sa> {
+        let what = id.to_string();
+        let reply = self.one_answered(wire::sa_id_request(id, true))?;
+        let m = first_decoded(reply, &what)?;
+        wire::sa_whole(m)
+    }
+
     /// Lists every SA (keys are wiped on receipt).
     pub fn list_sas(&mut self) -> Result<Vec<SaInfo>> {
         self.dump(true)?

@@ -4,7 +4,7 @@
 //! It knows no IKE types, owns nothing and decides nothing: the daemon says what to
 //! install. All sockets are opened in the caller's network namespace.
 //!
-//! - [`Xfrm`]: requests. `add_sa`/`update_sa`/`delete_sa`/`get_sa`/`list_sas`/
+//! - [`Xfrm`]: requests. `add_sa`/`update_sa`/`delete_sa`/`get_sa`/`read_sa` (keys too)/`list_sas`/
 //!   `flush_sas`/`flush_sas_matching`, `alloc_spi`, `add_policy`/`update_policy`/
 //!   `delete_policy`/`get_policy`/`list_policies`/`flush_policies`, and
 //!   [`Xfrm::execute`] for a pipelined [`Batch`]. The kernel answers XFRM requests

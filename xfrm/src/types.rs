@@ -78,6 +78,13 @@ pub enum IntegAlg {
 }
 
 impl AeadAlg {
+    /// The transform of a kernel crypto API name (`Named` if none of ours).
+    pub fn from_kernel_name(name: &str) -> Self {
+        [AeadAlg::AesGcm, AeadAlg::ChaCha20Poly1305]
+            .into_iter()
+            .find(|a| a.kernel_name() == name)
+            .unwrap_or_else(|| AeadAlg::Named(name.to_owned()))
+    }
     /// The kernel crypto API name.
     pub fn kernel_name(&self) -> &str {
         match self {
@@ -89,6 +96,13 @@ impl AeadAlg {
 }
 
 impl EncrAlg {
+    /// The transform of a kernel crypto API name (`Named` if none of ours).
+    pub fn from_kernel_name(name: &str) -> Self {
+        [EncrAlg::AesCbc, EncrAlg::Null]
+            .into_iter()
+            .find(|a| a.kernel_name() == name)
+            .unwrap_or_else(|| EncrAlg::Named(name.to_owned()))
+    }
     /// The kernel crypto API name.
     pub fn kernel_name(&self) -> &str {
         match self {
@@ -100,6 +114,18 @@ impl EncrAlg {
 }
 
 impl IntegAlg {
+    /// The transform of a kernel crypto API name (`Named` if none of ours).
+    pub fn from_kernel_name(name: &str) -> Self {
+        [
+            IntegAlg::HmacSha1,
+            IntegAlg::HmacSha256,
+            IntegAlg::HmacSha384,
+            IntegAlg::HmacSha512,
+        ]
+        .into_iter()
+        .find(|a| a.kernel_name() == name)
+        .unwrap_or_else(|| IntegAlg::Named(name.to_owned()))
+    }
     /// The kernel crypto API name.
     pub fn kernel_name(&self) -> &str {
         match self {

@@ -17,6 +17,9 @@ use zeroize::{Zeroize, Zeroizing};
 use crate::error::Error;
 use crate::types::*;
 
+mod sa_back;
+pub(crate) use sa_back::sa_whole;
+
 pub(crate) const AF_INET: u16 = 2;
 pub(crate) const AF_INET6: u16 = 10;
 const IPSEC_PROTO_ANY: u8 = 255;

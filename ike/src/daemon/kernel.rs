@@ -40,23 +40,30 @@ pub struct Kernel {
     children: BTreeMap<u32, Installed>,
     /// Policies are shared between CHILD_SAs with the same selectors (a rekey,
     /// a trap and its CHILD_SA, two peers): everyone who installed each, in
-    /// order, with what they installed. The kernel holds the last one's; when
-    /// it goes, the one before it is put back (a trap traps again, an older
-    /// peer's tunnel gets its policy back); when nobody is left, it is deleted.
-    policy_owners: HashMap<PolicyId, Vec<(Owner, Policy)>>,
+    /// order. The kernel holds the last one's; when it goes, the one before it
+    /// is put back (a trap traps again, an older peer's tunnel gets its policy
+    /// back); when nobody is left, it is deleted. Only the owners below the
+    /// last keep their policy here (read from the kernel when another owner
+    /// went on top, `keep_previous`): the last one's is the kernel's.
+    policy_owners: HashMap<PolicyId, Vec<(Owner, Kept)>>,
     /// SPIs allocated (larval SAs) and not yet completed, shared with [`KernelSpis`].
     larval: Larval,
     /// Trap policies of `auto=route` conns: (policy, conn).
     traps: Vec<(PolicyId, String)>,
     /// Shunt policies of `type=passthrough/drop` conns: (policy, conn).
     shunts: Vec<(PolicyId, String)>,
-    /// child_id -> the SAs as installed (inbound, outbound), to update them when
-    /// the kernel reports a new NAT mapping (XFRM_MSG_UPDSA needs the whole SA).
-    /// Boxed: the pair is ~800 bytes, too large for a table's empty slots.
-    sas: HashMap<u32, Box<(Sa, Sa)>>,
+    /// child_id -> the outbound SA of a CHILD_SA installed with
+    /// `defer_outbound`, until `install_outbound` adds it (the only SA whose
+    /// keys iked keeps: an SA that moves is read back from the kernel,
+    /// `read_sas`). Boxed: an SA is ~400 bytes.
+    deferred: HashMap<u32, Box<Sa>>,
     /// What is in the kernel because of this iked, for its successor after a crash.
     journal: super::journal::Journal,
 }
+
+/// An owner's policy while another owner's is in the kernel (`None` for the
+/// owner whose policy the kernel holds).
+type Kept = Option<Box<Policy>>;
 
 /// Who installed a policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,7 +130,7 @@ impl Kernel {
             larval: Larval::default(),
             traps: Vec::new(),
             shunts: Vec::new(),
-            sas: HashMap::new(),
+            deferred: HashMap::new(),
             journal: super::journal::Journal::disabled(),
         }
     }
@@ -271,6 +278,9 @@ impl Kernel {
             None => {}
         }
         if failure.is_none() && !pols.is_empty() {
+            for p in &pols {
+                self.keep_previous(&owner, p);
+            }
             let results = self
                 .xfrm
                 .as_mut()
@@ -301,7 +311,9 @@ impl Kernel {
         }
         debug!(target: "knl", "installed SAs {:08x}/{:08x} and {} policies for {}{{{}}}",
             c.spi_in, c.spi_out, rec.policies.len(), c.conn, c.child_id);
-        self.sas.insert(c.child_id, Box::new((sa_in, sa_out)));
+        if c.defer_outbound {
+            self.deferred.insert(c.child_id, Box::new(sa_out));
+        }
         self.children.insert(c.child_id, rec);
         Ok(())
     }
@@ -309,6 +321,7 @@ impl Kernel {
     /// Installs (or replaces) a policy for `owner`, who goes on top of the
     /// policy's owners.
     fn own_policy(&mut self, owner: &Owner, p: &Policy) -> Result<(), xfrm::Error> {
+        self.keep_previous(owner, p);
         let x = self
             .xfrm
             .as_mut()
@@ -318,18 +331,44 @@ impl Kernel {
         Ok(())
     }
 
+    /// Before `owner`'s policy `p` replaces another owner's in the kernel:
+    /// that owner's policy is read from the kernel and kept, to be put back
+    /// when `owner` goes. Unreadable (not expected: iked installed it), `p`
+    /// is kept in its place (same selectors; its templates may differ).
+    fn keep_previous(&mut self, owner: &Owner, p: &Policy) {
+        let id = p.id();
+        let Some(owners) = self.policy_owners.get_mut(&id) else {
+            return;
+        };
+        let Some((top, kept @ None)) = owners.last_mut() else {
+            return;
+        };
+        if top == owner {
+            return;
+        }
+        let read = match self.xfrm.as_mut().map(|x| x.get_policy(&id)) {
+            Some(Ok(info)) => info.policy,
+            Some(Err(e)) => {
+                warn!(target: "knl", "unable to read {id} of {top:?} before replacing it ({e}): it gets the new one's back");
+                p.clone()
+            }
+            None => p.clone(),
+        };
+        *kept = Some(Box::new(Policy { index: 0, ..read }));
+    }
+
     /// Records that the kernel accepted `owner`'s policy `p`: `owner` goes on
-    /// top of its owners.
+    /// top of its owners (the one below keeps its policy: `keep_previous`).
     fn owned_policy(&mut self, owner: &Owner, p: &Policy) {
         let id = p.id();
         // one owner is the rule: room for one (an empty Vec's first push
-        // makes room for four, ~1 KB a policy)
+        // makes room for four)
         let owners = self
             .policy_owners
             .entry(id)
             .or_insert_with(|| Vec::with_capacity(1));
         owners.retain(|(o, _)| o != owner);
-        owners.push((owner.clone(), p.clone()));
+        owners.push((owner.clone(), None));
         self.journal.policy_added(&id);
     }
 
@@ -346,7 +385,7 @@ impl Kernel {
             };
             let was_current = owners.last().is_some_and(|(o, _)| o == owner);
             owners.retain(|(o, _)| o != owner);
-            match owners.last() {
+            match owners.last_mut() {
                 None => {
                     self.policy_owners.remove(id);
                     match x.delete_policy(id) {
@@ -356,9 +395,18 @@ impl Kernel {
                         _ => self.journal.policy_removed(id),
                     }
                 }
-                Some((prev, p)) if was_current => match x.update_policy(p) {
-                    Ok(()) => debug!(target: "knl", "policy {id} restored for {prev:?}"),
-                    Err(e) => warn!(target: "knl", "unable to restore {id} for {prev:?}: {e}"),
+                Some((prev, kept)) if was_current => match kept.take() {
+                    // back in the kernel: the kernel's copy is the one now
+                    Some(p) => match x.update_policy(&p) {
+                        Ok(()) => debug!(target: "knl", "policy {id} restored for {prev:?}"),
+                        Err(e) => {
+                            warn!(target: "knl", "unable to restore {id} for {prev:?}: {e}");
+                            *kept = Some(p);
+                        }
+                    },
+                    None => {
+                        warn!(target: "knl", "no policy {id} kept for {prev:?}: the kernel keeps the last one's")
+                    }
                 },
                 Some(_) => {}
             }
@@ -495,7 +543,7 @@ impl Kernel {
         if rec.sa_out.is_some() {
             return Ok(false);
         }
-        let Some((_, sa_out)) = self.sas.get(&child_id).map(|b| &**b) else {
+        let Some(sa_out) = self.deferred.get(&child_id) else {
             return Ok(false);
         };
         let x = self.xfrm.as_mut().ok_or("no XFRM socket")?;
@@ -503,6 +551,7 @@ impl Kernel {
             .map_err(|e| format!("unable to add SAD entry with SPI {:08x}: {e}", sa_out.spi))?;
         rec.sa_out = Some(sa_out.id());
         self.journal.sa_added(&sa_out.id());
+        self.deferred.remove(&child_id);
         Ok(true)
     }
 
@@ -569,7 +618,7 @@ impl Kernel {
 
     /// Removes what iked installed for a CHILD_SA; false if it had nothing.
     pub fn remove(&mut self, child_id: u32) -> bool {
-        self.sas.remove(&child_id);
+        self.deferred.remove(&child_id);
         match self.children.remove(&child_id) {
             Some(rec) => {
                 self.remove_record(&Owner::Child(child_id), &rec);
