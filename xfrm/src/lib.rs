@@ -62,6 +62,7 @@ mod error;
 mod events;
 pub mod route;
 pub mod socket_policy;
+mod sockopt;
 mod types;
 pub mod udp_buffer;
 pub mod udp_encap;

@@ -4,29 +4,9 @@
 //! daemon's loop computes, and the default buffer (`net.core.rmem_default`,
 //! 208 KB: some 200 small datagrams) overflows under a few hundred peers.
 
+use crate::sockopt::set_int;
 use std::io;
 use std::os::fd::AsRawFd;
-
-fn set(sock: &impl AsRawFd, opt: libc::c_int, bytes: libc::c_int) -> io::Result<()> {
-    // SAFETY: `fd` comes from a live socket borrowed for the duration of the call;
-    // `optval` points to a c_int on our stack that outlives the call and `optlen` is
-    // exactly its size; the kernel only reads `optlen` bytes from it.
-    #[allow(unsafe_code)]
-    let rc = unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_SOCKET,
-            opt,
-            (&bytes as *const libc::c_int).cast::<libc::c_void>(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
 
 /// The socket's receive buffer as the kernel accounts it (twice what was
 /// asked for: the kernel adds its bookkeeping).
@@ -58,8 +38,8 @@ pub fn receive_buffer(sock: &impl AsRawFd) -> io::Result<usize> {
 /// Returns the buffer the kernel then accounts (see [`receive_buffer`]).
 pub fn raise_receive_buffer(sock: &impl AsRawFd, bytes: usize) -> io::Result<usize> {
     let want = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
-    if set(sock, libc::SO_RCVBUFFORCE, want).is_err() {
-        set(sock, libc::SO_RCVBUF, want)?;
+    if set_int(sock, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, want).is_err() {
+        set_int(sock, libc::SOL_SOCKET, libc::SO_RCVBUF, want)?;
     }
     receive_buffer(sock)
 }

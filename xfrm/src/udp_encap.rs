@@ -11,25 +11,7 @@ const UDP_ENCAP_ESPINUDP: libc::c_int = 2;
 
 /// Turns on ESP-in-UDP decapsulation for packets arriving on this UDP socket's port.
 pub fn enable_espinudp(sock: &impl AsRawFd) -> io::Result<()> {
-    let val: libc::c_int = UDP_ENCAP_ESPINUDP;
-    // SAFETY: `fd` comes from a live socket borrowed for the duration of the call;
-    // `optval` points to a c_int on our stack that outlives the call and `optlen` is
-    // exactly its size; the kernel only reads `optlen` bytes from it.
-    #[allow(unsafe_code)]
-    let rc = unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            SOL_UDP,
-            UDP_ENCAP,
-            (&val as *const libc::c_int).cast::<libc::c_void>(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    crate::sockopt::set_int(sock, SOL_UDP, UDP_ENCAP, UDP_ENCAP_ESPINUDP)
 }
 
 #[cfg(test)]
